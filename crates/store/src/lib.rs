@@ -1,0 +1,187 @@
+//! Rempart's storage.
+//!
+//! Two traits split what must live apart: [`Store`] keeps sealed files, keyed hashes
+//! (blind indexes) and token hashes; [`KeyStore`] keeps wrapped per-person data keys. A copy of
+//! the file store taken at any time holds no key, so destroying a data key erases its file in
+//! every copy. Neither trait ever sees plaintext personal data or an unwrapped key.
+//!
+//! The SQLite implementation ([`SqliteStore`], [`SqliteKeyStore`]) keeps `vault.db` and
+//! `keys.db` in the data directory, in WAL mode with `secure_delete`, with versioned
+//! migrations applied on open. A PostgreSQL implementation will follow the same traits.
+//!
+//! ```
+//! use rempart_store::{KeyStore, SqliteKeyStore, StoredKey};
+//! let dir = tempfile::tempdir().unwrap();
+//! let keys = SqliteKeyStore::open(dir.path()).unwrap();
+//! keys.put_keys(&[StoredKey { person: "p1".into(), master_version: 1, wrapped: vec![1; 60] }]).unwrap();
+//! assert!(keys.destroy_key("p1").unwrap());
+//! assert!(keys.get_key("p1").unwrap().is_none());
+//! ```
+#![forbid(unsafe_code, unused_must_use)]
+#![deny(missing_docs)]
+
+mod pool;
+mod sqlite;
+
+pub use sqlite::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
+
+use rempart_domain::Category;
+
+/// A storage failure. Messages name the operation, never a stored value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("{context}: {source}")]
+    Database {
+        /// What was being done.
+        context: &'static str,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer version of Rempart.
+    #[error("database schema version {found} is newer than this binary supports ({supported}); upgrade rempart")]
+    SchemaTooNew {
+        /// Version found.
+        found: i64,
+        /// Highest version known here.
+        supported: i64,
+    },
+    /// The data directory is missing or not initialised.
+    #[error("{0}")]
+    NotInitialised(String),
+    /// A row holds something this version cannot interpret.
+    #[error("corrupt row: {0}")]
+    Corrupt(&'static str),
+}
+
+/// A blind-index entry: index kind code and keyed hash.
+pub type IndexEntry = (i64, [u8; 32]);
+
+/// A file to insert: sealed categories and blind-index hashes, no plaintext.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    /// Pseudonymous id.
+    pub id: String,
+    /// Agency code.
+    pub agency: String,
+    /// Data key version the categories are sealed under.
+    pub dk_version: u32,
+    /// Sealed bytes per category present.
+    pub fields: Vec<(Category, Vec<u8>)>,
+    /// Blind-index entries.
+    pub index: Vec<IndexEntry>,
+    /// Creation time, Unix seconds.
+    pub now: i64,
+}
+
+/// A stored file: sealed categories only.
+#[derive(Debug, Clone)]
+pub struct StoredPerson {
+    /// Pseudonymous id.
+    pub id: String,
+    /// Agency code.
+    pub agency: String,
+    /// Data key version.
+    pub dk_version: u32,
+    /// Sealed bytes per category present.
+    pub fields: Vec<(Category, Vec<u8>)>,
+}
+
+/// A change to a file: categories to replace, index entries to replace.
+#[derive(Debug, Clone)]
+pub struct PersonUpdate {
+    /// Categories to set (sealed) or clear (`None`).
+    pub fields: Vec<(Category, Option<Vec<u8>>)>,
+    /// The complete new set of blind-index entries.
+    pub index: Vec<IndexEntry>,
+    /// Update time, Unix seconds.
+    pub now: i64,
+}
+
+/// An API token as stored: its hash, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Public id of the token (for audit and revocation).
+    pub id: String,
+    /// SHA-256 of the token.
+    pub hash: [u8; 32],
+    /// Principal name, e.g. `c.durand`.
+    pub principal: String,
+    /// Role name.
+    pub role: String,
+    /// Agency code.
+    pub agency: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Whether the token is suspended.
+    pub suspended: bool,
+}
+
+/// A wrapped data key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// Person id.
+    pub person: String,
+    /// Master key version that wrapped it.
+    pub master_version: u32,
+    /// Wrapped bytes.
+    pub wrapped: Vec<u8>,
+}
+
+/// Where sealed files, blind indexes and token hashes live.
+pub trait Store: Send + Sync {
+    /// Inserts files, all or none.
+    fn insert_persons(&self, persons: &[NewPerson]) -> Result<(), StoreError>;
+    /// A file by id.
+    fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError>;
+    /// Applies an update to a file of `agency`; `false` if there is none.
+    fn update_person(
+        &self,
+        id: &str,
+        agency: &str,
+        update: &PersonUpdate,
+    ) -> Result<bool, StoreError>;
+    /// Removes a file and its index entries; `false` if there was none.
+    fn delete_person(&self, id: &str) -> Result<bool, StoreError>;
+    /// Ids of files of `agency` whose blind index `kind` holds `hash`.
+    fn find_by_index(
+        &self,
+        kind: i64,
+        hash: &[u8; 32],
+        agency: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Files of `agency` with ids after `after`, in id order.
+    fn list_agency(
+        &self,
+        agency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError>;
+    /// Number of files.
+    fn count_persons(&self) -> Result<u64, StoreError>;
+    /// Stores a new token record.
+    fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// A token by hash.
+    fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+}
+
+/// Where wrapped data keys live, apart from the files.
+pub trait KeyStore: Send + Sync {
+    /// Inserts keys, all or none.
+    fn put_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError>;
+    /// A person's wrapped key.
+    fn get_key(&self, person: &str) -> Result<Option<StoredKey>, StoreError>;
+    /// Destroys a person's key so that it is not recoverable from the key store's files;
+    /// `false` if there was none.
+    fn destroy_key(&self, person: &str) -> Result<bool, StoreError>;
+    /// Up to `limit` keys wrapped under a master version below `version`, in person order.
+    fn keys_below_version(&self, version: u32, limit: usize) -> Result<Vec<StoredKey>, StoreError>;
+    /// Number of keys wrapped under a master version below `version`.
+    fn count_below_version(&self, version: u32) -> Result<u64, StoreError>;
+    /// Replaces the wrapping of existing keys (a key destroyed meanwhile stays destroyed).
+    fn rewrap_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError>;
+}

@@ -1,0 +1,578 @@
+//! SQLite implementation of [`Store`] and [`KeyStore`].
+
+use crate::pool::Pool;
+use crate::{
+    KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
+};
+use rempart_domain::Category;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// File name of the file store inside the data directory.
+pub const VAULT_FILE: &str = "vault.db";
+/// File name of the key store inside the data directory.
+pub const KEYS_FILE: &str = "keys.db";
+
+const VAULT_MIGRATIONS: &[&str] = &[
+    // 1: files (one sealed column per category), blind indexes, tokens.
+    "CREATE TABLE persons (
+        id TEXT PRIMARY KEY,
+        agency TEXT NOT NULL,
+        dk_version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        identity BLOB, social_security BLOB, agency_ids BLOB, contact BLOB, situation BLOB,
+        education BLOB, professional BLOB, followup BLOB, legal_representatives BLOB
+    ) WITHOUT ROWID;
+    CREATE INDEX persons_agency ON persons (agency, id);
+    CREATE TABLE blind_index (
+        kind INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        person_id TEXT NOT NULL,
+        PRIMARY KEY (kind, hash, person_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX blind_index_person ON blind_index (person_id);
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        principal TEXT NOT NULL,
+        role TEXT NOT NULL,
+        agency TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        suspended INTEGER NOT NULL DEFAULT 0
+    );",
+];
+
+const KEY_MIGRATIONS: &[&str] = &[
+    // 1: wrapped per-person data keys.
+    "CREATE TABLE data_keys (
+        person_id TEXT PRIMARY KEY,
+        master_version INTEGER NOT NULL,
+        wrapped BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX data_keys_version ON data_keys (master_version, person_id);",
+];
+
+fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}
+
+fn init_conn(c: &Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA secure_delete = ON;
+         PRAGMA foreign_keys = ON;",
+    )
+}
+
+fn migrate(pool: &Pool, migrations: &[&str]) -> Result<(), StoreError> {
+    let mut w = pool.write();
+    let tx = w.transaction().map_err(db("begin migration"))?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        .map_err(db("create schema_migrations"))?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("read schema version"))?;
+    let supported = migrations.len() as i64;
+    if current > supported {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql).map_err(db("apply migration"))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+            params![i as i64 + 1],
+        )
+        .map_err(db("record migration"))?;
+    }
+    tx.commit().map_err(db("commit migration"))
+}
+
+fn open_pool(dir: &Path, file: &str, migrations: &[&str]) -> Result<Pool, StoreError> {
+    if !dir.is_dir() {
+        return Err(StoreError::NotInitialised(format!(
+            "data directory {} does not exist; run `rempart init --data {}` first",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let pool = Pool::new(dir.join(file), init_conn).map_err(db("open database"))?;
+    migrate(&pool, migrations)?;
+    Ok(pool)
+}
+
+/// The file store in `DIR/vault.db`.
+pub struct SqliteStore {
+    pool: Pool,
+}
+
+/// The key store in `DIR/keys.db`.
+pub struct SqliteKeyStore {
+    pool: Pool,
+}
+
+const COLUMNS: &str = "id, agency, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives";
+
+fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPerson> {
+    let mut fields = Vec::new();
+    for (i, c) in Category::ALL.iter().enumerate() {
+        if let Some(b) = r.get::<_, Option<Vec<u8>>>(3 + i)? {
+            fields.push((*c, b));
+        }
+    }
+    Ok(StoredPerson {
+        id: r.get(0)?,
+        agency: r.get(1)?,
+        dk_version: r.get(2)?,
+        fields,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (and migrates) the file store of an existing data directory.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Ok(SqliteStore {
+            pool: open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?,
+        })
+    }
+
+    /// Writes the WAL back into the main file and truncates it (for backups and tests).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.pool
+            .write()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .map_err(db("checkpoint"))
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_persons(&self, persons: &[NewPerson]) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin insert"))?;
+        {
+            let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+            let sql = format!(
+                "INSERT INTO persons (id, agency, dk_version, created_at, updated_at, {}) VALUES (?1, ?2, ?3, ?4, ?4, {})",
+                cols.join(", "),
+                (5..5 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+            );
+            let mut ins = tx.prepare_cached(&sql).map_err(db("prepare insert"))?;
+            let mut idx = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO blind_index (kind, hash, person_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(db("prepare index insert"))?;
+            for p in persons {
+                let mut values: Vec<Option<&[u8]>> = vec![None; Category::ALL.len()];
+                for (c, b) in &p.fields {
+                    if let Some(pos) = Category::ALL.iter().position(|x| x == c) {
+                        values[pos] = Some(b.as_slice());
+                    }
+                }
+                let mut params: Vec<&dyn rusqlite::ToSql> =
+                    vec![&p.id, &p.agency, &p.dk_version, &p.now];
+                for v in &values {
+                    params.push(v);
+                }
+                ins.execute(params.as_slice()).map_err(db("insert file"))?;
+                for (kind, hash) in &p.index {
+                    idx.execute(params![kind, &hash[..], &p.id])
+                        .map_err(db("insert index"))?;
+                }
+            }
+        }
+        tx.commit().map_err(db("commit insert"))
+    }
+
+    fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM persons WHERE id = ?1"))
+            .map_err(db("prepare read"))?;
+        st.query_row(params![id], row_to_person)
+            .optional()
+            .map_err(db("read file"))
+    }
+
+    fn update_person(&self, id: &str, agency: &str, u: &PersonUpdate) -> Result<bool, StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin update"))?;
+        let n = tx
+            .execute(
+                "UPDATE persons SET updated_at = ?1 WHERE id = ?2 AND agency = ?3",
+                params![u.now, id, agency],
+            )
+            .map_err(db("update file"))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        for (c, v) in &u.fields {
+            // Column names come from the Category enum, never from input.
+            tx.execute(
+                &format!("UPDATE persons SET {} = ?1 WHERE id = ?2", c.as_str()),
+                params![v, id],
+            )
+            .map_err(db("update category"))?;
+        }
+        tx.execute("DELETE FROM blind_index WHERE person_id = ?1", params![id])
+            .map_err(db("clear index"))?;
+        for (kind, hash) in &u.index {
+            tx.execute(
+                "INSERT OR IGNORE INTO blind_index (kind, hash, person_id) VALUES (?1, ?2, ?3)",
+                params![kind, &hash[..], id],
+            )
+            .map_err(db("insert index"))?;
+        }
+        tx.commit().map_err(db("commit update"))?;
+        Ok(true)
+    }
+
+    fn delete_person(&self, id: &str) -> Result<bool, StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin delete"))?;
+        tx.execute("DELETE FROM blind_index WHERE person_id = ?1", params![id])
+            .map_err(db("delete index"))?;
+        let n = tx
+            .execute("DELETE FROM persons WHERE id = ?1", params![id])
+            .map_err(db("delete file"))?;
+        tx.commit().map_err(db("commit delete"))?;
+        Ok(n > 0)
+    }
+
+    fn find_by_index(
+        &self,
+        kind: i64,
+        hash: &[u8; 32],
+        agency: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(
+                "SELECT b.person_id FROM blind_index b JOIN persons p ON p.id = b.person_id
+                 WHERE b.kind = ?1 AND b.hash = ?2 AND p.agency = ?3 ORDER BY b.person_id LIMIT ?4",
+            )
+            .map_err(db("prepare search"))?;
+        let rows = st
+            .query_map(params![kind, &hash[..], agency, limit as i64], |r| r.get(0))
+            .map_err(db("search"))?;
+        rows.collect::<Result<_, _>>().map_err(db("search"))
+    }
+
+    fn list_agency(
+        &self,
+        agency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM persons WHERE agency = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(db("prepare list"))?;
+        let rows = st
+            .query_map(
+                params![agency, after.unwrap_or(""), limit as i64],
+                row_to_person,
+            )
+            .map_err(db("list"))?;
+        rows.collect::<Result<_, _>>().map_err(db("list"))
+    }
+
+    fn count_persons(&self) -> Result<u64, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        c.query_row("SELECT COUNT(*) FROM persons", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(db("count"))
+    }
+
+    fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.pool
+            .write()
+            .execute(
+                "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended],
+            )
+            .map(|_| ())
+            .map_err(db("insert token"))
+    }
+
+    fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached("SELECT id, hash, principal, role, agency, created_at, expires_at, suspended FROM tokens WHERE hash = ?1")
+            .map_err(db("prepare token"))?;
+        st.query_row(params![&hash[..]], |r| {
+            let h: Vec<u8> = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                h,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .optional()
+        .map_err(db("read token"))?
+        .map(
+            |(id, h, principal, role, agency, created_at, expires_at, suspended)| {
+                let hash: [u8; 32] = h
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("token hash length"))?;
+                Ok(TokenRecord {
+                    id,
+                    hash,
+                    principal,
+                    role,
+                    agency,
+                    created_at,
+                    expires_at,
+                    suspended,
+                })
+            },
+        )
+        .transpose()
+    }
+}
+
+impl SqliteKeyStore {
+    /// Opens (and migrates) the key store of an existing data directory.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Ok(SqliteKeyStore {
+            pool: open_pool(dir, KEYS_FILE, KEY_MIGRATIONS)?,
+        })
+    }
+}
+
+impl KeyStore for SqliteKeyStore {
+    fn put_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin key insert"))?;
+        {
+            let mut st = tx
+                .prepare_cached("INSERT INTO data_keys (person_id, master_version, wrapped) VALUES (?1, ?2, ?3)")
+                .map_err(db("prepare key insert"))?;
+            for k in keys {
+                st.execute(params![k.person, k.master_version, k.wrapped])
+                    .map_err(db("insert key"))?;
+            }
+        }
+        tx.commit().map_err(db("commit key insert"))
+    }
+
+    fn get_key(&self, person: &str) -> Result<Option<StoredKey>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(
+                "SELECT person_id, master_version, wrapped FROM data_keys WHERE person_id = ?1",
+            )
+            .map_err(db("prepare key read"))?;
+        st.query_row(params![person], |r| {
+            Ok(StoredKey {
+                person: r.get(0)?,
+                master_version: r.get(1)?,
+                wrapped: r.get(2)?,
+            })
+        })
+        .optional()
+        .map_err(db("read key"))
+    }
+
+    fn destroy_key(&self, person: &str) -> Result<bool, StoreError> {
+        let w = self.pool.write();
+        // secure_delete overwrites the freed cells; the TRUNCATE checkpoint then empties the
+        // WAL, so no earlier frame holding the key survives in keys.db-wal.
+        let n = w
+            .execute(
+                "DELETE FROM data_keys WHERE person_id = ?1",
+                params![person],
+            )
+            .map_err(db("destroy key"))?;
+        w.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(db("checkpoint key store"))?;
+        Ok(n > 0)
+    }
+
+    fn keys_below_version(&self, version: u32, limit: usize) -> Result<Vec<StoredKey>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(
+                "SELECT person_id, master_version, wrapped FROM data_keys WHERE master_version < ?1 ORDER BY master_version, person_id LIMIT ?2",
+            )
+            .map_err(db("prepare key scan"))?;
+        let rows = st
+            .query_map(params![version, limit as i64], |r| {
+                Ok(StoredKey {
+                    person: r.get(0)?,
+                    master_version: r.get(1)?,
+                    wrapped: r.get(2)?,
+                })
+            })
+            .map_err(db("scan keys"))?;
+        rows.collect::<Result<_, _>>().map_err(db("scan keys"))
+    }
+
+    fn count_below_version(&self, version: u32) -> Result<u64, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        c.query_row(
+            "SELECT COUNT(*) FROM data_keys WHERE master_version < ?1",
+            params![version],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n as u64)
+        .map_err(db("count keys"))
+    }
+
+    fn rewrap_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin rewrap"))?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE data_keys SET master_version = ?2, wrapped = ?3 WHERE person_id = ?1",
+                )
+                .map_err(db("prepare rewrap"))?;
+            for k in keys {
+                st.execute(params![k.person, k.master_version, k.wrapped])
+                    .map_err(db("rewrap key"))?;
+            }
+        }
+        tx.commit().map_err(db("commit rewrap"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: &str, agency: &str) -> NewPerson {
+        NewPerson {
+            id: id.into(),
+            agency: agency.into(),
+            dk_version: 1,
+            fields: vec![
+                (Category::Identity, vec![1, 2, 3]),
+                (Category::Contact, vec![4, 5]),
+            ],
+            index: vec![(1, [9; 32])],
+            now: 100,
+        }
+    }
+
+    #[test]
+    fn insert_read_search_list_update_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.insert_persons(&[person("a", "ML-1"), person("b", "ML-2")])
+            .unwrap();
+        let a = s.get_person("a").unwrap().unwrap();
+        assert_eq!(a.fields.len(), 2);
+        assert_eq!(
+            s.find_by_index(1, &[9; 32], "ML-1", 10).unwrap(),
+            vec!["a".to_string()]
+        );
+        assert_eq!(s.list_agency("ML-2", None, 10).unwrap().len(), 1);
+        assert!(s.list_agency("ML-2", Some("b"), 10).unwrap().is_empty());
+        let u = PersonUpdate {
+            fields: vec![(Category::Contact, None)],
+            index: vec![(2, [8; 32])],
+            now: 200,
+        };
+        assert!(
+            !s.update_person("a", "ML-2", &u).unwrap(),
+            "update is scoped to the agency"
+        );
+        assert!(s.update_person("a", "ML-1", &u).unwrap());
+        assert_eq!(s.get_person("a").unwrap().unwrap().fields.len(), 1);
+        assert!(s.find_by_index(1, &[9; 32], "ML-1", 10).unwrap().is_empty());
+        assert!(s.delete_person("a").unwrap());
+        assert!(s.get_person("a").unwrap().is_none());
+        assert_eq!(s.count_persons().unwrap(), 1);
+    }
+
+    #[test]
+    fn insert_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert!(s
+            .insert_persons(&[person("a", "X"), person("a", "X")])
+            .is_err());
+        assert_eq!(s.count_persons().unwrap(), 0);
+    }
+
+    #[test]
+    fn migrations_are_recorded_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join(VAULT_FILE)).unwrap();
+        c.execute("INSERT INTO schema_migrations VALUES (99, 0)", [])
+            .unwrap();
+        drop(c);
+        assert!(matches!(
+            SqliteStore::open(dir.path()),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn destroyed_keys_leave_no_bytes_in_the_key_store_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = SqliteKeyStore::open(dir.path()).unwrap();
+        let secret = vec![0xA7u8; 60];
+        k.put_keys(&[StoredKey {
+            person: "p".into(),
+            master_version: 1,
+            wrapped: secret.clone(),
+        }])
+        .unwrap();
+        k.put_keys(&[StoredKey {
+            person: "q".into(),
+            master_version: 1,
+            wrapped: vec![1; 60],
+        }])
+        .unwrap();
+        assert!(k.destroy_key("p").unwrap());
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_slice()));
+        }
+        assert!(k.get_key("q").unwrap().is_some());
+    }
+
+    #[test]
+    fn rewrap_does_not_resurrect_a_destroyed_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = SqliteKeyStore::open(dir.path()).unwrap();
+        k.put_keys(&[StoredKey {
+            person: "p".into(),
+            master_version: 1,
+            wrapped: vec![1; 60],
+        }])
+        .unwrap();
+        let batch = k.keys_below_version(2, 10).unwrap();
+        k.destroy_key("p").unwrap();
+        k.rewrap_keys(&[StoredKey {
+            master_version: 2,
+            ..batch[0].clone()
+        }])
+        .unwrap();
+        assert!(k.get_key("p").unwrap().is_none());
+        assert_eq!(k.count_below_version(2).unwrap(), 0);
+    }
+}
