@@ -1,0 +1,20 @@
+//! Rempart's vault service: every operation on a young person's file, for an authenticated
+//! [`Principal`].
+//!
+//! A file is validated ([`rempart_domain::ValidFile`]), given a random data key, and each
+//! category is sealed under it, bound to the person, the category and the key version. The
+//! data key, wrapped by the master keyring, goes to the [`KeyStore`]; the sealed categories
+//! and keyed hashes go to the [`Store`]. Reads unwrap the key and open only the categories
+//! asked for. Erasure destroys the key first: from then on no copy of the file store can be
+//! read. A file of another agency is indistinguishable from a missing one.
+#![forbid(unsafe_code, unused_must_use)]
+#![deny(missing_docs)]
+
+mod clock;
+mod codec;
+mod service;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use service::{
+    ImportProgress, Page, PersonView, Principal, RotationReport, SearchHit, Vault, VaultError,
+};

@@ -1,0 +1,584 @@
+//! The vault operations.
+
+use crate::clock::Clock;
+use crate::codec;
+use rempart_crypto::{hash_token, ApiToken, DataKey, FieldContext, Keyring, Sealed, WrappedKey};
+use rempart_domain::{
+    Agency, Category, FranceTravailPattern, Identity, PersonInput, Purpose, Role, SearchTerm,
+    ValidFile, ValidationErrors, ValidationRules,
+};
+use rempart_store::{
+    IndexEntry, KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson,
+    TokenRecord,
+};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The data key version of new files (per-person data-key rotation is not implemented yet,
+/// so every file is sealed under version 1 of its own key).
+const DATA_KEY_VERSION: u32 = 1;
+/// Most results a search returns.
+const SEARCH_LIMIT: usize = 20;
+
+/// Who is calling: established by [`Vault::authenticate`] from a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Public id of the token used.
+    pub token_id: String,
+    /// Principal name, e.g. `c.durand`.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Agency.
+    pub agency: Agency,
+}
+
+/// Why an operation did not happen. Messages never contain personal data or secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No token, an unknown token, or an expired one.
+    #[error("missing, unknown or expired token")]
+    Unauthenticated,
+    /// The principal is suspended.
+    #[error("this principal is suspended")]
+    Suspended,
+    /// Not allowed (never used for a file of another agency: that is `NotFound`).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such file visible to the caller.
+    #[error("no such file")]
+    NotFound,
+    /// Invalid input, every field named.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// A stored ciphertext did not authenticate: tampering or a moved ciphertext.
+    #[error("stored data failed its integrity check")]
+    Integrity,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A file as shown to a caller: only the categories read.
+#[derive(Serialize)]
+pub struct PersonView {
+    /// Pseudonymous id.
+    pub id: String,
+    /// The categories read, agency included; the others absent.
+    #[serde(flatten)]
+    pub record: PersonInput,
+}
+
+impl std::fmt::Debug for PersonView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PersonView({}, <redacted>)", self.id)
+    }
+}
+
+/// A search or listing result: the id and the identity fields.
+#[derive(Serialize)]
+pub struct SearchHit {
+    /// Pseudonymous id.
+    pub id: String,
+    /// Identity category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+}
+
+/// A page of the caller's caseload.
+#[derive(Serialize)]
+pub struct Page {
+    /// Files of this page.
+    pub items: Vec<SearchHit>,
+    /// Cursor of the next page, absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Progress of a long operation: called with (done, total).
+pub type ImportProgress<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// What a key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationReport {
+    /// Data keys re-wrapped by this run.
+    pub rewrapped: u64,
+}
+
+/// The vault service.
+pub struct Vault {
+    store: Arc<dyn Store>,
+    keys: Arc<dyn KeyStore>,
+    keyring: Arc<Keyring>,
+    clock: Arc<dyn Clock>,
+    france_travail: FranceTravailPattern,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault")
+    }
+}
+
+struct Sealing<'a> {
+    id: &'a str,
+    dk: &'a DataKey,
+    version: u32,
+}
+
+impl Sealing<'_> {
+    fn ctx(&self, c: Category) -> FieldContext<'_> {
+        FieldContext {
+            person: self.id,
+            category: c.as_str(),
+            key_version: self.version,
+        }
+    }
+    fn seal(&self, record: &PersonInput, c: Category) -> Option<Vec<u8>> {
+        codec::encode(record, c).map(|pt| self.dk.seal(&self.ctx(c), &pt).into_bytes())
+    }
+}
+
+impl Vault {
+    /// A vault over these stores, keyring and clock.
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: Arc<dyn KeyStore>,
+        keyring: Arc<Keyring>,
+        clock: Arc<dyn Clock>,
+        france_travail: FranceTravailPattern,
+    ) -> Self {
+        Vault {
+            store,
+            keys,
+            keyring,
+            clock,
+            france_travail,
+        }
+    }
+
+    /// The validation rules as of now.
+    pub fn rules(&self) -> ValidationRules {
+        ValidationRules {
+            today: self.clock.today(),
+            france_travail: self.france_travail.clone(),
+        }
+    }
+
+    fn index_entries(&self, file: &ValidFile) -> Vec<IndexEntry> {
+        file.search_terms()
+            .iter()
+            .map(|t| self.index_entry(t))
+            .collect()
+    }
+
+    fn index_entry(&self, t: &SearchTerm) -> IndexEntry {
+        (
+            t.kind.code(),
+            self.keyring
+                .blind_index()
+                .hash(t.kind.label(), t.normalised_value()),
+        )
+    }
+
+    fn seal_new(&self, file: &ValidFile) -> (NewPerson, StoredKey) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let dk = DataKey::generate();
+        let s = Sealing {
+            id: &id,
+            dk: &dk,
+            version: DATA_KEY_VERSION,
+        };
+        let fields = Category::ALL
+            .iter()
+            .filter_map(|c| s.seal(file.record(), *c).map(|b| (*c, b)))
+            .collect();
+        let wrapped = self.keyring.wrap(&id, &dk);
+        let key = StoredKey {
+            person: id.clone(),
+            master_version: wrapped.master_version,
+            wrapped: wrapped.bytes,
+        };
+        let person = NewPerson {
+            id,
+            agency: file.agency().as_str().to_string(),
+            dk_version: DATA_KEY_VERSION,
+            fields,
+            index: self.index_entries(file),
+            now: self.clock.now(),
+        };
+        (person, key)
+    }
+
+    /// Checks a presented token: unknown or expired is `Unauthenticated`, suspended is
+    /// `Suspended`.
+    pub fn authenticate(&self, presented: &str) -> Result<Principal, VaultError> {
+        let rec = self
+            .store
+            .token_by_hash(&hash_token(presented))?
+            .ok_or(VaultError::Unauthenticated)?;
+        if rec.expires_at <= self.clock.now() {
+            return Err(VaultError::Unauthenticated);
+        }
+        if rec.suspended {
+            return Err(VaultError::Suspended);
+        }
+        let role = Role::parse(&rec.role).ok_or(StoreError::Corrupt("token role"))?;
+        let agency = Agency::parse(&rec.agency).map_err(|_| StoreError::Corrupt("token agency"))?;
+        Ok(Principal {
+            token_id: rec.id,
+            name: rec.principal,
+            role,
+            agency,
+        })
+    }
+
+    /// Creates a token valid for `ttl_secs`; the secret is returned once and only its hash is
+    /// kept.
+    pub fn create_token(
+        &self,
+        principal: &str,
+        role: Role,
+        agency: &Agency,
+        ttl_secs: i64,
+    ) -> Result<(ApiToken, TokenRecord), VaultError> {
+        let (token, hash) = ApiToken::generate();
+        let now = self.clock.now();
+        let rec = TokenRecord {
+            id: format!("tok_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
+            hash,
+            principal: principal.to_string(),
+            role: role.as_str().to_string(),
+            agency: agency.as_str().to_string(),
+            created_at: now,
+            expires_at: now.saturating_add(ttl_secs),
+            suspended: false,
+        };
+        self.store.insert_token(&rec)?;
+        Ok((token, rec))
+    }
+
+    /// Creates a file in the caller's agency.
+    pub fn create(&self, p: &Principal, input: PersonInput) -> Result<String, VaultError> {
+        let file = ValidFile::parse(input, &self.rules())?;
+        if file.agency() != &p.agency {
+            return Err(VaultError::Forbidden(
+                "files can only be created in your own agency",
+            ));
+        }
+        let (person, key) = self.seal_new(&file);
+        let id = person.id.clone();
+        // Key first: a crash in between leaves an orphan key (harmless), never a file
+        // without its key.
+        self.keys.put_keys(std::slice::from_ref(&key))?;
+        self.store.insert_persons(std::slice::from_ref(&person))?;
+        Ok(id)
+    }
+
+    /// Imports valid files, all or none; sealing runs on every core.
+    pub fn import(
+        &self,
+        files: &[ValidFile],
+        progress: ImportProgress<'_>,
+    ) -> Result<usize, VaultError> {
+        let total = files.len() as u64;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let chunk = files.len().div_ceil(threads).max(1);
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let sealed: Vec<(NewPerson, StoredKey)> = std::thread::scope(|s| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    let done = &done;
+                    s.spawn(move || {
+                        let mut out = Vec::with_capacity(part.len());
+                        for (i, f) in part.iter().enumerate() {
+                            out.push(self.seal_new(f));
+                            if i % 1000 == 999 {
+                                let d = done.fetch_add(1000, std::sync::atomic::Ordering::Relaxed)
+                                    + 1000;
+                                progress(d / 2, total);
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        if sealed.len() != files.len() {
+            return Err(VaultError::Integrity);
+        }
+        let (persons, keys): (Vec<NewPerson>, Vec<StoredKey>) = sealed.into_iter().unzip();
+        self.keys.put_keys(&keys)?;
+        progress(total * 3 / 4, total);
+        if let Err(e) = self.store.insert_persons(&persons) {
+            // Nothing of the import stays: the keys written for it are destroyed again.
+            for k in &keys {
+                let _ = self.keys.destroy_key(&k.person);
+            }
+            return Err(e.into());
+        }
+        progress(total, total);
+        Ok(persons.len())
+    }
+
+    /// A stored file visible to `p`, with its data key; `NotFound` for another agency's file,
+    /// a missing one or an erased one.
+    fn load(&self, p: &Principal, id: &str) -> Result<(StoredPerson, DataKey), VaultError> {
+        let stored = self
+            .store
+            .get_person(id)?
+            .filter(|s| s.agency == p.agency.as_str())
+            .ok_or(VaultError::NotFound)?;
+        let key = self.keys.get_key(id)?.ok_or(VaultError::NotFound)?;
+        let dk = self
+            .keyring
+            .unwrap(
+                id,
+                &WrappedKey {
+                    master_version: key.master_version,
+                    bytes: key.wrapped,
+                },
+            )
+            .map_err(|_| VaultError::Integrity)?;
+        Ok((stored, dk))
+    }
+
+    fn open(
+        &self,
+        stored: &StoredPerson,
+        dk: &DataKey,
+        wanted: &[Category],
+    ) -> Result<PersonInput, VaultError> {
+        let s = Sealing {
+            id: &stored.id,
+            dk,
+            version: stored.dk_version,
+        };
+        let mut record = PersonInput {
+            agency: Some(stored.agency.clone()),
+            ..Default::default()
+        };
+        for (c, bytes) in &stored.fields {
+            if !wanted.contains(c) {
+                continue;
+            }
+            let pt = dk
+                .open(&s.ctx(*c), &Sealed::from_bytes(bytes.clone()))
+                .map_err(|_| VaultError::Integrity)?;
+            codec::decode(*c, &pt, &mut record).map_err(|_| VaultError::Integrity)?;
+        }
+        Ok(record)
+    }
+
+    /// Reads the categories `wanted` (all when `None`) of a file of the caller's agency.
+    pub fn read(
+        &self,
+        p: &Principal,
+        id: &str,
+        _purpose: Purpose,
+        wanted: Option<&[Category]>,
+    ) -> Result<PersonView, VaultError> {
+        let (stored, dk) = self.load(p, id)?;
+        let record = self.open(&stored, &dk, wanted.unwrap_or(Category::ALL))?;
+        Ok(PersonView {
+            id: stored.id,
+            record,
+        })
+    }
+
+    /// Replaces the categories present in `patch`; the result must be a valid file.
+    pub fn update(
+        &self,
+        p: &Principal,
+        id: &str,
+        patch: PersonInput,
+    ) -> Result<PersonView, VaultError> {
+        if patch
+            .agency
+            .as_deref()
+            .is_some_and(|a| Agency::parse(a).ok().as_ref() != Some(&p.agency))
+        {
+            return Err(VaultError::Forbidden(
+                "a file cannot be moved to another agency",
+            ));
+        }
+        let (stored, dk) = self.load(p, id)?;
+        let mut record = self.open(&stored, &dk, Category::ALL)?;
+        let changed: Vec<Category> = Category::ALL
+            .iter()
+            .copied()
+            .filter(|c| patch.has(*c))
+            .collect();
+        for c in &changed {
+            record.take_category(&patch, *c);
+        }
+        let file = ValidFile::parse(record, &self.rules())?;
+        let s = Sealing {
+            id,
+            dk: &dk,
+            version: stored.dk_version,
+        };
+        let update = PersonUpdate {
+            fields: changed
+                .iter()
+                .map(|c| (*c, s.seal(file.record(), *c)))
+                .collect(),
+            index: self.index_entries(&file),
+            now: self.clock.now(),
+        };
+        if !self.store.update_person(id, p.agency.as_str(), &update)? {
+            return Err(VaultError::NotFound);
+        }
+        Ok(PersonView {
+            id: id.to_string(),
+            record: file.record().clone(),
+        })
+    }
+
+    /// Erases a file by destroying its data key, then removes its sealed rows.
+    pub fn erase(&self, p: &Principal, id: &str) -> Result<(), VaultError> {
+        self.store
+            .get_person(id)?
+            .filter(|s| s.agency == p.agency.as_str())
+            .ok_or(VaultError::NotFound)?;
+        // The key goes first: from this point no copy of the file store can be read.
+        if !self.keys.destroy_key(id)? {
+            // Already erased, the sealed rows remained after a crash: finish the job.
+            self.store.delete_person(id)?;
+            return Err(VaultError::NotFound);
+        }
+        self.store.delete_person(id)?;
+        Ok(())
+    }
+
+    /// Exact search through a blind index, within the caller's agency.
+    pub fn search(
+        &self,
+        p: &Principal,
+        _purpose: Purpose,
+        term: &SearchTerm,
+    ) -> Result<Vec<SearchHit>, VaultError> {
+        let (kind, hash) = self.index_entry(term);
+        let ids = self
+            .store
+            .find_by_index(kind, &hash, p.agency.as_str(), SEARCH_LIMIT)?;
+        let mut hits = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.load(p, &id) {
+                Ok((stored, dk)) => {
+                    let rec = self.open(&stored, &dk, &[Category::Identity])?;
+                    hits.push(SearchHit {
+                        id,
+                        identity: rec.identity,
+                    });
+                }
+                Err(VaultError::NotFound) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(hits)
+    }
+
+    /// A page of the caller's agency's files, after `cursor`.
+    pub fn list(
+        &self,
+        p: &Principal,
+        _purpose: Purpose,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, VaultError> {
+        let limit = limit.clamp(1, 200);
+        let rows = self
+            .store
+            .list_agency(p.agency.as_str(), cursor, limit + 1)?;
+        let more = rows.len() > limit;
+        let mut items = Vec::with_capacity(limit);
+        for stored in rows.into_iter().take(limit) {
+            let Some(key) = self.keys.get_key(&stored.id)? else {
+                continue;
+            };
+            let dk = self
+                .keyring
+                .unwrap(
+                    &stored.id,
+                    &WrappedKey {
+                        master_version: key.master_version,
+                        bytes: key.wrapped,
+                    },
+                )
+                .map_err(|_| VaultError::Integrity)?;
+            let rec = self.open(&stored, &dk, &[Category::Identity])?;
+            items.push(SearchHit {
+                id: stored.id,
+                identity: rec.identity,
+            });
+        }
+        let next_cursor = if more {
+            items.last().map(|h| h.id.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Re-wraps every data key under the keyring's current master version, in batches,
+    /// without opening any file. Safe to interrupt and run again: it resumes where it stopped.
+    pub fn rewrap_all(
+        &self,
+        batch: usize,
+        progress: ImportProgress<'_>,
+    ) -> Result<RotationReport, VaultError> {
+        let current = self.keyring.current_version();
+        let total = self.keys.count_below_version(current)?;
+        let mut done = 0u64;
+        loop {
+            let rows = self.keys.keys_below_version(current, batch.max(1))?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut out = Vec::with_capacity(rows.len());
+            for k in rows {
+                let w = self
+                    .keyring
+                    .rewrap(
+                        &k.person,
+                        &WrappedKey {
+                            master_version: k.master_version,
+                            bytes: k.wrapped,
+                        },
+                    )
+                    .map_err(|_| VaultError::Integrity)?;
+                out.push(StoredKey {
+                    person: k.person,
+                    master_version: w.master_version,
+                    wrapped: w.bytes,
+                });
+            }
+            self.keys.rewrap_keys(&out)?;
+            done += out.len() as u64;
+            progress(done, total);
+        }
+        Ok(RotationReport { rewrapped: done })
+    }
+
+    /// Keys still wrapped under an older master version (non-zero means a rotation is
+    /// unfinished).
+    pub fn pending_rewrap(&self) -> Result<u64, VaultError> {
+        Ok(self
+            .keys
+            .count_below_version(self.keyring.current_version())?)
+    }
+
+    /// Number of files.
+    pub fn count(&self) -> Result<u64, VaultError> {
+        Ok(self.store.count_persons()?)
+    }
+}

@@ -1,0 +1,374 @@
+//! Security properties of the vault service, against real SQLite stores in temporary
+//! directories.
+#![allow(clippy::unwrap_used)]
+
+use rempart_crypto::Keyring;
+use rempart_domain::*;
+use rempart_store::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
+use rempart_vault::*;
+use std::path::Path;
+use std::sync::Arc;
+
+const NOW: i64 = 1_795_000_000; // 2026-11-18
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    vault: Vault,
+    clock: Arc<FixedClock>,
+    store: Arc<SqliteStore>,
+}
+
+fn vault_in(dir: &Path, ring: Keyring, clock: Arc<FixedClock>) -> (Vault, Arc<SqliteStore>) {
+    let store = Arc::new(SqliteStore::open(dir).unwrap());
+    let keys = Arc::new(SqliteKeyStore::open(dir).unwrap());
+    (
+        Vault::new(
+            store.clone(),
+            keys,
+            Arc::new(ring),
+            clock,
+            FranceTravailPattern::default(),
+        ),
+        store,
+    )
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock::at(NOW));
+    let (vault, store) = vault_in(dir.path(), Keyring::generate(), clock.clone());
+    Fixture {
+        dir,
+        vault,
+        clock,
+        store,
+    }
+}
+
+fn principal(name: &str, agency: &str) -> Principal {
+    Principal {
+        token_id: "t".into(),
+        name: name.into(),
+        role: Role::Counsellor,
+        agency: Agency::parse(agency).unwrap(),
+    }
+}
+
+fn file(agency: &str, last: &str, email: &str) -> PersonInput {
+    PersonInput {
+        agency: Some(agency.into()),
+        identity: Some(Identity {
+            last_name: Some(last.into()),
+            first_names: Some("Léa".into()),
+            birth_date: Some("2006-04-17".into()),
+            sex: Some("F".into()),
+            nationality: Some("FR".into()),
+        }),
+        nir: Some("2060475113042 33".into()),
+        contact: Some(Contact {
+            email: Some(email.into()),
+            phones: vec!["0612345678".into()],
+            address: None,
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn create_read_update_and_categories_filter() {
+    let f = fixture();
+    let p = principal("c.durand", "ML-075-13");
+    let id = f
+        .vault
+        .create(&p, file("ML-075-13", "Martin", "lea@example.fr"))
+        .unwrap();
+    let v = f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+    assert_eq!(
+        v.record.identity.as_ref().unwrap().last_name.as_deref(),
+        Some("Martin")
+    );
+    assert_eq!(v.record.nir.as_deref(), Some("206047511304233"));
+    let only = f
+        .vault
+        .read(&p, &id, Purpose::Accompaniment, Some(&[Category::Contact]))
+        .unwrap();
+    assert!(
+        only.record.identity.is_none()
+            && only.record.nir.is_none()
+            && only.record.contact.is_some()
+    );
+
+    let patch = PersonInput {
+        contact: Some(Contact {
+            email: Some("new@example.fr".into()),
+            phones: vec![],
+            address: None,
+        }),
+        ..Default::default()
+    };
+    f.vault.update(&p, &id, patch).unwrap();
+    let old = SearchTerm::email("lea@example.fr").unwrap();
+    assert!(
+        f.vault
+            .search(&p, Purpose::Accompaniment, &old)
+            .unwrap()
+            .is_empty(),
+        "old index entry removed"
+    );
+    let new = SearchTerm::email("NEW@example.fr").unwrap();
+    assert_eq!(
+        f.vault.search(&p, Purpose::Accompaniment, &new).unwrap()[0].id,
+        id
+    );
+
+    let bad = PersonInput {
+        nir: Some("2060475113042 34".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.vault.update(&p, &id, bad),
+        Err(VaultError::Invalid(_))
+    ));
+}
+
+#[test]
+fn a_ciphertext_moved_to_another_person_or_category_does_not_decrypt() {
+    let f = fixture();
+    let p = principal("c", "ML-1");
+    let a = f
+        .vault
+        .create(&p, file("ML-1", "Alpha", "a@example.fr"))
+        .unwrap();
+    let b = f
+        .vault
+        .create(&p, file("ML-1", "Bravo", "b@example.fr"))
+        .unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    // A's identity copied onto B: B's read must fail, not show Alpha.
+    db.execute(
+        "UPDATE persons SET identity = (SELECT identity FROM persons WHERE id = ?1) WHERE id = ?2",
+        [&a, &b],
+    )
+    .unwrap();
+    assert!(matches!(
+        f.vault.read(&p, &b, Purpose::Accompaniment, None),
+        Err(VaultError::Integrity)
+    ));
+    // A's contact copied into A's identity column: wrong category.
+    db.execute("UPDATE persons SET identity = contact WHERE id = ?1", [&a])
+        .unwrap();
+    assert!(matches!(
+        f.vault
+            .read(&p, &a, Purpose::Accompaniment, Some(&[Category::Identity])),
+        Err(VaultError::Integrity)
+    ));
+    // Wrapped keys swapped between people: neither opens.
+    let keys = rusqlite::Connection::open(f.dir.path().join(KEYS_FILE)).unwrap();
+    keys.execute("UPDATE data_keys SET wrapped = (SELECT wrapped FROM data_keys WHERE person_id = ?1) WHERE person_id = ?2", [&b, &a]).unwrap();
+    assert!(matches!(
+        f.vault
+            .read(&p, &a, Purpose::Accompaniment, Some(&[Category::Contact])),
+        Err(VaultError::Integrity)
+    ));
+}
+
+#[test]
+fn an_erased_file_is_unreadable_even_from_a_copy_of_the_store_taken_before() {
+    let f = fixture();
+    let p = principal("c", "ML-1");
+    let id = f
+        .vault
+        .create(&p, file("ML-1", "Martin", "lea@example.fr"))
+        .unwrap();
+    f.store.checkpoint().unwrap();
+    let backup = std::fs::read(f.dir.path().join(VAULT_FILE)).unwrap();
+    f.vault.erase(&p, &id).unwrap();
+    assert!(matches!(
+        f.vault.read(&p, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(f.vault.erase(&p, &id), Err(VaultError::NotFound)));
+    // Restore the file store from before the erasure: the sealed rows are back, the key is not.
+    drop(f.vault);
+    drop(f.store);
+    std::fs::write(f.dir.path().join(VAULT_FILE), &backup).unwrap();
+    let _ = std::fs::remove_file(f.dir.path().join(format!("{VAULT_FILE}-wal")));
+    let (vault, store) = vault_in(f.dir.path(), Keyring::generate(), f.clock.clone());
+    assert!(
+        store.get_person(&id).unwrap().is_some(),
+        "the restored copy holds the sealed file"
+    );
+    assert!(matches!(
+        vault.read(&p, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+}
+
+use rempart_store::Store;
+
+#[test]
+fn another_agency_cannot_read_search_list_update_or_erase() {
+    let f = fixture();
+    let a = principal("c.a", "ML-1");
+    let b = principal("c.b", "ML-2");
+    let id = f
+        .vault
+        .create(&a, file("ML-1", "Martin", "lea@example.fr"))
+        .unwrap();
+    assert!(matches!(
+        f.vault.read(&b, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+    let term = SearchTerm::email("lea@example.fr").unwrap();
+    assert!(f
+        .vault
+        .search(&b, Purpose::Accompaniment, &term)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        f.vault
+            .search(&a, Purpose::Accompaniment, &term)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(f
+        .vault
+        .list(&b, Purpose::Accompaniment, None, 50)
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(
+        f.vault
+            .list(&a, Purpose::Accompaniment, None, 50)
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let patch = PersonInput {
+        nir: None,
+        ml_file_number: Some("X1".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.vault.update(&b, &id, patch),
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(f.vault.erase(&b, &id), Err(VaultError::NotFound)));
+    assert!(matches!(
+        f.vault.create(&b, file("ML-1", "X", "x@example.fr")),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(f.vault.read(&a, &id, Purpose::Accompaniment, None).is_ok());
+}
+
+#[test]
+fn unknown_expired_and_suspended_tokens_are_refused() {
+    let f = fixture();
+    let agency = Agency::parse("ML-1").unwrap();
+    let (tok, rec) = f
+        .vault
+        .create_token("c.durand", Role::Counsellor, &agency, 3600)
+        .unwrap();
+    let p = f.vault.authenticate(tok.reveal_once()).unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.role, p.agency.as_str()),
+        ("c.durand", Role::Counsellor, "ML-1")
+    );
+    assert!(matches!(
+        f.vault.authenticate("rmp_unknown"),
+        Err(VaultError::Unauthenticated)
+    ));
+    assert!(matches!(
+        f.vault.authenticate(""),
+        Err(VaultError::Unauthenticated)
+    ));
+    f.clock.advance(3600);
+    assert!(matches!(
+        f.vault.authenticate(tok.reveal_once()),
+        Err(VaultError::Unauthenticated)
+    ));
+
+    let (tok2, rec2) = f
+        .vault
+        .create_token("c.x", Role::Partner, &agency, 3600)
+        .unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    db.execute("UPDATE tokens SET suspended = 1 WHERE id = ?1", [&rec2.id])
+        .unwrap();
+    assert!(matches!(
+        f.vault.authenticate(tok2.reveal_once()),
+        Err(VaultError::Suspended)
+    ));
+    // Only the hash is stored.
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM tokens WHERE hash = ?1",
+            [&rec.hash[..]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let raw = std::fs::read(f.dir.path().join(format!("{VAULT_FILE}-wal"))).unwrap_or_default();
+    let main = std::fs::read(f.dir.path().join(VAULT_FILE)).unwrap();
+    for bytes in [raw, main] {
+        assert!(!bytes
+            .windows(20)
+            .any(|w| w == &tok.reveal_once().as_bytes()[4..24]));
+    }
+}
+
+#[test]
+fn rotation_rewraps_every_key_and_resumes_after_interruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FixedClock::at(NOW));
+    let key_path = dir.path().join("k");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    Keyring::generate().create_file(&key_path, None).unwrap();
+    let p = principal("c", "ML-1");
+    let ids: Vec<String> = {
+        let (v, _) = vault_in(
+            &data,
+            Keyring::load(&key_path, None).unwrap(),
+            clock.clone(),
+        );
+        (0..25)
+            .map(|i| {
+                v.create(&p, file("ML-1", "Martin", &format!("l{i}@example.fr")))
+                    .unwrap()
+            })
+            .collect()
+    };
+    let mut ring = Keyring::load(&key_path, None).unwrap();
+    ring.rotate();
+    ring.replace_file(&key_path, None).unwrap();
+    let (v, _) = vault_in(
+        &data,
+        Keyring::load(&key_path, None).unwrap(),
+        clock.clone(),
+    );
+    assert_eq!(v.pending_rewrap().unwrap(), 25);
+    // Interrupted after its first committed batch of 10 (the progress callback stops the run),
+    // a fresh run finishes the remaining 15.
+    let stop = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        v.rewrap_all(10, &|done, _| {
+            if done >= 10 {
+                panic!("interrupted")
+            }
+        })
+        .unwrap();
+    }));
+    assert!(stop.is_err());
+    assert_eq!(v.pending_rewrap().unwrap(), 15);
+    assert_eq!(v.rewrap_all(10, &|_, _| {}).unwrap().rewrapped, 15);
+    assert_eq!(v.pending_rewrap().unwrap(), 0);
+    // Every file still reads with only the new master version.
+    let mut ring = Keyring::load(&key_path, None).unwrap();
+    ring.retire_before(2);
+    let (v, _) = vault_in(&data, ring, clock);
+    for id in &ids {
+        assert!(v.read(&p, id, Purpose::Accompaniment, None).is_ok());
+    }
+}
