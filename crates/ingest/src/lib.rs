@@ -253,7 +253,7 @@ pub fn parse_csv(
         let email = cell("email");
         let phones = cell("phone").map(|p| split_multi(&p)).unwrap_or_default();
         let contact =
-            (email.is_some() || !phones.is_empty() || address.is_some()).then(|| Contact {
+            (email.is_some() || !phones.is_empty() || address.is_some()).then_some(Contact {
                 email,
                 phones,
                 address,
