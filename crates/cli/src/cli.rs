@@ -1,0 +1,134 @@
+//! The command line (interface.md).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Rempart: the personal-data vault and case-file store.
+#[derive(Debug, Parser)]
+#[command(name = "rempart", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the store is and where its keys are.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Data directory of the embedded (SQLite) store.
+    #[arg(long, env = "REMPART_DATA", global = true)]
+    pub data: Option<PathBuf>,
+    /// PostgreSQL URL instead of --data (not available yet in this version).
+    #[arg(
+        long,
+        env = "REMPART_DATABASE_URL",
+        global = true,
+        conflicts_with = "data"
+    )]
+    pub database: Option<String>,
+    /// Master key file; defaults to DIR.key beside the data directory. A passphrase-protected
+    /// key file is opened with REMPART_PASSPHRASE.
+    #[arg(long, env = "REMPART_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
+    /// Pattern (regular expression) of France Travail identifiers.
+    #[arg(long, env = "REMPART_FRANCE_TRAVAIL_PATTERN", global = true, default_value = rempart_domain::DEFAULT_FRANCE_TRAVAIL_PATTERN)]
+    pub france_travail_pattern: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Creates the data directory and the master key file (outside the data directory).
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Protect the key file with the passphrase in REMPART_PASSPHRASE (Argon2id).
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Serves the HTTP API.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Start on a fresh demonstration installation (temporary directory, synthetic
+        /// agencies and files, a token per role printed with example calls).
+        #[arg(long)]
+        demo: bool,
+        /// Files of the demonstration installation.
+        #[arg(long, default_value_t = 300, requires = "demo")]
+        demo_files: usize,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Imports files from a CSV export; all or nothing, errors by line and column.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Agency of every line (or an `agency` column in the file).
+        #[arg(long)]
+        agency: Option<String>,
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Writes realistic synthetic French files as CSV.
+    Synth {
+        /// Number of files.
+        #[arg(long)]
+        count: usize,
+        /// Number of agencies.
+        #[arg(long, default_value_t = 3)]
+        agencies: usize,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed (the same seed gives the same files).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Master key operations.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token and prints it once; only its hash is stored.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Principal name, e.g. c.durand.
+        #[arg(long)]
+        principal: String,
+        /// counsellor, partner, operator, dpo or service.
+        #[arg(long)]
+        role: String,
+        /// Agency code.
+        #[arg(long)]
+        agency: String,
+        /// Lifetime: a number followed by d, h, m or s.
+        #[arg(long, default_value = "90d")]
+        expires: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Installs a new master key version and re-wraps every data key under it without
+    /// decrypting any file; resumes an interrupted rotation.
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// After re-wrapping, remove the older master key versions from the key file.
+        #[arg(long)]
+        retire_old: bool,
+    },
+}

@@ -1,0 +1,441 @@
+//! What each command does: paths and keys resolved here, the work done by the library crates.
+
+use crate::cli::{Cli, Command, KeysCommand, StoreArgs, TokenCommand};
+use crate::progress::bar;
+use anyhow::{anyhow, bail, Context, Result};
+use rempart_crypto::{Keyring, Passphrase};
+use rempart_domain::{Agency, FranceTravailPattern, Role};
+use rempart_store::{SqliteKeyStore, SqliteStore, VAULT_FILE};
+use rempart_vault::{SystemClock, Vault};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { store, passphrase } => init(&store, passphrase),
+        Command::Serve {
+            store,
+            listen,
+            demo,
+            demo_files,
+        } => {
+            init_logging("info");
+            if demo {
+                crate::demo::serve_demo(&store, &listen, demo_files)
+            } else {
+                let vault = open_vault(&store)?;
+                serve_blocking(vault, &listen, |addr| {
+                    eprintln!("rempart: listening on http://{addr}")
+                })
+            }
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    store,
+                    principal,
+                    role,
+                    agency,
+                    expires,
+                },
+        } => {
+            let vault = open_vault(&store)?;
+            let token = create_token(&vault, &principal, &role, &agency, &expires)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Import {
+            store,
+            agency,
+            file,
+        } => {
+            let vault = open_vault(&store)?;
+            let n = import(&vault, agency.as_deref(), &file)?;
+            eprintln!("rempart: imported {n} files from {}", file.display());
+            Ok(())
+        }
+        Command::Synth {
+            count,
+            agencies,
+            out,
+            seed,
+        } => {
+            if count == 0 || agencies == 0 {
+                bail!("--count and --agencies must be at least 1");
+            }
+            synth(count, agencies, seed, &out)?;
+            eprintln!(
+                "rempart: wrote {count} synthetic files for {agencies} agencies to {}",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    store,
+                    batch,
+                    retire_old,
+                },
+        } => rotate(&store, batch, retire_old),
+    }
+}
+
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("REMPART_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn data_dir(store: &StoreArgs) -> Result<PathBuf> {
+    if store.database.is_some() {
+        bail!(
+            "PostgreSQL (--database) is not available in this version yet; use --data DIR (SQLite)"
+        );
+    }
+    store
+        .data
+        .clone()
+        .ok_or_else(|| anyhow!("give --data DIR or set REMPART_DATA"))
+}
+
+fn key_path(store: &StoreArgs, data: &Path) -> Result<PathBuf> {
+    if let Some(k) = &store.key_file {
+        return Ok(k.clone());
+    }
+    let name = data.file_name().ok_or_else(|| {
+        anyhow!(
+            "cannot derive a key file name from {}; give --key-file",
+            data.display()
+        )
+    })?;
+    let mut file = name.to_os_string();
+    file.push(".key");
+    Ok(data.with_file_name(file))
+}
+
+fn passphrase() -> Result<Option<Passphrase>> {
+    match std::env::var("REMPART_PASSPHRASE") {
+        Ok(s) if !s.is_empty() => Ok(Some(Passphrase::new(s)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The absolute form of a path whose last component may not exist yet.
+fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.exists() {
+        return p
+            .canonicalize()
+            .with_context(|| format!("resolving {}", p.display()));
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = p
+        .file_name()
+        .ok_or_else(|| anyhow!("{} has no file name", p.display()))?;
+    let parent = parent
+        .canonicalize()
+        .with_context(|| format!("directory {} does not exist", parent.display()))?;
+    Ok(parent.join(name))
+}
+
+/// Creates the data directory and the key file; refuses a key file inside the data directory.
+pub fn init(store: &StoreArgs, with_passphrase: bool) -> Result<()> {
+    let data = absolute(&data_dir(store)?)?;
+    let key_file = absolute(&key_path(store, &data)?)?;
+    if key_file.starts_with(&data) {
+        bail!(
+            "refusing to put the key file {} inside the data directory {}: a copy of the data must never carry its key; choose a --key-file outside it",
+            key_file.display(),
+            data.display()
+        );
+    }
+    if data.exists()
+        && std::fs::read_dir(&data)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        bail!(
+            "data directory {} already exists and is not empty",
+            data.display()
+        );
+    }
+    if key_file.exists() {
+        bail!(
+            "key file {} already exists; refusing to overwrite it",
+            key_file.display()
+        );
+    }
+    let pass =
+        if with_passphrase {
+            Some(passphrase()?.ok_or_else(|| {
+                anyhow!("--passphrase needs the passphrase in REMPART_PASSPHRASE")
+            })?)
+        } else {
+            None
+        };
+    create_private_dir(&data)?;
+    Keyring::generate().create_file(&key_file, pass.as_ref())?;
+    SqliteStore::open(&data)?;
+    SqliteKeyStore::open(&data)?;
+    eprintln!("rempart: data directory {}", data.display());
+    eprintln!(
+        "rempart: key file {} (keep it out of backups of the data directory)",
+        key_file.display()
+    );
+    Ok(())
+}
+
+fn create_private_dir(p: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(p)
+        .with_context(|| format!("creating {}", p.display()))
+}
+
+fn pattern(store: &StoreArgs) -> Result<FranceTravailPattern> {
+    Ok(FranceTravailPattern::new(&store.france_travail_pattern)?)
+}
+
+fn load_keyring(store: &StoreArgs, data: &Path) -> Result<(Keyring, PathBuf)> {
+    let key_file = key_path(store, data)?;
+    let ring = Keyring::load(&key_file, passphrase()?.as_ref())?;
+    Ok((ring, key_file))
+}
+
+fn vault_with(data: &Path, ring: Keyring, pattern: FranceTravailPattern) -> Result<Vault> {
+    let store = Arc::new(SqliteStore::open(data)?);
+    let keys = Arc::new(SqliteKeyStore::open(data)?);
+    Ok(Vault::new(
+        store,
+        keys,
+        Arc::new(ring),
+        Arc::new(SystemClock),
+        pattern,
+    ))
+}
+
+pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
+    let data = data_dir(store)?;
+    if !data.join(VAULT_FILE).exists() {
+        bail!(
+            "{} is not a Rempart data directory; run `rempart init --data {}` first",
+            data.display(),
+            data.display()
+        );
+    }
+    let (ring, _) = load_keyring(store, &data)?;
+    vault_with(&data, ring, pattern(store)?)
+}
+
+fn parse_duration(s: &str) -> Result<i64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow!("--expires must be a number followed by d, h, m or s (e.g. 90d)"))?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" | "" => Some(n),
+        _ => None,
+    }
+    .ok_or_else(|| anyhow!("--expires must be a number followed by d, h, m or s (e.g. 90d)"))?;
+    if secs <= 0 || secs > 400 * 86_400 {
+        bail!("--expires must be between 1s and 400d");
+    }
+    Ok(secs)
+}
+
+pub fn create_token(
+    vault: &Vault,
+    principal: &str,
+    role: &str,
+    agency: &str,
+    expires: &str,
+) -> Result<String> {
+    let role = Role::parse(role).ok_or_else(|| {
+        anyhow!(
+            "unknown role {role:?}; expected one of {}",
+            Role::expected()
+        )
+    })?;
+    let agency = Agency::parse(agency)?;
+    let p = principal.trim();
+    if p.is_empty()
+        || p.len() > 64
+        || !p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+    {
+        bail!("--principal must be 1 to 64 letters, digits, dots, dashes, underscores or @");
+    }
+    let ttl = parse_duration(expires)?;
+    let (token, rec) = vault.create_token(p, role, &agency, ttl)?;
+    eprintln!(
+        "rempart: token {} for {} ({}, {}) valid {}; it is shown once and only its hash is kept",
+        rec.id, rec.principal, rec.role, rec.agency, expires
+    );
+    Ok(token.reveal_once().to_string())
+}
+
+pub fn import(vault: &Vault, agency: Option<&str>, file: &Path) -> Result<usize> {
+    let agency = agency.map(Agency::parse).transpose()?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let files = match rempart_ingest::parse_csv(&bytes, agency.as_ref(), &vault.rules()) {
+        Ok(f) => f,
+        Err(rempart_ingest::ImportError::Lines { errors, total }) => {
+            for e in &errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            if total > errors.len() {
+                eprintln!("{}: … and {} more", file.display(), total - errors.len());
+            }
+            bail!(
+                "{total} error(s) in {}; nothing was imported",
+                file.display()
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("importing {}", file.display())),
+    };
+    let pb = bar(files.len() as u64, "importing");
+    let n = vault.import(&files, &|d, _| pb.set_position(d))?;
+    pb.finish_and_clear();
+    Ok(n)
+}
+
+pub fn synth(count: usize, agencies: usize, seed: u64, out: &Path) -> Result<()> {
+    let files = rempart_synth::generate(count, agencies, seed);
+    let tmp = out.with_extension("csv.partial");
+    let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    rempart_synth::write_csv(&files, std::io::BufWriter::new(f))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))?;
+    Ok(())
+}
+
+fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
+    let data = data_dir(store)?;
+    if !data.join(VAULT_FILE).exists() {
+        bail!("{} is not a Rempart data directory", data.display());
+    }
+    let pass = passphrase()?;
+    let (mut ring, key_file) = load_keyring(store, &data)?;
+    let pending = vault_with(
+        &data,
+        Keyring::load(&key_file, pass.as_ref())?,
+        pattern(store)?,
+    )?
+    .pending_rewrap()?;
+    if pending > 0 {
+        eprintln!(
+            "rempart: resuming the unfinished rotation to master key v{} ({pending} keys left)",
+            ring.current_version()
+        );
+    } else {
+        let v = ring.rotate();
+        // The new version is on disk before any data key is wrapped under it.
+        ring.replace_file(&key_file, pass.as_ref())?;
+        eprintln!(
+            "rempart: master key v{v} installed in {}",
+            key_file.display()
+        );
+    }
+    let current = ring.current_version();
+    let vault = vault_with(
+        &data,
+        Keyring::load(&key_file, pass.as_ref())?,
+        pattern(store)?,
+    )?;
+    let total = vault.pending_rewrap()?;
+    let pb = bar(total, "re-wrapping data keys");
+    let report = vault.rewrap_all(batch, &|d, _| pb.set_position(d))?;
+    pb.finish_and_clear();
+    eprintln!(
+        "rempart: {} data keys re-wrapped under master key v{current}; no file was decrypted",
+        report.rewrapped
+    );
+    if retire_old {
+        ring.retire_before(current);
+        ring.replace_file(&key_file, pass.as_ref())?;
+        eprintln!(
+            "rempart: older master key versions removed from {}",
+            key_file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the server until Ctrl-C or SIGTERM; `ready` is told the bound address.
+pub fn serve_blocking(
+    vault: Vault,
+    listen: &str,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let shutdown = shutdown_signal();
+        ready(listener.local_addr()?);
+        rempart_server::serve(listener, Arc::new(vault), shutdown)
+            .await
+            .context("serving")
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called (inside the
+/// runtime), not when the future is first polled, so a signal arriving early is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => {}
+                    _ = i.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90d").unwrap(), 90 * 86_400);
+        assert_eq!(parse_duration("2h").unwrap(), 7_200);
+        assert_eq!(parse_duration("5").unwrap(), 5);
+        assert!(parse_duration("0d").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("9x").is_err());
+        assert!(parse_duration("999999999999999999d").is_err());
+    }
+}

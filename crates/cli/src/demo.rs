@@ -1,0 +1,113 @@
+//! `rempart serve --demo`: a fresh installation in a temporary directory, synthetic agencies
+//! and files, a token per role, example calls printed, then the server.
+
+use crate::cli::StoreArgs;
+use crate::commands::{create_token, import, init, open_vault, serve_blocking, synth};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+struct TempInstall(PathBuf);
+
+impl Drop for TempInstall {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn serve_demo(base: &StoreArgs, listen: &str, files: usize) -> Result<()> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let root = std::env::temp_dir().join(format!("rempart-demo-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let install = TempInstall(root.clone());
+    let store = StoreArgs {
+        data: Some(root.join("data")),
+        database: None,
+        key_file: Some(root.join("master.key")),
+        ..base.clone()
+    };
+    init(&store, false)?;
+    let vault = open_vault(&store)?;
+    let csv = root.join("synthetic.csv");
+    synth(files.max(10), 3, 2026, &csv)?;
+    let n = import(&vault, None, &csv)?;
+    std::fs::remove_file(&csv).ok();
+
+    let agencies = rempart_synth::agency_codes(3);
+    let c0 = rempart_synth::counsellors(0)[0].clone();
+    let c1 = rempart_synth::counsellors(1)[0].clone();
+    let roles = [
+        (c0.as_str(), "counsellor", agencies[0].as_str()),
+        (c1.as_str(), "counsellor", agencies[1].as_str()),
+        ("formation-plus", "partner", agencies[0].as_str()),
+        ("rssi", "operator", agencies[0].as_str()),
+        ("dpo", "dpo", agencies[0].as_str()),
+        ("case-app", "service", agencies[0].as_str()),
+    ];
+    let mut tokens = Vec::new();
+    for (name, role, agency) in roles {
+        tokens.push((
+            name,
+            role,
+            agency,
+            create_token(&vault, name, role, agency, "1d")?,
+        ));
+    }
+    // One file id and one synthetic email of the first agency, for the example calls.
+    let first = rempart_vault::Principal {
+        token_id: "demo".into(),
+        name: c0.clone(),
+        role: rempart_domain::Role::Counsellor,
+        agency: rempart_domain::Agency::parse(&agencies[0])?,
+    };
+    let id = vault
+        .list(&first, rempart_domain::Purpose::Accompaniment, None, 1)?
+        .items
+        .first()
+        .map(|h| h.id.clone())
+        .unwrap_or_else(|| "ID".into());
+    let sample = rempart_synth::generate(files.max(10), 3, 2026)
+        .into_iter()
+        .find(|f| f.agency == agencies[0]);
+
+    serve_blocking(vault, listen, |addr| {
+        let base = format!("http://{addr}");
+        let t0 = &tokens[0].3;
+        println!(
+            "\nRempart demonstration: {n} synthetic files in agencies {}.",
+            agencies.join(", ")
+        );
+        println!(
+            "Data in {} (deleted on exit). Nothing here is a real person.\n",
+            root.display()
+        );
+        println!("Tokens (valid one day):");
+        for (name, role, agency, tok) in &tokens {
+            println!("  {role:<10} {name:<16} {agency:<10} {tok}");
+        }
+        println!("\nTry:");
+        println!("  export T={t0}");
+        println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons?purpose=accompaniment&limit=3'");
+        println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{id}?purpose=accompaniment&categories=identity,contact'");
+        if let Some(s) = &sample {
+            println!(
+                "  curl -s -H \"Authorization: Bearer $T\" -d '{{\"purpose\":\"accompaniment\",\"email\":\"{}\"}}' {base}/v1/persons/search",
+                s.email
+            );
+        }
+        println!(
+            "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=accompaniment'   # another agency: 404",
+            tokens[1].3
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer $T\" -H 'Content-Type: application/json' -d '{{\"agency\":\"{}\",\"identity\":{{\"last_name\":\"Martin\",\"first_names\":\"Léa\",\"birth_date\":\"2006-04-17\",\"sex\":\"F\"}},\"nir\":\"2060475113042 33\"}}' {base}/v1/persons",
+            agencies[0]
+        );
+        println!("  curl -s {base}/openapi.json | head -c 300\n");
+        println!("Listening on {base} — Ctrl-C to stop.");
+    })?;
+    drop(install);
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! `rempart`: parses the command line, runs the command, maps failure to a one-line reason
+//! and a non-zero exit status.
+#![forbid(unsafe_code, unused_must_use)]
+
+mod cli;
+mod commands;
+mod demo;
+mod progress;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rempart: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,230 @@
+use crate::util::{files_under, run, stderr, Install};
+
+#[test]
+fn init_refuses_a_key_file_inside_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for key in [
+        data.join("master.key"),
+        data.join("sub").join("..").join("k"),
+    ] {
+        let o = run(&[
+            "init",
+            "--data",
+            data.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        let e = stderr(&o);
+        assert!(
+            e.contains("inside the data directory") || e.contains("does not exist"),
+            "{e}"
+        );
+        assert!(!data.exists(), "nothing is created");
+    }
+    // A relative path that resolves inside is refused too.
+    std::fs::create_dir(&data).unwrap();
+    let o = crate::util::rempart()
+        .current_dir(&data)
+        .args(["init", "--data", ".", "--key-file", "k"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("inside the data directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(std::fs::read_dir(&data).unwrap().next().is_none());
+}
+
+#[test]
+fn init_puts_the_key_beside_the_data_0600_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let o = run(&["init", "--data", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = dir.path().join("store.key");
+    assert!(
+        stderr(&o).contains(key.to_str().unwrap()),
+        "init says where the key went"
+    );
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(files_under(&data).iter().all(|p| !p.ends_with("store.key")));
+    let before = std::fs::read(&key).unwrap();
+    let o = run(&[
+        "init",
+        "--data",
+        dir.path().join("other").to_str().unwrap(),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&key).unwrap(), before);
+    let o = run(&["init", "--data", data.to_str().unwrap()]);
+    assert!(
+        !o.status.success(),
+        "an existing data directory is not re-initialised"
+    );
+}
+
+#[test]
+fn commands_fail_with_one_line_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "import",
+        "--data",
+        dir.path().join("nope").to_str().unwrap(),
+        "x.csv",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("run `rempart init"), "{}", stderr(&o));
+    let o = run(&["serve", "--database", "postgres://localhost/x"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("PostgreSQL"));
+    let i = Install::new();
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "x",
+        "--role",
+        "king",
+        "--agency",
+        "ML-1",
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("unknown role"));
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "x",
+        "--role",
+        "dpo",
+        "--agency",
+        "ML-1",
+        "--expires=-3d",
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+}
+
+#[test]
+fn a_csv_with_a_bad_line_imports_nothing_and_names_line_and_column() {
+    let i = Install::new();
+    let csv = i.data.with_file_name("in.csv");
+    let o = run(&[
+        "synth",
+        "--count",
+        "30",
+        "--agencies",
+        "1",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Line 8 of the file: break its email column (8th column).
+    let mut cells: Vec<String> = lines[7].split(',').map(String::from).collect();
+    cells[7] = "broken-email".into();
+    lines[7] = cells.join(",");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let o = i.run(&["import", csv.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("line 8, column email"), "{e}");
+    assert!(e.contains("nothing was imported"), "{e}");
+    assert!(!e.contains("broken-email"));
+    let agency = rempart_synth::agency_codes(1)[0].clone();
+    let t = i.token("c", "counsellor", &agency);
+    let s = i.serve();
+    assert_eq!(
+        s.get(Some(&t), "/v1/persons?purpose=accompaniment").json["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn key_rotation_rewraps_every_key_and_files_still_read() {
+    let i = Install::new();
+    let files = i.synth_import(60, 1, 9);
+    let o = i.run(&["keys", "rotate", "--batch", "7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("60 data keys re-wrapped under master key v2"),
+        "{}",
+        stderr(&o)
+    );
+    let o = i.run(&["keys", "rotate", "--retire-old"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ring: serde_json::Value = serde_json::from_slice(&std::fs::read(&i.key).unwrap()).unwrap();
+    assert_eq!(ring["current"], 3);
+    assert_eq!(
+        ring["masters"].as_object().unwrap().len(),
+        1,
+        "older versions retired"
+    );
+    let t = i.token("c", "counsellor", &files[0].agency);
+    let s = i.serve();
+    let r = s.post(
+        Some(&t),
+        "/v1/persons/search",
+        &serde_json::json!({"purpose": "accompaniment", "email": files[0].email}),
+    );
+    let id = r.json[0]["id"].as_str().unwrap().to_string();
+    let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["identity"]["last_name"], files[0].last_name.as_str());
+}
+
+#[test]
+fn a_passphrase_protected_key_file_needs_its_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let o = crate::util::rempart()
+        .env("REMPART_PASSPHRASE", "correct horse battery staple")
+        .args(["init", "--passphrase", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "token",
+        "create",
+        "--data",
+        data.to_str().unwrap(),
+        "--principal",
+        "x",
+        "--role",
+        "dpo",
+        "--agency",
+        "ML-1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("REMPART_PASSPHRASE"), "{}", stderr(&o));
+    let o = crate::util::rempart()
+        .env("REMPART_PASSPHRASE", "correct horse battery staple")
+        .args([
+            "token",
+            "create",
+            "--data",
+            data.to_str().unwrap(),
+            "--principal",
+            "x",
+            "--role",
+            "dpo",
+            "--agency",
+            "ML-1",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -1,0 +1,327 @@
+use crate::util::Install;
+use serde_json::json;
+
+fn lea(agency: &str) -> serde_json::Value {
+    json!({
+        "agency": agency,
+        "identity": {"last_name": "Martin", "first_names": "Léa Anne", "birth_date": "2006-04-17", "sex": "F", "nationality": "FR"},
+        "nir": "2060475113042 33",
+        "france_travail_id": "1234567A",
+        "contact": {"email": "lea.martin@example.fr", "phones": ["+33612345678"],
+                    "address": {"line1": "12 rue des Lilas", "postal_code": "75013", "city": "Paris"}},
+        "situation": {"benefits": ["RSA"], "monthly_resources_eur": 560, "housing": "family"},
+        "education": {"level": "4", "diplomas": ["Baccalauréat professionnel"], "trainings": []},
+        "professional": {"experiences": [{"role": "Vendeuse", "from": "2024-06", "to": "2024-09"}]},
+        "followup": {"registered_on": "2024-09-02", "status": "registered", "counsellor": "c.durand"},
+        "legal_representatives": []
+    })
+}
+
+#[test]
+fn the_interface_example_round_trips_create_read_patch_erase() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let s = i.serve();
+    let r = s.post(Some(&t), "/v1/persons", &lea("ML-075-13"));
+    assert_eq!(r.status, 201, "{:?}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_string();
+
+    let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["identity"]["last_name"], "Martin");
+    assert_eq!(r.json["nir"], "206047511304233");
+    assert_eq!(r.json["contact"]["phones"][0], "+33612345678");
+    assert_eq!(r.json["professional"]["experiences"][0]["role"], "Vendeuse");
+
+    let r = s.get(
+        Some(&t),
+        &format!("/v1/persons/{id}?purpose=accompaniment&categories=identity,contact"),
+    );
+    assert_eq!(r.status, 200);
+    let obj = r.json.as_object().unwrap();
+    assert!(obj.contains_key("identity") && obj.contains_key("contact"));
+    assert!(
+        !obj.contains_key("nir") && !obj.contains_key("situation"),
+        "other categories are absent, not null"
+    );
+
+    let r = s.patch(
+        Some(&t),
+        &format!("/v1/persons/{id}"),
+        &json!({"contact": {"email": "lea.m@example.org"}}),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.json["contact"]["email"], "lea.m@example.org");
+    assert_eq!(r.json["identity"]["last_name"], "Martin");
+
+    let r = s.delete(Some(&t), &format!("/v1/persons/{id}"));
+    assert_eq!(r.status, 204);
+    let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));
+    assert_eq!(r.status, 404);
+    assert_eq!(r.content_type, "application/problem+json");
+}
+
+#[test]
+fn invalid_bodies_get_422_naming_every_bad_field() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let s = i.serve();
+    let mut body = lea("ML-075-13");
+    body["nir"] = json!("2060475113042 34");
+    body["contact"]["email"] = json!("not-an-email");
+    body["contact"]["phones"] = json!(["12"]);
+    body["identity"]["birth_date"] = json!("17/04/2006");
+    let r = s.post(Some(&t), "/v1/persons", &body);
+    assert_eq!(r.status, 422);
+    assert_eq!(r.content_type, "application/problem+json");
+    assert!(r.json["type"].as_str().unwrap().ends_with("/validation"));
+    let fields: Vec<&str> = r.json["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "identity.birth_date",
+            "nir",
+            "contact.email",
+            "contact.phones[0]"
+        ]
+    );
+    assert!(
+        !r.json.to_string().contains("not-an-email"),
+        "errors never echo values"
+    );
+
+    let r = s.post(Some(&t), "/v1/persons", &json!({"agency": "ML-075-13", "identity": {"last_name": "X", "first_names": "Y", "birth_date": "2000-01-01"}, "bank_iban": "FR76"}));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap(),
+        "unknown field `bank_iban`"
+    );
+
+    let r = s.post_raw(Some(&t), "/v1/persons", "{\"agency\": ");
+    assert_eq!(r.status, 422);
+
+    let r = s.post(Some(&t), "/v1/persons", &json!({"agency": "ML-075-13"}));
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json["errors"][0]["field"], "identity");
+
+    // purpose is required on reads and must be known.
+    let id = s.post(Some(&t), "/v1/persons", &lea("ML-075-13")).json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s.get(Some(&t), &format!("/v1/persons/{id}"));
+    assert_eq!(
+        (r.status, r.json["errors"][0]["field"].as_str()),
+        (422, Some("purpose"))
+    );
+    let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=curiosity"));
+    assert_eq!(r.status, 422);
+    let r = s.get(
+        Some(&t),
+        &format!("/v1/persons/{id}?purpose=accompaniment&categories=bank"),
+    );
+    assert_eq!(r.status, 422);
+}
+
+#[test]
+fn a_token_of_agency_a_cannot_read_search_list_patch_or_erase_a_file_of_agency_b() {
+    let i = Install::new();
+    let a = i.token("c.a", "counsellor", "ML-075-13");
+    let b = i.token("c.b", "counsellor", "ML-093-01");
+    let s = i.serve();
+    let id = s.post(Some(&a), "/v1/persons", &lea("ML-075-13")).json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let missing = "00000000-0000-4000-8000-000000000000";
+
+    let other = s.get(Some(&b), &format!("/v1/persons/{id}?purpose=accompaniment"));
+    let absent = s.get(
+        Some(&b),
+        &format!("/v1/persons/{missing}?purpose=accompaniment"),
+    );
+    assert_eq!(other.status, 404);
+    assert_eq!(
+        other.json, absent.json,
+        "another agency's file looks exactly like a missing one"
+    );
+
+    for search in [
+        json!({"purpose": "accompaniment", "email": "lea.martin@example.fr"}),
+        json!({"purpose": "accompaniment", "nir": "206047511304233"}),
+        json!({"purpose": "accompaniment", "name_birth": {"last_name": "MARTIN", "birth_date": "2006-04-17"}}),
+        json!({"purpose": "accompaniment", "phone": "06 12 34 56 78"}),
+        json!({"purpose": "accompaniment", "france_travail_id": "1234567a"}),
+    ] {
+        let r = s.post(Some(&b), "/v1/persons/search", &search);
+        assert_eq!(
+            (r.status, r.json.as_array().unwrap().len()),
+            (200, 0),
+            "{search}"
+        );
+        let r = s.post(Some(&a), "/v1/persons/search", &search);
+        assert_eq!(r.json[0]["id"], id.as_str(), "{search}");
+        assert_eq!(r.json[0]["identity"]["last_name"], "Martin");
+    }
+    let r = s.get(Some(&b), "/v1/persons?purpose=accompaniment");
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 0);
+    let r = s.get(Some(&a), "/v1/persons?purpose=accompaniment");
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 1);
+
+    assert_eq!(
+        s.patch(
+            Some(&b),
+            &format!("/v1/persons/{id}"),
+            &json!({"ml_file_number": "X1"})
+        )
+        .status,
+        404
+    );
+    assert_eq!(s.delete(Some(&b), &format!("/v1/persons/{id}")).status, 404);
+    let r = s.post(Some(&b), "/v1/persons", &lea("ML-075-13"));
+    assert_eq!(r.status, 403, "creating in another agency is refused");
+    assert_eq!(
+        s.get(Some(&a), &format!("/v1/persons/{id}?purpose=accompaniment"))
+            .status,
+        200,
+        "still intact"
+    );
+}
+
+#[test]
+fn unknown_missing_and_expired_tokens_get_401() {
+    let i = Install::new();
+    let good = i.token("c.a", "counsellor", "ML-075-13");
+    let short = i.token_for("c.s", "counsellor", "ML-075-13", "1s");
+    let s = i.serve();
+    for tok in [
+        None,
+        Some("rmp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        Some(""),
+    ] {
+        let r = s.get(tok, "/v1/persons?purpose=accompaniment");
+        assert_eq!(r.status, 401, "{tok:?}");
+        assert_eq!(r.content_type, "application/problem+json");
+    }
+    assert_eq!(
+        s.get(Some(&good), "/v1/persons?purpose=accompaniment")
+            .status,
+        200
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(
+        s.get(Some(&short), "/v1/persons?purpose=accompaniment")
+            .status,
+        401,
+        "expired token refused"
+    );
+    assert_eq!(
+        s.post(Some(&short), "/v1/persons", &lea("ML-075-13"))
+            .status,
+        401
+    );
+}
+
+#[test]
+fn listing_pages_through_the_whole_agency_once() {
+    let i = Install::new();
+    let files = i.synth_import(120, 2, 5);
+    let agency = files[0].agency.clone();
+    let expected = files.iter().filter(|f| f.agency == agency).count();
+    let t = i.token("c.a", "counsellor", &agency);
+    let s = i.serve();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let r = s.get(
+            Some(&t),
+            &format!("/v1/persons?purpose=accompaniment&limit=25{cursor}"),
+        );
+        assert_eq!(r.status, 200);
+        for item in r.json["items"].as_array().unwrap() {
+            assert!(seen.insert(item["id"].as_str().unwrap().to_string()));
+        }
+        match r.json["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), expected);
+    assert_eq!(
+        s.get(Some(&t), "/v1/persons?purpose=accompaniment&limit=0")
+            .status,
+        422
+    );
+}
+
+#[test]
+fn search_needs_exactly_one_valid_key() {
+    let i = Install::new();
+    let t = i.token("c.a", "counsellor", "ML-075-13");
+    let s = i.serve();
+    let r = s.post(
+        Some(&t),
+        "/v1/persons/search",
+        &json!({"purpose": "accompaniment"}),
+    );
+    assert_eq!(r.status, 422);
+    let r = s.post(
+        Some(&t),
+        "/v1/persons/search",
+        &json!({"purpose": "accompaniment", "email": "a@b.fr", "phone": "0612345678"}),
+    );
+    assert_eq!(r.status, 422);
+    let r = s.post(
+        Some(&t),
+        "/v1/persons/search",
+        &json!({"purpose": "accompaniment", "nir": "123"}),
+    );
+    assert_eq!(
+        (r.status, r.json["errors"][0]["field"].as_str()),
+        (422, Some("nir"))
+    );
+    let r = s.post(Some(&t), "/v1/persons/search", &json!({"email": "a@b.fr"}));
+    assert_eq!(
+        (r.status, r.json["errors"][0]["field"].as_str()),
+        (422, Some("purpose"))
+    );
+}
+
+#[test]
+fn health_metrics_and_openapi() {
+    let i = Install::new();
+    let s = i.serve();
+    assert_eq!(s.get(None, "/healthz").json["status"], "ok");
+    let doc = s.get(None, "/openapi.json").json;
+    for path in ["/v1/persons", "/v1/persons/{id}", "/v1/persons/search"] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI description"
+        );
+    }
+    assert!(doc["components"]["schemas"]["PersonInput"].is_object());
+    let _ = s.get(None, "/v1/persons?purpose=accompaniment");
+    let m = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        m.contains(
+            "rempart_http_requests_total{method=\"GET\",route=\"/v1/persons\",status=\"401\"} 1"
+        ),
+        "{m}"
+    );
+}

@@ -1,0 +1,15 @@
+//! Black-box tests: they run the real `rempart` binary in temporary directories and speak
+//! HTTP to `rempart serve`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+/// Starting the binary, installations, servers.
+mod util;
+
+/// Command-line behaviour: init, import, token, keys rotate, synth.
+mod cli;
+
+/// The HTTP API: files, search, listing, errors, authentication, agency isolation.
+mod http;
+
+/// Data at rest: no plaintext in any file of the data directory.
+mod at_rest;

@@ -1,0 +1,231 @@
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub fn rempart() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rempart"));
+    for var in [
+        "REMPART_DATA",
+        "REMPART_DATABASE_URL",
+        "REMPART_KEY_FILE",
+        "REMPART_PASSPHRASE",
+        "RUST_LOG",
+    ] {
+        c.env_remove(var);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    rempart().args(args).output().expect("running rempart")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// An initialised data directory with its key file beside it.
+pub struct Install {
+    pub _dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Install {
+    pub fn new() -> Install {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let key = dir.path().join("master.key");
+        let o = run(&[
+            "init",
+            "--data",
+            data.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "init failed: {}", stderr(&o));
+        Install {
+            _dir: dir,
+            data,
+            key,
+        }
+    }
+
+    pub fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut v = rest.to_vec();
+        v.extend([
+            "--data",
+            self.data.to_str().unwrap(),
+            "--key-file",
+            self.key.to_str().unwrap(),
+        ]);
+        v
+    }
+
+    pub fn run(&self, rest: &[&str]) -> Output {
+        run(&self.args(rest))
+    }
+
+    pub fn token(&self, principal: &str, role: &str, agency: &str) -> String {
+        self.token_for(principal, role, agency, "1d")
+    }
+
+    pub fn token_for(&self, principal: &str, role: &str, agency: &str, expires: &str) -> String {
+        let o = self.run(&[
+            "token",
+            "create",
+            "--principal",
+            principal,
+            "--role",
+            role,
+            "--agency",
+            agency,
+            "--expires",
+            expires,
+        ]);
+        assert!(o.status.success(), "token create failed: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn synth_import(
+        &self,
+        count: usize,
+        agencies: usize,
+        seed: u64,
+    ) -> Vec<rempart_synth::SynthFile> {
+        let csv = self.data.with_file_name(format!("synth-{seed}.csv"));
+        let c = count.to_string();
+        let a = agencies.to_string();
+        let s = seed.to_string();
+        let o = run(&[
+            "synth",
+            "--count",
+            &c,
+            "--agencies",
+            &a,
+            "--seed",
+            &s,
+            "--out",
+            csv.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "synth failed: {}", stderr(&o));
+        let o = self.run(&["import", csv.to_str().unwrap()]);
+        assert!(o.status.success(), "import failed: {}", stderr(&o));
+        rempart_synth::generate(count, agencies, seed)
+    }
+
+    pub fn serve(&self) -> Server {
+        let mut child = rempart()
+            .args(self.args(&["serve", "--listen", "127.0.0.1:0"]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting rempart serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(a) = line.strip_prefix("rempart: listening on ") {
+                break a.to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base: addr,
+            client: reqwest::blocking::Client::new(),
+        }
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub client: reqwest::blocking::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub json: serde_json::Value,
+}
+
+impl Server {
+    fn send(&self, req: reqwest::blocking::RequestBuilder, token: Option<&str>) -> Resp {
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let r = req.send().expect("request");
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let text = r.text().unwrap();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        Resp {
+            status,
+            content_type,
+            json,
+        }
+    }
+
+    pub fn get(&self, token: Option<&str>, path: &str) -> Resp {
+        self.send(self.client.get(format!("{}{path}", self.base)), token)
+    }
+    pub fn post(&self, token: Option<&str>, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            self.client.post(format!("{}{path}", self.base)).json(body),
+            token,
+        )
+    }
+    pub fn post_raw(&self, token: Option<&str>, path: &str, body: &str) -> Resp {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+            token,
+        )
+    }
+    pub fn patch(&self, token: Option<&str>, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            self.client.patch(format!("{}{path}", self.base)).json(body),
+            token,
+        )
+    }
+    pub fn delete(&self, token: Option<&str>, path: &str) -> Resp {
+        self.send(self.client.delete(format!("{}{path}", self.base)), token)
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,78 @@
+//! JSON bodies parsed with field paths, and messages that never echo a value.
+
+use crate::problem::ApiError;
+use axum::body::Bytes;
+use rempart_domain::FieldError;
+use serde::de::DeserializeOwned;
+
+/// Parses a JSON body; on failure names the field and says what is wrong without repeating
+/// the submitted value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let text = inner.to_string();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!(
+                "body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            )
+        } else if let Some(rest) = text.strip_prefix("unknown field ") {
+            // "unknown field `x`, expected one of …": field names only, no values.
+            format!(
+                "unknown field {}",
+                rest.split(',').next().unwrap_or_default()
+            )
+        } else if text.starts_with("missing field") {
+            text.split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            "has the wrong type".into()
+        };
+        let field = if path == "." || path.is_empty() {
+            "body".into()
+        } else {
+            path
+        };
+        ApiError::Invalid(vec![FieldError { field, message }])
+    })
+}
+
+/// Convenience for handlers taking raw bytes.
+pub fn json<T: DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
+    parse_json(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rempart_domain::PersonInput;
+
+    fn err(body: &str) -> FieldError {
+        match parse_json::<PersonInput>(body.as_bytes()) {
+            Err(ApiError::Invalid(mut v)) => v.remove(0),
+            _ => panic!("expected an error"),
+        }
+    }
+
+    #[test]
+    fn messages_name_the_field_and_never_the_value() {
+        let e = err(r#"{"identity": {"last_name": 12345678}}"#);
+        assert_eq!(e.field, "identity.last_name");
+        assert!(!e.message.contains("12345678"));
+        let e = err(r#"{"shoe_size": "44"}"#);
+        assert!(
+            e.message.starts_with("unknown field `shoe_size`"),
+            "{}",
+            e.message
+        );
+        let e = err(r#"{"nir": "2060475113042 33""#);
+        assert!(e.message.contains("not valid JSON") && !e.message.contains("2060"));
+        let e = err(r#"{"contact": {"phones": ["0612345678", 612345678]}}"#);
+        assert_eq!(e.field, "contact.phones[1]");
+    }
+}

@@ -1,0 +1,100 @@
+//! Rempart's HTTP API (interface.md): the only crate that knows HTTP and JSON bodies.
+//!
+//! [`router`] builds the axum application over a [`rempart_vault::Vault`]; [`serve`] runs it
+//! on a listener until shutdown. Every vault call runs on the blocking pool. Errors are
+//! `application/problem+json`; a file of another agency is a 404 exactly like a missing one.
+//! Logs carry the method, the route template, the status and the latency — never a body, a
+//! token or a query value.
+#![forbid(unsafe_code, unused_must_use)]
+#![deny(missing_docs)]
+
+mod body;
+mod metrics;
+mod openapi;
+mod problem;
+mod routes;
+
+pub use body::parse_json;
+pub use problem::{ApiError, Problem, PROBLEM_BASE};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rempart_vault::Vault;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    vault: Arc<Vault>,
+    metrics: Arc<metrics::Metrics>,
+}
+
+/// Largest accepted body (a file with many events stays far below).
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The application.
+pub fn router(vault: Arc<Vault>) -> Router {
+    let state = AppState {
+        vault,
+        metrics: Arc::new(metrics::Metrics::default()),
+    };
+    Router::new()
+        .route("/v1/persons", get(routes::list).post(routes::create))
+        .route("/v1/persons/search", axum::routing::post(routes::search))
+        .route(
+            "/v1/persons/{id}",
+            get(routes::read)
+                .patch(routes::update)
+                .delete(routes::erase),
+        )
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(openapi::document())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Vault(rempart_vault::VaultError::NotFound)
+}
+
+async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    let elapsed = start.elapsed();
+    s.metrics
+        .record(method.as_str(), &route, resp.status().as_u16(), elapsed);
+    tracing::info!(method = %method, route = %route, status = resp.status().as_u16(), micros = elapsed.as_micros() as u64, "request");
+    resp
+}
+
+/// Serves the application on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    vault: Arc<Vault>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(vault))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

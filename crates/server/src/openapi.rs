@@ -1,0 +1,36 @@
+//! The OpenAPI description, generated from the handlers' annotations and the domain types.
+
+use crate::problem::Problem;
+use crate::routes;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`."),
+    paths(routes::create, routes::read, routes::update, routes::erase, routes::search, routes::list),
+    components(schemas(
+        Problem, routes::Created, routes::PersonResponse, routes::Hit, routes::PageResponse, routes::SearchRequest, routes::NameBirth,
+        rempart_domain::PersonInput, rempart_domain::Identity, rempart_domain::Contact, rempart_domain::Address,
+        rempart_domain::Situation, rempart_domain::Education, rempart_domain::Professional, rempart_domain::Experience,
+        rempart_domain::Followup, rempart_domain::FollowupEvent, rempart_domain::LegalRepresentative
+    )),
+    modifiers(&Bearer)
+)]
+struct Doc;
+
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    Doc::openapi()
+}

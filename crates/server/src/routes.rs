@@ -1,0 +1,297 @@
+//! The handlers of interface.md's `/v1/persons` endpoints.
+
+use crate::body::json;
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use rempart_domain::{Category, PersonInput, Purpose, SearchTerm};
+use rempart_vault::{Principal, Vault, VaultError};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Runs a vault call on the blocking pool.
+pub(crate) async fn blocking<T, F>(vault: &Arc<Vault>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
+{
+    let v = vault.clone();
+    tokio::task::spawn_blocking(move || f(&v))
+        .await
+        .map_err(|_| ApiError::Join)?
+        .map_err(ApiError::from)
+}
+
+/// The authenticated caller, from `Authorization: Bearer TOKEN`.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_string())
+            .ok_or(ApiError::Vault(VaultError::Unauthenticated))?;
+        let p = blocking(&state.vault, move |v| v.authenticate(&token)).await?;
+        Ok(Caller(p))
+    }
+}
+
+/// Query of reads.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReadQuery {
+    /// Why the data is read (required).
+    purpose: Option<String>,
+    /// Comma-separated categories to return (all visible ones when absent).
+    categories: Option<String>,
+}
+
+/// Query of the caseload listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Why the data is read (required).
+    purpose: Option<String>,
+    /// Cursor returned by the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<usize>,
+}
+
+fn purpose(p: Option<&str>) -> Result<Purpose, ApiError> {
+    match p {
+        None | Some("") => Err(ApiError::field(
+            "purpose",
+            format!("is required: one of {}", Purpose::expected()),
+        )),
+        Some(s) => Purpose::parse(s).ok_or_else(|| {
+            ApiError::field("purpose", format!("must be one of {}", Purpose::expected()))
+        }),
+    }
+}
+
+fn categories(s: Option<&str>) -> Result<Option<Vec<Category>>, ApiError> {
+    let Some(s) = s else { return Ok(None) };
+    s.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            Category::parse(c).ok_or_else(|| {
+                ApiError::field(
+                    "categories",
+                    format!("unknown category; expected {}", Category::expected()),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `{"id": …}`
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Created {
+    /// Pseudonymous id of the new file.
+    pub id: String,
+}
+
+/// A file as returned: its id and the categories the caller may see (others absent).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PersonResponse {
+    /// Pseudonymous id.
+    pub id: String,
+    /// The visible categories.
+    #[serde(flatten)]
+    pub file: PersonInput,
+}
+
+/// A search or listing hit.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Hit {
+    /// Pseudonymous id.
+    pub id: String,
+    /// Identity fields.
+    pub identity: Option<rempart_domain::Identity>,
+}
+
+/// A page of the caseload.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PageResponse {
+    /// Files.
+    pub items: Vec<Hit>,
+    /// Cursor of the next page, absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Last name and birth date, for `name_birth` search.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameBirth {
+    /// Last name (accents and case ignored).
+    last_name: String,
+    /// `YYYY-MM-DD`.
+    birth_date: String,
+}
+
+/// Exact search: a purpose and exactly one key.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    /// Why the search is made.
+    purpose: Option<String>,
+    /// Email address.
+    email: Option<String>,
+    /// Phone number.
+    phone: Option<String>,
+    /// NIR.
+    nir: Option<String>,
+    /// France Travail identifier.
+    france_travail_id: Option<String>,
+    /// Last name and birth date.
+    name_birth: Option<NameBirth>,
+}
+
+impl std::fmt::Debug for SearchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SearchRequest(<redacted>)")
+    }
+}
+
+/// `POST /v1/persons`
+#[utoipa::path(post, path = "/v1/persons", request_body = PersonInput, tag = "persons",
+    responses((status = 201, body = Created), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let input: PersonInput = json(&body)?;
+    let id = blocking(&s.vault, move |v| v.create(&p, input)).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// `GET /v1/persons/{id}`
+#[utoipa::path(get, path = "/v1/persons/{id}", params(("id" = String, Path), ReadQuery), tag = "persons",
+    responses((status = 200, body = PersonResponse), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn read(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<ReadQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let purpose = purpose(q.purpose.as_deref())?;
+    let cats = categories(q.categories.as_deref())?;
+    let view = blocking(&s.vault, move |v| v.read(&p, &id, purpose, cats.as_deref())).await?;
+    Ok(Json(view))
+}
+
+/// `PATCH /v1/persons/{id}`: the categories present replace the stored ones.
+#[utoipa::path(patch, path = "/v1/persons/{id}", params(("id" = String, Path)), request_body = PersonInput, tag = "persons",
+    responses((status = 200, body = PersonResponse), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let patch: PersonInput = json(&body)?;
+    let view = blocking(&s.vault, move |v| v.update(&p, &id, patch)).await?;
+    Ok(Json(view))
+}
+
+/// `DELETE /v1/persons/{id}`: erasure by destroying the file's key.
+#[utoipa::path(delete, path = "/v1/persons/{id}", params(("id" = String, Path)), tag = "persons",
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn erase(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    blocking(&s.vault, move |v| v.erase(&p, &id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/persons/search`
+#[utoipa::path(post, path = "/v1/persons/search", request_body = SearchRequest, tag = "persons",
+    responses((status = 200, body = Vec<Hit>), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn search(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let req: SearchRequest = json(&body)?;
+    let purpose = purpose(req.purpose.as_deref())?;
+    let rules = s.vault.rules();
+    let mut terms: Vec<(&str, Result<SearchTerm, String>)> = Vec::new();
+    if let Some(e) = &req.email {
+        terms.push(("email", SearchTerm::email(e)));
+    }
+    if let Some(e) = &req.phone {
+        terms.push(("phone", SearchTerm::phone(e)));
+    }
+    if let Some(e) = &req.nir {
+        terms.push(("nir", SearchTerm::nir(e)));
+    }
+    if let Some(e) = &req.france_travail_id {
+        terms.push((
+            "france_travail_id",
+            SearchTerm::france_travail_id(e, &rules),
+        ));
+    }
+    if let Some(nb) = &req.name_birth {
+        terms.push((
+            "name_birth",
+            SearchTerm::name_birth(&nb.last_name, &nb.birth_date),
+        ));
+    }
+    if terms.len() != 1 {
+        return Err(ApiError::field(
+            "body",
+            "give exactly one of email, phone, nir, france_travail_id, name_birth",
+        ));
+    }
+    let (field, term) = terms.remove(0);
+    let term = term.map_err(|m| ApiError::field(field, m))?;
+    let hits = blocking(&s.vault, move |v| v.search(&p, purpose, &term)).await?;
+    Ok(Json(hits))
+}
+
+/// `GET /v1/persons`: the caller's caseload, paginated.
+#[utoipa::path(get, path = "/v1/persons", params(ListQuery), tag = "persons",
+    responses((status = 200, body = PageResponse), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    Caller(p): Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let purpose = purpose(q.purpose.as_deref())?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 200"));
+    }
+    let cursor = q.cursor;
+    let page = blocking(&s.vault, move |v| {
+        v.list(&p, purpose, cursor.as_deref(), limit)
+    })
+    .await?;
+    Ok(Json(page))
+}
