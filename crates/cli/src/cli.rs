@@ -89,6 +89,34 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Runs the benchmarks (import, secured and baseline HTTP reads) and prints a Markdown report.
+    Bench {
+        /// Files to import.
+        #[arg(long, default_value_t = 100_000)]
+        files: usize,
+        /// Agencies.
+        #[arg(long, default_value_t = 3)]
+        agencies: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds of load per server.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Also append the report to this file.
+        #[arg(long)]
+        append_to: Option<PathBuf>,
+    },
+    /// The plaintext baseline server of `rempart bench` (internal).
+    #[command(hide = true)]
+    BenchBaseline {
+        /// Plaintext SQLite table.
+        #[arg(long)]
+        db: PathBuf,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+    },
     /// Master key operations.
     Keys {
         #[command(subcommand)]

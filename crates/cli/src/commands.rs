@@ -78,7 +78,49 @@ pub fn run(cli: Cli) -> Result<()> {
                     retire_old,
                 },
         } => rotate(&store, batch, retire_old),
+        Command::Bench {
+            files,
+            agencies,
+            clients,
+            seconds,
+            append_to,
+        } => bench(files, agencies, clients, seconds, append_to.as_deref()),
+        Command::BenchBaseline { db, listen } => rempart_bench::serve_baseline(db, &listen),
     }
+}
+
+fn bench(
+    files: usize,
+    agencies: usize,
+    clients: usize,
+    seconds: f64,
+    append_to: Option<&Path>,
+) -> Result<()> {
+    if files == 0 || agencies == 0 || clients == 0 || seconds <= 0.0 {
+        bail!("--files, --agencies, --clients and --seconds must be positive");
+    }
+    let opts = rempart_bench::BenchOptions {
+        exe: std::env::current_exe().context("locating the rempart executable")?,
+        files,
+        agencies,
+        clients,
+        seconds,
+        command_line: format!(
+            "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds}"
+        ),
+    };
+    let report = rempart_bench::run(&opts)?;
+    println!("{report}");
+    if let Some(path) = append_to {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(f, "{report}")?;
+    }
+    Ok(())
 }
 
 pub fn init_logging(default: &str) {

@@ -1,0 +1,20 @@
+//! Benchmarks behind `rempart bench`.
+//!
+//! 1. **Import**: synthetic files written as CSV, then parsed, validated, sealed and stored
+//!    exactly as `rempart import` does (files/s).
+//! 2. **Reads over HTTP**: `rempart serve` on that installation, and a baseline server built
+//!    on the same stack (axum, tokio, rusqlite with the same pool discipline) that returns the
+//!    same JSON from a plaintext SQLite table with no authentication, encryption or audit. The
+//!    same client (64 concurrent connections by default) reads random files of one agency from
+//!    each for the same time; requests/s, p50, p99 and each server's peak memory (VmHWM).
+//!
+//! Both servers run as child processes of the bench so that their memory is their own.
+#![forbid(unsafe_code, unused_must_use)]
+#![deny(missing_docs)]
+
+mod baseline;
+mod load;
+mod run;
+
+pub use baseline::serve_baseline;
+pub use run::{run, BenchOptions};

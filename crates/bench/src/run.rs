@@ -1,0 +1,319 @@
+//! The benchmark run: build an installation, import, serve, load, report.
+
+use crate::load::{load, LoadResult};
+use anyhow::{anyhow, bail, Context, Result};
+use rempart_crypto::Keyring;
+use rempart_domain::{Agency, FranceTravailPattern, Purpose, Role};
+use rempart_store::{SqliteKeyStore, SqliteStore, Store};
+use rempart_vault::{Principal, SystemClock, Vault};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The `rempart` executable (the servers and the import run as child processes).
+    pub exe: PathBuf,
+    /// Files to import.
+    pub files: usize,
+    /// Agencies they are spread over.
+    pub agencies: usize,
+    /// Concurrent HTTP clients.
+    pub clients: usize,
+    /// Seconds of load per server.
+    pub seconds: f64,
+    /// The command line, for the report.
+    pub command_line: String,
+}
+
+struct ChildServer {
+    child: Child,
+    base: String,
+}
+
+impl ChildServer {
+    fn start(cmd: &mut Command) -> Result<ChildServer> {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting a server")?;
+        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow!("server exited before listening"))??;
+            if let Some(a) = line.strip_prefix("rempart: listening on ") {
+                break a.to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ChildServer { child, base })
+    }
+
+    /// Peak resident memory (VmHWM) in MiB.
+    fn peak_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn check(status: std::process::Output, what: &str) -> Result<String> {
+    if !status.status.success() {
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&status.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&status.stdout).trim().to_string())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kb| format!("{:.0} GiB", kb / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {mem}")
+}
+
+fn row(name: &str, r: &LoadResult) -> String {
+    format!(
+        "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+        r.rps,
+        r.p50.as_secs_f64() * 1000.0,
+        r.p99.as_secs_f64() * 1000.0,
+        r.errors
+    )
+}
+
+/// Runs the benchmarks and returns the report (Markdown).
+pub fn run(o: &BenchOptions) -> Result<String> {
+    let root = std::env::temp_dir().join(format!("rempart-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root)?;
+    let result = run_in(o, &root);
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
+    let data = root.join("data");
+    let key = root.join("master.key");
+    let store_args = |cmd: &mut Command| {
+        cmd.arg("--data").arg(&data).arg("--key-file").arg(&key);
+    };
+    let mut init = Command::new(&o.exe);
+    init.arg("init");
+    store_args(&mut init);
+    check(init.output()?, "rempart init")?;
+
+    eprintln!("bench: generating {} synthetic files", o.files);
+    let files = rempart_synth::generate(o.files, o.agencies, 1);
+    let csv = root.join("files.csv");
+    rempart_synth::write_csv(
+        &files,
+        std::io::BufWriter::new(std::fs::File::create(&csv)?),
+    )?;
+    drop(files);
+
+    eprintln!("bench: importing");
+    let mut import = Command::new(&o.exe);
+    import.arg("import").arg(&csv);
+    store_args(&mut import);
+    let t = Instant::now();
+    check(import.output()?, "rempart import")?;
+    let import_secs = t.elapsed().as_secs_f64();
+    let import_rate = o.files as f64 / import_secs;
+
+    let agency = rempart_synth::agency_codes(o.agencies)[0].clone();
+    let mut tok = Command::new(&o.exe);
+    tok.args([
+        "token",
+        "create",
+        "--principal",
+        "bench",
+        "--role",
+        "counsellor",
+        "--agency",
+        &agency,
+        "--expires",
+        "1d",
+    ]);
+    store_args(&mut tok);
+    let token = check(tok.output()?, "rempart token create")?;
+
+    // The same JSON the secured server returns, into a plaintext table for the baseline.
+    eprintln!("bench: building the plaintext baseline table");
+    let ids = {
+        let store = Arc::new(SqliteStore::open(&data)?);
+        let keys = Arc::new(SqliteKeyStore::open(&data)?);
+        let ring = Keyring::load(&key, None)?;
+        let vault = Vault::new(
+            store.clone(),
+            keys,
+            Arc::new(ring),
+            Arc::new(SystemClock),
+            FranceTravailPattern::default(),
+        );
+        let p = Principal {
+            token_id: "bench".into(),
+            name: "bench".into(),
+            role: Role::Counsellor,
+            agency: Agency::parse(&agency)?,
+        };
+        let mut ids = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list_agency(&agency, after.as_deref(), 1000)?;
+            if page.is_empty() {
+                break;
+            }
+            after = page.last().map(|s| s.id.clone());
+            ids.extend(page.into_iter().map(|s| s.id));
+        }
+        let db = rusqlite::Connection::open(root.join("baseline.db"))?;
+        db.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE persons (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;")?;
+        let tx = db.unchecked_transaction()?;
+        {
+            let mut st = tx.prepare("INSERT INTO persons (id, json) VALUES (?1, ?2)")?;
+            for id in &ids {
+                let view = vault.read(&p, id, Purpose::Accompaniment, None)?;
+                st.execute(rusqlite::params![id, serde_json::to_string(&view)?])?;
+            }
+        }
+        tx.commit()?;
+        ids
+    };
+    let ids = Arc::new(ids);
+
+    let mut serve = Command::new(&o.exe);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn");
+    store_args(&mut serve);
+    let secured = ChildServer::start(&mut serve)?;
+    let mut base_cmd = Command::new(&o.exe);
+    base_cmd
+        .arg("bench-baseline")
+        .arg("--db")
+        .arg(root.join("baseline.db"))
+        .args(["--listen", "127.0.0.1:0"]);
+    let baseline = ChildServer::start(&mut base_cmd)?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let query = "?purpose=accompaniment";
+    let (sec, base) = rt.block_on(async {
+        eprintln!("bench: warming up");
+        load(
+            &secured.base,
+            query,
+            Some(&token),
+            ids.clone(),
+            o.clients,
+            1.0,
+        )
+        .await?;
+        load(&baseline.base, query, None, ids.clone(), o.clients, 1.0).await?;
+        eprintln!(
+            "bench: {} clients for {}s on each server",
+            o.clients, o.seconds
+        );
+        let sec = load(
+            &secured.base,
+            query,
+            Some(&token),
+            ids.clone(),
+            o.clients,
+            o.seconds,
+        )
+        .await?;
+        let base = load(
+            &baseline.base,
+            query,
+            None,
+            ids.clone(),
+            o.clients,
+            o.seconds,
+        )
+        .await?;
+        anyhow::Ok((sec, base))
+    })?;
+    let mem = |s: &ChildServer| {
+        s.peak_mib()
+            .map(|m| format!("{m:.1} MiB"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let mut out = String::new();
+    out.push_str(&format!("### {now} — `{}`\n\n", o.command_line));
+    out.push_str(&format!(
+        "Machine: {}. Load client in the same process tree on the same machine.\n\n",
+        machine()
+    ));
+    out.push_str("| import | value | target |\n| --- | --- | --- |\n");
+    out.push_str(&format!(
+        "| `rempart import` of {} synthetic files (CSV parse, validation, sealing, SQLite) | {import_rate:.0} files/s ({import_secs:.1} s) | ≥ 20,000 files/s |\n\n",
+        o.files
+    ));
+    out.push_str(&format!(
+        "Reads: `GET /v1/persons/{{id}}?purpose=accompaniment`, random files among the {} of one agency, {} concurrent clients, {} s per server after 1 s of warm-up.\n\n",
+        ids.len(),
+        o.clients,
+        o.seconds
+    ));
+    out.push_str("| server | requests/s | p50 | p99 | errors |\n| --- | --- | --- | --- | --- |\n");
+    out.push_str(&row(
+        "`rempart serve` (token, agency check, key unwrap, AES-GCM open of 9 categories)",
+        &sec,
+    ));
+    out.push('\n');
+    out.push_str(&row(
+        "baseline (same stack, plaintext SQLite table, no auth)",
+        &base,
+    ));
+    out.push('\n');
+    out.push_str(&format!(
+        "\n| measure | value | target |\n| --- | --- | --- |\n| secured / baseline throughput | {:.2} | ≥ 0.5 |\n| peak memory `rempart serve` (VmHWM) | {} | |\n| peak memory baseline (VmHWM) | {} | |\n",
+        sec.rps / base.rps.max(1e-9),
+        mem(&secured),
+        mem(&baseline)
+    ));
+    if sec.errors > 0 || base.errors > 0 {
+        out.push_str("\nSome requests failed: the figures above are not valid.\n");
+    }
+    Ok(out)
+}
