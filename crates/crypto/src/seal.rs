@@ -92,8 +92,11 @@ impl Sealed {
 
 fn seal_with(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.into());
+    // Nonces come from the thread-local CSPRNG (ChaCha12, reseeded from the OS): random 96-bit
+    // nonces under per-person keys never come near GCM's collision bound, and one getrandom
+    // system call per category would dominate a bulk import. Keys still come from the OS.
     let mut nonce = [0u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    rand::thread_rng().fill_bytes(&mut nonce);
     let ct = cipher
         .encrypt(
             Nonce::from_slice(&nonce),

@@ -60,9 +60,10 @@ impl Pool {
     pub(crate) fn new(
         path: PathBuf,
         init: fn(&Connection) -> rusqlite::Result<()>,
+        init_writer: fn(&Connection) -> rusqlite::Result<()>,
     ) -> rusqlite::Result<Pool> {
         let writer = Connection::open(&path)?;
-        init(&writer)?;
+        init_writer(&writer)?;
         Ok(Pool {
             path,
             init,
