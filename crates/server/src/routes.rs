@@ -14,30 +14,25 @@ use rempart_vault::{Principal, Vault, VaultError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Runs a vault call on the blocking pool.
-pub(crate) async fn blocking<T, F>(vault: &Arc<Vault>, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Vault) -> Result<T, VaultError> + Send + 'static,
-{
-    let v = vault.clone();
-    tokio::task::spawn_blocking(move || f(&v))
-        .await
-        .map_err(|_| ApiError::Join)?
-        .map_err(ApiError::from)
-}
+/// The bearer token of a request (`Authorization: Bearer TOKEN`); missing is a 401 at once.
+/// It is checked by [`Caller::run`] in the same blocking task as the operation it guards, so
+/// that one request costs one trip to the blocking pool. `Debug` shows nothing.
+pub struct Caller(String);
 
-/// The authenticated caller, from `Authorization: Bearer TOKEN`.
-pub struct Caller(pub Principal);
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Caller(<redacted>)")
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
+        parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -45,10 +40,34 @@ impl FromRequestParts<AppState> for Caller {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(|t| t.trim().to_string())
-            .ok_or(ApiError::Vault(VaultError::Unauthenticated))?;
-        let p = blocking(&state.vault, move |v| v.authenticate(&token)).await?;
-        Ok(Caller(p))
+            .map(|t| Caller(t.trim().to_string()))
+            .ok_or(ApiError::Vault(VaultError::Unauthenticated))
+    }
+}
+
+impl Caller {
+    /// Authenticates, then runs `f` for the principal, on the blocking pool. Errors of the
+    /// request itself (`checked`) are reported only after authentication, so an
+    /// unauthenticated caller always gets a 401.
+    pub(crate) async fn run<T, A, F>(
+        self,
+        vault: &Arc<Vault>,
+        checked: Result<A, ApiError>,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        A: Send + 'static,
+        F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
+    {
+        let v = vault.clone();
+        tokio::task::spawn_blocking(move || {
+            let p = v.authenticate(&self.0)?;
+            let args = checked?;
+            f(&v, p, args).map_err(ApiError::from)
+        })
+        .await
+        .map_err(|_| ApiError::Join)?
     }
 }
 
@@ -69,7 +88,7 @@ pub struct ListQuery {
     /// Cursor returned by the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 fn purpose(p: Option<&str>) -> Result<Purpose, ApiError> {
@@ -176,11 +195,13 @@ impl std::fmt::Debug for SearchRequest {
     security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
-    Caller(p): Caller,
+    c: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let input: PersonInput = json(&body)?;
-    let id = blocking(&s.vault, move |v| v.create(&p, input)).await?;
+    let input = json::<PersonInput>(&body);
+    let id = c
+        .run(&s.vault, input, |v, p, input| v.create(&p, input))
+        .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
@@ -190,13 +211,17 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn read(
     State(s): State<AppState>,
-    Caller(p): Caller,
+    c: Caller,
     Path(id): Path<String>,
     Query(q): Query<ReadQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let purpose = purpose(q.purpose.as_deref())?;
-    let cats = categories(q.categories.as_deref())?;
-    let view = blocking(&s.vault, move |v| v.read(&p, &id, purpose, cats.as_deref())).await?;
+    let checked =
+        purpose(q.purpose.as_deref()).and_then(|p| Ok((p, categories(q.categories.as_deref())?)));
+    let view = c
+        .run(&s.vault, checked, move |v, p, (purpose, cats)| {
+            v.read(&p, &id, purpose, cats.as_deref())
+        })
+        .await?;
     Ok(Json(view))
 }
 
@@ -206,12 +231,14 @@ pub async fn read(
     security(("bearer" = [])))]
 pub async fn update(
     State(s): State<AppState>,
-    Caller(p): Caller,
+    c: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let patch: PersonInput = json(&body)?;
-    let view = blocking(&s.vault, move |v| v.update(&p, &id, patch)).await?;
+    let patch = json::<PersonInput>(&body);
+    let view = c
+        .run(&s.vault, patch, move |v, p, patch| v.update(&p, &id, patch))
+        .await?;
     Ok(Json(view))
 }
 
@@ -221,25 +248,19 @@ pub async fn update(
     security(("bearer" = [])))]
 pub async fn erase(
     State(s): State<AppState>,
-    Caller(p): Caller,
+    c: Caller,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    blocking(&s.vault, move |v| v.erase(&p, &id)).await?;
+    c.run(&s.vault, Ok(()), move |v, p, ()| v.erase(&p, &id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /v1/persons/search`
-#[utoipa::path(post, path = "/v1/persons/search", request_body = SearchRequest, tag = "persons",
-    responses((status = 200, body = Vec<Hit>), (status = 401, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn search(
-    State(s): State<AppState>,
-    Caller(p): Caller,
-    body: Bytes,
-) -> Result<impl IntoResponse, ApiError> {
-    let req: SearchRequest = json(&body)?;
+fn search_term(
+    req: &SearchRequest,
+    rules: &rempart_domain::ValidationRules,
+) -> Result<(Purpose, SearchTerm), ApiError> {
     let purpose = purpose(req.purpose.as_deref())?;
-    let rules = s.vault.rules();
     let mut terms: Vec<(&str, Result<SearchTerm, String>)> = Vec::new();
     if let Some(e) = &req.email {
         terms.push(("email", SearchTerm::email(e)));
@@ -251,10 +272,7 @@ pub async fn search(
         terms.push(("nir", SearchTerm::nir(e)));
     }
     if let Some(e) = &req.france_travail_id {
-        terms.push((
-            "france_travail_id",
-            SearchTerm::france_travail_id(e, &rules),
-        ));
+        terms.push(("france_travail_id", SearchTerm::france_travail_id(e, rules)));
     }
     if let Some(nb) = &req.name_birth {
         terms.push((
@@ -269,8 +287,25 @@ pub async fn search(
         ));
     }
     let (field, term) = terms.remove(0);
-    let term = term.map_err(|m| ApiError::field(field, m))?;
-    let hits = blocking(&s.vault, move |v| v.search(&p, purpose, &term)).await?;
+    Ok((purpose, term.map_err(|m| ApiError::field(field, m))?))
+}
+
+/// `POST /v1/persons/search`
+#[utoipa::path(post, path = "/v1/persons/search", request_body = SearchRequest, tag = "persons",
+    responses((status = 200, body = Vec<Hit>), (status = 401, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn search(
+    State(s): State<AppState>,
+    c: Caller,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let rules = s.vault.rules();
+    let checked = json::<SearchRequest>(&body).and_then(|req| search_term(&req, &rules));
+    let hits = c
+        .run(&s.vault, checked, |v, p, (purpose, term)| {
+            v.search(&p, purpose, &term)
+        })
+        .await?;
     Ok(Json(hits))
 }
 
@@ -280,18 +315,24 @@ pub async fn search(
     security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    Caller(p): Caller,
+    c: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let purpose = purpose(q.purpose.as_deref())?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::field("limit", "must be between 1 and 200"));
-    }
-    let cursor = q.cursor;
-    let page = blocking(&s.vault, move |v| {
-        v.list(&p, purpose, cursor.as_deref(), limit)
-    })
-    .await?;
+    let checked = purpose(q.purpose.as_deref()).and_then(|p| {
+        let limit = match q.limit.as_deref() {
+            None => 50,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .ok_or_else(|| ApiError::field("limit", "must be between 1 and 200"))?,
+        };
+        Ok((p, limit, q.cursor))
+    });
+    let page = c
+        .run(&s.vault, checked, |v, p, (purpose, limit, cursor)| {
+            v.list(&p, purpose, cursor.as_deref(), limit)
+        })
+        .await?;
     Ok(Json(page))
 }
