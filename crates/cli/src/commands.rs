@@ -429,8 +429,11 @@ pub fn serve_blocking(
     listen: &str,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
+    // Vault calls run on the blocking pool; a few dozen threads keep every core busy on
+    // SQLite and AES without each holding its own connections and page cache.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(32)
         .build()
         .context("starting the runtime")?;
     rt.block_on(async move {

@@ -68,7 +68,7 @@ fn init_conn(c: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -2048;",
+         PRAGMA cache_size = -1024;",
     )
 }
 
