@@ -50,7 +50,25 @@ pub fn json<T: DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rempart_domain::PersonInput;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic_and_errors_never_echo(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Err(ApiError::Invalid(errs)) = parse_json::<PersonInput>(&data) {
+                prop_assert_eq!(errs.len(), 1);
+            }
+        }
+
+        #[test]
+        fn a_wrongly_typed_value_is_never_repeated(n in 10_000_000u64..u64::MAX) {
+            let body = format!(r#"{{"identity": {{"first_names": {n}}}}}"#);
+            let e = err(&body);
+            prop_assert_eq!(e.field.as_str(), "identity.first_names");
+            prop_assert!(!e.message.contains(&n.to_string()));
+        }
+    }
 
     fn err(body: &str) -> FieldError {
         match parse_json::<PersonInput>(body.as_bytes()) {

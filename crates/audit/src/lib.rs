@@ -1,0 +1,19 @@
+//! Rempart's tamper-evident audit log.
+//!
+//! This first part is the Merkle tree of RFC 9162 (Certificate Transparency v2) §2.1: leaf
+//! hash `SHA-256(0x00 ‖ entry)`, interior node `SHA-256(0x01 ‖ left ‖ right)`, the split at
+//! the largest power of two below the size, inclusion and consistency proofs, and their
+//! verification, which needs nothing but the hashes. It is checked against the published
+//! Certificate Transparency test vectors.
+//!
+//! ```
+//! use rempart_audit::merkle::{leaf_hash, root, inclusion_proof, verify_inclusion};
+//! let leaves: Vec<_> = [b"a", b"b", b"c"].iter().map(|d| leaf_hash(*d)).collect();
+//! let r = root(&leaves);
+//! let proof = inclusion_proof(&leaves, 2);
+//! assert!(verify_inclusion(&leaves[2], 2, 3, &proof, &r));
+//! ```
+#![forbid(unsafe_code, unused_must_use)]
+#![deny(missing_docs)]
+
+pub mod merkle;
