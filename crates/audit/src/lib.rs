@@ -1,6 +1,11 @@
 //! Rempart's tamper-evident audit log.
 //!
-//! This first part is the Merkle tree of RFC 9162 (Certificate Transparency v2) §2.1: leaf
+//! [`AuditEntry`] is what is recorded for every act on personal data and every administrative
+//! act: no plaintext personal value, only pseudonymous ids, category names and keyed hashes. The
+//! leaf of entry number `seq` is `SHA-256(0x00 ‖ seq as 8 bytes big-endian ‖ canonical JSON)`,
+//! so that reordering entries changes the tree.
+//!
+//! [`merkle`] is the Merkle tree of RFC 9162 (Certificate Transparency v2) §2.1: leaf
 //! hash `SHA-256(0x00 ‖ entry)`, interior node `SHA-256(0x01 ‖ left ‖ right)`, the split at
 //! the largest power of two below the size, inclusion and consistency proofs, and their
 //! verification, which needs nothing but the hashes. It is checked against the published
@@ -16,4 +21,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 #![deny(missing_docs)]
 
+mod entry;
 pub mod merkle;
+
+pub use entry::{leaf_of, Action, AuditEntry, Outcome};

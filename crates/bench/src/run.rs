@@ -191,6 +191,8 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             name: "bench".into(),
             role: Role::Counsellor,
             agency: Agency::parse(&agency)?,
+            client: None,
+            request_id: None,
         };
         let mut ids = Vec::new();
         let mut after: Option<String> = None;

@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rempart_crypto::{Keyring, Passphrase};
 use rempart_domain::{Agency, FranceTravailPattern, Role};
 use rempart_store::{SqliteKeyStore, SqliteStore, VAULT_FILE};
-use rempart_vault::{SystemClock, Vault};
+use rempart_vault::{Principal, SystemClock, Vault};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -328,7 +328,8 @@ pub fn create_token(
         bail!("--principal must be 1 to 64 letters, digits, dots, dashes, underscores or @");
     }
     let ttl = parse_duration(expires)?;
-    let (token, rec) = vault.create_token(p, role, &agency, ttl)?;
+    let (token, rec) =
+        vault.create_token(&Principal::local(agency.clone()), p, role, &agency, ttl)?;
     eprintln!(
         "rempart: token {} for {} ({}, {}) valid {}; it is shown once and only its hash is kept",
         rec.id, rec.principal, rec.role, rec.agency, expires

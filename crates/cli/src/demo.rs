@@ -61,6 +61,8 @@ pub fn serve_demo(base: &StoreArgs, listen: &str, files: usize) -> Result<()> {
         name: c0.clone(),
         role: rempart_domain::Role::Counsellor,
         agency: rempart_domain::Agency::parse(&agencies[0])?,
+        client: None,
+        request_id: None,
     };
     let id = vault
         .list(&first, rempart_domain::Purpose::Accompaniment, None, 1)?

@@ -325,3 +325,145 @@ fn health_metrics_and_openapi() {
         "{m}"
     );
 }
+
+#[test]
+fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let other = i.token("c.b", "counsellor", "ML-093-01");
+    let s = i.serve();
+    let id = s.post(Some(&t), "/v1/persons", &lea("ML-075-13")).json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.get(
+            Some(&t),
+            &format!("/v1/persons/{id}?purpose=payment&categories=social_security")
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        s.post(
+            Some(&t),
+            "/v1/persons/search",
+            &json!({"purpose": "accompaniment", "nir": "2060475113042 33"})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        s.get(Some(&t), "/v1/persons?purpose=statistics").status,
+        200
+    );
+    assert_eq!(
+        s.patch(
+            Some(&t),
+            &format!("/v1/persons/{id}"),
+            &json!({"education": {"level": "5"}})
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        s.get(
+            Some(&other),
+            &format!("/v1/persons/{id}?purpose=accompaniment")
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        s.get(Some(&other), &format!("/v1/persons/{id}/accesses"))
+            .status,
+        404,
+        "another agency cannot read the history"
+    );
+
+    let r = s.get(Some(&t), &format!("/v1/persons/{id}/accesses"));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let mut rows: Vec<serde_json::Value> = r.json.as_array().unwrap().clone();
+    rows.reverse(); // oldest first
+    let summary: Vec<(String, String, Vec<String>, Option<String>, String)> = rows
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["principal"].as_str().unwrap().to_string(),
+                e["categories"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect(),
+                e["purpose"].as_str().map(String::from),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let s_ = |x: &str| x.to_string();
+    let all: Vec<String> = [
+        "identity",
+        "social_security",
+        "agency_ids",
+        "contact",
+        "situation",
+        "education",
+        "professional",
+        "followup",
+        "legal_representatives",
+    ]
+    .map(s_)
+    .to_vec();
+    assert_eq!(
+        summary,
+        vec![
+            (s_("create"), s_("c.durand"), all, None, s_("allowed")),
+            (
+                s_("read"),
+                s_("c.durand"),
+                vec![s_("social_security")],
+                Some(s_("payment")),
+                s_("allowed")
+            ),
+            (
+                s_("search"),
+                s_("c.durand"),
+                vec![s_("identity")],
+                Some(s_("accompaniment")),
+                s_("allowed")
+            ),
+            (
+                s_("list"),
+                s_("c.durand"),
+                vec![s_("identity")],
+                Some(s_("statistics")),
+                s_("allowed")
+            ),
+            (
+                s_("update"),
+                s_("c.durand"),
+                vec![s_("education")],
+                None,
+                s_("allowed")
+            ),
+            (
+                s_("read"),
+                s_("c.b"),
+                vec![],
+                Some(s_("accompaniment")),
+                s_("denied")
+            ),
+            (s_("read_accesses"), s_("c.b"), vec![], None, s_("denied")),
+            (
+                s_("read_accesses"),
+                s_("c.durand"),
+                vec![],
+                None,
+                s_("allowed")
+            ),
+        ]
+    );
+    assert_eq!(s.delete(Some(&t), &format!("/v1/persons/{id}")).status, 204);
+}

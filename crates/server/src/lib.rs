@@ -51,6 +51,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
                 .patch(routes::update)
                 .delete(routes::erase),
         )
+        .route("/v1/persons/{id}/accesses", get(routes::accesses))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi_json))
@@ -94,7 +95,8 @@ pub async fn serve(
     vault: Arc<Vault>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(vault))
+    let app = router(vault).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

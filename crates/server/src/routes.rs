@@ -17,12 +17,32 @@ use std::sync::Arc;
 /// The bearer token of a request (`Authorization: Bearer TOKEN`); missing is a 401 at once.
 /// It is checked by [`Caller::run`] in the same blocking task as the operation it guards, so
 /// that one request costs one trip to the blocking pool. `Debug` shows nothing.
-pub struct Caller(String);
+pub struct Caller {
+    token: String,
+    client: Option<String>,
+    request_id: String,
+}
 
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Caller(<redacted>)")
+        write!(f, "Caller(<redacted>, {})", self.request_id)
     }
+}
+
+/// A caller-supplied request id is kept if it is short and plain; otherwise one is made.
+fn request_id(parts: &Parts) -> String {
+    parts
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(String::from)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -32,7 +52,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        parts
+        let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -40,8 +60,17 @@ impl FromRequestParts<AppState> for Caller {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(|t| Caller(t.trim().to_string()))
-            .ok_or(ApiError::Vault(VaultError::Unauthenticated))
+            .map(|t| t.trim().to_string())
+            .ok_or(ApiError::Vault(VaultError::Unauthenticated))?;
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Caller {
+            token,
+            client,
+            request_id: request_id(parts),
+        })
     }
 }
 
@@ -62,7 +91,9 @@ impl Caller {
     {
         let v = vault.clone();
         tokio::task::spawn_blocking(move || {
-            let p = v.authenticate(&self.0)?;
+            let mut p = v.authenticate(&self.token)?;
+            p.client = self.client;
+            p.request_id = Some(self.request_id);
             let args = checked?;
             f(&v, p, args).map_err(ApiError::from)
         })
@@ -307,6 +338,62 @@ pub async fn search(
         })
         .await?;
     Ok(Json(hits))
+}
+
+/// Query of the access history.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AccessQuery {
+    /// Most entries returned, newest first, 1 to 1000 (default 100).
+    limit: Option<String>,
+}
+
+/// One access to a file.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccessResponse {
+    /// Position in the audit log.
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// Who.
+    pub principal: String,
+    /// Their role.
+    pub role: String,
+    /// Their agency.
+    pub agency: String,
+    /// read, search, list, create, update, erase, import, read_accesses…
+    pub action: String,
+    /// Categories returned or changed.
+    pub categories: Vec<String>,
+    /// Declared purpose.
+    pub purpose: Option<String>,
+    /// allowed or denied.
+    pub outcome: String,
+}
+
+/// `GET /v1/persons/{id}/accesses`: who accessed this file, when, which categories, why.
+#[utoipa::path(get, path = "/v1/persons/{id}/accesses", params(("id" = String, Path), AccessQuery), tag = "persons",
+    responses((status = 200, body = Vec<AccessResponse>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn accesses(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<AccessQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let limit = match q.limit.as_deref() {
+        None => Ok(100),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be between 1 and 1000")),
+    };
+    let list = c
+        .run(&s.vault, limit, move |v, p, limit| {
+            v.accesses(&p, &id, limit)
+        })
+        .await?;
+    Ok(Json(list))
 }
 
 /// `GET /v1/persons`: the caller's caseload, paginated.

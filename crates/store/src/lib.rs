@@ -25,6 +25,7 @@ mod sqlite;
 
 pub use sqlite::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
 
+use rempart_audit::AuditEntry;
 use rempart_domain::Category;
 
 /// A storage failure. Messages name the operation, never a stored value.
@@ -133,19 +134,23 @@ pub struct StoredKey {
 
 /// Where sealed files, blind indexes and token hashes live.
 pub trait Store: Send + Sync {
-    /// Inserts files, all or none.
-    fn insert_persons(&self, persons: &[NewPerson]) -> Result<(), StoreError>;
+    /// Inserts files, all or none, with their audit entries in the same transaction.
+    fn insert_persons(&self, persons: &[NewPerson], audit: &[AuditEntry])
+        -> Result<(), StoreError>;
     /// A file by id.
     fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError>;
-    /// Applies an update to a file of `agency`; `false` if there is none.
+    /// Applies an update to a file of `agency`, with its audit entry in the same transaction;
+    /// `false` (and nothing written) if there is none.
     fn update_person(
         &self,
         id: &str,
         agency: &str,
         update: &PersonUpdate,
+        audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
-    /// Removes a file and its index entries; `false` if there was none.
-    fn delete_person(&self, id: &str) -> Result<bool, StoreError>;
+    /// Removes a file and its index entries, with its audit entry in the same transaction;
+    /// `false` if there was none.
+    fn delete_person(&self, id: &str, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Ids of files of `agency` whose blind index `kind` holds `hash`.
     fn find_by_index(
         &self,
@@ -163,8 +168,19 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StoredPerson>, StoreError>;
     /// Number of files.
     fn count_persons(&self) -> Result<u64, StoreError>;
-    /// Stores a new token record.
-    fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Stores a new token record, with its audit entry in the same transaction.
+    fn insert_token(&self, token: &TokenRecord, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Appends audit entries in a transaction of their own (reads, searches, refusals): the
+    /// caller returns nothing unless this succeeded.
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// The latest audit entries naming `person`, newest first, with their sequence numbers.
+    fn audit_for_person(
+        &self,
+        person: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
+    /// Number of audit entries.
+    fn audit_len(&self) -> Result<u64, StoreError>;
     /// A token by hash.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
 }

@@ -5,6 +5,7 @@ use crate::IndexEntry;
 use crate::{
     KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
 };
+use rempart_audit::{leaf_of, AuditEntry};
 use rempart_domain::Category;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -43,6 +44,17 @@ const VAULT_MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL,
         suspended INTEGER NOT NULL DEFAULT 0
     );",
+    // 2: the audit log (entries in a total order, their Merkle leaves) and its per-person index.
+    "CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        entry BLOB NOT NULL,
+        leaf BLOB NOT NULL
+    );
+    CREATE TABLE audit_persons (
+        person_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (person_id, seq)
+    ) WITHOUT ROWID;",
 ];
 
 const KEY_MIGRATIONS: &[&str] = &[
@@ -214,10 +226,49 @@ fn remove_entries(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), StoreE
     Ok(())
 }
 
+/// Appends entries inside `tx`: each gets the next sequence number, its leaf and its
+/// per-person index rows.
+fn append(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut seq: i64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
+            r.get(0)
+        })
+        .map_err(db("read audit position"))?;
+    let mut ins = tx
+        .prepare_cached("INSERT INTO audit_log (seq, entry, leaf) VALUES (?1, ?2, ?3)")
+        .map_err(db("prepare audit"))?;
+    let mut per = tx
+        .prepare_cached("INSERT OR IGNORE INTO audit_persons (person_id, seq) VALUES (?1, ?2)")
+        .map_err(db("prepare audit index"))?;
+    for e in entries {
+        seq += 1;
+        let bytes = e.canonical();
+        let leaf = leaf_of(seq as u64, &bytes);
+        ins.execute(params![seq, bytes, &leaf[..]])
+            .map_err(db("append audit entry"))?;
+        let mut persons: Vec<&String> = e.persons.iter().collect();
+        persons.sort_unstable();
+        persons.dedup();
+        for p in persons {
+            per.execute(params![p, seq])
+                .map_err(db("index audit entry"))?;
+        }
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
-    fn insert_persons(&self, persons: &[NewPerson]) -> Result<(), StoreError> {
+    fn insert_persons(
+        &self,
+        persons: &[NewPerson],
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
         let mut w = self.pool.write();
         let tx = w.transaction().map_err(db("begin insert"))?;
+        append(&tx, audit)?;
         {
             let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
             let sql = format!(
@@ -270,7 +321,13 @@ impl Store for SqliteStore {
             .map_err(db("read file"))
     }
 
-    fn update_person(&self, id: &str, agency: &str, u: &PersonUpdate) -> Result<bool, StoreError> {
+    fn update_person(
+        &self,
+        id: &str,
+        agency: &str,
+        u: &PersonUpdate,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let mut w = self.pool.write();
         let tx = w.transaction().map_err(db("begin update"))?;
         let exists = tx
@@ -284,6 +341,7 @@ impl Store for SqliteStore {
         if exists.is_none() {
             return Ok(false);
         }
+        append(&tx, std::slice::from_ref(audit))?;
         remove_entries(&tx, id)?;
         for (c, v) in &u.fields {
             // Column names come from the Category enum, never from input.
@@ -311,9 +369,10 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    fn delete_person(&self, id: &str) -> Result<bool, StoreError> {
+    fn delete_person(&self, id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
         let mut w = self.pool.write();
         let tx = w.transaction().map_err(db("begin delete"))?;
+        append(&tx, std::slice::from_ref(audit))?;
         remove_entries(&tx, id)?;
         let n = tx
             .execute("DELETE FROM persons WHERE id = ?1", params![id])
@@ -370,15 +429,56 @@ impl Store for SqliteStore {
             .map_err(db("count"))
     }
 
-    fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
-        self.pool
-            .write()
-            .execute(
-                "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended],
+    fn insert_token(&self, t: &TokenRecord, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin token insert"))?;
+        append(&tx, std::slice::from_ref(audit))?;
+        tx.execute(
+            "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended],
+        )
+        .map_err(db("insert token"))?;
+        tx.commit().map_err(db("commit token insert"))
+    }
+
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w.transaction().map_err(db("begin audit"))?;
+        append(&tx, entries)?;
+        tx.commit().map_err(db("commit audit"))
+    }
+
+    fn audit_for_person(
+        &self,
+        person: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(
+                "SELECT a.seq, a.entry FROM audit_persons p JOIN audit_log a ON a.seq = p.seq
+                 WHERE p.person_id = ?1 ORDER BY p.seq DESC LIMIT ?2",
             )
-            .map(|_| ())
-            .map_err(db("insert token"))
+            .map_err(db("prepare audit history"))?;
+        let rows = st
+            .query_map(params![person, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(db("audit history"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, bytes) = row.map_err(db("audit history"))?;
+            let e = AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+            out.push((seq as u64, e));
+        }
+        Ok(out)
+    }
+
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        c.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(db("count audit"))
     }
 
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
@@ -553,7 +653,7 @@ mod tests {
     fn insert_read_search_list_update_delete() {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
-        s.insert_persons(&[person("a", "ML-1"), person("b", "ML-2")])
+        s.insert_persons(&[person("a", "ML-1"), person("b", "ML-2")], &[])
             .unwrap();
         let a = s.get_person("a").unwrap().unwrap();
         assert_eq!(a.fields.len(), 2);
@@ -569,15 +669,33 @@ mod tests {
             now: 200,
         };
         assert!(
-            !s.update_person("a", "ML-2", &u).unwrap(),
+            !s.update_person("a", "ML-2", &u, &entry()).unwrap(),
             "update is scoped to the agency"
         );
-        assert!(s.update_person("a", "ML-1", &u).unwrap());
+        assert!(s.update_person("a", "ML-1", &u, &entry()).unwrap());
         assert_eq!(s.get_person("a").unwrap().unwrap().fields.len(), 1);
         assert!(s.find_by_index(1, &[9; 32], "ML-1", 10).unwrap().is_empty());
-        assert!(s.delete_person("a").unwrap());
+        assert!(s.delete_person("a", &entry()).unwrap());
         assert!(s.get_person("a").unwrap().is_none());
         assert_eq!(s.count_persons().unwrap(), 1);
+    }
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            time: 1,
+            principal: "c".into(),
+            token_id: "t".into(),
+            agency: "ML-1".into(),
+            role: "counsellor".into(),
+            action: rempart_audit::Action::Update,
+            persons: vec!["a".into()],
+            categories: vec![],
+            purpose: None,
+            client: None,
+            request_id: None,
+            outcome: rempart_audit::Outcome::Allowed,
+            detail: None,
+        }
     }
 
     #[test]
@@ -585,9 +703,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
         assert!(s
-            .insert_persons(&[person("a", "X"), person("a", "X")])
+            .insert_persons(&[person("a", "X"), person("a", "X")], &[entry()])
             .is_err());
         assert_eq!(s.count_persons().unwrap(), 0);
+        assert_eq!(
+            s.audit_len().unwrap(),
+            0,
+            "the audit entry went with the failed insert"
+        );
     }
 
     #[test]

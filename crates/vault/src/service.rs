@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::codec;
+use rempart_audit::{Action, AuditEntry, Outcome};
 use rempart_crypto::{hash_token, ApiToken, DataKey, FieldContext, Keyring, Sealed, WrappedKey};
 use rempart_domain::{
     Agency, Category, FranceTravailPattern, Identity, PersonInput, Purpose, Role, SearchTerm,
@@ -31,6 +32,56 @@ pub struct Principal {
     pub role: Role,
     /// Agency.
     pub agency: Agency,
+    /// Client address, for the audit log.
+    pub client: Option<String>,
+    /// Request id, for the audit log.
+    pub request_id: Option<String>,
+}
+
+impl Principal {
+    /// The local administrator running a command on the server (`rempart import`,
+    /// `token create`, `keys rotate`): recorded as principal `cli`, token `-`.
+    pub fn local(agency: Agency) -> Principal {
+        Principal {
+            token_id: "-".into(),
+            name: "cli".into(),
+            role: Role::Operator,
+            agency,
+            client: None,
+            request_id: None,
+        }
+    }
+}
+
+fn names(categories: impl IntoIterator<Item = Category>) -> Vec<String> {
+    categories
+        .into_iter()
+        .map(|c| c.as_str().to_string())
+        .collect()
+}
+
+/// One access in a file's history, as shown to the caller.
+#[derive(Debug, Serialize)]
+pub struct Access {
+    /// Position in the audit log.
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// Who.
+    pub principal: String,
+    /// Their role.
+    pub role: String,
+    /// Their agency.
+    pub agency: String,
+    /// What.
+    pub action: Action,
+    /// Which categories.
+    pub categories: Vec<String>,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// Allowed or denied.
+    pub outcome: Outcome,
 }
 
 /// Why an operation did not happen. Messages never contain personal data or secrets.
@@ -166,6 +217,59 @@ impl Vault {
         }
     }
 
+    /// An audit entry for an act of `p`.
+    fn entry(
+        &self,
+        p: &Principal,
+        action: Action,
+        persons: Vec<String>,
+        categories: Vec<String>,
+        purpose: Option<Purpose>,
+        outcome: Outcome,
+    ) -> AuditEntry {
+        AuditEntry {
+            time: self.clock.now(),
+            principal: p.name.clone(),
+            token_id: p.token_id.clone(),
+            agency: p.agency.as_str().to_string(),
+            role: p.role.as_str().to_string(),
+            action,
+            persons,
+            categories,
+            purpose: purpose.map(|x| x.as_str().to_string()),
+            client: p.client.clone(),
+            request_id: p.request_id.clone(),
+            outcome,
+            detail: None,
+        }
+    }
+
+    /// Records a refusal, then returns `err`: a probe of another agency's files leaves a trace.
+    fn denied(
+        &self,
+        p: &Principal,
+        action: Action,
+        id: &str,
+        purpose: Option<Purpose>,
+        err: VaultError,
+    ) -> VaultError {
+        if !matches!(err, VaultError::NotFound) {
+            return err;
+        }
+        let e = self.entry(
+            p,
+            action,
+            vec![id.to_string()],
+            vec![],
+            purpose,
+            Outcome::Denied,
+        );
+        match self.store.append_audit(&[e]) {
+            Ok(()) => err,
+            Err(store) => store.into(),
+        }
+    }
+
     fn index_entries(&self, file: &ValidFile) -> Vec<IndexEntry> {
         file.search_terms()
             .iter()
@@ -231,6 +335,8 @@ impl Vault {
             name: rec.principal,
             role,
             agency,
+            client: None,
+            request_id: None,
         })
     }
 
@@ -238,6 +344,7 @@ impl Vault {
     /// kept.
     pub fn create_token(
         &self,
+        by: &Principal,
         principal: &str,
         role: Role,
         agency: &Agency,
@@ -255,7 +362,19 @@ impl Vault {
             expires_at: now.saturating_add(ttl_secs),
             suspended: false,
         };
-        self.store.insert_token(&rec)?;
+        let mut e = self.entry(
+            by,
+            Action::TokenCreate,
+            vec![],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!(
+            "{} principal={} role={} agency={}",
+            rec.id, rec.principal, rec.role, rec.agency
+        ));
+        self.store.insert_token(&rec, &e)?;
         Ok((token, rec))
     }
 
@@ -272,7 +391,16 @@ impl Vault {
         // Key first: a crash in between leaves an orphan key (harmless), never a file
         // without its key.
         self.keys.put_keys(std::slice::from_ref(&key))?;
-        self.store.insert_persons(std::slice::from_ref(&person))?;
+        let e = self.entry(
+            p,
+            Action::Create,
+            vec![id.clone()],
+            names(person.fields.iter().map(|f| f.0)),
+            None,
+            Outcome::Allowed,
+        );
+        self.store
+            .insert_persons(std::slice::from_ref(&person), &[e])?;
         Ok(id)
     }
 
@@ -318,7 +446,32 @@ impl Vault {
         let (persons, keys): (Vec<NewPerson>, Vec<StoredKey>) = sealed.into_iter().unzip();
         self.keys.put_keys(&keys)?;
         progress(total * 3 / 4, total);
-        if let Err(e) = self.store.insert_persons(&persons) {
+        // One import entry per agency, naming every file created.
+        let mut by_agency: std::collections::BTreeMap<
+            &str,
+            (Vec<String>, std::collections::BTreeSet<Category>),
+        > = Default::default();
+        for p in &persons {
+            let slot = by_agency.entry(p.agency.as_str()).or_default();
+            slot.0.push(p.id.clone());
+            slot.1.extend(p.fields.iter().map(|f| f.0));
+        }
+        let mut audit = Vec::new();
+        for (agency, (ids, cats)) in by_agency {
+            let actor =
+                Principal::local(Agency::parse(agency).map_err(|_| StoreError::Corrupt("agency"))?);
+            let mut e = self.entry(
+                &actor,
+                Action::Import,
+                ids,
+                names(cats),
+                None,
+                Outcome::Allowed,
+            );
+            e.detail = Some(format!("files={}", e.persons.len()));
+            audit.push(e);
+        }
+        if let Err(e) = self.store.insert_persons(&persons, &audit) {
             // Nothing of the import stays: the keys written for it are destroyed again.
             for k in &keys {
                 let _ = self.keys.destroy_key(&k.person);
@@ -383,11 +536,28 @@ impl Vault {
         &self,
         p: &Principal,
         id: &str,
-        _purpose: Purpose,
+        purpose: Purpose,
         wanted: Option<&[Category]>,
     ) -> Result<PersonView, VaultError> {
-        let (stored, dk) = self.load(p, id)?;
-        let record = self.open(&stored, &dk, wanted.unwrap_or(Category::ALL))?;
+        let (stored, dk) = self
+            .load(p, id)
+            .map_err(|e| self.denied(p, Action::Read, id, Some(purpose), e))?;
+        let wanted = wanted.unwrap_or(Category::ALL);
+        let record = self.open(&stored, &dk, wanted)?;
+        let returned = stored
+            .fields
+            .iter()
+            .map(|f| f.0)
+            .filter(|c| wanted.contains(c));
+        // No log, no data: the view is returned only once its entry is committed.
+        self.store.append_audit(&[self.entry(
+            p,
+            Action::Read,
+            vec![stored.id.clone()],
+            names(returned),
+            Some(purpose),
+            Outcome::Allowed,
+        )])?;
         Ok(PersonView {
             id: stored.id,
             record,
@@ -410,7 +580,9 @@ impl Vault {
                 "a file cannot be moved to another agency",
             ));
         }
-        let (stored, dk) = self.load(p, id)?;
+        let (stored, dk) = self
+            .load(p, id)
+            .map_err(|e| self.denied(p, Action::Update, id, None, e))?;
         let mut record = self.open(&stored, &dk, Category::ALL)?;
         let changed: Vec<Category> = Category::ALL
             .iter()
@@ -434,7 +606,18 @@ impl Vault {
             index: self.index_entries(&file),
             now: self.clock.now(),
         };
-        if !self.store.update_person(id, p.agency.as_str(), &update)? {
+        let e = self.entry(
+            p,
+            Action::Update,
+            vec![id.to_string()],
+            names(changed.iter().copied()),
+            None,
+            Outcome::Allowed,
+        );
+        if !self
+            .store
+            .update_person(id, p.agency.as_str(), &update, &e)?
+        {
             return Err(VaultError::NotFound);
         }
         Ok(PersonView {
@@ -445,17 +628,27 @@ impl Vault {
 
     /// Erases a file by destroying its data key, then removes its sealed rows.
     pub fn erase(&self, p: &Principal, id: &str) -> Result<(), VaultError> {
-        self.store
+        let stored = match self
+            .store
             .get_person(id)?
             .filter(|s| s.agency == p.agency.as_str())
-            .ok_or(VaultError::NotFound)?;
-        // The key goes first: from this point no copy of the file store can be read.
-        if !self.keys.destroy_key(id)? {
-            // Already erased, the sealed rows remained after a crash: finish the job.
-            self.store.delete_person(id)?;
-            return Err(VaultError::NotFound);
-        }
-        self.store.delete_person(id)?;
+        {
+            Some(s) => s,
+            None => return Err(self.denied(p, Action::Erase, id, None, VaultError::NotFound)),
+        };
+        // The key goes first: from this point no copy of the file store can be read. Then the
+        // sealed rows go, with the audit entry, in one transaction; if that fails, running the
+        // erasure again finds the rows, no key, and finishes (the key stays destroyed).
+        self.keys.destroy_key(id)?;
+        let e = self.entry(
+            p,
+            Action::Erase,
+            vec![id.to_string()],
+            names(stored.fields.iter().map(|f| f.0)),
+            None,
+            Outcome::Allowed,
+        );
+        self.store.delete_person(id, &e)?;
         Ok(())
     }
 
@@ -463,7 +656,7 @@ impl Vault {
     pub fn search(
         &self,
         p: &Principal,
-        _purpose: Purpose,
+        purpose: Purpose,
         term: &SearchTerm,
     ) -> Result<Vec<SearchHit>, VaultError> {
         let (kind, hash) = self.index_entry(term);
@@ -484,6 +677,21 @@ impl Vault {
                 Err(e) => return Err(e),
             }
         }
+        // The search term is recorded as its blind-index value, never in clear.
+        let mut e = self.entry(
+            p,
+            Action::Search,
+            hits.iter().map(|h| h.id.clone()).collect(),
+            names([Category::Identity]),
+            Some(purpose),
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!(
+            "{}:{}",
+            term.kind.label(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, hash)
+        ));
+        self.store.append_audit(&[e])?;
         Ok(hits)
     }
 
@@ -491,7 +699,7 @@ impl Vault {
     pub fn list(
         &self,
         p: &Principal,
-        _purpose: Purpose,
+        purpose: Purpose,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page, VaultError> {
@@ -526,6 +734,15 @@ impl Vault {
         } else {
             None
         };
+        let e = self.entry(
+            p,
+            Action::List,
+            items.iter().map(|h| h.id.clone()).collect(),
+            names([Category::Identity]),
+            Some(purpose),
+            Outcome::Allowed,
+        );
+        self.store.append_audit(&[e])?;
         Ok(Page { items, next_cursor })
     }
 
@@ -566,6 +783,18 @@ impl Vault {
             done += out.len() as u64;
             progress(done, total);
         }
+        let actor =
+            Principal::local(Agency::parse("LOCAL").map_err(|_| StoreError::Corrupt("agency"))?);
+        let mut e = self.entry(
+            &actor,
+            Action::KeyRotate,
+            vec![],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!("master_version={current} rewrapped={done}"));
+        self.store.append_audit(&[e])?;
         Ok(RotationReport { rewrapped: done })
     }
 
@@ -575,6 +804,49 @@ impl Vault {
         Ok(self
             .keys
             .count_below_version(self.keyring.current_version())?)
+    }
+
+    /// The access history of a file visible to `p`, newest first; reading it is itself
+    /// recorded.
+    pub fn accesses(
+        &self,
+        p: &Principal,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<Access>, VaultError> {
+        self.store
+            .get_person(id)?
+            .filter(|s| s.agency == p.agency.as_str())
+            .ok_or_else(|| self.denied(p, Action::ReadAccesses, id, None, VaultError::NotFound))?;
+        self.store.append_audit(&[self.entry(
+            p,
+            Action::ReadAccesses,
+            vec![id.to_string()],
+            vec![],
+            None,
+            Outcome::Allowed,
+        )])?;
+        Ok(self
+            .store
+            .audit_for_person(id, limit.clamp(1, 1000))?
+            .into_iter()
+            .map(|(seq, e)| Access {
+                seq,
+                time: e.time,
+                principal: e.principal,
+                role: e.role,
+                agency: e.agency,
+                action: e.action,
+                categories: e.categories,
+                purpose: e.purpose,
+                outcome: e.outcome,
+            })
+            .collect())
+    }
+
+    /// Number of audit entries.
+    pub fn audit_len(&self) -> Result<u64, VaultError> {
+        Ok(self.store.audit_len()?)
     }
 
     /// Number of files.

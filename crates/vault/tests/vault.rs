@@ -51,6 +51,8 @@ fn principal(name: &str, agency: &str) -> Principal {
         name: name.into(),
         role: Role::Counsellor,
         agency: Agency::parse(agency).unwrap(),
+        client: None,
+        request_id: None,
     }
 }
 
@@ -269,7 +271,13 @@ fn unknown_expired_and_suspended_tokens_are_refused() {
     let agency = Agency::parse("ML-1").unwrap();
     let (tok, rec) = f
         .vault
-        .create_token("c.durand", Role::Counsellor, &agency, 3600)
+        .create_token(
+            &Principal::local(agency.clone()),
+            "c.durand",
+            Role::Counsellor,
+            &agency,
+            3600,
+        )
         .unwrap();
     let p = f.vault.authenticate(tok.reveal_once()).unwrap();
     assert_eq!(
@@ -292,7 +300,13 @@ fn unknown_expired_and_suspended_tokens_are_refused() {
 
     let (tok2, rec2) = f
         .vault
-        .create_token("c.x", Role::Partner, &agency, 3600)
+        .create_token(
+            &Principal::local(agency.clone()),
+            "c.x",
+            Role::Partner,
+            &agency,
+            3600,
+        )
         .unwrap();
     let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
     db.execute("UPDATE tokens SET suspended = 1 WHERE id = ?1", [&rec2.id])
@@ -371,4 +385,145 @@ fn rotation_rewraps_every_key_and_resumes_after_interruption() {
     for id in &ids {
         assert!(v.read(&p, id, Purpose::Accompaniment, None).is_ok());
     }
+}
+
+fn history(store: &SqliteStore, id: &str) -> Vec<rempart_audit::AuditEntry> {
+    let mut h: Vec<_> = store
+        .audit_for_person(id, 100)
+        .unwrap()
+        .into_iter()
+        .collect();
+    h.sort_by_key(|(seq, _)| *seq);
+    h.into_iter().map(|(_, e)| e).collect()
+}
+
+#[test]
+fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
+    use rempart_audit::{Action, Outcome};
+    let f = fixture();
+    let p = principal("c.durand", "ML-1");
+    let id = f
+        .vault
+        .create(&p, file("ML-1", "Martin", "lea@example.fr"))
+        .unwrap();
+    f.vault
+        .read(
+            &p,
+            &id,
+            Purpose::Accompaniment,
+            Some(&[Category::Contact, Category::Education]),
+        )
+        .unwrap();
+    let term = SearchTerm::email("lea@example.fr").unwrap();
+    f.vault.search(&p, Purpose::Accompaniment, &term).unwrap();
+    f.vault.list(&p, Purpose::Statistics, None, 10).unwrap();
+    let patch = PersonInput {
+        ml_file_number: Some("ML-42".into()),
+        ..Default::default()
+    };
+    f.vault.update(&p, &id, patch).unwrap();
+    assert_eq!(
+        f.vault.accesses(&p, &id, 100).unwrap().len(),
+        6,
+        "five acts and the reading of the history itself"
+    );
+    f.vault.erase(&p, &id).unwrap();
+
+    let h = history(&f.store, &id);
+    let actions: Vec<Action> = h.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            Action::Create,
+            Action::Read,
+            Action::Search,
+            Action::List,
+            Action::Update,
+            Action::ReadAccesses,
+            Action::Erase
+        ]
+    );
+    assert_eq!(h[0].categories, ["identity", "social_security", "contact"]);
+    assert_eq!(
+        h[1].categories,
+        ["contact"],
+        "only what was returned: the file has no education"
+    );
+    assert_eq!(h[1].purpose.as_deref(), Some("accompaniment"));
+    assert_eq!(h[3].purpose.as_deref(), Some("statistics"));
+    assert_eq!(h[4].categories, ["agency_ids"]);
+    assert!(h
+        .iter()
+        .all(|e| e.principal == "c.durand" && e.agency == "ML-1" && e.outcome == Outcome::Allowed));
+    let detail = h[2].detail.clone().unwrap();
+    assert!(
+        detail.starts_with("email:") && !detail.contains("lea"),
+        "search terms are kept as blind hashes: {detail}"
+    );
+    // The history survives the erasure of the file.
+    assert_eq!(h.len(), 7);
+}
+
+#[test]
+fn a_probe_of_another_agencys_file_is_recorded_as_denied() {
+    let f = fixture();
+    let a = principal("c.a", "ML-1");
+    let b = principal("c.b", "ML-2");
+    let id = f
+        .vault
+        .create(&a, file("ML-1", "Martin", "lea@example.fr"))
+        .unwrap();
+    assert!(matches!(
+        f.vault.read(&b, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(f.vault.erase(&b, &id), Err(VaultError::NotFound)));
+    let h = history(&f.store, &id);
+    assert_eq!(h.len(), 3);
+    for e in &h[1..] {
+        assert_eq!(
+            (e.principal.as_str(), e.outcome),
+            ("c.b", rempart_audit::Outcome::Denied)
+        );
+        assert!(e.categories.is_empty());
+    }
+}
+
+#[test]
+fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
+    let f = fixture();
+    let p = principal("c", "ML-1");
+    let id = f
+        .vault
+        .create(&p, file("ML-1", "Martin", "lea@example.fr"))
+        .unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
+    assert!(matches!(
+        f.vault.read(&p, &id, Purpose::Accompaniment, None),
+        Err(VaultError::Store(_))
+    ));
+    let term = SearchTerm::email("lea@example.fr").unwrap();
+    assert!(f.vault.search(&p, Purpose::Accompaniment, &term).is_err());
+    assert!(f.vault.list(&p, Purpose::Accompaniment, None, 10).is_err());
+    assert!(f
+        .vault
+        .create(&p, file("ML-1", "Other", "o@example.fr"))
+        .is_err());
+    assert_eq!(
+        f.store.count_persons().unwrap(),
+        1,
+        "a create without its entry leaves no file"
+    );
+    let patch = PersonInput {
+        ml_file_number: Some("X9".into()),
+        ..Default::default()
+    };
+    assert!(f.vault.update(&p, &id, patch).is_err());
+    db.execute_batch("DROP TRIGGER refuse;").unwrap();
+    let v = f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+    assert!(
+        v.record.ml_file_number.is_none(),
+        "the update without its entry did not happen"
+    );
 }
