@@ -326,6 +326,9 @@ fn health_metrics_and_openapi() {
     );
 }
 
+/// (action, principal, categories, purpose, outcome) of one access.
+type Row = (String, String, Vec<String>, Option<String>, String);
+
 #[test]
 fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
     let i = Install::new();
@@ -385,7 +388,7 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
     assert_eq!(r.status, 200, "{:?}", r.json);
     let mut rows: Vec<serde_json::Value> = r.json.as_array().unwrap().clone();
     rows.reverse(); // oldest first
-    let summary: Vec<(String, String, Vec<String>, Option<String>, String)> = rows
+    let summary: Vec<Row> = rows
         .iter()
         .map(|e| {
             (
