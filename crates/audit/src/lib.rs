@@ -21,7 +21,9 @@
 #![forbid(unsafe_code, unused_must_use)]
 #![deny(missing_docs)]
 
+mod checkpoint;
 mod entry;
 pub mod merkle;
 
+pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified};
 pub use entry::{leaf_of, Action, AuditEntry, Outcome};

@@ -75,6 +75,9 @@ pub struct Keyring {
     current: u32,
     masters: BTreeMap<u32, Zeroizing<[u8; 32]>>,
     blind: BlindIndex,
+    /// Ed25519 seed signing the audit log's checkpoints (absent in key files written before
+    /// the audit log existed).
+    audit: Option<Zeroizing<[u8; 32]>>,
 }
 
 impl fmt::Debug for Keyring {
@@ -94,6 +97,8 @@ struct PlainFile {
     current: u32,
     masters: BTreeMap<u32, String>,
     blind_index: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit_signing: Option<String>,
 }
 
 impl Drop for PlainFile {
@@ -102,6 +107,9 @@ impl Drop for PlainFile {
             v.zeroize();
         }
         self.blind_index.zeroize();
+        if let Some(a) = self.audit_signing.as_mut() {
+            a.zeroize();
+        }
     }
 }
 
@@ -151,7 +159,8 @@ fn argon2_key(
 }
 
 impl Keyring {
-    /// A new keyring: master key version 1 and a blind-index key, both random.
+    /// A new keyring: master key version 1, a blind-index key and an audit signing key, all
+    /// random.
     pub fn generate() -> Keyring {
         let mut masters = BTreeMap::new();
         masters.insert(1, Zeroizing::new(random32()));
@@ -159,7 +168,27 @@ impl Keyring {
             current: 1,
             masters,
             blind: BlindIndex::from_bytes(random32()),
+            audit: Some(Zeroizing::new(random32())),
         }
+    }
+
+    /// The Ed25519 public key that verifies audit checkpoints, if this keyring signs them.
+    pub fn audit_public_key(&self) -> Option<[u8; 32]> {
+        self.audit.as_ref().map(|seed| {
+            ed25519_dalek::SigningKey::from_bytes(seed)
+                .verifying_key()
+                .to_bytes()
+        })
+    }
+
+    /// Signs an audit checkpoint message; `None` for a key file without an audit key.
+    pub fn sign_audit(&self, message: &[u8]) -> Option<[u8; 64]> {
+        use ed25519_dalek::Signer;
+        self.audit.as_ref().map(|seed| {
+            ed25519_dalek::SigningKey::from_bytes(seed)
+                .sign(message)
+                .to_bytes()
+        })
     }
 
     /// The master key version that wraps new data keys.
@@ -224,6 +253,7 @@ impl Keyring {
                 .map(|(v, k)| (*v, B64.encode(k.as_ref())))
                 .collect(),
             blind_index: B64.encode(self.blind.bytes()),
+            audit_signing: self.audit.as_ref().map(|a| B64.encode(a.as_ref())),
         }
     }
 
@@ -245,10 +275,16 @@ impl Keyring {
             ));
         }
         let b = decode32(path, &p.blind_index)?;
+        let audit = p
+            .audit_signing
+            .as_deref()
+            .map(|a| decode32(path, a))
+            .transpose()?;
         Ok(Keyring {
             current: p.current,
             masters,
             blind: BlindIndex::from_bytes(*b),
+            audit,
         })
     }
 
@@ -489,6 +525,29 @@ mod tests {
             ring.unwrap("q", &w2).is_err(),
             "a wrapped key is bound to its person"
         );
+    }
+
+    #[test]
+    fn audit_signatures_survive_the_key_file_and_verify_with_the_public_key_only() {
+        use ed25519_dalek::Verifier;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        let ring = Keyring::generate();
+        ring.create_file(&p, None).unwrap();
+        let back = Keyring::load(&p, None).unwrap();
+        let sig = back.sign_audit(b"checkpoint").unwrap();
+        let public =
+            ed25519_dalek::VerifyingKey::from_bytes(&ring.audit_public_key().unwrap()).unwrap();
+        assert!(public
+            .verify(b"checkpoint", &ed25519_dalek::Signature::from_bytes(&sig))
+            .is_ok());
+        assert!(public
+            .verify(b"other", &ed25519_dalek::Signature::from_bytes(&sig))
+            .is_err());
+        let other = Keyring::generate().sign_audit(b"checkpoint").unwrap();
+        assert!(public
+            .verify(b"checkpoint", &ed25519_dalek::Signature::from_bytes(&other))
+            .is_err());
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod sqlite;
 
 pub use sqlite::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
 
-use rempart_audit::AuditEntry;
+use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_domain::Category;
 
 /// A storage failure. Messages name the operation, never a stored value.
@@ -55,6 +55,9 @@ pub enum StoreError {
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),
 }
+
+/// A stored audit entry: sequence number, canonical bytes, recorded Merkle leaf.
+pub type StoredEntry = (u64, Vec<u8>, Vec<u8>);
 
 /// A blind-index entry: index kind code and keyed hash.
 pub type IndexEntry = (i64, [u8; 32]);
@@ -181,6 +184,12 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
     /// Number of audit entries.
     fn audit_len(&self) -> Result<u64, StoreError>;
+    /// Up to `limit` stored entries after `after`, in order: (seq, canonical bytes, recorded leaf).
+    fn audit_scan(&self, after: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Records a signed checkpoint.
+    fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
+    /// Every recorded checkpoint, by size.
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
     /// A token by hash.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
 }

@@ -1,11 +1,11 @@
 //! SQLite implementation of [`Store`] and [`KeyStore`].
 
 use crate::pool::Pool;
-use crate::IndexEntry;
+use crate::{IndexEntry, StoredEntry};
 use crate::{
     KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
 };
-use rempart_audit::{leaf_of, AuditEntry};
+use rempart_audit::{leaf_of, AuditEntry, Checkpoint};
 use rempart_domain::Category;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -55,6 +55,11 @@ const VAULT_MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         PRIMARY KEY (person_id, seq)
     ) WITHOUT ROWID;",
+    // 3: signed checkpoints of the audit log (also written to the witness outside the database).
+    "CREATE TABLE audit_checkpoints (
+        size INTEGER PRIMARY KEY,
+        checkpoint BLOB NOT NULL
+    );",
 ];
 
 const KEY_MIGRATIONS: &[&str] = &[
@@ -470,6 +475,49 @@ impl Store for SqliteStore {
             let (seq, bytes) = row.map_err(db("audit history"))?;
             let e = AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
             out.push((seq as u64, e));
+        }
+        Ok(out)
+    }
+
+    fn audit_scan(&self, after: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached(
+                "SELECT seq, entry, leaf FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(db("prepare audit scan"))?;
+        let rows = st
+            .query_map(params![after as i64, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+            })
+            .map_err(db("audit scan"))?;
+        rows.collect::<Result<_, _>>().map_err(db("audit scan"))
+    }
+
+    fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(cp).map_err(|_| StoreError::Corrupt("checkpoint"))?;
+        self.pool
+            .write()
+            .execute(
+                "INSERT OR REPLACE INTO audit_checkpoints (size, checkpoint) VALUES (?1, ?2)",
+                params![cp.size as i64, bytes],
+            )
+            .map(|_| ())
+            .map_err(db("insert checkpoint"))
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare_cached("SELECT checkpoint FROM audit_checkpoints ORDER BY size")
+            .map_err(db("prepare checkpoints"))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(db("checkpoints"))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let b = r.map_err(db("checkpoints"))?;
+            out.push(serde_json::from_slice(&b).map_err(|_| StoreError::Corrupt("checkpoint"))?);
         }
         Ok(out)
     }

@@ -13,8 +13,12 @@
 mod clock;
 mod codec;
 mod service;
+mod witness;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
+pub use service::Access;
 pub use service::{
     ImportProgress, Page, PersonView, Principal, RotationReport, SearchHit, Vault, VaultError,
 };
+pub use witness::{Witness, WitnessError};

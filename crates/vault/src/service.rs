@@ -109,6 +109,14 @@ pub enum VaultError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The witness file failed.
+    #[error(transparent)]
+    Witness(#[from] crate::witness::WitnessError),
+    /// The key file has no audit signing key (written before the audit log existed).
+    #[error(
+        "the key file has no audit signing key; create a new installation with `rempart init`"
+    )]
+    NoAuditKey,
 }
 
 /// A file as shown to a caller: only the categories read.
@@ -842,6 +850,86 @@ impl Vault {
                 outcome: e.outcome,
             })
             .collect())
+    }
+
+    /// Signs a checkpoint of the whole log (unless the latest one already covers it), records
+    /// it in the database and appends it to the witness. Returns the latest checkpoint.
+    pub fn checkpoint(
+        &self,
+        witness: &crate::witness::Witness,
+    ) -> Result<rempart_audit::Checkpoint, VaultError> {
+        let latest = self.store.checkpoints()?.pop();
+        let mut stream = rempart_audit::merkle::StreamingRoot::new();
+        let mut after = 0u64;
+        loop {
+            let rows = self.store.audit_scan(after, 10_000)?;
+            if rows.is_empty() {
+                break;
+            }
+            for (seq, bytes, _) in &rows {
+                // The root is recomputed from the entries themselves, not from stored leaves.
+                stream.push(rempart_audit::leaf_of(*seq, bytes));
+                after = *seq;
+            }
+        }
+        if let Some(l) = latest.filter(|l| l.size == stream.size()) {
+            return Ok(l);
+        }
+        let (size, root, time) = (stream.size(), stream.root(), self.clock.now());
+        let sig = self
+            .keyring
+            .sign_audit(&rempart_audit::Checkpoint::message(size, &root, time))
+            .ok_or(VaultError::NoAuditKey)?;
+        let cp = rempart_audit::Checkpoint::new(size, &root, time, &sig);
+        self.store.insert_checkpoint(&cp)?;
+        witness.append(&cp)?;
+        Ok(cp)
+    }
+
+    /// The latest recorded checkpoint.
+    pub fn latest_checkpoint(&self) -> Result<Option<rempart_audit::Checkpoint>, VaultError> {
+        Ok(self.store.checkpoints()?.pop())
+    }
+
+    /// The public key that verifies checkpoints.
+    pub fn audit_public_key(&self) -> Result<[u8; 32], VaultError> {
+        self.keyring
+            .audit_public_key()
+            .ok_or(VaultError::NoAuditKey)
+    }
+
+    /// Recomputes the whole log and checks it against every checkpoint of the database and
+    /// of the witness. `Ok(Err(tamper))` names the first problem.
+    pub fn verify_audit(
+        &self,
+        public_key: &[u8; 32],
+        witness: &[rempart_audit::Checkpoint],
+        progress: ImportProgress<'_>,
+    ) -> Result<Result<rempart_audit::Verified, rempart_audit::Tamper>, VaultError> {
+        let total = self.store.audit_len()?;
+        let mut v = match rempart_audit::LogVerifier::new(
+            public_key,
+            &self.store.checkpoints()?,
+            witness,
+        ) {
+            Ok(v) => v,
+            Err(t) => return Ok(Err(t)),
+        };
+        let mut after = 0u64;
+        loop {
+            let rows = self.store.audit_scan(after, 50_000)?;
+            if rows.is_empty() {
+                break;
+            }
+            for (seq, bytes, leaf) in &rows {
+                if let Err(t) = v.feed(*seq, bytes, leaf) {
+                    return Ok(Err(t));
+                }
+                after = *seq;
+            }
+            progress(after.min(total), total);
+        }
+        Ok(v.finish())
     }
 
     /// Number of audit entries.

@@ -6,6 +6,7 @@ use rempart_crypto::Keyring;
 use rempart_domain::*;
 use rempart_store::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
 use rempart_vault::*;
+use rempart_vault::{Checkpoint, Tamper, Verified, Witness};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -525,5 +526,191 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
     assert!(
         v.record.ml_file_number.is_none(),
         "the update without its entry did not happen"
+    );
+}
+
+/// A log of a dozen entries with a checkpoint at the end, in the database and the witness.
+fn audited() -> (Fixture, Witness, [u8; 32]) {
+    let f = fixture();
+    let p = principal("c", "ML-1");
+    for i in 0..4 {
+        let id = f
+            .vault
+            .create(&p, file("ML-1", "Martin", &format!("l{i}@example.fr")))
+            .unwrap();
+        f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+        f.vault.list(&p, Purpose::Accompaniment, None, 5).unwrap();
+    }
+    let w = Witness::new(f.dir.path().join("witness.jsonl"));
+    let cp = f.vault.checkpoint(&w).unwrap();
+    assert_eq!(cp.size, 12);
+    let key = f.vault.audit_public_key().unwrap();
+    (f, w, key)
+}
+
+fn verify(f: &Fixture, w: &Witness, key: &[u8; 32]) -> Result<Verified, Tamper> {
+    f.vault
+        .verify_audit(key, &w.read().unwrap(), &|_, _| {})
+        .unwrap()
+}
+
+fn sql(f: &Fixture, s: &str) {
+    rusqlite::Connection::open(f.dir.path().join(VAULT_FILE))
+        .unwrap()
+        .execute_batch(s)
+        .unwrap();
+}
+
+#[test]
+fn an_untouched_log_verifies_and_a_checkpoint_is_not_repeated() {
+    let (f, w, key) = audited();
+    assert_eq!(
+        verify(&f, &w, &key),
+        Ok(Verified {
+            entries: 12,
+            checkpoints: 2,
+            unchecked_tail: 0
+        })
+    );
+    assert_eq!(f.vault.checkpoint(&w).unwrap().size, 12);
+    assert_eq!(w.read().unwrap().len(), 1);
+}
+
+#[test]
+fn an_entry_edited_by_hand_is_named() {
+    let (f, w, key) = audited();
+    sql(&f, "UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"c\"', '\"x\"') AS BLOB) WHERE seq = 5");
+    assert_eq!(verify(&f, &w, &key), Err(Tamper::Edited { seq: 5 }));
+}
+
+#[test]
+fn an_edit_with_its_hash_recomputed_is_caught_by_the_signed_checkpoint() {
+    let (f, w, key) = audited();
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let entry: Vec<u8> = db
+        .query_row("SELECT entry FROM audit_log WHERE seq = 5", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let forged = String::from_utf8(entry)
+        .unwrap()
+        .replace("\"c\"", "\"x\"")
+        .into_bytes();
+    let leaf = rempart_audit::leaf_of(5, &forged);
+    db.execute(
+        "UPDATE audit_log SET entry = ?1, leaf = ?2 WHERE seq = 5",
+        rusqlite::params![forged, &leaf[..]],
+    )
+    .unwrap();
+    assert!(matches!(
+        verify(&f, &w, &key),
+        Err(Tamper::RootMismatch {
+            from: 1,
+            to: 12,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_deleted_entry_is_named() {
+    let (f, w, key) = audited();
+    sql(&f, "DELETE FROM audit_log WHERE seq = 7");
+    assert_eq!(
+        verify(&f, &w, &key),
+        Err(Tamper::Gap {
+            expected: 7,
+            found: 8
+        })
+    );
+}
+
+#[test]
+fn an_inserted_entry_is_detected() {
+    let (f, w, key) = audited();
+    // Make room at 3 by renumbering the rest, then insert a forged entry there.
+    sql(&f, "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 3; UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000;");
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let entry: Vec<u8> = db
+        .query_row("SELECT entry FROM audit_log WHERE seq = 2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let leaf = rempart_audit::leaf_of(3, &entry);
+    db.execute(
+        "INSERT INTO audit_log (seq, entry, leaf) VALUES (3, ?1, ?2)",
+        rusqlite::params![entry, &leaf[..]],
+    )
+    .unwrap();
+    // Every later entry now sits at another position than the one its hash was recorded for.
+    assert_eq!(verify(&f, &w, &key), Err(Tamper::Edited { seq: 4 }));
+}
+
+#[test]
+fn two_swapped_entries_are_named() {
+    let (f, w, key) = audited();
+    sql(&f, "UPDATE audit_log SET seq = -1 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = 9; UPDATE audit_log SET seq = 9 WHERE seq = -1;");
+    assert_eq!(verify(&f, &w, &key), Err(Tamper::Edited { seq: 4 }));
+}
+
+#[test]
+fn a_checkpoint_resigned_with_another_key_is_refused() {
+    let (f, w, key) = audited();
+    let other = Keyring::generate();
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let mut cp: Checkpoint = serde_json::from_slice(
+        &db.query_row("SELECT checkpoint FROM audit_checkpoints", [], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let root = cp.root_hash().unwrap();
+    let sig = other
+        .sign_audit(&Checkpoint::message(cp.size, &root, cp.time))
+        .unwrap();
+    cp = Checkpoint::new(cp.size, &root, cp.time, &sig);
+    db.execute(
+        "UPDATE audit_checkpoints SET checkpoint = ?1",
+        [serde_json::to_vec(&cp).unwrap()],
+    )
+    .unwrap();
+    assert_eq!(
+        verify(&f, &w, &key),
+        Err(Tamper::BadSignature {
+            size: 12,
+            origin: "database"
+        })
+    );
+}
+
+#[test]
+fn a_database_rolled_back_behind_the_witness_is_detected() {
+    let (f, w, key) = audited();
+    f.store.checkpoint().unwrap();
+    let before = std::fs::read(f.dir.path().join(VAULT_FILE)).unwrap();
+    let p = principal("c", "ML-1");
+    let id = f
+        .vault
+        .create(&p, file("ML-1", "Bravo", "b@example.fr"))
+        .unwrap();
+    f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+    assert_eq!(f.vault.checkpoint(&w).unwrap().size, 14);
+    drop(f.vault);
+    drop(f.store);
+    std::fs::write(f.dir.path().join(VAULT_FILE), before).unwrap();
+    let _ = std::fs::remove_file(f.dir.path().join(format!("{VAULT_FILE}-wal")));
+    let (vault, _) = vault_in(f.dir.path(), Keyring::generate(), f.clock.clone());
+    let r = vault
+        .verify_audit(&key, &w.read().unwrap(), &|_, _| {})
+        .unwrap();
+    assert_eq!(
+        r,
+        Err(Tamper::Truncated {
+            size: 14,
+            len: 12,
+            first_missing: 13,
+            origin: "witness"
+        })
     );
 }
