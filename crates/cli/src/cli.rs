@@ -29,6 +29,10 @@ pub struct StoreArgs {
     /// key file is opened with REMPART_PASSPHRASE.
     #[arg(long, env = "REMPART_KEY_FILE", global = true)]
     pub key_file: Option<PathBuf>,
+    /// Witness file of the audit log's checkpoints, outside the data directory; defaults to
+    /// DIR.witness beside it.
+    #[arg(long, env = "REMPART_WITNESS", global = true)]
+    pub witness: Option<PathBuf>,
     /// Pattern (regular expression) of France Travail identifiers.
     #[arg(long, env = "REMPART_FRANCE_TRAVAIL_PATTERN", global = true, default_value = rempart_domain::DEFAULT_FRANCE_TRAVAIL_PATTERN)]
     pub france_travail_pattern: String,
@@ -51,6 +55,9 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Seconds between signed checkpoints of the audit log (when it has grown).
+        #[arg(long, default_value_t = 10)]
+        checkpoint_every: u64,
         /// Start on a fresh demonstration installation (temporary directory, synthetic
         /// agencies and files, a token per role printed with example calls).
         #[arg(long)]
@@ -117,6 +124,11 @@ pub enum Command {
         #[arg(long)]
         listen: String,
     },
+    /// The audit log: verification, checkpoints.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Master key operations.
     Keys {
         #[command(subcommand)]
@@ -158,5 +170,28 @@ pub enum KeysCommand {
         /// After re-wrapping, remove the older master key versions from the key file.
         #[arg(long)]
         retire_old: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recomputes the whole log and checks it against every signed checkpoint of the database
+    /// and of the witness; non-zero exit naming the first bad entry.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Verify with this Ed25519 public key (hex) instead of the key file's.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Signs a checkpoint of the log now, records it and appends it to the witness.
+    Checkpoint {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Prints the public key (hex) that verifies the log's checkpoints.
+    PublicKey {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }

@@ -1,12 +1,12 @@
 //! What each command does: paths and keys resolved here, the work done by the library crates.
 
-use crate::cli::{Cli, Command, KeysCommand, StoreArgs, TokenCommand};
+use crate::cli::{AuditCommand, Cli, Command, KeysCommand, StoreArgs, TokenCommand};
 use crate::progress::bar;
 use anyhow::{anyhow, bail, Context, Result};
 use rempart_crypto::{Keyring, Passphrase};
 use rempart_domain::{Agency, FranceTravailPattern, Role};
 use rempart_store::{SqliteKeyStore, SqliteStore, VAULT_FILE};
-use rempart_vault::{Principal, SystemClock, Vault};
+use rempart_vault::{Principal, SystemClock, Vault, Witness};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,13 +18,18 @@ pub fn run(cli: Cli) -> Result<()> {
             listen,
             demo,
             demo_files,
+            checkpoint_every,
         } => {
             init_logging("info");
+            if checkpoint_every == 0 {
+                bail!("--checkpoint-every must be at least 1 second");
+            }
+            let every = std::time::Duration::from_secs(checkpoint_every);
             if demo {
-                crate::demo::serve_demo(&store, &listen, demo_files)
+                crate::demo::serve_demo(&store, &listen, demo_files, every)
             } else {
                 let vault = open_vault(&store)?;
-                serve_blocking(vault, &listen, |addr| {
+                serve_blocking(vault, &listen, (witness(&store)?, every), |addr| {
                     eprintln!("rempart: listening on http://{addr}")
                 })
             }
@@ -41,6 +46,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let vault = open_vault(&store)?;
             let token = create_token(&vault, &principal, &role, &agency, &expires)?;
+            vault.checkpoint(&witness(&store)?)?;
             println!("{token}");
             Ok(())
         }
@@ -51,6 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let vault = open_vault(&store)?;
             let n = import(&vault, agency.as_deref(), &file)?;
+            vault.checkpoint(&witness(&store)?)?;
             eprintln!("rempart: imported {n} files from {}", file.display());
             Ok(())
         }
@@ -78,6 +85,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     retire_old,
                 },
         } => rotate(&store, batch, retire_old),
+        Command::Audit { command } => audit(command),
         Command::Bench {
             files,
             agencies,
@@ -161,6 +169,74 @@ fn key_path(store: &StoreArgs, data: &Path) -> Result<PathBuf> {
     let mut file = name.to_os_string();
     file.push(".key");
     Ok(data.with_file_name(file))
+}
+
+/// The witness file: `--witness`, or DIR.witness beside the data directory.
+pub fn witness(store: &StoreArgs) -> Result<Witness> {
+    if let Some(w) = &store.witness {
+        return Ok(Witness::new(w));
+    }
+    let data = data_dir(store)?;
+    let name = data.file_name().ok_or_else(|| {
+        anyhow!(
+            "cannot derive a witness file name from {}; give --witness",
+            data.display()
+        )
+    })?;
+    let mut file = name.to_os_string();
+    file.push(".witness");
+    Ok(Witness::new(data.with_file_name(file)))
+}
+
+fn audit(command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Checkpoint { store } => {
+            let vault = open_vault(&store)?;
+            let w = witness(&store)?;
+            let cp = vault.checkpoint(&w)?;
+            println!("{}", serde_json::to_string(&cp)?);
+            eprintln!(
+                "rempart: checkpoint of {} entries recorded and appended to {}",
+                cp.size,
+                w.path().display()
+            );
+            Ok(())
+        }
+        AuditCommand::PublicKey { store } => {
+            let vault = open_vault(&store)?;
+            println!("{}", hex::encode(vault.audit_public_key()?));
+            Ok(())
+        }
+        AuditCommand::Verify { store, public_key } => {
+            let vault = open_vault(&store)?;
+            let key: [u8; 32] = match public_key {
+                Some(h) => hex::decode(h.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| anyhow!("--public-key must be 64 hexadecimal characters"))?,
+                None => vault.audit_public_key()?,
+            };
+            let w = witness(&store)?;
+            let witnessed = w.read()?;
+            let pb = bar(vault.audit_len()?, "verifying the audit log");
+            let result = vault.verify_audit(&key, &witnessed, &|d, _| pb.set_position(d))?;
+            pb.finish_and_clear();
+            match result {
+                Ok(v) => {
+                    eprintln!(
+                        "rempart: audit log intact: {} entries, {} signed checkpoints ({} in the witness {}), {} entries after the last checkpoint",
+                        v.entries,
+                        v.checkpoints,
+                        witnessed.len(),
+                        w.path().display(),
+                        v.unchecked_tail
+                    );
+                    Ok(())
+                }
+                Err(t) => bail!("audit log tampered: {t}"),
+            }
+        }
+    }
 }
 
 fn passphrase() -> Result<Option<Passphrase>> {
@@ -413,6 +489,7 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
         "rempart: {} data keys re-wrapped under master key v{current}; no file was decrypted",
         report.rewrapped
     );
+    vault.checkpoint(&witness(store)?)?;
     if retire_old {
         ring.retire_before(current);
         ring.replace_file(&key_file, pass.as_ref())?;
@@ -424,10 +501,12 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
     Ok(())
 }
 
-/// Runs the server until Ctrl-C or SIGTERM; `ready` is told the bound address.
+/// Runs the server until Ctrl-C or SIGTERM, signing a checkpoint of the audit log every
+/// `audit.1` when it has grown, and once more on the way out; `ready` is told the bound address.
 pub fn serve_blocking(
     vault: Vault,
     listen: &str,
+    audit: (Witness, std::time::Duration),
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
     // Vault calls run on the blocking pool; a few dozen threads keep every core busy on
@@ -442,10 +521,33 @@ pub fn serve_blocking(
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let shutdown = shutdown_signal();
+        let vault = Arc::new(vault);
+        let (witness, every) = audit;
+        let checkpoints = {
+            let (vault, witness) = (vault.clone(), witness.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    let (v, w) = (vault.clone(), witness.clone());
+                    match tokio::task::spawn_blocking(move || v.checkpoint(&w)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint failed"),
+                        Err(_) => tracing::error!("audit checkpoint task failed"),
+                    }
+                }
+            })
+        };
         ready(listener.local_addr()?);
-        rempart_server::serve(listener, Arc::new(vault), shutdown)
+        let served = rempart_server::serve(listener, vault.clone(), shutdown)
             .await
-            .context("serving")
+            .context("serving");
+        checkpoints.abort();
+        let last = tokio::task::spawn_blocking(move || vault.checkpoint(&witness)).await;
+        if let Ok(Err(e)) = last {
+            tracing::error!(error = %e, "final audit checkpoint failed");
+        }
+        served
     })
 }
 

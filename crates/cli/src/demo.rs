@@ -14,7 +14,12 @@ impl Drop for TempInstall {
     }
 }
 
-pub fn serve_demo(base: &StoreArgs, listen: &str, files: usize) -> Result<()> {
+pub fn serve_demo(
+    base: &StoreArgs,
+    listen: &str,
+    files: usize,
+    every: std::time::Duration,
+) -> Result<()> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -26,6 +31,7 @@ pub fn serve_demo(base: &StoreArgs, listen: &str, files: usize) -> Result<()> {
         data: Some(root.join("data")),
         database: None,
         key_file: Some(root.join("master.key")),
+        witness: Some(root.join("audit.witness")),
         ..base.clone()
     };
     init(&store, false)?;
@@ -74,7 +80,8 @@ pub fn serve_demo(base: &StoreArgs, listen: &str, files: usize) -> Result<()> {
         .into_iter()
         .find(|f| f.agency == agencies[0]);
 
-    serve_blocking(vault, listen, |addr| {
+    let witness = crate::commands::witness(&store)?;
+    serve_blocking(vault, listen, (witness, every), |addr| {
         let base = format!("http://{addr}");
         let t0 = &tokens[0].3;
         println!(

@@ -228,3 +228,61 @@ fn a_passphrase_protected_key_file_needs_its_passphrase() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
+    let i = Install::new();
+    let files = i.synth_import(20, 1, 3);
+    let t = i.token("c", "counsellor", &files[0].agency);
+    {
+        let s = i.serve();
+        let r = s.post(
+            Some(&t),
+            "/v1/persons/search",
+            &serde_json::json!({"purpose": "accompaniment", "email": files[3].email}),
+        );
+        let id = r.json[0]["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"))
+                .status,
+            200
+        );
+        let cp = s.get(Some(&t), "/v1/audit/checkpoint");
+        assert_eq!(cp.status, 200);
+        assert!(
+            cp.json["size"].as_u64().unwrap() >= 2,
+            "import and token creation are checkpointed: {:?}",
+            cp.json
+        );
+    } // the server signs a last checkpoint on its way out
+    let witness = i.data.with_file_name("data.witness");
+    assert!(
+        witness.exists(),
+        "the witness sits beside the data directory"
+    );
+    let o = i.run(&["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("audit log intact: 4 entries"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("0 entries after the last checkpoint"),
+        "the server signs on its way out: {}",
+        stderr(&o)
+    );
+    let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout).unwrap();
+    assert_eq!(key.trim().len(), 64);
+
+    let db = rusqlite::Connection::open(i.data.join("vault.db")).unwrap();
+    db.execute("UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"read\"', '\"list\"') AS BLOB) WHERE seq = 4", []).unwrap();
+    drop(db);
+    let o = i.run(&["audit", "verify", "--public-key", key.trim()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("entry 4 was edited"), "{}", stderr(&o));
+    let other = "00".repeat(32);
+    let o = i.run(&["audit", "verify", "--public-key", &other]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("invalid signature"), "{}", stderr(&o));
+}

@@ -149,7 +149,18 @@ pub struct Server {
 }
 
 impl Drop for Server {
+    /// Stops the server as an operator would (SIGTERM, so that it signs its last checkpoint),
+    /// and kills it if it has not stopped within five seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -52,6 +52,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
                 .delete(routes::erase),
         )
         .route("/v1/persons/{id}/accesses", get(routes::accesses))
+        .route("/v1/audit/checkpoint", get(routes::checkpoint))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi_json))

@@ -396,6 +396,39 @@ pub async fn accesses(
     Ok(Json(list))
 }
 
+/// A signed checkpoint of the audit log.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CheckpointResponse {
+    /// Entries covered.
+    pub size: u64,
+    /// Merkle root (RFC 9162), hex.
+    pub root: String,
+    /// Unix seconds.
+    pub time: i64,
+    /// Ed25519 signature of `rempart-audit-checkpoint/v1\n{size}\n{root}\n{time}\n`, base64.
+    pub signature: String,
+}
+
+/// `GET /v1/audit/checkpoint`: the latest signed checkpoint of the audit log.
+#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit",
+    responses((status = 200, body = CheckpointResponse), (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn checkpoint(
+    State(s): State<AppState>,
+    c: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    let cp = c
+        .run(&s.vault, Ok(()), |v, _p, ()| v.latest_checkpoint())
+        .await?;
+    let cp = cp.ok_or(ApiError::Vault(VaultError::NotFound))?;
+    Ok(Json(CheckpointResponse {
+        size: cp.size,
+        root: cp.root,
+        time: cp.time,
+        signature: cp.signature,
+    }))
+}
+
 /// `GET /v1/persons`: the caller's caseload, paginated.
 #[utoipa::path(get, path = "/v1/persons", params(ListQuery), tag = "persons",
     responses((status = 200, body = PageResponse), (status = 401, body = Problem), (status = 422, body = Problem)),
