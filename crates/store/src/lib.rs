@@ -20,6 +20,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 #![deny(missing_docs)]
 
+mod group;
 mod pool;
 mod sqlite;
 
@@ -51,6 +52,9 @@ pub enum StoreError {
     /// The data directory is missing or not initialised.
     #[error("{0}")]
     NotInitialised(String),
+    /// The audit entry could not be committed (the act it records must not happen).
+    #[error("audit log write failed: {0}")]
+    Audit(String),
     /// A row holds something this version cannot interpret.
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),

@@ -1,5 +1,6 @@
 //! SQLite implementation of [`Store`] and [`KeyStore`].
 
+use crate::group::GroupCommit;
 use crate::pool::Pool;
 use crate::{IndexEntry, StoredEntry};
 use crate::{
@@ -9,6 +10,7 @@ use rempart_audit::{leaf_of, AuditEntry, Checkpoint};
 use rempart_domain::Category;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
+use std::sync::Arc;
 
 /// File name of the file store inside the data directory.
 pub const VAULT_FILE: &str = "vault.db";
@@ -141,7 +143,8 @@ fn open_pool(dir: &Path, file: &str, migrations: &[&str]) -> Result<Pool, StoreE
 
 /// The file store in `DIR/vault.db`.
 pub struct SqliteStore {
-    pool: Pool,
+    pool: Arc<Pool>,
+    audit: GroupCommit,
 }
 
 /// The key store in `DIR/keys.db`.
@@ -169,9 +172,9 @@ fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPerson> {
 impl SqliteStore {
     /// Opens (and migrates) the file store of an existing data directory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Ok(SqliteStore {
-            pool: open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?,
-        })
+        let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
+        let audit = GroupCommit::start(pool.clone());
+        Ok(SqliteStore { pool, audit })
     }
 
     /// Writes the WAL back into the main file and truncates it (for backups and tests).
@@ -233,7 +236,10 @@ fn remove_entries(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), StoreE
 
 /// Appends entries inside `tx`: each gets the next sequence number, its leaf and its
 /// per-person index rows.
-fn append(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<(), StoreError> {
+pub(crate) fn append(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -447,10 +453,7 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin audit"))?;
-        append(&tx, entries)?;
-        tx.commit().map_err(db("commit audit"))
+        self.audit.append(entries)
     }
 
     fn audit_for_person(

@@ -714,3 +714,30 @@ fn a_database_rolled_back_behind_the_witness_is_detected() {
         })
     );
 }
+
+#[test]
+fn concurrent_reads_are_group_committed_each_with_its_own_entry() {
+    let (f, w, key) = audited();
+    let p = principal("c", "ML-1");
+    let id = f
+        .vault
+        .create(&p, file("ML-1", "Martin", "x@example.fr"))
+        .unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(f.vault.audit_len().unwrap(), 12 + 1 + 400);
+    assert_eq!(
+        history(&f.store, &id).len(),
+        100,
+        "the history is capped by its limit"
+    );
+    f.vault.checkpoint(&w).unwrap();
+    assert_eq!(verify(&f, &w, &key).unwrap().entries, 413);
+}

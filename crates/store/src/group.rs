@@ -1,0 +1,124 @@
+//! Group commit of audit entries: requests hand their entries to one writer thread, which
+//! commits everything waiting in a single transaction (one fsync) and then releases every
+//! request of the batch with the outcome. A request never returns before its entry is durable.
+
+use crate::pool::Pool;
+use crate::StoreError;
+use rempart_audit::AuditEntry;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+/// Most entries committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+#[derive(Default)]
+struct Slot {
+    done: Mutex<Option<Result<(), String>>>,
+    cv: Condvar,
+}
+
+impl Slot {
+    fn complete(&self, r: Result<(), String>) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+        self.cv.notify_all();
+    }
+
+    fn wait(&self) -> Result<(), String> {
+        let mut g = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(r) = g.take() {
+                return r;
+            }
+            g = self.cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+type Job = (Vec<AuditEntry>, Arc<Slot>);
+
+/// The handle requests use; dropping it stops the writer thread and waits for it, so that
+/// the database is closed when the store is.
+pub(crate) struct GroupCommit {
+    tx: Mutex<Option<Sender<Job>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        drop(
+            self.tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+impl GroupCommit {
+    pub(crate) fn start(pool: Arc<Pool>) -> GroupCommit {
+        let (tx, rx) = channel::<Job>();
+        // If the thread cannot be started, every append reports it (fail closed).
+        let thread = std::thread::Builder::new()
+            .name("rempart-audit-writer".into())
+            .spawn(move || writer(pool, rx))
+            .ok();
+        let tx = thread.as_ref().map(|_| tx);
+        GroupCommit {
+            tx: Mutex::new(tx),
+            thread: Mutex::new(thread),
+        }
+    }
+
+    /// Appends `entries` durably, together with whatever other requests are waiting.
+    pub(crate) fn append(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let slot = Arc::new(Slot::default());
+        let sent = match self
+            .tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            Some(tx) => tx.send((entries.to_vec(), slot.clone())).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(StoreError::Audit("the audit writer has stopped".into()));
+        }
+        slot.wait().map_err(StoreError::Audit)
+    }
+}
+
+fn writer(pool: Arc<Pool>, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut count = jobs[0].0.len();
+        while count < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => {
+                    count += j.0.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
+        }
+        let entries: Vec<AuditEntry> = jobs.iter().flat_map(|j| j.0.iter().cloned()).collect();
+        let result = {
+            let mut w = pool.write();
+            w.transaction().map_err(|e| e.to_string()).and_then(|tx| {
+                crate::sqlite::append(&tx, &entries).map_err(|e| e.to_string())?;
+                tx.commit().map_err(|e| e.to_string())
+            })
+        };
+        for (_, slot) in jobs {
+            slot.complete(result.clone());
+        }
+    }
+}
