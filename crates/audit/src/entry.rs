@@ -1,6 +1,6 @@
 //! Audit entries and their canonical form.
 
-use crate::merkle::{leaf_hash, Hash};
+use crate::merkle::Hash;
 use serde::{Deserialize, Serialize};
 
 /// What was done.
@@ -91,10 +91,13 @@ impl AuditEntry {
 
 /// The Merkle leaf of entry number `seq` with canonical bytes `canonical`.
 pub fn leaf_of(seq: u64, canonical: &[u8]) -> Hash {
-    let mut data = Vec::with_capacity(8 + canonical.len());
-    data.extend_from_slice(&seq.to_be_bytes());
-    data.extend_from_slice(canonical);
-    leaf_hash(&data)
+    // Same as leaf_hash(seq ‖ canonical), without copying the entry.
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(seq.to_be_bytes());
+    h.update(canonical);
+    h.finalize().into()
 }
 
 #[cfg(test)]
@@ -129,5 +132,8 @@ mod tests {
             r#"{"time":1,"principal":"c.durand","token_id":"tok_1","agency":"ML-1","role":"counsellor","action":"read","persons":["p1"],"categories":["identity"],"purpose":"accompaniment","outcome":"allowed"}"#
         );
         assert_ne!(leaf_of(1, &c), leaf_of(2, &c));
+        let mut joined = 7u64.to_be_bytes().to_vec();
+        joined.extend_from_slice(&c);
+        assert_eq!(leaf_of(7, &c), crate::merkle::leaf_hash(&joined));
     }
 }

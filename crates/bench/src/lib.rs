@@ -8,10 +8,14 @@
 //!    same client (64 concurrent connections by default) reads random files of one agency from
 //!    each for the same time; requests/s, p50, p99 and each server's peak memory (VmHWM).
 //!
+//! 3. **Audit log** (with `--audit-entries N`): N entries written, a signed checkpoint over
+//!    them, and `audit verify` of the whole log (entries/s).
+//!
 //! Both servers run as child processes of the bench so that their memory is their own.
 #![forbid(unsafe_code, unused_must_use)]
 #![deny(missing_docs)]
 
+mod audit;
 mod baseline;
 mod load;
 mod run;

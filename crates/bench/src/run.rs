@@ -27,6 +27,8 @@ pub struct BenchOptions {
     pub seconds: f64,
     /// The command line, for the report.
     pub command_line: String,
+    /// Audit entries for the audit-log benchmark (0: skip it).
+    pub audit_entries: u64,
 }
 
 struct ChildServer {
@@ -316,6 +318,12 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     ));
     if sec.errors > 0 || base.errors > 0 {
         out.push_str("\nSome requests failed: the figures above are not valid.\n");
+    }
+    drop(secured);
+    drop(baseline);
+    if o.audit_entries > 0 {
+        out.push('\n');
+        out.push_str(&crate::audit::run(root, o.audit_entries)?);
     }
     Ok(out)
 }

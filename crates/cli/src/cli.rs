@@ -110,6 +110,9 @@ pub enum Command {
         /// Seconds of load per server.
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+        /// Also benchmark the audit log with this many entries (0: skip).
+        #[arg(long, default_value_t = 0)]
+        audit_entries: u64,
         /// Also append the report to this file.
         #[arg(long)]
         append_to: Option<PathBuf>,

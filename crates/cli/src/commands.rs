@@ -91,8 +91,16 @@ pub fn run(cli: Cli) -> Result<()> {
             agencies,
             clients,
             seconds,
+            audit_entries,
             append_to,
-        } => bench(files, agencies, clients, seconds, append_to.as_deref()),
+        } => bench(
+            files,
+            agencies,
+            clients,
+            seconds,
+            audit_entries,
+            append_to.as_deref(),
+        ),
         Command::BenchBaseline { db, listen } => rempart_bench::serve_baseline(db, &listen),
     }
 }
@@ -102,6 +110,7 @@ fn bench(
     agencies: usize,
     clients: usize,
     seconds: f64,
+    audit_entries: u64,
     append_to: Option<&Path>,
 ) -> Result<()> {
     if files == 0 || agencies == 0 || clients == 0 || seconds <= 0.0 {
@@ -114,8 +123,9 @@ fn bench(
         clients,
         seconds,
         command_line: format!(
-            "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds}"
+            "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --audit-entries {audit_entries}"
         ),
+        audit_entries,
     };
     let report = rempart_bench::run(&opts)?;
     println!("{report}");

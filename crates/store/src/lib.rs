@@ -60,9 +60,6 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
-/// A stored audit entry: sequence number, canonical bytes, recorded Merkle leaf.
-pub type StoredEntry = (u64, Vec<u8>, Vec<u8>);
-
 /// A blind-index entry: index kind code and keyed hash.
 pub type IndexEntry = (i64, [u8; 32]);
 
@@ -188,8 +185,13 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
     /// Number of audit entries.
     fn audit_len(&self) -> Result<u64, StoreError>;
-    /// Up to `limit` stored entries after `after`, in order: (seq, canonical bytes, recorded leaf).
-    fn audit_scan(&self, after: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Calls `visit(seq, canonical bytes, recorded leaf)` for every entry after `after`, in
+    /// order, until it returns `false`; returns how many were visited.
+    fn audit_visit(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(u64, &[u8], &[u8]) -> bool,
+    ) -> Result<u64, StoreError>;
     /// Records a signed checkpoint.
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
     /// Every recorded checkpoint, by size.

@@ -2,7 +2,7 @@
 
 use crate::group::GroupCommit;
 use crate::pool::Pool;
-use crate::{IndexEntry, StoredEntry};
+use crate::IndexEntry;
 use crate::{
     KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
 };
@@ -482,19 +482,34 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn audit_scan(&self, after: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+    fn audit_visit(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(u64, &[u8], &[u8]) -> bool,
+    ) -> Result<u64, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
         let mut st = c
-            .prepare_cached(
-                "SELECT seq, entry, leaf FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
+            .prepare_cached("SELECT seq, entry, leaf FROM audit_log WHERE seq > ?1 ORDER BY seq")
             .map_err(db("prepare audit scan"))?;
-        let rows = st
-            .query_map(params![after as i64, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
-            })
-            .map_err(db("audit scan"))?;
-        rows.collect::<Result<_, _>>().map_err(db("audit scan"))
+        let mut rows = st.query(params![after as i64]).map_err(db("audit scan"))?;
+        let mut n = 0u64;
+        while let Some(r) = rows.next().map_err(db("audit scan"))? {
+            let seq = r.get::<_, i64>(0).map_err(db("audit scan"))? as u64;
+            // Borrowed blobs: no copy per entry.
+            let entry = r
+                .get_ref(1)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(db("audit scan"))?;
+            let leaf = r
+                .get_ref(2)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(db("audit scan"))?;
+            n += 1;
+            if !visit(seq, entry, leaf) {
+                break;
+            }
+        }
+        Ok(n)
     }
 
     fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {

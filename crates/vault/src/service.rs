@@ -860,18 +860,11 @@ impl Vault {
     ) -> Result<rempart_audit::Checkpoint, VaultError> {
         let latest = self.store.checkpoints()?.pop();
         let mut stream = rempart_audit::merkle::StreamingRoot::new();
-        let mut after = 0u64;
-        loop {
-            let rows = self.store.audit_scan(after, 10_000)?;
-            if rows.is_empty() {
-                break;
-            }
-            for (seq, bytes, _) in &rows {
-                // The root is recomputed from the entries themselves, not from stored leaves.
-                stream.push(rempart_audit::leaf_of(*seq, bytes));
-                after = *seq;
-            }
-        }
+        // The root is recomputed from the entries themselves, not from stored leaves.
+        self.store.audit_visit(0, &mut |seq, bytes, _| {
+            stream.push(rempart_audit::leaf_of(seq, bytes));
+            true
+        })?;
         if let Some(l) = latest.filter(|l| l.size == stream.size()) {
             return Ok(l);
         }
@@ -915,19 +908,19 @@ impl Vault {
             Ok(v) => v,
             Err(t) => return Ok(Err(t)),
         };
-        let mut after = 0u64;
-        loop {
-            let rows = self.store.audit_scan(after, 50_000)?;
-            if rows.is_empty() {
-                break;
+        let mut failure = None;
+        self.store.audit_visit(0, &mut |seq, bytes, leaf| {
+            if let Err(t) = v.feed(seq, bytes, leaf) {
+                failure = Some(t);
+                return false;
             }
-            for (seq, bytes, leaf) in &rows {
-                if let Err(t) = v.feed(*seq, bytes, leaf) {
-                    return Ok(Err(t));
-                }
-                after = *seq;
+            if seq % 65_536 == 0 {
+                progress(seq.min(total), total);
             }
-            progress(after.min(total), total);
+            true
+        })?;
+        if let Some(t) = failure {
+            return Ok(Err(t));
         }
         Ok(v.finish())
     }
