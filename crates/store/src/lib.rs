@@ -60,6 +60,9 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
+/// Called with (seq, canonical bytes, recorded leaf) of each audit entry; `false` stops the scan.
+pub type AuditVisitor<'a> = dyn FnMut(u64, &[u8], &[u8]) -> bool + 'a;
+
 /// A blind-index entry: index kind code and keyed hash.
 pub type IndexEntry = (i64, [u8; 32]);
 
@@ -187,11 +190,7 @@ pub trait Store: Send + Sync {
     fn audit_len(&self) -> Result<u64, StoreError>;
     /// Calls `visit(seq, canonical bytes, recorded leaf)` for every entry after `after`, in
     /// order, until it returns `false`; returns how many were visited.
-    fn audit_visit(
-        &self,
-        after: u64,
-        visit: &mut dyn FnMut(u64, &[u8], &[u8]) -> bool,
-    ) -> Result<u64, StoreError>;
+    fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError>;
     /// Records a signed checkpoint.
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
     /// Every recorded checkpoint, by size.

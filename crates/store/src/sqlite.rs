@@ -2,7 +2,7 @@
 
 use crate::group::GroupCommit;
 use crate::pool::Pool;
-use crate::IndexEntry;
+use crate::{AuditVisitor, IndexEntry};
 use crate::{
     KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
 };
@@ -482,11 +482,7 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn audit_visit(
-        &self,
-        after: u64,
-        visit: &mut dyn FnMut(u64, &[u8], &[u8]) -> bool,
-    ) -> Result<u64, StoreError> {
+    fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
         let mut st = c
             .prepare_cached("SELECT seq, entry, leaf FROM audit_log WHERE seq > ?1 ORDER BY seq")
