@@ -8,6 +8,8 @@
 //!    same client (64 concurrent connections by default) reads random files of one agency from
 //!    each for the same time; requests/s, p50, p99 and each server's peak memory (VmHWM).
 //!
+//!    A third server, the same vault with read auditing dropped (`rempart bench-no-audit`,
+//!    hidden), gives the cost of the audit log in the same run.
 //! 3. **Audit log** (with `--audit-entries N`): N entries written, a signed checkpoint over
 //!    them, and `audit verify` of the whole log (entries/s).
 //!
@@ -18,7 +20,9 @@
 mod audit;
 mod baseline;
 mod load;
+mod noaudit;
 mod run;
 
 pub use baseline::serve_baseline;
+pub use noaudit::serve_without_read_audit;
 pub use run::{run, BenchOptions};

@@ -132,6 +132,19 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// `rempart serve` with read auditing dropped, for `rempart bench` only (internal).
+    #[command(hide = true)]
+    BenchNoAudit {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+    },
     /// Master key operations.
     Keys {
         #[command(subcommand)]

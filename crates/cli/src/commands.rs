@@ -102,6 +102,11 @@ pub fn run(cli: Cli) -> Result<()> {
             append_to.as_deref(),
         ),
         Command::BenchBaseline { db, listen } => rempart_bench::serve_baseline(db, &listen),
+        Command::BenchNoAudit {
+            data,
+            key_file,
+            listen,
+        } => rempart_bench::serve_without_read_audit(&data, &key_file, &listen),
     }
 }
 

@@ -1,0 +1,113 @@
+//! The same `rempart serve`, for measurement only, with standalone audit entries (those of
+//! reads, searches and listings) dropped instead of committed: the difference with the real
+//! server is the cost of the audit log. This lives in the benchmark crate, behind a hidden
+//! subcommand, so that no configuration of the real server can turn auditing off.
+
+use anyhow::Result;
+use rempart_audit::{AuditEntry, Checkpoint};
+use rempart_crypto::Keyring;
+use rempart_domain::FranceTravailPattern;
+use rempart_store::{
+    AuditVisitor, NewPerson, PersonUpdate, SqliteKeyStore, SqliteStore, Store, StoreError,
+    StoredPerson, TokenRecord,
+};
+use rempart_vault::{SystemClock, Vault};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Delegates everything to the SQLite store except `append_audit`, which does nothing.
+struct WithoutReadAudit(SqliteStore);
+
+impl Store for WithoutReadAudit {
+    fn insert_persons(&self, p: &[NewPerson], a: &[AuditEntry]) -> Result<(), StoreError> {
+        self.0.insert_persons(p, a)
+    }
+    fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
+        self.0.get_person(id)
+    }
+    fn update_person(
+        &self,
+        id: &str,
+        agency: &str,
+        u: &PersonUpdate,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.update_person(id, agency, u, a)
+    }
+    fn delete_person(&self, id: &str, a: &AuditEntry) -> Result<bool, StoreError> {
+        self.0.delete_person(id, a)
+    }
+    fn find_by_index(
+        &self,
+        kind: i64,
+        hash: &[u8; 32],
+        agency: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.0.find_by_index(kind, hash, agency, limit)
+    }
+    fn list_agency(
+        &self,
+        agency: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError> {
+        self.0.list_agency(agency, after, limit)
+    }
+    fn count_persons(&self) -> Result<u64, StoreError> {
+        self.0.count_persons()
+    }
+    fn insert_token(&self, t: &TokenRecord, a: &AuditEntry) -> Result<(), StoreError> {
+        self.0.insert_token(t, a)
+    }
+    fn append_audit(&self, _entries: &[AuditEntry]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn audit_for_person(
+        &self,
+        person: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        self.0.audit_for_person(person, limit)
+    }
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        self.0.audit_len()
+    }
+    fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
+        self.0.audit_visit(after, visit)
+    }
+    fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
+        self.0.insert_checkpoint(c)
+    }
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.0.checkpoints()
+    }
+    fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.0.token_by_hash(hash)
+    }
+}
+
+/// Serves the installation in `data` with read auditing dropped, on the same runtime settings
+/// as `rempart serve`; prints `listening on ADDR` to stderr once bound.
+pub fn serve_without_read_audit(data: &Path, key_file: &Path, listen: &str) -> Result<()> {
+    let store = Arc::new(WithoutReadAudit(SqliteStore::open(data)?));
+    let keys = Arc::new(SqliteKeyStore::open(data)?);
+    let ring = Keyring::load(key_file, None)?;
+    let vault = Arc::new(Vault::new(
+        store,
+        keys,
+        Arc::new(ring),
+        Arc::new(SystemClock),
+        FranceTravailPattern::default(),
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(32)
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        eprintln!("rempart: listening on http://{}", listener.local_addr()?);
+        rempart_server::serve(listener, vault, std::future::pending()).await?;
+        Ok(())
+    })
+}
