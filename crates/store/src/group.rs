@@ -96,8 +96,40 @@ impl GroupCommit {
     }
 }
 
+/// Entries allowed to wait for the per-person index before the writer indexes them even
+/// under load (when idle, it indexes at once).
+const INDEX_BACKLOG: i64 = 4096;
+/// Most entries indexed in one transaction.
+const INDEX_BATCH: usize = 50_000;
+
+fn index(pool: &Pool) {
+    let mut w = pool.write();
+    let done = w.transaction().map_err(|e| e.to_string()).and_then(|tx| {
+        crate::sqlite::index_pending(&tx, INDEX_BATCH).map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())
+    });
+    if let Err(e) = done {
+        // The index is derived data; the entries are safe. It is retried on the next round.
+        tracing::error!(error = %e, "audit per-person indexing failed");
+    }
+}
+
+fn backlog(pool: &Pool) -> i64 {
+    crate::sqlite::unindexed(&pool.write()).unwrap_or(0)
+}
+
 fn writer(pool: Arc<Pool>, rx: Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(j) => j,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if backlog(&pool) > 0 {
+                    index(&pool);
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         let mut jobs = vec![first];
         let mut count = jobs[0].0.len();
         while count < MAX_BATCH {
@@ -119,6 +151,9 @@ fn writer(pool: Arc<Pool>, rx: Receiver<Job>) {
         };
         for (_, slot) in jobs {
             slot.complete(result.clone());
+        }
+        if backlog(&pool) >= INDEX_BACKLOG {
+            index(&pool);
         }
     }
 }

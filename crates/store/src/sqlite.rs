@@ -62,6 +62,9 @@ const VAULT_MIGRATIONS: &[&str] = &[
         size INTEGER PRIMARY KEY,
         checkpoint BLOB NOT NULL
     );",
+    // 4: the per-person index of the audit log is maintained in batches, behind the log.
+    "CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+     INSERT INTO audit_meta (key, value) VALUES ('indexed_through', (SELECT COALESCE(MAX(seq), 0) FROM audit_log));",
 ];
 
 const KEY_MIGRATIONS: &[&str] = &[
@@ -251,24 +254,79 @@ pub(crate) fn append(
     let mut ins = tx
         .prepare_cached("INSERT INTO audit_log (seq, entry, leaf) VALUES (?1, ?2, ?3)")
         .map_err(db("prepare audit"))?;
-    let mut per = tx
-        .prepare_cached("INSERT OR IGNORE INTO audit_persons (person_id, seq) VALUES (?1, ?2)")
-        .map_err(db("prepare audit index"))?;
     for e in entries {
         seq += 1;
         let bytes = e.canonical();
         let leaf = leaf_of(seq as u64, &bytes);
         ins.execute(params![seq, bytes, &leaf[..]])
             .map_err(db("append audit entry"))?;
-        let mut persons: Vec<&String> = e.persons.iter().collect();
-        persons.sort_unstable();
-        persons.dedup();
-        for p in persons {
-            per.execute(params![p, seq])
-                .map_err(db("index audit entry"))?;
-        }
     }
     Ok(())
+}
+
+/// The last entry whose persons are in `audit_persons`; later ones are found by scanning.
+fn indexed_through(c: &Connection) -> Result<i64, StoreError> {
+    c.query_row(
+        "SELECT value FROM audit_meta WHERE key = 'indexed_through'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db("read audit index position"))
+}
+
+/// Entries appended but not yet in the per-person index.
+pub(crate) fn unindexed(c: &Connection) -> Result<i64, StoreError> {
+    let max: i64 = c
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
+            r.get(0)
+        })
+        .map_err(db("read audit position"))?;
+    Ok(max - indexed_through(c)?)
+}
+
+/// Adds up to `limit` entries to the per-person index, sorted by person so that each index page
+/// is written once per batch rather than once per request. The index is derived data: the
+/// entries themselves were committed before any data left.
+pub(crate) fn index_pending(
+    tx: &rusqlite::Transaction<'_>,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let from = indexed_through(tx)?;
+    let mut rows: Vec<(String, i64)> = Vec::new();
+    let mut last = from;
+    {
+        let mut st = tx
+            .prepare_cached("SELECT seq, entry FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(db("prepare audit indexing"))?;
+        let mut q = st
+            .query(params![from, limit as i64])
+            .map_err(db("audit indexing"))?;
+        while let Some(r) = q.next().map_err(db("audit indexing"))? {
+            let seq: i64 = r.get(0).map_err(db("audit indexing"))?;
+            let bytes = r
+                .get_ref(1)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(db("audit indexing"))?;
+            let e = AuditEntry::parse(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+            rows.extend(e.persons.into_iter().map(|p| (p, seq)));
+            last = seq;
+        }
+    }
+    rows.sort_unstable();
+    rows.dedup();
+    let mut ins = tx
+        .prepare_cached("INSERT OR IGNORE INTO audit_persons (person_id, seq) VALUES (?1, ?2)")
+        .map_err(db("prepare audit index"))?;
+    for (p, seq) in &rows {
+        ins.execute(params![p, seq])
+            .map_err(db("index audit entry"))?;
+    }
+    tx.execute(
+        "UPDATE audit_meta SET value = ?1 WHERE key = 'indexed_through'",
+        params![last],
+    )
+    .map_err(db("advance audit index"))?;
+    Ok((last - from) as usize)
 }
 
 impl Store for SqliteStore {
@@ -462,18 +520,39 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
-        let mut st = c
+        // One read transaction, so that the indexed part and the scanned tail meet exactly.
+        let tx = c.unchecked_transaction().map_err(db("begin history"))?;
+        let through = indexed_through(&tx)?;
+        let mut out = Vec::new();
+        {
+            let mut tail = tx
+                .prepare_cached("SELECT seq, entry FROM audit_log WHERE seq > ?1 ORDER BY seq DESC")
+                .map_err(db("prepare audit tail"))?;
+            let mut q = tail.query(params![through]).map_err(db("audit tail"))?;
+            while let Some(r) = q.next().map_err(db("audit tail"))? {
+                let seq: i64 = r.get(0).map_err(db("audit tail"))?;
+                let bytes = r
+                    .get_ref(1)
+                    .and_then(|v| v.as_blob().map_err(Into::into))
+                    .map_err(db("audit tail"))?;
+                let e = AuditEntry::parse(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                if out.len() < limit && e.persons.iter().any(|p| p == person) {
+                    out.push((seq as u64, e));
+                }
+            }
+        }
+        let mut st = tx
             .prepare_cached(
                 "SELECT a.seq, a.entry FROM audit_persons p JOIN audit_log a ON a.seq = p.seq
-                 WHERE p.person_id = ?1 ORDER BY p.seq DESC LIMIT ?2",
+                 WHERE p.person_id = ?1 AND p.seq <= ?2 ORDER BY p.seq DESC LIMIT ?3",
             )
             .map_err(db("prepare audit history"))?;
         let rows = st
-            .query_map(params![person, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
+            .query_map(
+                params![person, through, limit.saturating_sub(out.len()) as i64],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
             .map_err(db("audit history"))?;
-        let mut out = Vec::new();
         for row in rows {
             let (seq, bytes) = row.map_err(db("audit history"))?;
             let e = AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
@@ -758,6 +837,40 @@ mod tests {
             outcome: rempart_audit::Outcome::Allowed,
             detail: None,
         }
+    }
+
+    #[test]
+    fn the_history_of_a_person_joins_the_indexed_part_and_the_unindexed_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let mut e = entry();
+        for i in 0..10 {
+            e.persons = vec![if i % 2 == 0 { "a".into() } else { "b".into() }];
+            e.time = i;
+            s.append_audit(std::slice::from_ref(&e)).unwrap();
+            if i == 5 {
+                let mut w = s.pool.write();
+                let tx = w.transaction().unwrap();
+                assert_eq!(index_pending(&tx, 1000).unwrap(), 6);
+                tx.commit().unwrap();
+            }
+        }
+        let times = |limit| {
+            s.audit_for_person("a", limit)
+                .unwrap()
+                .into_iter()
+                .map(|(_, e)| e.time)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            times(10),
+            [8, 6, 4, 2, 0],
+            "newest first, across the boundary"
+        );
+        assert_eq!(times(3), [8, 6, 4]);
+        assert_eq!(times(1), [8]);
+        // The writer thread may have indexed the tail meanwhile (it does so when idle).
+        assert!(unindexed(&s.pool.write()).unwrap() <= 4);
     }
 
     #[test]
