@@ -24,6 +24,8 @@
 mod checkpoint;
 mod entry;
 pub mod merkle;
+mod proof;
 
 pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified};
 pub use entry::{leaf_of, Action, AuditEntry, Outcome};
+pub use proof::{hex_path, ConsistencyProof, InclusionProof};

@@ -210,4 +210,44 @@ pub enum AuditCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Prints a proof (JSON): `--seq N [--size S]` that entry N is in the signed checkpoint of
+    /// size S (the latest by default); `--first A --second B` that checkpoint A is a prefix of B.
+    Prove {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Entry number for an inclusion proof.
+        #[arg(long, conflicts_with_all = ["first", "second"])]
+        seq: Option<u64>,
+        /// Checkpoint size for the inclusion proof.
+        #[arg(long, requires = "seq")]
+        size: Option<u64>,
+        /// Older checkpoint size for a consistency proof.
+        #[arg(long, requires = "second")]
+        first: Option<u64>,
+        /// Newer checkpoint size for a consistency proof.
+        #[arg(long, requires = "first")]
+        second: Option<u64>,
+    },
+    /// Checks a proof file offline with nothing but the public key (no data directory needed).
+    CheckProof {
+        /// The proof, as printed by `audit prove` or served under /v1/audit/proof/….
+        file: PathBuf,
+        /// The log's Ed25519 public key, hex (from `audit public-key`).
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Writes the entries since a time as JSON lines (seq, leaf, entry) for a SIEM or an archive.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Unix seconds or YYYY-MM-DD; everything when absent.
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format (jsonl; parquet is not available yet).
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Output file (standard output when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }

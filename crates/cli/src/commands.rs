@@ -217,6 +217,101 @@ fn audit(command: AuditCommand) -> Result<()> {
             );
             Ok(())
         }
+        AuditCommand::Prove {
+            store,
+            seq,
+            size,
+            first,
+            second,
+        } => {
+            let vault = open_vault(&store)?;
+            let me = Principal::local(Agency::parse("LOCAL")?);
+            let json = match (seq, first, second) {
+                (Some(seq), _, _) => {
+                    serde_json::to_string_pretty(&vault.inclusion_proof(&me, seq, size)?)?
+                }
+                (None, Some(a), Some(b)) => {
+                    serde_json::to_string_pretty(&vault.consistency_proof(&me, a, b)?)?
+                }
+                _ => bail!("give --seq N [--size S], or --first A --second B"),
+            };
+            println!("{json}");
+            Ok(())
+        }
+        AuditCommand::CheckProof { file, public_key } => {
+            let key: [u8; 32] = hex::decode(public_key.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow!("--public-key must be 64 hexadecimal characters"))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let verdict = if value.get("seq").is_some() {
+                let p: rempart_audit::InclusionProof =
+                    serde_json::from_value(value).context("not an inclusion proof")?;
+                p.verify(&key).map(|()| {
+                    format!(
+                        "entry {} is in the signed log of {} entries",
+                        p.seq, p.checkpoint.size
+                    )
+                })
+            } else {
+                let p: rempart_audit::ConsistencyProof =
+                    serde_json::from_value(value).context("not a consistency proof")?;
+                p.verify(&key).map(|()| {
+                    format!(
+                        "the log of {} entries is a prefix of the log of {}",
+                        p.first.size, p.second.size
+                    )
+                })
+            };
+            match verdict {
+                Ok(msg) => {
+                    eprintln!("rempart: proof valid: {msg}");
+                    Ok(())
+                }
+                Err(why) => bail!("proof invalid: {why}"),
+            }
+        }
+        AuditCommand::Export {
+            store,
+            since,
+            format,
+            out,
+        } => {
+            if format != "jsonl" {
+                bail!("--format {format} is not available; use jsonl");
+            }
+            let since = match since.as_deref() {
+                None => i64::MIN,
+                Some(s) => match s.parse::<i64>() {
+                    Ok(t) => t,
+                    Err(_) => rempart_domain::parse_date(s)
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|t| t.and_utc().timestamp())
+                        .ok_or_else(|| anyhow!("--since must be Unix seconds or YYYY-MM-DD"))?,
+                },
+            };
+            let vault = open_vault(&store)?;
+            let n = match &out {
+                Some(path) => {
+                    let tmp = path.with_extension("partial");
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(&tmp)
+                            .with_context(|| format!("creating {}", tmp.display()))?,
+                    );
+                    let n = vault.export_audit(since, &mut f)?;
+                    std::io::Write::flush(&mut f)?;
+                    drop(f);
+                    std::fs::rename(&tmp, path)?;
+                    n
+                }
+                None => vault.export_audit(since, &mut std::io::stdout().lock())?,
+            };
+            eprintln!("rempart: exported {n} audit entries");
+            Ok(())
+        }
         AuditCommand::PublicKey { store } => {
             let vault = open_vault(&store)?;
             println!("{}", hex::encode(vault.audit_public_key()?));

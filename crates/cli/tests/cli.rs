@@ -286,3 +286,117 @@ fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("invalid signature"), "{}", stderr(&o));
 }
+
+#[test]
+fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
+    let i = Install::new();
+    i.synth_import(10, 1, 4);
+    let agency = rempart_synth::agency_codes(1)[0].clone();
+    let op = i.token("rssi", "operator", &agency);
+    let c = i.token("c", "counsellor", &agency);
+    let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let proof = i.data.with_file_name("proof.json");
+    let o = i.run(&["audit", "prove", "--seq", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(&proof, &o.stdout).unwrap();
+    let o = run(&[
+        "audit",
+        "check-proof",
+        proof.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("proof valid: entry 1 is in the signed log"),
+        "{}",
+        stderr(&o)
+    );
+    let forged = String::from_utf8(std::fs::read(&proof).unwrap())
+        .unwrap()
+        .replace("import", "list");
+    std::fs::write(&proof, forged).unwrap();
+    let o = run(&[
+        "audit",
+        "check-proof",
+        proof.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("proof invalid"), "{}", stderr(&o));
+
+    let s = i.serve();
+    assert_eq!(
+        s.get(Some(&c), "/v1/audit/proof/inclusion?seq=1").status,
+        403
+    );
+    let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=1");
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    std::fs::write(&proof, r.json.to_string()).unwrap();
+    let o = run(&[
+        "audit",
+        "check-proof",
+        proof.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = r.json["checkpoint"]["size"].as_u64().unwrap();
+    assert_eq!(
+        s.get(Some(&op), "/v1/audit/proof/inclusion?seq=abc").status,
+        422
+    );
+    drop(s);
+    i.token("other", "dpo", &agency); // one more entry, and a checkpoint covering it
+    let o = i.run(&["audit", "checkpoint"]);
+    assert!(o.status.success());
+    let cp: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let second = cp["size"].as_u64().unwrap();
+    assert!(second > first);
+    let o = i.run(&[
+        "audit",
+        "prove",
+        "--first",
+        &first.to_string(),
+        "--second",
+        &second.to_string(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(&proof, &o.stdout).unwrap();
+    let o = run(&[
+        "audit",
+        "check-proof",
+        proof.to_str().unwrap(),
+        "--public-key",
+        &key,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is a prefix of the log"),
+        "{}",
+        stderr(&o)
+    );
+    let out = i.data.with_file_name("audit.jsonl");
+    let o = i.run(&[
+        "audit",
+        "export",
+        "--since",
+        "2000-01-01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(lines.lines().count() as u64, second);
+    assert!(lines.lines().all(
+        |l| serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"]["action"].is_string()
+    ));
+    assert!(!i
+        .run(&["audit", "export", "--format", "parquet"])
+        .status
+        .success());
+}

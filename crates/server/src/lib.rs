@@ -53,6 +53,11 @@ pub fn router(vault: Arc<Vault>) -> Router {
         )
         .route("/v1/persons/{id}/accesses", get(routes::accesses))
         .route("/v1/audit/checkpoint", get(routes::checkpoint))
+        .route("/v1/audit/proof/inclusion", get(routes::inclusion_proof))
+        .route(
+            "/v1/audit/proof/consistency",
+            get(routes::consistency_proof),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi_json))

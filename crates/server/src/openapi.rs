@@ -20,7 +20,7 @@ impl Modify for Bearer {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`."),
-    paths(routes::create, routes::read, routes::update, routes::erase, routes::search, routes::list, routes::accesses, routes::checkpoint),
+    paths(routes::create, routes::read, routes::update, routes::erase, routes::search, routes::list, routes::accesses, routes::checkpoint, routes::inclusion_proof, routes::consistency_proof),
     components(schemas(
         Problem, routes::Created, routes::PersonResponse, routes::Hit, routes::PageResponse, routes::SearchRequest, routes::NameBirth, routes::AccessResponse, routes::CheckpointResponse,
         rempart_domain::PersonInput, rempart_domain::Identity, rempart_domain::Contact, rempart_domain::Address,

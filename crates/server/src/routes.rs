@@ -429,6 +429,76 @@ pub async fn checkpoint(
     }))
 }
 
+/// Query of an inclusion proof.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct InclusionQuery {
+    /// Entry number (1-based).
+    seq: Option<String>,
+    /// Size of a recorded checkpoint (the latest when absent).
+    size: Option<String>,
+}
+
+/// Query of a consistency proof.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ConsistencyQuery {
+    /// Size of the older recorded checkpoint.
+    first: Option<String>,
+    /// Size of the newer recorded checkpoint.
+    second: Option<String>,
+}
+
+fn number(field: &str, v: Option<&str>) -> Result<u64, ApiError> {
+    v.and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::field(field, "must be a whole number"))
+}
+
+/// `GET /v1/audit/proof/inclusion`: entry `seq` and its path to a signed checkpoint; operators
+/// and the DPO only.
+#[utoipa::path(get, path = "/v1/audit/proof/inclusion", params(InclusionQuery), tag = "audit",
+    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn inclusion_proof(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<InclusionQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let checked = number("seq", q.seq.as_deref()).and_then(|seq| {
+        Ok((
+            seq,
+            q.size
+                .as_deref()
+                .map(|v| number("size", Some(v)))
+                .transpose()?,
+        ))
+    });
+    let proof = c
+        .run(&s.vault, checked, |v, p, (seq, size)| {
+            v.inclusion_proof(&p, seq, size)
+        })
+        .await?;
+    Ok(Json(proof))
+}
+
+/// `GET /v1/audit/proof/consistency`: that checkpoint `first` is a prefix of `second`;
+/// operators and the DPO only.
+#[utoipa::path(get, path = "/v1/audit/proof/consistency", params(ConsistencyQuery), tag = "audit",
+    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn consistency_proof(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let checked = number("first", q.first.as_deref())
+        .and_then(|a| Ok((a, number("second", q.second.as_deref())?)));
+    let proof = c
+        .run(&s.vault, checked, |v, p, (a, b)| {
+            v.consistency_proof(&p, a, b)
+        })
+        .await?;
+    Ok(Json(proof))
+}
+
 /// `GET /v1/persons`: the caller's caseload, paginated.
 #[utoipa::path(get, path = "/v1/persons", params(ListQuery), tag = "persons",
     responses((status = 200, body = PageResponse), (status = 401, body = Problem), (status = 422, body = Problem)),

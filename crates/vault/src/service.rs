@@ -53,6 +53,10 @@ impl Principal {
     }
 }
 
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 fn names(categories: impl IntoIterator<Item = Category>) -> Vec<String> {
     categories
         .into_iter()
@@ -112,6 +116,9 @@ pub enum VaultError {
     /// The witness file failed.
     #[error(transparent)]
     Witness(#[from] crate::witness::WitnessError),
+    /// Writing an export failed.
+    #[error("writing the export: {0}")]
+    Output(std::io::Error),
     /// The key file has no audit signing key (written before the audit log existed).
     #[error(
         "the key file has no audit signing key; create a new installation with `rempart init`"
@@ -877,6 +884,132 @@ impl Vault {
         self.store.insert_checkpoint(&cp)?;
         witness.append(&cp)?;
         Ok(cp)
+    }
+
+    /// The recorded leaves of the first `size` entries.
+    fn leaves(&self, size: u64) -> Result<Vec<rempart_audit::merkle::Hash>, VaultError> {
+        let mut leaves = Vec::with_capacity(size as usize);
+        let mut bad = false;
+        self.store.audit_visit(0, &mut |_, _, leaf| {
+            match <[u8; 32]>::try_from(leaf) {
+                Ok(l) => leaves.push(l),
+                Err(_) => bad = true,
+            }
+            !bad && (leaves.len() as u64) < size
+        })?;
+        if bad {
+            return Err(StoreError::Corrupt("audit leaf").into());
+        }
+        Ok(leaves)
+    }
+
+    fn checkpoint_of_size(&self, size: u64) -> Result<rempart_audit::Checkpoint, VaultError> {
+        self.store
+            .checkpoints()?
+            .into_iter()
+            .find(|c| c.size == size)
+            .ok_or(VaultError::NotFound)
+    }
+
+    /// A proof that entry `seq` is in the signed checkpoint of `size` (the latest by default).
+    /// Only operators and the DPO may ask: entries say who read which file.
+    pub fn inclusion_proof(
+        &self,
+        p: &Principal,
+        seq: u64,
+        size: Option<u64>,
+    ) -> Result<rempart_audit::InclusionProof, VaultError> {
+        self.audit_reader(p)?;
+        let checkpoint = match size {
+            Some(s) => self.checkpoint_of_size(s)?,
+            None => self.latest_checkpoint()?.ok_or(VaultError::NotFound)?,
+        };
+        if seq == 0 || seq > checkpoint.size {
+            return Err(VaultError::NotFound);
+        }
+        let leaves = self.leaves(checkpoint.size)?;
+        let mut entry = None;
+        self.store.audit_visit(seq - 1, &mut |s, bytes, _| {
+            if s == seq {
+                entry = Some(String::from_utf8_lossy(bytes).into_owned());
+            }
+            false
+        })?;
+        let entry = entry.ok_or(VaultError::NotFound)?;
+        let path = rempart_audit::merkle::inclusion_proof(&leaves, (seq - 1) as usize);
+        Ok(rempart_audit::InclusionProof {
+            seq,
+            entry,
+            path: rempart_audit::hex_path(&path),
+            checkpoint,
+        })
+    }
+
+    /// A proof that the signed checkpoint of size `first` is a prefix of the one of `second`.
+    pub fn consistency_proof(
+        &self,
+        p: &Principal,
+        first: u64,
+        second: u64,
+    ) -> Result<rempart_audit::ConsistencyProof, VaultError> {
+        self.audit_reader(p)?;
+        if first > second {
+            return Err(VaultError::Forbidden(
+                "first must not be larger than second",
+            ));
+        }
+        let (a, b) = (
+            self.checkpoint_of_size(first)?,
+            self.checkpoint_of_size(second)?,
+        );
+        let leaves = self.leaves(second)?;
+        let path = rempart_audit::merkle::consistency_proof(&leaves, first as usize);
+        Ok(rempart_audit::ConsistencyProof {
+            first: a,
+            second: b,
+            path: rempart_audit::hex_path(&path),
+        })
+    }
+
+    fn audit_reader(&self, p: &Principal) -> Result<(), VaultError> {
+        if matches!(p.role, Role::Operator | Role::Dpo) {
+            Ok(())
+        } else {
+            Err(VaultError::Forbidden(
+                "only operators and the DPO may read the audit log",
+            ))
+        }
+    }
+
+    /// Every entry after `since` (Unix seconds) as JSON lines, for a SIEM or an archive;
+    /// returns how many were written.
+    pub fn export_audit(
+        &self,
+        since: i64,
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, VaultError> {
+        let mut n = 0u64;
+        let mut failed = None;
+        self.store.audit_visit(0, &mut |seq, bytes, leaf| {
+            let Ok(e) = rempart_audit::AuditEntry::parse(bytes) else {
+                failed = Some(StoreError::Corrupt("audit entry").into());
+                return false;
+            };
+            if e.time < since {
+                return true;
+            }
+            let line = serde_json::json!({"seq": seq, "leaf": hex_of(leaf), "entry": e});
+            if let Err(e) = writeln!(out, "{line}") {
+                failed = Some(VaultError::Output(e));
+                return false;
+            }
+            n += 1;
+            true
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
     }
 
     /// The latest recorded checkpoint.

@@ -741,3 +741,49 @@ fn concurrent_reads_are_group_committed_each_with_its_own_entry() {
     f.vault.checkpoint(&w).unwrap();
     assert_eq!(verify(&f, &w, &key).unwrap().entries, 413);
 }
+
+#[test]
+fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
+    let (f, w, key) = audited();
+    let p = principal("c", "ML-1");
+    f.vault
+        .create(&p, file("ML-1", "Bravo", "b@example.fr"))
+        .unwrap();
+    f.vault.checkpoint(&w).unwrap();
+    let op = Principal::local(Agency::parse("ML-1").unwrap());
+    for seq in 1..=13 {
+        let proof = f.vault.inclusion_proof(&op, seq, None).unwrap();
+        assert_eq!(proof.checkpoint.size, 13);
+        assert_eq!(proof.verify(&key), Ok(()), "entry {seq}");
+        let old = f.vault.inclusion_proof(&op, seq.min(12), Some(12)).unwrap();
+        assert_eq!(old.verify(&key), Ok(()));
+    }
+    let mut forged = f.vault.inclusion_proof(&op, 4, None).unwrap();
+    forged.entry = forged.entry.replace("\"c\"", "\"x\"");
+    assert!(forged.verify(&key).is_err());
+    assert!(f
+        .vault
+        .inclusion_proof(&op, 4, None)
+        .unwrap()
+        .verify(&Keyring::generate().audit_public_key().unwrap())
+        .is_err());
+    let c = f.vault.consistency_proof(&op, 12, 13).unwrap();
+    assert_eq!(c.verify(&key), Ok(()));
+    let mut swapped = c.clone();
+    std::mem::swap(&mut swapped.first, &mut swapped.second);
+    assert!(swapped.verify(&key).is_err());
+    assert!(
+        matches!(
+            f.vault.inclusion_proof(&p, 1, None),
+            Err(VaultError::Forbidden(_))
+        ),
+        "counsellors cannot read the log"
+    );
+    assert!(matches!(
+        f.vault.inclusion_proof(&op, 14, None),
+        Err(VaultError::NotFound)
+    ));
+    let mut out = Vec::new();
+    assert_eq!(f.vault.export_audit(0, &mut out).unwrap(), 13);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 13);
+}
