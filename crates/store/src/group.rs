@@ -104,10 +104,13 @@ const INDEX_BATCH: usize = 50_000;
 
 fn index(pool: &Pool) {
     let mut w = pool.write();
-    let done = w.transaction().map_err(|e| e.to_string()).and_then(|tx| {
-        crate::sqlite::index_pending(&tx, INDEX_BATCH).map_err(|e| e.to_string())?;
-        tx.commit().map_err(|e| e.to_string())
-    });
+    let done = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())
+        .and_then(|tx| {
+            crate::sqlite::index_pending(&tx, INDEX_BATCH).map_err(|e| e.to_string())?;
+            tx.commit().map_err(|e| e.to_string())
+        });
     if let Err(e) = done {
         // The index is derived data; the entries are safe. It is retried on the next round.
         tracing::error!(error = %e, "audit per-person indexing failed");
@@ -144,10 +147,12 @@ fn writer(pool: Arc<Pool>, rx: Receiver<Job>) {
         let entries: Vec<AuditEntry> = jobs.iter().flat_map(|j| j.0.iter().cloned()).collect();
         let result = {
             let mut w = pool.write();
-            w.transaction().map_err(|e| e.to_string()).and_then(|tx| {
-                crate::sqlite::append(&tx, &entries).map_err(|e| e.to_string())?;
-                tx.commit().map_err(|e| e.to_string())
-            })
+            w.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| e.to_string())
+                .and_then(|tx| {
+                    crate::sqlite::append(&tx, &entries).map_err(|e| e.to_string())?;
+                    tx.commit().map_err(|e| e.to_string())
+                })
         };
         for (_, slot) in jobs {
             slot.complete(result.clone());

@@ -81,6 +81,9 @@ fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Database { context, source }
 }
 
+/// Write transactions begin IMMEDIATE everywhere (`transaction_with_behavior`): the write lock
+/// is taken at BEGIN, under the busy timeout, so that another process writing meanwhile (a CLI
+/// command beside `rempart serve`) makes us wait instead of failing on a stale snapshot.
 fn init_conn(c: &Connection) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     // page_size only takes effect on a new database: 16 KiB pages hold several sealed files.
@@ -103,7 +106,9 @@ fn init_writer(c: &Connection) -> rusqlite::Result<()> {
 
 fn migrate(pool: &Pool, migrations: &[&str]) -> Result<(), StoreError> {
     let mut w = pool.write();
-    let tx = w.transaction().map_err(db("begin migration"))?;
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin migration"))?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
         .map_err(db("create schema_migrations"))?;
     let current: i64 = tx
@@ -336,7 +341,9 @@ impl Store for SqliteStore {
         audit: &[AuditEntry],
     ) -> Result<(), StoreError> {
         let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin insert"))?;
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin insert"))?;
         append(&tx, audit)?;
         {
             let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
@@ -398,7 +405,9 @@ impl Store for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin update"))?;
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin update"))?;
         let exists = tx
             .query_row(
                 "SELECT 1 FROM persons WHERE id = ?1 AND agency = ?2",
@@ -440,7 +449,9 @@ impl Store for SqliteStore {
 
     fn delete_person(&self, id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
         let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin delete"))?;
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin delete"))?;
         append(&tx, std::slice::from_ref(audit))?;
         remove_entries(&tx, id)?;
         let n = tx
@@ -500,7 +511,9 @@ impl Store for SqliteStore {
 
     fn insert_token(&self, t: &TokenRecord, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin token insert"))?;
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin token insert"))?;
         append(&tx, std::slice::from_ref(audit))?;
         tx.execute(
             "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -676,7 +689,9 @@ impl SqliteKeyStore {
 impl KeyStore for SqliteKeyStore {
     fn put_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
         let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin key insert"))?;
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin key insert"))?;
         {
             let mut st = tx
                 .prepare_cached("INSERT INTO data_keys (person_id, master_version, wrapped) VALUES (?1, ?2, ?3)")
@@ -756,7 +771,9 @@ impl KeyStore for SqliteKeyStore {
 
     fn rewrap_keys(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
         let mut w = self.pool.write();
-        let tx = w.transaction().map_err(db("begin rewrap"))?;
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin rewrap"))?;
         {
             let mut st = tx
                 .prepare_cached(
@@ -850,7 +867,9 @@ mod tests {
             s.append_audit(std::slice::from_ref(&e)).unwrap();
             if i == 5 {
                 let mut w = s.pool.write();
-                let tx = w.transaction().unwrap();
+                let tx = w
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .unwrap();
                 assert_eq!(index_pending(&tx, 1000).unwrap(), 6);
                 tx.commit().unwrap();
             }
@@ -871,6 +890,50 @@ mod tests {
         assert_eq!(times(1), [8]);
         // The writer thread may have indexed the tail meanwhile (it does so when idle).
         assert!(unindexed(&s.pool.write()).unwrap() <= 4);
+    }
+
+    #[test]
+    fn two_writers_on_one_database_wait_for_each_other_instead_of_failing() {
+        // As `rempart serve` and a CLI command (or the benchmark's second server) do.
+        let dir = tempfile::tempdir().unwrap();
+        let a = SqliteStore::open(dir.path()).unwrap();
+        let b = SqliteStore::open(dir.path()).unwrap();
+        std::thread::scope(|s| {
+            for store in [&a, &b] {
+                for _ in 0..4 {
+                    s.spawn(move || {
+                        for _ in 0..50 {
+                            store.append_audit(&[entry()]).unwrap();
+                            let n = unique();
+                            let mut hash = [0u8; 32];
+                            hash[..8].copy_from_slice(&n.to_be_bytes());
+                            store
+                                .insert_token(
+                                    &TokenRecord {
+                                        id: format!("t{n}"),
+                                        hash,
+                                        principal: "p".into(),
+                                        role: "dpo".into(),
+                                        agency: "ML-1".into(),
+                                        created_at: 0,
+                                        expires_at: 1,
+                                        suspended: false,
+                                    },
+                                    &entry(),
+                                )
+                                .unwrap();
+                        }
+                    });
+                }
+            }
+        });
+        assert_eq!(a.audit_len().unwrap(), 800);
+    }
+
+    fn unique() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(1);
+        N.fetch_add(1, Ordering::Relaxed)
     }
 
     #[test]
