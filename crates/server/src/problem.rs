@@ -73,25 +73,36 @@ fn problem(
     resp
 }
 
+/// A 422 naming every invalid field.
+fn validation(title: &str, errors: Vec<FieldError>) -> Response {
+    let detail = format!("{} invalid field(s)", errors.len());
+    problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        title,
+        detail,
+        errors,
+    )
+}
+
+/// A 500 that says nothing about its cause (which is logged).
+fn internal() -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "internal error".into(),
+        vec![],
+    )
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Invalid(errors) => problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-                format!("{} invalid field(s)", errors.len()),
-                errors,
-            ),
+            ApiError::Invalid(errors) => validation("Invalid request", errors),
             ApiError::Join => {
                 tracing::error!("blocking task failed");
-                problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                    "internal error".into(),
-                    vec![],
-                )
+                internal()
             }
             ApiError::Vault(e) => match e {
                 VaultError::Unauthenticated => {
@@ -127,13 +138,7 @@ impl IntoResponse for ApiError {
                     e.to_string(),
                     vec![],
                 ),
-                VaultError::Invalid(v) => problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation",
-                    "Invalid file",
-                    format!("{} invalid field(s)", v.0.len()),
-                    v.0,
-                ),
+                VaultError::Invalid(v) => validation("Invalid file", v.0),
                 VaultError::Integrity => {
                     tracing::error!(error = %e, "integrity failure");
                     problem(
@@ -146,13 +151,7 @@ impl IntoResponse for ApiError {
                 }
                 other => {
                     tracing::error!(error = %other, "internal error");
-                    problem(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "Internal error",
-                        "internal error".into(),
-                        vec![],
-                    )
+                    internal()
                 }
             },
         }
