@@ -18,7 +18,8 @@
 //! let proof = inclusion_proof(&leaves, 2);
 //! assert!(verify_inclusion(&leaves[2], 2, 3, &proof, &r));
 //! ```
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod checkpoint;

@@ -14,7 +14,8 @@
 //!    them, and `audit verify` of the whole log (entries/s).
 //!
 //! Both servers run as child processes of the bench so that their memory is their own.
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod audit;

@@ -1,6 +1,7 @@
 //! `rempart`: parses the command line, runs the command, maps failure to a one-line reason
 //! and a non-zero exit status.
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 
 mod cli;
 mod commands;

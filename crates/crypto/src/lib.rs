@@ -23,7 +23,8 @@
 //! let wrapped = ring.wrap("p1", &dk);
 //! assert!(ring.unwrap("p2", &wrapped).is_err());
 //! ```
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod keyring;

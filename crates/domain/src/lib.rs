@@ -11,7 +11,8 @@
 //! assert_eq!(Nir::parse("2060475113042 33").unwrap().masked(), "*************33");
 //! assert_eq!(Phone::parse("06 12 34 56 78").unwrap().as_str(), "+33612345678");
 //! ```
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod contact;

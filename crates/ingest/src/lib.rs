@@ -15,7 +15,8 @@
 //! let files = rempart_ingest::parse_csv(csv.as_bytes(), Some(&Agency::parse("ML-075-13").unwrap()), &rules).unwrap();
 //! assert_eq!(files.len(), 1);
 //! ```
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 use rempart_domain::{

@@ -5,7 +5,8 @@
 //! `application/problem+json`; a file of another agency is a 404 exactly like a missing one.
 //! Logs carry the method, the route template, the status and the latency — never a body, a
 //! token or a query value.
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod body;

@@ -17,7 +17,8 @@
 //! assert!(keys.destroy_key("p1").unwrap());
 //! assert!(keys.get_key("p1").unwrap().is_none());
 //! ```
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod group;

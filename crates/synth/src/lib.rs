@@ -9,7 +9,8 @@
 //! assert_eq!(a, b);
 //! assert!(rempart_domain::Nir::parse(&a[0].nir).is_ok());
 //! ```
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 use chrono::{Datelike, NaiveDate};

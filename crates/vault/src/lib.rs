@@ -7,7 +7,8 @@
 //! and keyed hashes go to the [`Store`]. Reads unwrap the key and open only the categories
 //! asked for. Erasure destroys the key first: from then on no copy of the file store can be
 //! read. A file of another agency is indistinguishable from a missing one.
-#![forbid(unsafe_code, unused_must_use)]
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 mod clock;
