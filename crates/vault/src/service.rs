@@ -866,6 +866,13 @@ impl Vault {
         witness: &crate::witness::Witness,
     ) -> Result<rempart_audit::Checkpoint, VaultError> {
         let latest = self.store.checkpoints()?.pop();
+        // Nothing new since the latest checkpoint: no need to read the log again.
+        if let Some(l) = latest
+            .as_ref()
+            .filter(|l| l.size == self.store.audit_len().unwrap_or(u64::MAX))
+        {
+            return Ok(l.clone());
+        }
         let mut stream = rempart_audit::merkle::StreamingRoot::new();
         // The root is recomputed from the entries themselves, not from stored leaves.
         self.store.audit_visit(0, &mut |seq, bytes, _| {
