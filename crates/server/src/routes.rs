@@ -248,11 +248,16 @@ pub async fn read(
 ) -> Result<impl IntoResponse, ApiError> {
     let checked =
         purpose(q.purpose.as_deref()).and_then(|p| Ok((p, categories(q.categories.as_deref())?)));
-    let view = c
+    let (view, audited) = c
         .run(&s.vault, checked, move |v, p, (purpose, cats)| {
-            v.read(&p, &id, purpose, cats.as_deref())
+            v.read_pending_audit(&p, &id, purpose, cats.as_deref())
         })
         .await?;
+    // No log, no data: the file leaves only once its audit entry is durable. Waiting here
+    // holds no thread of the blocking pool.
+    audited
+        .await
+        .map_err(|e| ApiError::Vault(VaultError::from(e)))?;
     Ok(Json(view))
 }
 

@@ -15,12 +15,21 @@ const MAX_BATCH: usize = 1024;
 struct Slot {
     done: Mutex<Option<Result<(), String>>>,
     cv: Condvar,
+    waker: Mutex<Option<std::task::Waker>>,
 }
 
 impl Slot {
     fn complete(&self, r: Result<(), String>) {
         *self.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
         self.cv.notify_all();
+        if let Some(w) = self
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            w.wake();
+        }
     }
 
     fn wait(&self) -> Result<(), String> {
@@ -79,6 +88,11 @@ impl GroupCommit {
 
     /// Appends `entries` durably, together with whatever other requests are waiting.
     pub(crate) fn append(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        self.submit(entries).wait()
+    }
+
+    /// Hands `entries` to the writer; the ticket completes once they are durable.
+    pub(crate) fn submit(&self, entries: &[AuditEntry]) -> AuditTicket {
         let slot = Arc::new(Slot::default());
         let sent = match self
             .tx
@@ -90,9 +104,70 @@ impl GroupCommit {
             None => false,
         };
         if !sent {
-            return Err(StoreError::Audit("the audit writer has stopped".into()));
+            return AuditTicket::ready(Err(StoreError::Audit(
+                "the audit writer has stopped".into(),
+            )));
         }
-        slot.wait().map_err(StoreError::Audit)
+        AuditTicket(Ticket::Pending(slot))
+    }
+}
+
+enum Ticket {
+    Ready(Option<Result<(), StoreError>>),
+    Pending(Arc<Slot>),
+}
+
+/// The promise that audit entries handed over are (or failed to be) durable: wait for it on a
+/// thread, or `.await` it without holding one. Whatever it guards must not be released before
+/// it completes with `Ok`.
+#[must_use = "the act is allowed only once its audit entry is durable"]
+pub struct AuditTicket(Ticket);
+
+impl std::fmt::Debug for AuditTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditTicket")
+    }
+}
+
+impl AuditTicket {
+    /// A ticket already decided (stores without group commit).
+    pub fn ready(r: Result<(), StoreError>) -> AuditTicket {
+        AuditTicket(Ticket::Ready(Some(r)))
+    }
+
+    /// Blocks until the entries are durable.
+    pub fn wait(self) -> Result<(), StoreError> {
+        match self.0 {
+            Ticket::Ready(r) => r.unwrap_or(Ok(())),
+            Ticket::Pending(slot) => slot.wait().map_err(StoreError::Audit),
+        }
+    }
+}
+
+impl std::future::Future for AuditTicket {
+    type Output = Result<(), StoreError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match &mut self.0 {
+            Ticket::Ready(r) => std::task::Poll::Ready(r.take().unwrap_or(Ok(()))),
+            Ticket::Pending(slot) => {
+                // Register first, then look: a completion in between still wakes us.
+                *slot.waker.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(cx.waker().clone());
+                match slot
+                    .done
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                {
+                    Some(r) => std::task::Poll::Ready(r.map_err(StoreError::Audit)),
+                    None => std::task::Poll::Pending,
+                }
+            }
+        }
     }
 }
 

@@ -25,6 +25,7 @@ mod group;
 mod pool;
 mod sqlite;
 
+pub use group::AuditTicket;
 pub use sqlite::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
 
 use rempart_audit::{AuditEntry, Checkpoint};
@@ -181,6 +182,11 @@ pub trait Store: Send + Sync {
     /// Appends audit entries in a transaction of their own (reads, searches, refusals): the
     /// caller returns nothing unless this succeeded.
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// Hands entries over and returns at once; the ticket completes when they are durable (or
+    /// failed). By default, the same as `append_audit`.
+    fn submit_audit(&self, entries: &[AuditEntry]) -> AuditTicket {
+        AuditTicket::ready(self.append_audit(entries))
+    }
     /// The latest audit entries naming `person`, newest first, with their sequence numbers.
     fn audit_for_person(
         &self,

@@ -527,6 +527,10 @@ impl Store for SqliteStore {
         self.audit.append(entries)
     }
 
+    fn submit_audit(&self, entries: &[AuditEntry]) -> crate::AuditTicket {
+        self.audit.submit(entries)
+    }
+
     fn audit_for_person(
         &self,
         person: &str,

@@ -554,6 +554,21 @@ impl Vault {
         purpose: Purpose,
         wanted: Option<&[Category]>,
     ) -> Result<PersonView, VaultError> {
+        let (view, ticket) = self.read_pending_audit(p, id, purpose, wanted)?;
+        ticket.wait()?;
+        Ok(view)
+    }
+
+    /// [`Vault::read`] in two halves, for an asynchronous caller: the view and the ticket of its
+    /// audit entry. **The view must not leave before the ticket completes with `Ok`** (no log,
+    /// no data); awaiting the ticket does not hold a thread.
+    pub fn read_pending_audit(
+        &self,
+        p: &Principal,
+        id: &str,
+        purpose: Purpose,
+        wanted: Option<&[Category]>,
+    ) -> Result<(PersonView, rempart_store::AuditTicket), VaultError> {
         let (stored, dk) = self
             .load(p, id)
             .map_err(|e| self.denied(p, Action::Read, id, Some(purpose), e))?;
@@ -564,19 +579,22 @@ impl Vault {
             .iter()
             .map(|f| f.0)
             .filter(|c| wanted.contains(c));
-        // No log, no data: the view is returned only once its entry is committed.
-        self.store.append_audit(&[self.entry(
+        let entry = self.entry(
             p,
             Action::Read,
             vec![stored.id.clone()],
             names(returned),
             Some(purpose),
             Outcome::Allowed,
-        )])?;
-        Ok(PersonView {
-            id: stored.id,
-            record,
-        })
+        );
+        let ticket = self.store.submit_audit(&[entry]);
+        Ok((
+            PersonView {
+                id: stored.id,
+                record,
+            },
+            ticket,
+        ))
     }
 
     /// Replaces the categories present in `patch`; the result must be a valid file.
