@@ -885,10 +885,8 @@ impl Vault {
     ) -> Result<rempart_audit::Checkpoint, VaultError> {
         let latest = self.store.checkpoints()?.pop();
         // Nothing new since the latest checkpoint: no need to read the log again.
-        if let Some(l) = latest
-            .as_ref()
-            .filter(|l| l.size == self.store.audit_len().unwrap_or(u64::MAX))
-        {
+        let len = self.store.audit_len()?;
+        if let Some(l) = latest.as_ref().filter(|l| l.size == len) {
             return Ok(l.clone());
         }
         let mut stream = rempart_audit::merkle::StreamingRoot::new();
