@@ -180,6 +180,124 @@ pub fn verify_consistency(
     s == 0 && &fr == first_root && &sr == second_root
 }
 
+/// Subtrees of `2^BLOCK_LEVEL` leaves and more are kept whole beside the log, so that proofs
+/// and checkpoints read O(log n) hashes instead of every leaf.
+pub const BLOCK_LEVEL: u32 = 8;
+/// Leaves in a block, the smallest subtree kept whole.
+pub const BLOCK: u64 = 1 << BLOCK_LEVEL;
+
+/// Where the hashes of a large tree come from: its aligned perfect subtrees of at least
+/// [`BLOCK`] leaves, kept beside the log, and the leaves themselves.
+pub trait Subtrees {
+    /// Why a hash could not be read.
+    type Error;
+    /// The root of leaves `index·2^level .. (index+1)·2^level`, with `level ≥ BLOCK_LEVEL`.
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
+    /// The leaves `lo..hi`, never more than [`BLOCK`] of them.
+    fn leaves(&mut self, lo: u64, hi: u64) -> Result<Vec<Hash>, Self::Error>;
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split64(n: u64) -> u64 {
+    debug_assert!(n >= 2);
+    1u64 << (u64::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// MTH of leaves `lo..hi`, from whole subtrees where they exist.
+pub fn range_root<S: Subtrees + ?Sized>(s: &mut S, lo: u64, hi: u64) -> Result<Hash, S::Error> {
+    let n = hi.saturating_sub(lo);
+    if n == 0 {
+        return Ok(empty_root());
+    }
+    if n.is_power_of_two() && n >= BLOCK && lo.is_multiple_of(n) {
+        return s.node(n.trailing_zeros(), lo / n);
+    }
+    if n <= BLOCK {
+        return Ok(root(&s.leaves(lo, hi)?));
+    }
+    let k = split64(n);
+    Ok(node_hash(
+        &range_root(s, lo, lo + k)?,
+        &range_root(s, lo + k, hi)?,
+    ))
+}
+
+/// [`inclusion_proof`] of leaf `index` in the tree of the first `size` leaves of `s`, reading
+/// O(log n) whole subtrees and at most two blocks of leaves; empty when out of range.
+pub fn inclusion_path<S: Subtrees + ?Sized>(
+    s: &mut S,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    let mut out = Vec::new();
+    if index < size {
+        path_in(s, index, 0, size, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn path_in<S: Subtrees + ?Sized>(
+    s: &mut S,
+    m: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = hi - lo;
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split64(n);
+    if m < k {
+        path_in(s, m, lo, lo + k, out)?;
+        out.push(range_root(s, lo + k, hi)?);
+    } else {
+        path_in(s, m - k, lo + k, hi, out)?;
+        out.push(range_root(s, lo, lo + k)?);
+    }
+    Ok(())
+}
+
+/// [`consistency_proof`] between the trees of the first `first` and `second` leaves of `s`;
+/// empty when `first` is 0 or not below `second`.
+pub fn consistency_path<S: Subtrees + ?Sized>(
+    s: &mut S,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    let mut out = Vec::new();
+    if first > 0 && first < second {
+        subproof_in(s, first, 0, second, true, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn subproof_in<S: Subtrees + ?Sized>(
+    s: &mut S,
+    m: u64,
+    lo: u64,
+    hi: u64,
+    whole: bool,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    let n = hi - lo;
+    if m == n {
+        if !whole {
+            out.push(range_root(s, lo, hi)?);
+        }
+        return Ok(());
+    }
+    let k = split64(n);
+    if m <= k {
+        subproof_in(s, m, lo, lo + k, whole, out)?;
+        out.push(range_root(s, lo + k, hi)?);
+    } else {
+        subproof_in(s, m - k, lo + k, hi, false, out)?;
+        out.push(range_root(s, lo, lo + k)?);
+    }
+    Ok(())
+}
+
 /// A root computed while leaves stream past, in O(log n) memory: the stack of perfect
 /// subtrees, folded right to left at the end. For verifying a long log without holding it.
 #[derive(Debug, Default, Clone)]
@@ -207,6 +325,22 @@ impl StreamingRoot {
         }
         self.stack.push(cur);
         self.size += 1;
+    }
+
+    /// The state after the first `size` leaves of `s`, read from its whole subtrees: resumes
+    /// a long log without reading it again. Check [`StreamingRoot::root`] against a signed root
+    /// before trusting it.
+    pub fn resume<S: Subtrees + ?Sized>(s: &mut S, size: u64) -> Result<Self, S::Error> {
+        let mut stack = Vec::new();
+        let mut off = 0u64;
+        for height in (0..u64::BITS).rev() {
+            let width = 1u64 << height;
+            if size & width != 0 {
+                stack.push((height, range_root(s, off, off + width)?));
+                off += width;
+            }
+        }
+        Ok(StreamingRoot { stack, size })
     }
 
     /// Leaves so far.
@@ -340,7 +474,54 @@ mod tests {
             .collect()
     }
 
+    /// Whole subtrees computed from a slice, checking that only aligned perfect subtrees of
+    /// at least a block and at most a block of leaves are asked for.
+    struct FromSlice<'a>(&'a [Hash], usize);
+
+    impl Subtrees for FromSlice<'_> {
+        type Error = std::convert::Infallible;
+        fn node(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error> {
+            assert!(level >= BLOCK_LEVEL);
+            self.1 += 1;
+            let w = 1usize << level;
+            let lo = index as usize * w;
+            Ok(root(&self.0[lo..lo + w]))
+        }
+        fn leaves(&mut self, lo: u64, hi: u64) -> Result<Vec<Hash>, Self::Error> {
+            assert!(hi - lo <= BLOCK);
+            self.1 += 1;
+            Ok(self.0[lo as usize..hi as usize].to_vec())
+        }
+    }
+
+    #[test]
+    fn a_proof_in_a_large_tree_reads_few_subtrees() {
+        let leaves = leaves_of(70_000);
+        let mut s = FromSlice(&leaves, 0);
+        let p = inclusion_path(&mut s, 12_345, 70_000).unwrap();
+        assert_eq!(p, inclusion_proof(&leaves, 12_345));
+        assert!(s.1 <= 2 * 17 + 2, "{} reads", s.1);
+    }
+
     proptest! {
+        #[test]
+        fn proofs_from_whole_subtrees_equal_proofs_from_every_leaf(n in 1u64..2100, i in 0u64..2100, m in 0u64..2100) {
+            let leaves = leaves_of(n as usize);
+            let i = i % n;
+            let mut s = FromSlice(&leaves, 0);
+            prop_assert_eq!(inclusion_path(&mut s, i, n).unwrap(), inclusion_proof(&leaves, i as usize));
+            let m = m % (n + 1);
+            prop_assert_eq!(consistency_path(&mut s, m, n).unwrap(), consistency_proof(&leaves, m as usize));
+            prop_assert_eq!(range_root(&mut s, 0, n).unwrap(), root(&leaves));
+            let resumed = StreamingRoot::resume(&mut s, n).unwrap();
+            prop_assert_eq!(resumed.root(), root(&leaves));
+            // Resumed, it goes on like a stream that saw every leaf.
+            let mut a = StreamingRoot::resume(&mut s, m).unwrap();
+            for l in &leaves[m as usize..] { a.push(*l); }
+            prop_assert_eq!(a.root(), root(&leaves));
+            prop_assert_eq!(a.size(), n);
+        }
+
         #[test]
         fn every_inclusion_proof_verifies_and_a_wrong_one_does_not(n in 1usize..70, i in 0usize..70, flip in 0usize..32) {
             let leaves = leaves_of(n);

@@ -76,6 +76,9 @@ impl Store for WithoutReadAudit {
     fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
         self.0.audit_visit(after, visit)
     }
+    fn audit_subtrees(&self) -> Result<Box<rempart_store::AuditSubtrees<'_>>, StoreError> {
+        self.0.audit_subtrees()
+    }
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
         self.0.insert_checkpoint(c)
     }

@@ -17,7 +17,7 @@ use std::time::Instant;
 pub struct BenchOptions {
     /// The `rempart` executable (the servers and the import run as child processes).
     pub exe: PathBuf,
-    /// Files to import.
+    /// Files to import (0: skip the import and HTTP benchmarks).
     pub files: usize,
     /// Agencies they are spread over.
     pub agencies: usize,
@@ -130,6 +130,19 @@ pub fn run(o: &BenchOptions) -> Result<String> {
 }
 
 fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
+    if o.files == 0 {
+        // Only the audit-log part.
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+        let mut out = format!(
+            "### {now} — `{}`\n\nMachine: {}.\n\n",
+            o.command_line,
+            machine()
+        );
+        if o.audit_entries > 0 {
+            out.push_str(&crate::audit::run(root, o.audit_entries)?);
+        }
+        return Ok(out);
+    }
     let data = root.join("data");
     let key = root.join("master.key");
     let store_args = |cmd: &mut Command| {

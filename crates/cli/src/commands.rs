@@ -118,8 +118,11 @@ fn bench(
     audit_entries: u64,
     append_to: Option<&Path>,
 ) -> Result<()> {
-    if files == 0 || agencies == 0 || clients == 0 || seconds <= 0.0 {
-        bail!("--files, --agencies, --clients and --seconds must be positive");
+    if files == 0 && audit_entries == 0 {
+        bail!("nothing to measure: --files 0 needs --audit-entries N");
+    }
+    if agencies == 0 || clients == 0 || seconds <= 0.0 || !seconds.is_finite() {
+        bail!("--agencies, --clients and --seconds must be positive");
     }
     let opts = rempart_bench::BenchOptions {
         exe: std::env::current_exe().context("locating the rempart executable")?,

@@ -65,6 +65,9 @@ pub enum StoreError {
 /// Called with (seq, canonical bytes, recorded leaf) of each audit entry; `false` stops the scan.
 pub type AuditVisitor<'a> = dyn FnMut(u64, &[u8], &[u8]) -> bool + 'a;
 
+/// A reader of the audit log's whole subtrees ([`rempart_audit::merkle::Subtrees`]).
+pub type AuditSubtrees<'a> = dyn rempart_audit::merkle::Subtrees<Error = StoreError> + 'a;
+
 /// A blind-index entry: index kind code and keyed hash.
 pub type IndexEntry = (i64, [u8; 32]);
 
@@ -198,6 +201,9 @@ pub trait Store: Send + Sync {
     /// Calls `visit(seq, canonical bytes, recorded leaf)` for every entry after `after`, in
     /// order, until it returns `false`; returns how many were visited.
     fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError>;
+    /// The log's whole subtrees and leaves, for proofs and checkpoints that read O(log n)
+    /// hashes. They are derived data: what they give must be checked against a signed root.
+    fn audit_subtrees(&self) -> Result<Box<AuditSubtrees<'_>>, StoreError>;
     /// Records a signed checkpoint.
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
     /// Every recorded checkpoint, by size.

@@ -6,6 +6,7 @@ use crate::{AuditVisitor, IndexEntry};
 use crate::{
     KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
 };
+use rempart_audit::merkle::{self, Hash, Subtrees, BLOCK, BLOCK_LEVEL};
 use rempart_audit::{leaf_of, AuditEntry, Checkpoint};
 use rempart_domain::Category;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -65,6 +66,14 @@ const VAULT_MIGRATIONS: &[&str] = &[
     // 4: the per-person index of the audit log is maintained in batches, behind the log.
     "CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
      INSERT INTO audit_meta (key, value) VALUES ('indexed_through', (SELECT COALESCE(MAX(seq), 0) FROM audit_log));",
+    // 5: the roots of the log's aligned perfect subtrees of 2^8 leaves and more (derived from
+    // the leaves, written with them), for proofs and checkpoints in O(log n).
+    "CREATE TABLE audit_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;",
 ];
 
 const KEY_MIGRATIONS: &[&str] = &[
@@ -93,7 +102,8 @@ fn init_conn(c: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -1024;",
+         PRAGMA cache_size = -1024;
+         PRAGMA mmap_size = 1073741824;",
     )
 }
 
@@ -181,6 +191,7 @@ impl SqliteStore {
     /// Opens (and migrates) the file store of an existing data directory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
+        catch_up_nodes(&pool)?;
         let audit = GroupCommit::start(pool.clone());
         Ok(SqliteStore { pool, audit })
     }
@@ -256,6 +267,7 @@ pub(crate) fn append(
             r.get(0)
         })
         .map_err(db("read audit position"))?;
+    let before = seq as u64;
     let mut ins = tx
         .prepare_cached("INSERT INTO audit_log (seq, entry, leaf) VALUES (?1, ?2, ?3)")
         .map_err(db("prepare audit"))?;
@@ -266,7 +278,122 @@ pub(crate) fn append(
         ins.execute(params![seq, bytes, &leaf[..]])
             .map_err(db("append audit entry"))?;
     }
+    extend_nodes(tx, before, seq as u64)
+}
+
+/// The leaves `lo..hi` (0-based leaf indexes: entries `lo+1..=hi`), all present.
+fn leaves_between(c: &Connection, lo: u64, hi: u64) -> Result<Vec<Hash>, StoreError> {
+    let mut st = c
+        .prepare_cached("SELECT leaf FROM audit_log WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")
+        .map_err(db("prepare audit leaves"))?;
+    let mut rows = st
+        .query(params![lo as i64, hi as i64])
+        .map_err(db("audit leaves"))?;
+    let mut out = Vec::with_capacity((hi - lo) as usize);
+    while let Some(r) = rows.next().map_err(db("audit leaves"))? {
+        let b = r
+            .get_ref(0)
+            .and_then(|v| v.as_blob().map_err(Into::into))
+            .map_err(db("audit leaves"))?;
+        out.push(<[u8; 32]>::try_from(b).map_err(|_| StoreError::Corrupt("audit leaf"))?);
+    }
+    if out.len() as u64 != hi - lo {
+        return Err(StoreError::Corrupt("audit log has a gap"));
+    }
+    Ok(out)
+}
+
+fn node_at(c: &Connection, level: u32, idx: u64) -> Result<Hash, StoreError> {
+    let b: Vec<u8> = c
+        .prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")
+        .map_err(db("prepare audit node"))?
+        .query_row(params![level, idx as i64], |r| r.get(0))
+        .optional()
+        .map_err(db("audit node"))?
+        .ok_or(StoreError::Corrupt("audit subtree missing"))?;
+    <[u8; 32]>::try_from(b.as_slice()).map_err(|_| StoreError::Corrupt("audit subtree"))
+}
+
+/// Records the whole subtrees completed when the log grew from `before` to `after` entries:
+/// each completed block of leaves, then its parents while it is a right child.
+fn extend_nodes(c: &Connection, before: u64, after: u64) -> Result<(), StoreError> {
+    let mut ins = c
+        .prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
+        .map_err(db("prepare audit node"))?;
+    for block in before / BLOCK..after / BLOCK {
+        let mut hash = merkle::root(&leaves_between(c, block * BLOCK, (block + 1) * BLOCK)?);
+        let (mut level, mut idx) = (BLOCK_LEVEL, block);
+        ins.execute(params![level, idx as i64, &hash[..]])
+            .map_err(db("record audit node"))?;
+        while idx & 1 == 1 {
+            hash = merkle::node_hash(&node_at(c, level, idx - 1)?, &hash);
+            level += 1;
+            idx >>= 1;
+            ins.execute(params![level, idx as i64, &hash[..]])
+                .map_err(db("record audit node"))?;
+        }
+    }
     Ok(())
+}
+
+/// Builds the whole subtrees of a log written before they were kept (or by an older binary).
+fn catch_up_nodes(pool: &Pool) -> Result<(), StoreError> {
+    let mut w = pool.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin audit subtrees"))?;
+    let (covered, len): (i64, i64) = tx
+        .query_row(
+            "SELECT (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_nodes WHERE level = ?1),
+                    (SELECT COALESCE(MAX(seq), 0) FROM audit_log)",
+            params![BLOCK_LEVEL],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db("read audit subtrees"))?;
+    let covered = covered as u64 * BLOCK;
+    if (len as u64) / BLOCK * BLOCK > covered {
+        extend_nodes(&tx, covered, len as u64)?;
+    }
+    tx.commit().map_err(db("commit audit subtrees"))
+}
+
+/// [`Subtrees`] over one pooled connection, keeping the last block of leaves read.
+struct SqliteSubtrees<'a> {
+    conn: crate::pool::Pooled<'a>,
+    block: Option<(u64, Vec<Hash>)>,
+}
+
+impl Subtrees for SqliteSubtrees<'_> {
+    type Error = StoreError;
+
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        node_at(&self.conn, level, index)
+    }
+
+    fn leaves(&mut self, lo: u64, hi: u64) -> Result<Vec<Hash>, StoreError> {
+        let b = lo / BLOCK;
+        if hi > (b + 1) * BLOCK {
+            return leaves_between(&self.conn, lo, hi);
+        }
+        // A proof asks for several ranges of the same block: read it once, as far as needed.
+        let have = self
+            .block
+            .as_ref()
+            .is_some_and(|(cb, l)| *cb == b && (b * BLOCK + l.len() as u64) >= hi);
+        if !have {
+            let l = leaves_between(&self.conn, b * BLOCK, hi)?;
+            self.block = Some((b, l));
+        }
+        let l = self
+            .block
+            .as_ref()
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or(&[]);
+        let (from, to) = ((lo - b * BLOCK) as usize, (hi - b * BLOCK) as usize);
+        l.get(from..to)
+            .map(<[Hash]>::to_vec)
+            .ok_or(StoreError::Corrupt("audit log has a gap"))
+    }
 }
 
 /// The last entry whose persons are in `audit_persons`; later ones are found by scanning.
@@ -602,6 +729,13 @@ impl Store for SqliteStore {
             }
         }
         Ok(n)
+    }
+
+    fn audit_subtrees(&self) -> Result<Box<crate::AuditSubtrees<'_>>, StoreError> {
+        Ok(Box::new(SqliteSubtrees {
+            conn: self.pool.read().map_err(db("open reader"))?,
+            block: None,
+        }))
     }
 
     fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {

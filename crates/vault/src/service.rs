@@ -110,6 +110,10 @@ pub enum VaultError {
     /// A stored ciphertext did not authenticate: tampering or a moved ciphertext.
     #[error("stored data failed its integrity check")]
     Integrity,
+    /// The log's stored subtrees do not give the root of the latest signed checkpoint: the
+    /// log was altered; `rempart audit verify` names where.
+    #[error("the audit log does not match its latest signed checkpoint (size {0}); run `rempart audit verify`")]
+    AuditMismatch(u64),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -889,12 +893,36 @@ impl Vault {
         if let Some(l) = latest.as_ref().filter(|l| l.size == len) {
             return Ok(l.clone());
         }
-        let mut stream = rempart_audit::merkle::StreamingRoot::new();
-        // The root is recomputed from the entries themselves, not from stored leaves.
-        self.store.audit_visit(0, &mut |seq, bytes, _| {
-            stream.push(rempart_audit::leaf_of(seq, bytes));
-            true
-        })?;
+        // Resume from the latest signed checkpoint: its tree is read from the stored subtrees
+        // (O(log n)) and must give its signed root; the entries after it are hashed again from
+        // their content, not taken from stored leaves. Without a checkpoint, the whole log is.
+        let mut stream = match &latest {
+            Some(l) => {
+                let s = rempart_audit::merkle::StreamingRoot::resume(
+                    &mut *self.store.audit_subtrees()?,
+                    l.size,
+                )
+                .map_err(|_| VaultError::AuditMismatch(l.size))?;
+                if Some(s.root()) != l.root_hash() {
+                    return Err(VaultError::AuditMismatch(l.size));
+                }
+                s
+            }
+            None => rempart_audit::merkle::StreamingRoot::new(),
+        };
+        let mut gap = false;
+        self.store
+            .audit_visit(stream.size(), &mut |seq, bytes, _| {
+                if seq != stream.size() + 1 {
+                    gap = true;
+                    return false;
+                }
+                stream.push(rempart_audit::leaf_of(seq, bytes));
+                true
+            })?;
+        if gap {
+            return Err(StoreError::Corrupt("audit log has a gap").into());
+        }
         if let Some(l) = latest.filter(|l| l.size == stream.size()) {
             return Ok(l);
         }
@@ -907,23 +935,6 @@ impl Vault {
         self.store.insert_checkpoint(&cp)?;
         witness.append(&cp)?;
         Ok(cp)
-    }
-
-    /// The recorded leaves of the first `size` entries.
-    fn leaves(&self, size: u64) -> Result<Vec<rempart_audit::merkle::Hash>, VaultError> {
-        let mut leaves = Vec::with_capacity(size as usize);
-        let mut bad = false;
-        self.store.audit_visit(0, &mut |_, _, leaf| {
-            match <[u8; 32]>::try_from(leaf) {
-                Ok(l) => leaves.push(l),
-                Err(_) => bad = true,
-            }
-            !bad && (leaves.len() as u64) < size
-        })?;
-        if bad {
-            return Err(StoreError::Corrupt("audit leaf").into());
-        }
-        Ok(leaves)
     }
 
     fn checkpoint_of_size(&self, size: u64) -> Result<rempart_audit::Checkpoint, VaultError> {
@@ -950,7 +961,6 @@ impl Vault {
         if seq == 0 || seq > checkpoint.size {
             return Err(VaultError::NotFound);
         }
-        let leaves = self.leaves(checkpoint.size)?;
         let mut entry = None;
         self.store.audit_visit(seq - 1, &mut |s, bytes, _| {
             if s == seq {
@@ -959,7 +969,11 @@ impl Vault {
             false
         })?;
         let entry = entry.ok_or(VaultError::NotFound)?;
-        let path = rempart_audit::merkle::inclusion_proof(&leaves, (seq - 1) as usize);
+        let path = rempart_audit::merkle::inclusion_path(
+            &mut *self.store.audit_subtrees()?,
+            seq - 1,
+            checkpoint.size,
+        )?;
         Ok(rempart_audit::InclusionProof {
             seq,
             entry,
@@ -985,8 +999,11 @@ impl Vault {
             self.checkpoint_of_size(first)?,
             self.checkpoint_of_size(second)?,
         );
-        let leaves = self.leaves(second)?;
-        let path = rempart_audit::merkle::consistency_proof(&leaves, first as usize);
+        let path = rempart_audit::merkle::consistency_path(
+            &mut *self.store.audit_subtrees()?,
+            first,
+            second,
+        )?;
         Ok(rempart_audit::ConsistencyProof {
             first: a,
             second: b,
