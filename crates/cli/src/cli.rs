@@ -33,6 +33,14 @@ pub struct StoreArgs {
     /// DIR.witness beside it.
     #[arg(long, env = "REMPART_WITNESS", global = true)]
     pub witness: Option<PathBuf>,
+    /// Syslog socket that also receives each checkpoint, or `off`. The default socket is
+    /// optional (a warning if absent); one given here must accept the message.
+    #[arg(long, env = "REMPART_WITNESS_SYSLOG", global = true)]
+    pub witness_syslog: Option<String>,
+    /// HTTP(S) endpoint of an outside witness that receives each checkpoint (JSON POST, must
+    /// answer 2xx).
+    #[arg(long, env = "REMPART_WITNESS_URL", global = true)]
+    pub witness_url: Option<String>,
     /// Pattern (regular expression) of France Travail identifiers.
     #[arg(long, env = "REMPART_FRANCE_TRAVAIL_PATTERN", global = true, default_value = rempart_domain::DEFAULT_FRANCE_TRAVAIL_PATTERN)]
     pub france_travail_pattern: String,

@@ -189,10 +189,25 @@ fn key_path(store: &StoreArgs, data: &Path) -> Result<PathBuf> {
     Ok(data.with_file_name(file))
 }
 
-/// The witness file: `--witness`, or DIR.witness beside the data directory.
+/// The witness: the file (`--witness`, or DIR.witness beside the data directory), syslog
+/// (`--witness-syslog`, `/dev/log` by default) and the optional `--witness-url`.
 pub fn witness(store: &StoreArgs) -> Result<Witness> {
+    let mut w = Witness::new(witness_file(store)?);
+    match store.witness_syslog.as_deref() {
+        Some("off") => {}
+        Some("") => bail!("--witness-syslog needs a socket path or `off`"),
+        Some(socket) => w = w.with_syslog(socket, true),
+        None => w = w.with_syslog(rempart_vault::DEFAULT_SYSLOG, false),
+    }
+    if let Some(url) = &store.witness_url {
+        w = w.with_http(url)?;
+    }
+    Ok(w)
+}
+
+fn witness_file(store: &StoreArgs) -> Result<PathBuf> {
     if let Some(w) = &store.witness {
-        return Ok(Witness::new(w));
+        return Ok(w.clone());
     }
     let data = data_dir(store)?;
     let name = data.file_name().ok_or_else(|| {
@@ -203,7 +218,7 @@ pub fn witness(store: &StoreArgs) -> Result<Witness> {
     })?;
     let mut file = name.to_os_string();
     file.push(".witness");
-    Ok(Witness::new(data.with_file_name(file)))
+    Ok(data.with_file_name(file))
 }
 
 fn audit(command: AuditCommand) -> Result<()> {

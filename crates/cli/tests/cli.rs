@@ -400,3 +400,130 @@ fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
         .status
         .success());
 }
+
+/// A one-request HTTP server answering `status`; returns its URL and the request body.
+fn http_witness(status: u16) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/witness/checkpoints", l.local_addr().unwrap());
+    let t = std::thread::spawn(move || {
+        // Never hang the suite: no request within 30 s is a failure.
+        l.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let s = loop {
+            match l.accept() {
+                Ok((s, _)) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("the HTTP witness got no request: {e}"),
+            }
+        };
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut r = std::io::BufReader::new(s);
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).unwrap();
+        let mut s = r.into_inner();
+        write!(
+            s,
+            "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        String::from_utf8(body).unwrap()
+    });
+    (url, t)
+}
+
+#[test]
+fn checkpoints_go_to_the_witness_file_syslog_and_an_http_witness() {
+    let i = Install::new();
+    let agency = rempart_synth::agency_codes(1)[0].clone();
+    let sock_path = i.data.with_file_name("syslog.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let (url, got) = http_witness(201);
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "a",
+        "--role",
+        "dpo",
+        "--agency",
+        &agency,
+        "--witness-syslog",
+        sock_path.to_str().unwrap(),
+        "--witness-url",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = std::fs::read_to_string(i.data.with_file_name("data.witness")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(file.lines().last().unwrap()).unwrap();
+    let posted: serde_json::Value = serde_json::from_str(&got.join().unwrap()).unwrap();
+    assert_eq!(
+        posted, last,
+        "the HTTP witness got the checkpoint of the file"
+    );
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(msg.starts_with("<85>1 "), "{msg}");
+    let json = &msg[msg.find('{').unwrap()..];
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(json).unwrap(),
+        last
+    );
+
+    // A witness that refuses, or a syslog socket that is not there, fails the command.
+    // (Each token creation adds an entry, so that there is a new checkpoint to send.)
+    let (url, got) = http_witness(500);
+    let mint = |extra: &[&str]| {
+        let mut a = vec![
+            "token",
+            "create",
+            "--principal",
+            "b",
+            "--role",
+            "dpo",
+            "--agency",
+            &agency,
+        ];
+        a.extend_from_slice(extra);
+        i.run(&a)
+    };
+    assert!(mint(&["--witness-syslog", "off"]).status.success());
+    let o = mint(&["--witness-syslog", "off", "--witness-url", &url]);
+    got.join().unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("HTTP witness answered 500"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains("/witness/checkpoints"),
+        "{}",
+        stderr(&o)
+    );
+    let missing = i.data.with_file_name("no-such.sock");
+    let o = mint(&["--witness-syslog", missing.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("syslog"), "{}", stderr(&o));
+    let o = i.run(&["audit", "checkpoint", "--witness-url", "ftp://x"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("http:// or https://"), "{}", stderr(&o));
+}

@@ -22,4 +22,4 @@ pub use service::Access;
 pub use service::{
     ImportProgress, Page, PersonView, Principal, RotationReport, SearchHit, Vault, VaultError,
 };
-pub use witness::{Witness, WitnessError};
+pub use witness::{Witness, WitnessError, DEFAULT_SYSLOG};
