@@ -28,6 +28,10 @@ pub enum Action {
     TokenCreate,
     /// The master key was rotated.
     KeyRotate,
+    /// The audit log was exported (`detail`: format and start).
+    AuditExport,
+    /// An entry of the audit log was read in a proof (`detail`: which proof).
+    AuditProof,
 }
 
 /// How it ended.

@@ -251,7 +251,8 @@ pub enum AuditCommand {
         /// Unix seconds or YYYY-MM-DD; everything when absent.
         #[arg(long)]
         since: Option<String>,
-        /// Output format (jsonl; parquet is not available yet).
+        /// Output format: jsonl, or parquet (one column per field, plus the canonical entry and
+        /// its leaf hash).
         #[arg(long, default_value = "jsonl")]
         format: String,
         /// Output file (standard output when absent).

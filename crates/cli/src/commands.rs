@@ -298,9 +298,8 @@ fn audit(command: AuditCommand) -> Result<()> {
             format,
             out,
         } => {
-            if format != "jsonl" {
-                bail!("--format {format} is not available; use jsonl");
-            }
+            let format: rempart_vault::ExportFormat =
+                format.parse().map_err(|e: String| anyhow!(e))?;
             let since = match since.as_deref() {
                 None => i64::MIN,
                 Some(s) => match s.parse::<i64>() {
@@ -312,6 +311,7 @@ fn audit(command: AuditCommand) -> Result<()> {
                 },
             };
             let vault = open_vault(&store)?;
+            let local = Principal::local(Agency::parse("LOCAL")?);
             let n = match &out {
                 Some(path) => {
                     let tmp = path.with_extension("partial");
@@ -319,13 +319,28 @@ fn audit(command: AuditCommand) -> Result<()> {
                         std::fs::File::create(&tmp)
                             .with_context(|| format!("creating {}", tmp.display()))?,
                     );
-                    let n = vault.export_audit(since, &mut f)?;
+                    let n = match vault.export_audit(&local, since, format, &mut f) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            drop(f);
+                            let _ = std::fs::remove_file(&tmp);
+                            return Err(e.into());
+                        }
+                    };
                     std::io::Write::flush(&mut f)?;
-                    drop(f);
+                    f.into_inner()
+                        .map_err(|e| e.into_error())?
+                        .sync_all()
+                        .with_context(|| format!("writing {}", tmp.display()))?;
                     std::fs::rename(&tmp, path)?;
                     n
                 }
-                None => vault.export_audit(since, &mut std::io::stdout().lock())?,
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
+                    let n = vault.export_audit(&local, since, format, &mut out)?;
+                    std::io::Write::flush(&mut out)?;
+                    n
+                }
             };
             eprintln!("rempart: exported {n} audit entries");
             Ok(())

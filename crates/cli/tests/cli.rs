@@ -391,14 +391,38 @@ fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(lines.lines().count() as u64, second);
-    assert!(lines.lines().all(
-        |l| serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"]["action"].is_string()
-    ));
-    assert!(!i
-        .run(&["audit", "export", "--format", "parquet"])
-        .status
-        .success());
+    let actions: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"]["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // The log up to the second checkpoint, then the proofs read since and this export.
+    assert!(actions.len() as u64 > second);
+    assert!(actions.iter().any(|a| a == "audit_proof"));
+    assert_eq!(actions.last().map(String::as_str), Some("audit_export"));
+    let pq = i.data.with_file_name("audit.parquet");
+    let o = i.run(&[
+        "audit",
+        "export",
+        "--format",
+        "parquet",
+        "--out",
+        pq.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&pq).unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    let o = i.run(&["audit", "export", "--format", "csv"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("use jsonl or parquet"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A one-request HTTP server answering `status`; returns its URL and the request body.

@@ -13,10 +13,12 @@
 
 mod clock;
 mod codec;
+mod export;
 mod service;
 mod witness;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use export::{parquet_schema, ExportFormat};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
 pub use service::Access;
 pub use service::{

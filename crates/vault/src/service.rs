@@ -53,6 +53,12 @@ impl Principal {
     }
 }
 
+/// The one field the export filters on.
+#[derive(serde::Deserialize)]
+struct EntryTime {
+    time: i64,
+}
+
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -961,6 +967,7 @@ impl Vault {
         if seq == 0 || seq > checkpoint.size {
             return Err(VaultError::NotFound);
         }
+        self.record_proof(p, format!("inclusion seq={seq} size={}", checkpoint.size))?;
         let mut entry = None;
         self.store.audit_visit(seq - 1, &mut |s, bytes, _| {
             if s == seq {
@@ -999,6 +1006,7 @@ impl Vault {
             self.checkpoint_of_size(first)?,
             self.checkpoint_of_size(second)?,
         );
+        self.record_proof(p, format!("consistency first={first} second={second}"))?;
         let path = rempart_audit::merkle::consistency_path(
             &mut *self.store.audit_subtrees()?,
             first,
@@ -1011,6 +1019,20 @@ impl Vault {
         })
     }
 
+    /// A proof shows an entry of the log (who read which file): reading one is recorded.
+    fn record_proof(&self, p: &Principal, detail: String) -> Result<(), VaultError> {
+        let mut e = self.entry(
+            p,
+            Action::AuditProof,
+            vec![],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        e.detail = Some(detail);
+        Ok(self.store.append_audit(&[e])?)
+    }
+
     fn audit_reader(&self, p: &Principal) -> Result<(), VaultError> {
         if matches!(p.role, Role::Operator | Role::Dpo) {
             Ok(())
@@ -1021,35 +1043,54 @@ impl Vault {
         }
     }
 
-    /// Every entry after `since` (Unix seconds) as JSON lines, for a SIEM or an archive;
-    /// returns how many were written.
-    pub fn export_audit(
+    /// Every entry from `since` (Unix seconds) on, for a SIEM or an archive; returns how many
+    /// were written. Only operators and the DPO may export; the export is itself recorded
+    /// (before anything is written).
+    pub fn export_audit<W: std::io::Write + Send>(
         &self,
+        p: &Principal,
         since: i64,
-        out: &mut dyn std::io::Write,
+        format: crate::ExportFormat,
+        out: W,
     ) -> Result<u64, VaultError> {
+        self.audit_reader(p)?;
+        let mut entry = self.entry(
+            p,
+            Action::AuditExport,
+            vec![],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        entry.detail = Some(format!("format={format:?} since={since}").to_lowercase());
+        self.store.append_audit(&[entry])?;
+        let mut sink = crate::export::Sink::new(format, out)?;
         let mut n = 0u64;
         let mut failed = None;
         self.store.audit_visit(0, &mut |seq, bytes, leaf| {
-            let Ok(e) = rempart_audit::AuditEntry::parse(bytes) else {
-                failed = Some(StoreError::Corrupt("audit entry").into());
-                return false;
+            // Only the time is needed to filter.
+            let time = match serde_json::from_slice::<EntryTime>(bytes) {
+                Ok(t) => t.time,
+                Err(_) => {
+                    failed = Some(StoreError::Corrupt("audit entry").into());
+                    return false;
+                }
             };
-            if e.time < since {
+            if time < since {
                 return true;
             }
-            let line = serde_json::json!({"seq": seq, "leaf": hex_of(leaf), "entry": e});
-            if let Err(e) = writeln!(out, "{line}") {
-                failed = Some(VaultError::Output(e));
+            if let Err(e) = sink.push(seq, &hex_of(leaf), bytes) {
+                failed = Some(e);
                 return false;
             }
             n += 1;
             true
         })?;
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(n),
+        if let Some(e) = failed {
+            return Err(e);
         }
+        sink.finish()?;
+        Ok(n)
     }
 
     /// The latest recorded checkpoint.

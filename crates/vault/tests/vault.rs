@@ -783,9 +783,78 @@ fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
         f.vault.inclusion_proof(&op, 14, None),
         Err(VaultError::NotFound)
     ));
+    // Every proof handed out was recorded (who read the log, which entry).
     let mut out = Vec::new();
-    assert_eq!(f.vault.export_audit(0, &mut out).unwrap(), 13);
-    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 13);
+    let n = f
+        .vault
+        .export_audit(&op, 0, ExportFormat::Jsonl, &mut out)
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(n, f.vault.audit_len().unwrap());
+    assert_eq!(text.lines().count() as u64, n);
+    assert_eq!(text.matches("\"audit_proof\"").count(), 13 * 2 + 3);
+    assert!(text.contains("inclusion seq=4 size=13"));
+    assert!(text.lines().last().unwrap().contains("\"audit_export\""));
+}
+
+#[test]
+fn the_parquet_export_holds_every_entry_checkable_against_its_leaf_and_is_recorded() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::RowAccessor;
+    let (f, _w, _key) = audited();
+    let op = Principal::local(Agency::parse("ML-1").unwrap());
+    let c = principal("c", "ML-1");
+    assert!(matches!(
+        f.vault
+            .export_audit(&c, 0, ExportFormat::Parquet, Vec::new()),
+        Err(VaultError::Forbidden(_))
+    ));
+    let path = f.dir.path().join("audit.parquet");
+    let n = f
+        .vault
+        .export_audit(
+            &op,
+            0,
+            ExportFormat::Parquet,
+            std::fs::File::create(&path).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(n, 13, "12 entries and the export's own");
+    let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 13);
+    let names: Vec<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let col = |n: &str| names.iter().position(|x| x == n).unwrap();
+    let mut seen = 0;
+    for (i, row) in reader.get_row_iter(None).unwrap().enumerate() {
+        let row = row.unwrap();
+        let seq = row.get_long(col("seq")).unwrap();
+        assert_eq!(seq, i as i64 + 1);
+        let entry = row.get_string(col("entry")).unwrap();
+        let leaf = rempart_audit::leaf_of(seq as u64, entry.as_bytes());
+        assert_eq!(row.get_string(col("leaf")).unwrap(), &hex::encode(leaf));
+        let parsed: serde_json::Value = serde_json::from_str(entry).unwrap();
+        assert_eq!(
+            row.get_string(col("principal")).unwrap(),
+            parsed["principal"].as_str().unwrap()
+        );
+        assert_eq!(row.get_long(col("time")).unwrap(), NOW);
+        seen += 1;
+    }
+    assert_eq!(seen, 13);
+    // An export from a later time holds only the later entries.
+    f.clock.advance(3600);
+    let mut out = Vec::new();
+    f.vault
+        .export_audit(&op, NOW + 1, ExportFormat::Jsonl, &mut out)
+        .unwrap();
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 1);
 }
 
 fn bulk_entries(n: usize) -> Vec<rempart_audit::AuditEntry> {
