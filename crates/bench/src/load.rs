@@ -15,6 +15,8 @@ pub struct LoadResult {
     pub p99: Duration,
     /// Requests that did not return 200.
     pub errors: u64,
+    /// Successful requests.
+    pub requests: u64,
 }
 
 /// Runs `clients` concurrent loops of `GET {base}/v1/persons/{id}{query}` for `secs` seconds.
@@ -81,5 +83,6 @@ pub async fn load(
         p50: pct(0.50),
         p99: pct(0.99),
         errors,
+        requests: all.len() as u64,
     })
 }

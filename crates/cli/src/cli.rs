@@ -121,6 +121,10 @@ pub enum Command {
         /// Also benchmark the audit log with this many entries (0: skip).
         #[arg(long, default_value_t = 0)]
         audit_entries: u64,
+        /// Rounds of load per server; the servers take turns and each one's median round is
+        /// reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Also append the report to this file.
         #[arg(long)]
         append_to: Option<PathBuf>,

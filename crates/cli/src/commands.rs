@@ -92,13 +92,21 @@ pub fn run(cli: Cli) -> Result<()> {
             clients,
             seconds,
             audit_entries,
+            rounds,
             append_to,
         } => bench(
-            files,
-            agencies,
-            clients,
-            seconds,
-            audit_entries,
+            rempart_bench::BenchOptions {
+                exe: std::env::current_exe().context("locating the rempart executable")?,
+                files,
+                agencies,
+                clients,
+                seconds,
+                command_line: format!(
+                    "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --rounds {rounds} --audit-entries {audit_entries}"
+                ),
+                audit_entries,
+                rounds,
+            },
             append_to.as_deref(),
         ),
         Command::BenchBaseline { db, listen } => rempart_bench::serve_baseline(db, &listen),
@@ -110,31 +118,18 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn bench(
-    files: usize,
-    agencies: usize,
-    clients: usize,
-    seconds: f64,
-    audit_entries: u64,
-    append_to: Option<&Path>,
-) -> Result<()> {
-    if files == 0 && audit_entries == 0 {
+fn bench(opts: rempart_bench::BenchOptions, append_to: Option<&Path>) -> Result<()> {
+    if opts.files == 0 && opts.audit_entries == 0 {
         bail!("nothing to measure: --files 0 needs --audit-entries N");
     }
-    if agencies == 0 || clients == 0 || seconds <= 0.0 || !seconds.is_finite() {
-        bail!("--agencies, --clients and --seconds must be positive");
+    if opts.agencies == 0
+        || opts.clients == 0
+        || opts.rounds == 0
+        || opts.seconds <= 0.0
+        || !opts.seconds.is_finite()
+    {
+        bail!("--agencies, --clients, --rounds and --seconds must be positive");
     }
-    let opts = rempart_bench::BenchOptions {
-        exe: std::env::current_exe().context("locating the rempart executable")?,
-        files,
-        agencies,
-        clients,
-        seconds,
-        command_line: format!(
-            "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --audit-entries {audit_entries}"
-        ),
-        audit_entries,
-    };
     let report = rempart_bench::run(&opts)?;
     println!("{report}");
     if let Some(path) = append_to {

@@ -384,7 +384,14 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
         "another agency cannot read the history"
     );
 
-    let r = s.get(Some(&t), &format!("/v1/persons/{id}/accesses"));
+    assert_eq!(
+        s.get(Some(&t), &format!("/v1/persons/{id}/accesses"))
+            .status,
+        403,
+        "a counsellor does not read who else read the file"
+    );
+    let dpo = i.token("dpo.ml75", "dpo", "ML-075-13");
+    let r = s.get(Some(&dpo), &format!("/v1/persons/{id}/accesses"));
     assert_eq!(r.status, 200, "{:?}", r.json);
     let mut rows: Vec<serde_json::Value> = r.json.as_array().unwrap().clone();
     rows.reverse(); // oldest first
@@ -462,6 +469,13 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
             (
                 s_("read_accesses"),
                 s_("c.durand"),
+                vec![],
+                None,
+                s_("denied")
+            ),
+            (
+                s_("read_accesses"),
+                s_("dpo.ml75"),
                 vec![],
                 None,
                 s_("allowed")

@@ -375,9 +375,10 @@ pub struct AccessResponse {
     pub outcome: String,
 }
 
-/// `GET /v1/persons/{id}/accesses`: who accessed this file, when, which categories, why.
+/// `GET /v1/persons/{id}/accesses`: who accessed this file, when, which categories, why. For
+/// the DPO of the file's agency; anyone else of the agency gets 403 (and the attempt is logged).
 #[utoipa::path(get, path = "/v1/persons/{id}/accesses", params(("id" = String, Path), AccessQuery), tag = "persons",
-    responses((status = 200, body = Vec<AccessResponse>), (status = 401, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Vec<AccessResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn accesses(
     State(s): State<AppState>,

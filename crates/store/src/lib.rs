@@ -196,7 +196,7 @@ pub trait Store: Send + Sync {
         person: &str,
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
-    /// Number of audit entries.
+    /// Number of audit entries (the number of the last one).
     fn audit_len(&self) -> Result<u64, StoreError>;
     /// Calls `visit(seq, canonical bytes, recorded leaf)` for every entry after `after`, in
     /// order, until it returns `false`; returns how many were visited.

@@ -278,7 +278,7 @@ impl Vault {
         purpose: Option<Purpose>,
         err: VaultError,
     ) -> VaultError {
-        if !matches!(err, VaultError::NotFound) {
+        if !matches!(err, VaultError::NotFound | VaultError::Forbidden(_)) {
             return err;
         }
         let e = self.entry(
@@ -861,6 +861,15 @@ impl Vault {
             .get_person(id)?
             .filter(|s| s.agency == p.agency.as_str())
             .ok_or_else(|| self.denied(p, Action::ReadAccesses, id, None, VaultError::NotFound))?;
+        if p.role != Role::Dpo {
+            return Err(self.denied(
+                p,
+                Action::ReadAccesses,
+                id,
+                None,
+                VaultError::Forbidden("only the DPO may read a file's access history"),
+            ));
+        }
         self.store.append_audit(&[self.entry(
             p,
             Action::ReadAccesses,
@@ -959,7 +968,7 @@ impl Vault {
         seq: u64,
         size: Option<u64>,
     ) -> Result<rempart_audit::InclusionProof, VaultError> {
-        self.audit_reader(p)?;
+        self.audit_reader(p, Action::AuditProof)?;
         let checkpoint = match size {
             Some(s) => self.checkpoint_of_size(s)?,
             None => self.latest_checkpoint()?.ok_or(VaultError::NotFound)?,
@@ -996,7 +1005,7 @@ impl Vault {
         first: u64,
         second: u64,
     ) -> Result<rempart_audit::ConsistencyProof, VaultError> {
-        self.audit_reader(p)?;
+        self.audit_reader(p, Action::AuditProof)?;
         if first > second {
             return Err(VaultError::Forbidden(
                 "first must not be larger than second",
@@ -1033,14 +1042,16 @@ impl Vault {
         Ok(self.store.append_audit(&[e])?)
     }
 
-    fn audit_reader(&self, p: &Principal) -> Result<(), VaultError> {
+    /// Operators and the DPO read the log; anyone else is refused, and the attempt recorded.
+    fn audit_reader(&self, p: &Principal, action: Action) -> Result<(), VaultError> {
         if matches!(p.role, Role::Operator | Role::Dpo) {
-            Ok(())
-        } else {
-            Err(VaultError::Forbidden(
-                "only operators and the DPO may read the audit log",
-            ))
+            return Ok(());
         }
+        let e = self.entry(p, action, vec![], vec![], None, Outcome::Denied);
+        self.store.append_audit(&[e])?;
+        Err(VaultError::Forbidden(
+            "only operators and the DPO may read the audit log",
+        ))
     }
 
     /// Every entry from `since` (Unix seconds) on, for a SIEM or an archive; returns how many
@@ -1053,7 +1064,7 @@ impl Vault {
         format: crate::ExportFormat,
         out: W,
     ) -> Result<u64, VaultError> {
-        self.audit_reader(p)?;
+        self.audit_reader(p, Action::AuditExport)?;
         let mut entry = self.entry(
             p,
             Action::AuditExport,

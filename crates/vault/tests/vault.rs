@@ -423,10 +423,18 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
         ..Default::default()
     };
     f.vault.update(&p, &id, patch).unwrap();
+    assert!(matches!(
+        f.vault.accesses(&p, &id, 100),
+        Err(VaultError::Forbidden(_))
+    ));
+    let dpo = Principal {
+        role: Role::Dpo,
+        ..principal("dpo", "ML-1")
+    };
     assert_eq!(
-        f.vault.accesses(&p, &id, 100).unwrap().len(),
-        6,
-        "five acts and the reading of the history itself"
+        f.vault.accesses(&dpo, &id, 100).unwrap().len(),
+        7,
+        "five acts, the counsellor's refused look at the history and the DPO's"
     );
     f.vault.erase(&p, &id).unwrap();
 
@@ -441,9 +449,16 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
             Action::List,
             Action::Update,
             Action::ReadAccesses,
+            Action::ReadAccesses,
             Action::Erase
         ]
     );
+    assert_eq!(
+        h[5].outcome,
+        Outcome::Denied,
+        "the counsellor's look at the history"
+    );
+    assert_eq!(h[6].outcome, Outcome::Allowed, "the DPO's");
     assert_eq!(h[0].categories, ["identity", "social_security", "contact"]);
     assert_eq!(
         h[1].categories,
@@ -453,16 +468,19 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
     assert_eq!(h[1].purpose.as_deref(), Some("accompaniment"));
     assert_eq!(h[3].purpose.as_deref(), Some("statistics"));
     assert_eq!(h[4].categories, ["agency_ids"]);
+    assert!(h.iter().all(|e| e.agency == "ML-1"));
     assert!(h
         .iter()
-        .all(|e| e.principal == "c.durand" && e.agency == "ML-1" && e.outcome == Outcome::Allowed));
+        .filter(|e| e.principal != "dpo")
+        .all(|e| e.principal == "c.durand"
+            && (e.outcome == Outcome::Allowed) != (e.action == Action::ReadAccesses)));
     let detail = h[2].detail.clone().unwrap();
     assert!(
         detail.starts_with("email:") && !detail.contains("lea"),
         "search terms are kept as blind hashes: {detail}"
     );
     // The history survives the erasure of the file.
-    assert_eq!(h.len(), 7);
+    assert_eq!(h.len(), 8);
 }
 
 #[test]
@@ -792,7 +810,9 @@ fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
     let text = String::from_utf8(out).unwrap();
     assert_eq!(n, f.vault.audit_len().unwrap());
     assert_eq!(text.lines().count() as u64, n);
-    assert_eq!(text.matches("\"audit_proof\"").count(), 13 * 2 + 3);
+    // 26 inclusion proofs, 2 more, 1 consistency proof, and the counsellor's refused try.
+    assert_eq!(text.matches("\"audit_proof\"").count(), 13 * 2 + 3 + 1);
+    assert_eq!(text.matches("\"denied\"").count(), 1);
     assert!(text.contains("inclusion seq=4 size=13"));
     assert!(text.lines().last().unwrap().contains("\"audit_export\""));
 }
@@ -819,9 +839,12 @@ fn the_parquet_export_holds_every_entry_checkable_against_its_leaf_and_is_record
             std::fs::File::create(&path).unwrap(),
         )
         .unwrap();
-    assert_eq!(n, 13, "12 entries and the export's own");
+    assert_eq!(
+        n, 14,
+        "12 entries, the counsellor's refused export and the export's own"
+    );
     let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!(reader.metadata().file_metadata().num_rows(), 13);
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 14);
     let names: Vec<String> = reader
         .metadata()
         .file_metadata()
@@ -847,7 +870,7 @@ fn the_parquet_export_holds_every_entry_checkable_against_its_leaf_and_is_record
         assert_eq!(row.get_long(col("time")).unwrap(), NOW);
         seen += 1;
     }
-    assert_eq!(seen, 13);
+    assert_eq!(seen, 14);
     // An export from a later time holds only the later entries.
     f.clock.advance(3600);
     let mut out = Vec::new();
