@@ -101,6 +101,20 @@ pub enum Tamper {
         /// `database` or `witness`.
         origin: &'static str,
     },
+    /// A whole subtree stored beside the log (for proofs and checkpoints) does not match the
+    /// entries: proofs that use it do not verify and no checkpoint is signed over it. The
+    /// subtrees are derived data: deleted, they are rebuilt from the entries on the next open.
+    #[error("the stored subtree at level {level}, index {index} (entries {first}..={last}) does not match the entries: delete the rows of audit_nodes; they are rebuilt at the next start")]
+    Subtree {
+        /// Height of the subtree.
+        level: u32,
+        /// Its position among the subtrees of that height.
+        index: u64,
+        /// Its first entry.
+        first: u64,
+        /// Its last entry.
+        last: u64,
+    },
     /// A checkpoint covers more entries than the log holds: entries at the end were removed,
     /// or the database was rolled back.
     #[error("the {origin} holds a checkpoint of size {size} but the log has only {len} entries: the log was truncated or rolled back; entry {first_missing} is the first missing")]
@@ -123,6 +137,7 @@ pub struct LogVerifier {
     expected: BTreeMap<u64, Vec<(Hash, &'static str)>>,
     stream: StreamingRoot,
     last_good: u64,
+    completed: Vec<(u32, u64, Hash)>,
 }
 
 /// What a successful verification covered.
@@ -160,6 +175,7 @@ impl LogVerifier {
             expected,
             stream: StreamingRoot::new(),
             last_good: 0,
+            completed: Vec::new(),
         })
     }
 
@@ -176,7 +192,7 @@ impl LogVerifier {
         if leaf.as_slice() != recorded_leaf {
             return Err(Tamper::Edited { seq });
         }
-        self.stream.push(leaf);
+        self.stream.push_reporting(leaf, &mut self.completed);
         if let Some(roots) = self.expected.get(&seq) {
             let root = self.stream.root();
             for (r, source) in roots {
@@ -191,6 +207,12 @@ impl LogVerifier {
             self.last_good = seq;
         }
         Ok(())
+    }
+
+    /// The whole subtrees completed since the last call, as (level, index, root), to be
+    /// compared with the ones stored beside the log.
+    pub fn take_completed(&mut self) -> Vec<(u32, u64, Hash)> {
+        std::mem::take(&mut self.completed)
     }
 
     /// Ends the verification: every checkpoint must have been reached.

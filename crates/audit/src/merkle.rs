@@ -315,16 +315,30 @@ impl StreamingRoot {
 
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
+        self.push_inner(leaf, None);
+    }
+
+    /// Appends a leaf hash and adds to `completed` the whole subtrees kept beside the log
+    /// (`2^BLOCK_LEVEL` leaves and more) that it completes, as (level, index, root).
+    pub fn push_reporting(&mut self, leaf: Hash, completed: &mut Vec<(u32, u64, Hash)>) {
+        self.push_inner(leaf, Some(completed));
+    }
+
+    fn push_inner(&mut self, leaf: Hash, mut completed: Option<&mut Vec<(u32, u64, Hash)>>) {
         let mut cur = (0u32, leaf);
+        let size = self.size + 1;
         while let Some(&(h, left)) = self.stack.last() {
             if h != cur.0 {
                 break;
             }
             self.stack.pop();
             cur = (h + 1, node_hash(&left, &cur.1));
+            if let Some(out) = completed.as_deref_mut().filter(|_| cur.0 >= BLOCK_LEVEL) {
+                out.push((cur.0, (size >> cur.0) - 1, cur.1));
+            }
         }
         self.stack.push(cur);
-        self.size += 1;
+        self.size = size;
     }
 
     /// The state after the first `size` leaves of `s`, read from its whole subtrees: resumes
@@ -513,6 +527,14 @@ mod tests {
             let m = m % (n + 1);
             prop_assert_eq!(consistency_path(&mut s, m, n).unwrap(), consistency_proof(&leaves, m as usize));
             prop_assert_eq!(range_root(&mut s, 0, n).unwrap(), root(&leaves));
+            // A stream reports exactly the whole subtrees the source keeps.
+            let mut reported = Vec::new();
+            let mut st = StreamingRoot::new();
+            for l in &leaves { st.push_reporting(*l, &mut reported); }
+            prop_assert_eq!(reported.len() as u64, (BLOCK_LEVEL..64).map(|l| n >> l).sum::<u64>());
+            for (level, index, root) in reported {
+                prop_assert_eq!(s.node(level, index).unwrap(), root);
+            }
             let resumed = StreamingRoot::resume(&mut s, n).unwrap();
             prop_assert_eq!(resumed.root(), root(&leaves));
             // Resumed, it goes on like a stream that saw every leaf.

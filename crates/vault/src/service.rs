@@ -1134,10 +1134,23 @@ impl Vault {
             Err(t) => return Ok(Err(t)),
         };
         let mut failure = None;
+        let mut subtrees = self.store.audit_subtrees()?;
         self.store.audit_visit(0, &mut |seq, bytes, leaf| {
             if let Err(t) = v.feed(seq, bytes, leaf) {
                 failure = Some(t);
                 return false;
+            }
+            // The subtrees kept for proofs must be those of the entries.
+            for (level, index, root) in v.take_completed() {
+                if subtrees.node(level, index).ok() != Some(root) {
+                    failure = Some(rempart_audit::Tamper::Subtree {
+                        level,
+                        index,
+                        first: (index << level) + 1,
+                        last: (index + 1) << level,
+                    });
+                    return false;
+                }
             }
             if seq % 65_536 == 0 {
                 progress(seq.min(total), total);
