@@ -66,13 +66,24 @@ pub fn parquet_schema() -> String {
 const ROW_GROUP: usize = 65_536;
 
 /// Buffered columns of one row group.
-#[derive(Default)]
 struct Columns {
     seq: Vec<i64>,
     time: Vec<i64>,
     leaf: Vec<ByteArray>,
     text: Vec<Vec<Option<ByteArray>>>,
     entry: Vec<ByteArray>,
+}
+
+impl Columns {
+    fn new() -> Self {
+        Columns {
+            seq: Vec::new(),
+            time: Vec::new(),
+            leaf: Vec::new(),
+            text: vec![Vec::new(); TEXT_FIELDS.len()],
+            entry: Vec::new(),
+        }
+    }
 }
 
 /// Writes entries as Parquet, a row group at a time.
@@ -95,10 +106,7 @@ impl<W: Write + Send> ParquetSink<W> {
             .build();
         Ok(ParquetSink {
             writer: SerializedFileWriter::new(out, schema, Arc::new(props)).map_err(pq)?,
-            cols: Columns {
-                text: vec![Vec::new(); TEXT_FIELDS.len()],
-                ..Columns::default()
-            },
+            cols: Columns::new(),
         })
     }
 
@@ -134,13 +142,7 @@ impl<W: Write + Send> ParquetSink<W> {
         if self.cols.seq.is_empty() {
             return Ok(());
         }
-        let cols = std::mem::replace(
-            &mut self.cols,
-            Columns {
-                text: vec![Vec::new(); TEXT_FIELDS.len()],
-                ..Columns::default()
-            },
-        );
+        let cols = std::mem::replace(&mut self.cols, Columns::new());
         let mut rg = self.writer.next_row_group().map_err(pq)?;
         let mut index = 0usize;
         while let Some(mut col) = rg.next_column().map_err(pq)? {
