@@ -336,13 +336,9 @@ fn extend_nodes(c: &Connection, before: u64, after: u64) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Builds the whole subtrees of a log written before they were kept (or by an older binary).
-fn catch_up_nodes(pool: &Pool) -> Result<(), StoreError> {
-    let mut w = pool.write();
-    let tx = w
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db("begin audit subtrees"))?;
-    let (covered, len): (i64, i64) = tx
+/// (leaves covered by stored blocks, leaves in the log).
+fn nodes_position(c: &Connection) -> Result<(u64, u64), StoreError> {
+    let (blocks, len): (i64, i64) = c
         .query_row(
             "SELECT (SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_nodes WHERE level = ?1),
                     (SELECT COALESCE(MAX(seq), 0) FROM audit_log)",
@@ -350,9 +346,26 @@ fn catch_up_nodes(pool: &Pool) -> Result<(), StoreError> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(db("read audit subtrees"))?;
-    let covered = covered as u64 * BLOCK;
-    if (len as u64) / BLOCK * BLOCK > covered {
-        extend_nodes(&tx, covered, len as u64)?;
+    Ok((blocks as u64 * BLOCK, len as u64))
+}
+
+/// Builds the whole subtrees of a log written before they were kept (or by an older binary).
+/// Up to date (the usual case), it only reads.
+fn catch_up_nodes(pool: &Pool) -> Result<(), StoreError> {
+    let behind = |(covered, len): (u64, u64)| len / BLOCK * BLOCK > covered;
+    let reader = pool.read().map_err(db("open reader"))?;
+    let position = nodes_position(&reader)?;
+    drop(reader);
+    if !behind(position) {
+        return Ok(());
+    }
+    let mut w = pool.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin audit subtrees"))?;
+    let (covered, len) = nodes_position(&tx)?;
+    if behind((covered, len)) {
+        extend_nodes(&tx, covered, len)?;
     }
     tx.commit().map_err(db("commit audit subtrees"))
 }

@@ -1134,15 +1134,25 @@ impl Vault {
             Err(t) => return Ok(Err(t)),
         };
         let mut failure = None;
+        let mut unreadable = None;
         let mut subtrees = self.store.audit_subtrees()?;
         self.store.audit_visit(0, &mut |seq, bytes, leaf| {
             if let Err(t) = v.feed(seq, bytes, leaf) {
                 failure = Some(t);
                 return false;
             }
-            // The subtrees kept for proofs must be those of the entries.
+            // The subtrees kept for proofs must be those of the entries (missing or different
+            // is tampering; a database failure is reported as such).
             for (level, index, root) in v.take_completed() {
-                if subtrees.node(level, index).ok() != Some(root) {
+                let stored = match subtrees.node(level, index) {
+                    Ok(h) => Some(h),
+                    Err(StoreError::Corrupt(_)) => None,
+                    Err(e) => {
+                        unreadable = Some(e);
+                        return false;
+                    }
+                };
+                if stored != Some(root) {
                     failure = Some(rempart_audit::Tamper::Subtree {
                         level,
                         index,
@@ -1157,6 +1167,9 @@ impl Vault {
             }
             true
         })?;
+        if let Some(e) = unreadable {
+            return Err(e.into());
+        }
         if let Some(t) = failure {
             return Ok(Err(t));
         }

@@ -64,7 +64,9 @@ impl Witness {
 
     /// Also POSTs each checkpoint (JSON) to `url`, which must answer 2xx.
     pub fn with_http(mut self, url: &str) -> Result<Witness, WitnessError> {
-        let parsed: ureq::http::Uri = url.parse().map_err(|_| self.err("not a URL"))?;
+        let parsed: ureq::http::Uri = url
+            .parse()
+            .map_err(|_| self.err("the HTTP witness is not a URL"))?;
         if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
             return Err(self.err("the HTTP witness must be an http:// or https:// URL"));
         }
