@@ -32,6 +32,12 @@ pub enum Action {
     AuditExport,
     /// An entry of the audit log was read in a proof (`detail`: which proof).
     AuditProof,
+    /// A file was assigned to a counsellor (`detail`: the counsellor's login).
+    Assign,
+    /// A person was enrolled with a partner (`detail`: the partner).
+    Enrol,
+    /// An enrolment with a partner ended (`detail`: the partner).
+    Unenrol,
 }
 
 /// How it ended.

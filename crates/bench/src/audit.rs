@@ -24,6 +24,7 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
         Arc::new(Keyring::generate()),
         Arc::new(SystemClock),
         FranceTravailPattern::default(),
+        Arc::new(rempart_policy::Policies::default_policies()?),
     );
     eprintln!("bench: writing {n} audit entries");
     let t = Instant::now();

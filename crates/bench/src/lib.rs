@@ -22,8 +22,10 @@ mod audit;
 mod baseline;
 mod load;
 mod noaudit;
+mod nopolicy;
 mod run;
 
 pub use baseline::serve_baseline;
 pub use noaudit::serve_without_read_audit;
+pub use nopolicy::serve_without_policies;
 pub use run::{run, BenchOptions};

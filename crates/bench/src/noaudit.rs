@@ -7,9 +7,10 @@ use anyhow::Result;
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
+use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AuditVisitor, NewPerson, PersonUpdate, SqliteKeyStore, SqliteStore, Store, StoreError,
-    StoredPerson, TokenRecord,
+    AuditVisitor, ListScope, NewPerson, PersonUpdate, SqliteKeyStore, SqliteStore, Store,
+    StoreError, StoredPerson, TokenRecord,
 };
 use rempart_vault::{SystemClock, Vault};
 use std::path::Path;
@@ -41,18 +42,27 @@ impl Store for WithoutReadAudit {
         &self,
         kind: i64,
         hash: &[u8; 32],
-        agency: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        self.0.find_by_index(kind, hash, agency, limit)
+        self.0.find_by_index(kind, hash, limit)
     }
-    fn list_agency(
+    fn list_persons(
         &self,
-        agency: &str,
+        scope: &ListScope<'_>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredPerson>, StoreError> {
-        self.0.list_agency(agency, after, limit)
+        self.0.list_persons(scope, after, limit)
+    }
+    fn set_enrolment(
+        &self,
+        person: &str,
+        partner: &str,
+        enrolled: bool,
+        now: i64,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.set_enrolment(person, partner, enrolled, now, a)
     }
     fn count_persons(&self) -> Result<u64, StoreError> {
         self.0.count_persons()
@@ -94,6 +104,23 @@ impl Store for WithoutReadAudit {
 /// as `rempart serve`; prints `listening on ADDR` to stderr once bound.
 pub fn serve_without_read_audit(data: &Path, key_file: &Path, listen: &str) -> Result<()> {
     let store = Arc::new(WithoutReadAudit(SqliteStore::open(data)?));
+    serve_with(
+        store,
+        data,
+        key_file,
+        Arc::new(Policies::default_policies()?),
+        listen,
+    )
+}
+
+/// Serves a vault over `store` and the key store of `data`, deciding with `policies`.
+pub(crate) fn serve_with(
+    store: Arc<dyn Store>,
+    data: &Path,
+    key_file: &Path,
+    policies: Arc<dyn Decide>,
+    listen: &str,
+) -> Result<()> {
     let keys = Arc::new(SqliteKeyStore::open(data)?);
     let ring = Keyring::load(key_file, None)?;
     let vault = Arc::new(Vault::new(
@@ -102,6 +129,7 @@ pub fn serve_without_read_audit(data: &Path, key_file: &Path, listen: &str) -> R
         Arc::new(ring),
         Arc::new(SystemClock),
         FranceTravailPattern::default(),
+        policies,
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -185,12 +185,14 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     let import_rate = o.files as f64 / import_secs;
 
     let agency = rempart_synth::agency_codes(o.agencies)[0].clone();
+    // A counsellor of the first agency, reading the files of their caseload.
+    let counsellor = rempart_synth::counsellors(0)[0].clone();
     let mut tok = Command::new(&o.exe);
     tok.args([
         "token",
         "create",
         "--principal",
-        "bench",
+        &counsellor,
         "--role",
         "counsellor",
         "--agency",
@@ -213,19 +215,28 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             Arc::new(ring),
             Arc::new(SystemClock),
             FranceTravailPattern::default(),
+            Arc::new(rempart_policy::Policies::default_policies()?),
         );
         let p = Principal {
             token_id: "bench".into(),
-            name: "bench".into(),
+            name: counsellor.clone(),
             role: Role::Counsellor,
             agency: Agency::parse(&agency)?,
             client: None,
             request_id: None,
+            break_glass: None,
         };
         let mut ids = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = store.list_agency(&agency, after.as_deref(), 1000)?;
+            let page = store.list_persons(
+                &rempart_store::ListScope::Caseload {
+                    agency: &agency,
+                    counsellor: &counsellor,
+                },
+                after.as_deref(),
+                1000,
+            )?;
             if page.is_empty() {
                 break;
             }

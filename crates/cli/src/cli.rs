@@ -41,6 +41,10 @@ pub struct StoreArgs {
     /// answer 2xx).
     #[arg(long, env = "REMPART_WITNESS_URL", global = true)]
     pub witness_url: Option<String>,
+    /// Access policy file (Cedar), checked against the schema when loaded; the default
+    /// policies (`rempart policy default`) when absent.
+    #[arg(long, env = "REMPART_POLICIES", global = true)]
+    pub policies: Option<PathBuf>,
     /// Pattern (regular expression) of France Travail identifiers.
     #[arg(long, env = "REMPART_FRANCE_TRAVAIL_PATTERN", global = true, default_value = rempart_domain::DEFAULT_FRANCE_TRAVAIL_PATTERN)]
     pub france_travail_pattern: String,
@@ -162,6 +166,75 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The access policies: explain a decision, print the table of what each role sees.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// `rempart serve` with the access policy replaced by the agency rule alone (no policy
+    /// evaluation), for `rempart bench` only (internal).
+    #[command(hide = true)]
+    BenchNoPolicy {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Key file.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+/// Parsed once per run: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Explains what the policies decide for a principal acting on a file: per category, allowed
+    /// or refused and by which policy. Prints no personal data.
+    Check {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Principal name, e.g. c.durand.
+        #[arg(long)]
+        principal: String,
+        /// Its role: counsellor, partner, operator, dpo or service.
+        #[arg(long)]
+        role: String,
+        /// Its agency or organisation code.
+        #[arg(long)]
+        agency: String,
+        /// read, create, update, erase, assign, enrol or read_accesses.
+        #[arg(long, default_value = "read")]
+        action: String,
+        /// The file's id.
+        #[arg(long)]
+        person: String,
+        /// Declared purpose.
+        #[arg(long, default_value = "accompaniment")]
+        purpose: String,
+        /// As if a break-glass justification were given.
+        #[arg(long)]
+        break_glass: bool,
+    },
+    /// Prints the Markdown table of what each role sees for each purpose, computed from the
+    /// policies (README.md holds the default policies' table).
+    Table {
+        /// Policy file (the default policies when absent).
+        #[arg(long, env = "REMPART_POLICIES")]
+        policies: Option<PathBuf>,
+    },
+    /// Checks a policy file against the schema; prints the number of policies, or the line and
+    /// reason of the first problem.
+    Validate {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Prints the default policy file, to start your own from.
+    Default,
+    /// Prints the schema policies are written against.
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]

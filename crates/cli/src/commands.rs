@@ -1,10 +1,11 @@
 //! What each command does: paths and keys resolved here, the work done by the library crates.
 
-use crate::cli::{AuditCommand, Cli, Command, KeysCommand, StoreArgs, TokenCommand};
+use crate::cli::{AuditCommand, Cli, Command, KeysCommand, PolicyCommand, StoreArgs, TokenCommand};
 use crate::progress::bar;
 use anyhow::{anyhow, bail, Context, Result};
 use rempart_crypto::{Keyring, Passphrase};
-use rempart_domain::{Agency, FranceTravailPattern, Role};
+use rempart_domain::{Agency, FranceTravailPattern, Purpose, Role};
+use rempart_policy::{Act, Policies};
 use rempart_store::{SqliteKeyStore, SqliteStore, VAULT_FILE};
 use rempart_vault::{Principal, SystemClock, Vault, Witness};
 use std::path::{Path, PathBuf};
@@ -115,6 +116,12 @@ pub fn run(cli: Cli) -> Result<()> {
             key_file,
             listen,
         } => rempart_bench::serve_without_read_audit(&data, &key_file, &listen),
+        Command::BenchNoPolicy {
+            data,
+            key_file,
+            listen,
+        } => rempart_bench::serve_without_policies(&data, &key_file, &listen),
+        Command::Policy { command } => policy(command),
     }
 }
 
@@ -473,7 +480,26 @@ fn load_keyring(store: &StoreArgs, data: &Path) -> Result<(Keyring, PathBuf)> {
     Ok((ring, key_file))
 }
 
-fn vault_with(data: &Path, ring: Keyring, pattern: FranceTravailPattern) -> Result<Vault> {
+/// The access policies of `--policies FILE`, or the default ones; refused with the file,
+/// line and reason when they do not parse or do not fit the schema.
+pub fn load_policies(file: Option<&Path>) -> Result<Policies> {
+    let loaded = match file {
+        None => Policies::default_policies(),
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("reading the policy file {}", f.display()))?;
+            Policies::parse(&text, &f.display().to_string())
+        }
+    };
+    loaded.context("loading the access policies")
+}
+
+fn vault_with(
+    data: &Path,
+    ring: Keyring,
+    pattern: FranceTravailPattern,
+    policies: Policies,
+) -> Result<Vault> {
     let store = Arc::new(SqliteStore::open(data)?);
     let keys = Arc::new(SqliteKeyStore::open(data)?);
     Ok(Vault::new(
@@ -482,7 +508,97 @@ fn vault_with(data: &Path, ring: Keyring, pattern: FranceTravailPattern) -> Resu
         Arc::new(ring),
         Arc::new(SystemClock),
         pattern,
+        Arc::new(policies),
     ))
+}
+
+fn policy(command: PolicyCommand) -> Result<()> {
+    match command {
+        PolicyCommand::Check {
+            store,
+            principal,
+            role,
+            agency,
+            action,
+            person,
+            purpose,
+            break_glass,
+        } => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow!("--role must be one of {}", Role::expected()))?;
+            let agency = Agency::parse(&agency).map_err(|e| anyhow!("--agency: {e}"))?;
+            let act = Act::parse(&action).ok_or_else(|| {
+                anyhow!("--action must be one of read, create, update, erase, assign, enrol, read_accesses")
+            })?;
+            let purpose = Purpose::parse(&purpose)
+                .ok_or_else(|| anyhow!("--purpose must be one of {}", Purpose::expected()))?;
+            let vault = open_vault(&store)?;
+            let mut who = Principal::local(agency);
+            who.name = principal;
+            who.role = role;
+            if break_glass {
+                who.break_glass = Some("(policy check)".into());
+            }
+            let e = vault
+                .explain(&who, &person, act, purpose)
+                .with_context(|| format!("explaining a decision on file {person}"))?;
+            println!(
+                "{} ({}, {}) · {} · file {person} (agency {}, counsellor {}, partners [{}], {}) · purpose {}{}",
+                who.name,
+                who.role.as_str(),
+                who.agency.as_str(),
+                act.as_str(),
+                e.agency,
+                e.counsellor.as_deref().unwrap_or("none"),
+                e.partners.join(", "),
+                if e.minor { "minor" } else { "adult" },
+                purpose.as_str(),
+                if break_glass { " · break-glass" } else { "" },
+            );
+            for (target, v) in &e.decisions {
+                let why = if v.policies.is_empty() {
+                    "no policy permits it (refused by default)".to_string()
+                } else if v.allowed {
+                    format!("permitted by {}", v.policies.join(", "))
+                } else {
+                    format!("forbidden by {}", v.policies.join(", "))
+                };
+                println!(
+                    "  {:<24} {:<8} {why}",
+                    target,
+                    if v.allowed { "ALLOW" } else { "DENY" }
+                );
+                for err in &v.errors {
+                    println!("  {:<24} error in a policy: {err}", "");
+                }
+            }
+            Ok(())
+        }
+        PolicyCommand::Table { policies } => {
+            print!(
+                "{}",
+                rempart_policy::role_table(&load_policies(policies.as_deref())?)
+            );
+            Ok(())
+        }
+        PolicyCommand::Validate { file } => {
+            let p = load_policies(Some(&file))?;
+            println!(
+                "{}: {} policies, valid against the schema",
+                file.display(),
+                p.len()
+            );
+            Ok(())
+        }
+        PolicyCommand::Default => {
+            print!("{}", rempart_policy::DEFAULT_POLICIES);
+            Ok(())
+        }
+        PolicyCommand::Schema => {
+            print!("{}", rempart_policy::SCHEMA);
+            Ok(())
+        }
+    }
 }
 
 pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
@@ -494,8 +610,9 @@ pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
             data.display()
         );
     }
+    let policies = load_policies(store.policies.as_deref())?;
     let (ring, _) = load_keyring(store, &data)?;
-    vault_with(&data, ring, pattern(store)?)
+    vault_with(&data, ring, pattern(store)?, policies)
 }
 
 fn parse_duration(s: &str) -> Result<i64> {
@@ -597,6 +714,7 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
         &data,
         Keyring::load(&key_file, pass.as_ref())?,
         pattern(store)?,
+        load_policies(store.policies.as_deref())?,
     )?
     .pending_rewrap()?;
     if pending > 0 {
@@ -618,6 +736,7 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
         &data,
         Keyring::load(&key_file, pass.as_ref())?,
         pattern(store)?,
+        load_policies(store.policies.as_deref())?,
     )?;
     let total = vault.pending_rewrap()?;
     let pb = bar(total, "re-wrapping data keys");

@@ -6,6 +6,9 @@ use crate::commands::{create_token, import, init, open_vault, serve_blocking, sy
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
+/// The training partner of the demonstration.
+const PARTNER: &str = "FORMATION-PLUS";
+
 struct TempInstall(PathBuf);
 
 impl Drop for TempInstall {
@@ -47,7 +50,7 @@ pub fn serve_demo(
     let roles = [
         (c0.as_str(), "counsellor", agencies[0].as_str()),
         (c1.as_str(), "counsellor", agencies[1].as_str()),
-        ("formation-plus", "partner", agencies[0].as_str()),
+        ("formation-plus", "partner", PARTNER),
         ("rssi", "operator", agencies[0].as_str()),
         ("dpo", "dpo", agencies[0].as_str()),
         ("case-app", "service", agencies[0].as_str()),
@@ -69,12 +72,38 @@ pub fn serve_demo(
         agency: rempart_domain::Agency::parse(&agencies[0])?,
         client: None,
         request_id: None,
+        break_glass: None,
     };
-    let id = vault
-        .list(&first, rempart_domain::Purpose::Accompaniment, None, 1)?
+    let caseload = vault.list(&first, rempart_domain::Purpose::Accompaniment, None, 5)?;
+    let id = caseload
         .items
         .first()
         .map(|h| h.id.clone())
+        .unwrap_or_else(|| "ID".into());
+    // The first counsellor enrols the files of their caseload with the training partner.
+    for hit in &caseload.items {
+        vault.enrol(
+            &first,
+            &hit.id,
+            &rempart_domain::Agency::parse(PARTNER)?,
+            true,
+        )?;
+    }
+    // A file of the agency outside that caseload, for the break-glass example.
+    let service = rempart_vault::Principal {
+        name: "case-app".into(),
+        role: rempart_domain::Role::Service,
+        ..first.clone()
+    };
+    let other = vault
+        .list(&service, rempart_domain::Purpose::Accompaniment, None, 50)
+        .ok()
+        .and_then(|page| {
+            page.items
+                .into_iter()
+                .map(|h| h.id)
+                .find(|h| !caseload.items.iter().any(|c| &c.id == h))
+        })
         .unwrap_or_else(|| "ID".into());
     let sample = rempart_synth::generate(files.max(10), 3, 2026)
         .into_iter()
@@ -109,6 +138,20 @@ pub fn serve_demo(
         println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=accompaniment'   # another agency: 404",
             tokens[1].3
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=partner_service'   # the partner: identity, contact, education",
+            tokens[2].3
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{other}?purpose=accompaniment'   # not in the caseload: identity and contact"
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer $T\" -H 'X-Break-Glass: the young person is at the desk, their counsellor is away' '{base}/v1/persons/{other}?purpose=accompaniment'"
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/audit/break-glass'   # the DPO reviews break-glass reads",
+            tokens[4].3
         );
         println!(
             "  curl -s -H \"Authorization: Bearer $T\" -H 'Content-Type: application/json' -d '{{\"agency\":\"{}\",\"identity\":{{\"last_name\":\"Martin\",\"first_names\":\"Léa\",\"birth_date\":\"2006-04-17\",\"sex\":\"F\"}},\"nir\":\"2060475113042 33\"}}' {base}/v1/persons",

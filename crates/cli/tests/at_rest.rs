@@ -7,7 +7,8 @@ fn a_thousand_imported_files_leave_no_plaintext_in_the_data_directory() {
     let i = Install::new();
     let files = i.synth_import(1000, 3, 77);
     // Exercise reads and an update too, so the WAL has seen more than inserts.
-    let t = i.token("c", "counsellor", &files[0].agency);
+    // The counsellor who follows the first file.
+    let t = i.token(&files[0].counsellor, "counsellor", &files[0].agency);
     {
         let s = i.serve();
         let r = s.post(

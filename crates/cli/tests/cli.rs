@@ -551,3 +551,200 @@ fn checkpoints_go_to_the_witness_file_syslog_and_an_http_witness() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("http:// or https://"), "{}", stderr(&o));
 }
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn the_readme_table_is_the_one_the_default_policies_give() {
+    let o = run(&["policy", "table"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(
+        table.contains("| counsellor | file of their caseload |"),
+        "{table}"
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's role table differs from `rempart policy table`; paste the command's output into README.md:\n{table}"
+    );
+    // `policy default` prints the file the table comes from, and it validates.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("default.cedar");
+    std::fs::write(&f, stdout(&run(&["policy", "default"]))).unwrap();
+    let o = run(&["policy", "validate", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("valid against the schema"));
+    let o = run(&["policy", "table", "--policies", f.to_str().unwrap()]);
+    assert_eq!(stdout(&o), table);
+}
+
+#[test]
+fn a_bad_policy_file_stops_start_up_with_its_line_and_reason() {
+    let i = Install::new();
+    let f = i._dir.path().join("site.cedar");
+    std::fs::write(
+        &f,
+        "// our rules\npermit (principal, action, resource)\nwhen { principal.grade == \"boss\" };\n",
+    )
+    .unwrap();
+    let mut child = crate::util::rempart()
+        .args(i.args(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--policies",
+            f.to_str().unwrap(),
+        ]))
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        child.kill().unwrap();
+        panic!("the server started with an invalid policy file");
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("site.cedar:3:") && err.contains("grade"),
+        "{err}"
+    );
+    let o = run(&["policy", "validate", f.to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("site.cedar:3:"));
+    let missing = i._dir.path().join("nowhere.cedar");
+    let o = i.run(&[
+        "policy",
+        "check",
+        "--policies",
+        missing.to_str().unwrap(),
+        "--principal",
+        "x",
+        "--role",
+        "dpo",
+        "--agency",
+        "ML-1",
+        "--person",
+        "p",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("nowhere.cedar"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn policy_check_explains_which_policy_decided() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let id = {
+        let s = i.serve();
+        let r = s.post(
+            Some(&t),
+            "/v1/persons",
+            &serde_json::json!({
+                "agency": "ML-075-13",
+                "identity": {"last_name": "Martin", "first_names": "Léa", "birth_date": "2006-04-17", "sex": "F"},
+                "nir": "2060475113042 33",
+                "followup": {"counsellor": "c.durand"}
+            }),
+        );
+        assert_eq!(r.status, 201);
+        r.json["id"].as_str().unwrap().to_string()
+    };
+    let check = |who: &[&str]| {
+        let mut args = vec!["policy", "check", "--person", &id];
+        args.extend_from_slice(who);
+        let o = i.run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let out = check(&[
+        "--principal",
+        "c.durand",
+        "--role",
+        "counsellor",
+        "--agency",
+        "ML-075-13",
+    ]);
+    assert!(
+        out.contains("counsellor c.durand") || out.contains("c.durand (counsellor"),
+        "{out}"
+    );
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}: {out}"))
+            .to_string()
+    };
+    assert!(
+        line("social_security").contains("DENY")
+            && line("social_security")
+                .contains("forbidden by nir-masked-except-payment-and-legal-obligation")
+    );
+    assert!(
+        line("nir_last_digits").contains("ALLOW")
+            && line("nir_last_digits").contains("counsellor-caseload")
+    );
+    assert!(
+        line("identity").contains("permitted by counsellor-agency-directory, counsellor-caseload")
+    );
+    assert!(
+        !out.contains("Martin") && !out.contains("2060475113042"),
+        "no personal data: {out}"
+    );
+    let out = check(&[
+        "--principal",
+        "c.b",
+        "--role",
+        "counsellor",
+        "--agency",
+        "ML-093-01",
+    ]);
+    assert!(
+        out.contains("refused by default") && !out.contains("ALLOW"),
+        "{out}"
+    );
+    let out = check(&[
+        "--principal",
+        "c.durand",
+        "--role",
+        "counsellor",
+        "--agency",
+        "ML-075-13",
+        "--action",
+        "erase",
+    ]);
+    assert!(
+        out.contains("(whole file)")
+            && out.contains("ALLOW")
+            && out.contains("counsellor-creates-and-files"),
+        "{out}"
+    );
+    let o = i.run(&[
+        "policy",
+        "check",
+        "--person",
+        &id,
+        "--principal",
+        "x",
+        "--role",
+        "king",
+        "--agency",
+        "ML-1",
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("--role"));
+}

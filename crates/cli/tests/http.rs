@@ -29,7 +29,12 @@ fn the_interface_example_round_trips_create_read_patch_erase() {
     let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));
     assert_eq!(r.status, 200);
     assert_eq!(r.json["identity"]["last_name"], "Martin");
-    assert_eq!(r.json["nir"], "206047511304233");
+    assert_eq!(
+        r.json["nir"], "**********04233",
+        "masked to its last digits for accompaniment"
+    );
+    let pay = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=payment"));
+    assert_eq!(pay.json["nir"], "206047511304233", "in full for a payment");
     assert_eq!(r.json["contact"]["phones"][0], "+33612345678");
     assert_eq!(r.json["professional"]["experiences"][0]["role"], "Vendeuse");
 
@@ -136,7 +141,7 @@ fn invalid_bodies_get_422_naming_every_bad_field() {
 #[test]
 fn a_token_of_agency_a_cannot_read_search_list_patch_or_erase_a_file_of_agency_b() {
     let i = Install::new();
-    let a = i.token("c.a", "counsellor", "ML-075-13");
+    let a = i.token("c.durand", "counsellor", "ML-075-13");
     let b = i.token("c.b", "counsellor", "ML-093-01");
     let s = i.serve();
     let id = s.post(Some(&a), "/v1/persons", &lea("ML-075-13")).json["id"]
@@ -233,12 +238,17 @@ fn unknown_missing_and_expired_tokens_get_401() {
 }
 
 #[test]
-fn listing_pages_through_the_whole_agency_once() {
+fn listing_pages_through_the_whole_caseload_once() {
     let i = Install::new();
-    let files = i.synth_import(120, 2, 5);
+    let files = i.synth_import(300, 2, 5);
     let agency = files[0].agency.clone();
-    let expected = files.iter().filter(|f| f.agency == agency).count();
-    let t = i.token("c.a", "counsellor", &agency);
+    let counsellor = files[0].counsellor.clone();
+    let expected = files
+        .iter()
+        .filter(|f| f.agency == agency && f.counsellor == counsellor)
+        .count();
+    assert!(expected > 25, "more than one page");
+    let t = i.token(&counsellor, "counsellor", &agency);
     let s = i.serve();
     let mut seen = std::collections::BTreeSet::new();
     let mut cursor = String::new();
@@ -357,7 +367,7 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
         200
     );
     assert_eq!(
-        s.get(Some(&t), "/v1/persons?purpose=statistics").status,
+        s.get(Some(&t), "/v1/persons?purpose=accompaniment").status,
         200
     );
     assert_eq!(
@@ -391,27 +401,7 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
         "a counsellor does not read who else read the file"
     );
     let dpo = i.token("dpo.ml75", "dpo", "ML-075-13");
-    let r = s.get(Some(&dpo), &format!("/v1/persons/{id}/accesses"));
-    assert_eq!(r.status, 200, "{:?}", r.json);
-    let mut rows: Vec<serde_json::Value> = r.json.as_array().unwrap().clone();
-    rows.reverse(); // oldest first
-    let summary: Vec<Row> = rows
-        .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap().to_string(),
-                e["principal"].as_str().unwrap().to_string(),
-                e["categories"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c.as_str().unwrap().to_string())
-                    .collect(),
-                e["purpose"].as_str().map(String::from),
-                e["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let summary = history_of(&s, &dpo, &id);
     let s_ = |x: &str| x.to_string();
     let all: Vec<String> = [
         "identity",
@@ -448,14 +438,14 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
                 s_("list"),
                 s_("c.durand"),
                 vec![s_("identity")],
-                Some(s_("statistics")),
+                Some(s_("accompaniment")),
                 s_("allowed")
             ),
             (
                 s_("update"),
                 s_("c.durand"),
                 vec![s_("education")],
-                None,
+                Some(s_("accompaniment")),
                 s_("allowed")
             ),
             (
@@ -510,4 +500,324 @@ fn no_log_no_data_over_http_a_read_is_refused_while_the_audit_log_refuses_writes
             .json["identity"]["last_name"],
         "Martin"
     );
+}
+
+/// The history of `id` as (action, principal, categories, purpose, outcome, detail), oldest
+/// first, read by the agency's DPO.
+fn history_of(s: &crate::util::Server, dpo: &str, id: &str) -> Vec<Row> {
+    let r = s.get(Some(dpo), &format!("/v1/persons/{id}/accesses?limit=1000"));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let mut rows: Vec<serde_json::Value> = r.json.as_array().unwrap().clone();
+    rows.reverse();
+    rows.iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["principal"].as_str().unwrap().to_string(),
+                e["categories"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c.as_str().unwrap().to_string())
+                    .collect(),
+                e["purpose"].as_str().map(String::from),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn caseloads_enrolments_and_break_glass_over_http_each_with_its_entry() {
+    let i = Install::new();
+    let durand = i.token("c.durand", "counsellor", "ML-075-13");
+    let colleague = i.token("c.martin", "counsellor", "ML-075-13");
+    let partner = i.token("afpa.paris", "partner", "AFPA-75");
+    let app = i.token("case-app", "service", "ML-075-13");
+    let dpo = i.token("dpo.ml75", "dpo", "ML-075-13");
+    let ops = i.token("rssi", "operator", "ML-075-13");
+    let s = i.serve();
+    let id = s.post(Some(&durand), "/v1/persons", &lea("ML-075-13")).json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/persons/{id}");
+    let missing = s.get(
+        Some(&partner),
+        "/v1/persons/00000000-0000-4000-8000-000000000000?purpose=partner_service",
+    );
+
+    // Not enrolled: the partner gets exactly what a missing file gives.
+    let r = s.get(Some(&partner), &format!("{path}?purpose=partner_service"));
+    assert_eq!((r.status, &r.json), (404, &missing.json));
+    // The file's counsellor enrols the person with the partner.
+    let r = s.post(
+        Some(&durand),
+        &format!("{path}/enrolments"),
+        &json!({"partner": "AFPA-75"}),
+    );
+    assert_eq!(r.status, 201, "{:?}", r.json);
+    assert_eq!(
+        s.post(
+            Some(&durand),
+            &format!("{path}/enrolments"),
+            &json!({"partner": "AFPA-75"})
+        )
+        .status,
+        200,
+        "already enrolled"
+    );
+    assert_eq!(
+        s.post(
+            Some(&durand),
+            &format!("{path}/enrolments"),
+            &json!({"partner": "not a code!"})
+        )
+        .status,
+        422
+    );
+    let r = s.get(Some(&partner), &format!("{path}?purpose=partner_service"));
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let mut keys: Vec<&String> = r.json.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["agency", "contact", "education", "id", "identity"]);
+    let r = s.get(Some(&partner), "/v1/persons?purpose=partner_service");
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 1);
+
+    // A colleague of the agency: identity and contact; everything else with break-glass.
+    let r = s.get(Some(&colleague), &format!("{path}?purpose=accompaniment"));
+    let mut keys: Vec<&String> = r.json.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["agency", "contact", "id", "identity"]);
+    assert_eq!(
+        s.patch(
+            Some(&colleague),
+            &path,
+            &json!({"education": {"level": "5"}})
+        )
+        .status,
+        403
+    );
+    let r = s.get_break_glass(
+        Some(&colleague),
+        &format!("{path}?purpose=accompaniment"),
+        "Léa est à l'accueil, son conseiller est absent",
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    assert_eq!(r.json["nir"], "**********04233");
+    assert!(r.json.get("situation").is_some());
+    assert_eq!(
+        s.get_break_glass(
+            Some(&colleague),
+            &format!("{path}?purpose=accompaniment"),
+            "short"
+        )
+        .status,
+        422,
+        "a justification says something"
+    );
+    // The application assigns the file to the colleague: their caseload now.
+    assert_eq!(
+        s.put(
+            Some(&app),
+            &format!("{path}/counsellor"),
+            &json!({"counsellor": "c.martin"})
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        s.put(
+            Some(&app),
+            &format!("{path}/counsellor"),
+            &json!({"counsellor": "Not a login!"})
+        )
+        .status,
+        422
+    );
+    let r = s.get(Some(&colleague), &format!("{path}?purpose=accompaniment"));
+    assert_eq!(r.json["followup"]["counsellor"], "c.martin");
+    assert_eq!(
+        s.get(Some(&app), &format!("{path}?purpose=accompaniment"))
+            .status,
+        404,
+        "the application reads nothing"
+    );
+    // An operator sees no file at all, for any purpose.
+    for p in ["accompaniment", "breach_response", "legal_obligation"] {
+        assert_eq!(
+            s.get(Some(&ops), &format!("{path}?purpose={p}")).status,
+            404
+        );
+    }
+    // Ending the enrolment.
+    assert_eq!(
+        s.delete(Some(&colleague), &format!("{path}/enrolments/AFPA-75"))
+            .status,
+        204
+    );
+    assert_eq!(
+        s.delete(Some(&colleague), &format!("{path}/enrolments/AFPA-75"))
+            .status,
+        404
+    );
+    assert_eq!(
+        s.get(Some(&partner), &format!("{path}?purpose=partner_service"))
+            .status,
+        404
+    );
+
+    // The DPO's review list names the break-glass read and its justification.
+    let r = s.get(Some(&dpo), "/v1/audit/break-glass");
+    assert_eq!(r.status, 200, "{:?}", r.json);
+    let uses = r.json.as_array().unwrap();
+    assert_eq!(uses.len(), 1);
+    assert_eq!(uses[0]["principal"], "c.martin");
+    assert_eq!(
+        uses[0]["justification"],
+        "Léa est à l'accueil, son conseiller est absent"
+    );
+    assert_eq!(s.get(Some(&colleague), "/v1/audit/break-glass").status, 403);
+
+    let s_ = |x: &str| x.to_string();
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let h = history_of(&s, &dpo, &id);
+    let expected = vec![
+        (
+            s_("create"),
+            s_("c.durand"),
+            v(&[
+                "identity",
+                "social_security",
+                "agency_ids",
+                "contact",
+                "situation",
+                "education",
+                "professional",
+                "followup",
+                "legal_representatives",
+            ]),
+            None,
+            s_("allowed"),
+        ),
+        (
+            s_("read"),
+            s_("afpa.paris"),
+            v(&[]),
+            Some(s_("partner_service")),
+            s_("denied"),
+        ),
+        (s_("enrol"), s_("c.durand"), v(&[]), None, s_("allowed")),
+        (
+            s_("read"),
+            s_("afpa.paris"),
+            v(&["identity", "contact", "education"]),
+            Some(s_("partner_service")),
+            s_("allowed"),
+        ),
+        (
+            s_("list"),
+            s_("afpa.paris"),
+            v(&["identity"]),
+            Some(s_("partner_service")),
+            s_("allowed"),
+        ),
+        (
+            s_("read"),
+            s_("c.martin"),
+            v(&["identity", "contact"]),
+            Some(s_("accompaniment")),
+            s_("allowed"),
+        ),
+        (
+            s_("update"),
+            s_("c.martin"),
+            v(&[]),
+            Some(s_("accompaniment")),
+            s_("denied"),
+        ),
+        (
+            s_("read"),
+            s_("c.martin"),
+            v(&[
+                "identity",
+                "nir_last_digits",
+                "agency_ids",
+                "contact",
+                "situation",
+                "education",
+                "professional",
+                "followup",
+            ]),
+            Some(s_("accompaniment")),
+            s_("allowed"),
+        ),
+        (
+            s_("assign"),
+            s_("case-app"),
+            v(&["followup"]),
+            None,
+            s_("allowed"),
+        ),
+        (
+            s_("read"),
+            s_("c.martin"),
+            v(&[
+                "identity",
+                "nir_last_digits",
+                "agency_ids",
+                "contact",
+                "situation",
+                "education",
+                "professional",
+                "followup",
+            ]),
+            Some(s_("accompaniment")),
+            s_("allowed"),
+        ),
+        (
+            s_("read"),
+            s_("case-app"),
+            v(&[]),
+            Some(s_("accompaniment")),
+            s_("denied"),
+        ),
+        (
+            s_("read"),
+            s_("rssi"),
+            v(&[]),
+            Some(s_("accompaniment")),
+            s_("denied"),
+        ),
+        (
+            s_("read"),
+            s_("rssi"),
+            v(&[]),
+            Some(s_("breach_response")),
+            s_("denied"),
+        ),
+        (
+            s_("read"),
+            s_("rssi"),
+            v(&[]),
+            Some(s_("legal_obligation")),
+            s_("denied"),
+        ),
+        (s_("unenrol"), s_("c.martin"), v(&[]), None, s_("allowed")),
+        (
+            s_("read"),
+            s_("afpa.paris"),
+            v(&[]),
+            Some(s_("partner_service")),
+            s_("denied"),
+        ),
+        (
+            s_("read_accesses"),
+            s_("dpo.ml75"),
+            v(&[]),
+            None,
+            s_("allowed"),
+        ),
+    ];
+    assert_eq!(h, expected);
 }

@@ -9,6 +9,7 @@ pub fn rempart() -> Command {
         "REMPART_DATABASE_URL",
         "REMPART_KEY_FILE",
         "REMPART_PASSPHRASE",
+        "REMPART_POLICIES",
         "RUST_LOG",
     ] {
         c.env_remove(var);
@@ -224,6 +225,21 @@ impl Server {
     }
     pub fn delete(&self, token: Option<&str>, path: &str) -> Resp {
         self.send(self.client.delete(format!("{}{path}", self.base)), token)
+    }
+    pub fn put(&self, token: Option<&str>, path: &str, body: &serde_json::Value) -> Resp {
+        self.send(
+            self.client.put(format!("{}{path}", self.base)).json(body),
+            token,
+        )
+    }
+    /// A GET with a break-glass justification.
+    pub fn get_break_glass(&self, token: Option<&str>, path: &str, why: &str) -> Resp {
+        self.send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .header("x-break-glass", why),
+            token,
+        )
     }
 }
 

@@ -53,6 +53,19 @@ pub fn router(vault: Arc<Vault>) -> Router {
                 .delete(routes::erase),
         )
         .route("/v1/persons/{id}/accesses", get(routes::accesses))
+        .route(
+            "/v1/persons/{id}/counsellor",
+            axum::routing::put(routes::assign),
+        )
+        .route(
+            "/v1/persons/{id}/enrolments",
+            axum::routing::post(routes::enrol),
+        )
+        .route(
+            "/v1/persons/{id}/enrolments/{partner}",
+            axum::routing::delete(routes::unenrol),
+        )
+        .route("/v1/audit/break-glass", get(routes::break_glass))
         .route("/v1/audit/checkpoint", get(routes::checkpoint))
         .route("/v1/audit/proof/inclusion", get(routes::inclusion_proof))
         .route(

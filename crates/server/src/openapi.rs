@@ -20,9 +20,9 @@ impl Modify for Bearer {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`."),
-    paths(routes::create, routes::read, routes::update, routes::erase, routes::search, routes::list, routes::accesses, routes::checkpoint, routes::inclusion_proof, routes::consistency_proof),
+    paths(routes::create, routes::read, routes::update, routes::erase, routes::search, routes::list, routes::accesses, routes::assign, routes::enrol, routes::unenrol, routes::break_glass, routes::checkpoint, routes::inclusion_proof, routes::consistency_proof),
     components(schemas(
-        Problem, routes::Created, routes::PersonResponse, routes::Hit, routes::PageResponse, routes::SearchRequest, routes::NameBirth, routes::AccessResponse, routes::CheckpointResponse,
+        Problem, routes::Created, routes::PersonResponse, routes::Hit, routes::PageResponse, routes::SearchRequest, routes::NameBirth, routes::AccessResponse, routes::CheckpointResponse, routes::Assignment, routes::Enrolment,
         rempart_domain::PersonInput, rempart_domain::Identity, rempart_domain::Contact, rempart_domain::Address,
         rempart_domain::Situation, rempart_domain::Education, rempart_domain::Professional, rempart_domain::Experience,
         rempart_domain::Followup, rempart_domain::FollowupEvent, rempart_domain::LegalRepresentative

@@ -21,6 +21,8 @@ pub struct Caller {
     token: String,
     client: Option<String>,
     request_id: String,
+    /// `X-Break-Glass`: a written justification to read past the caseload.
+    break_glass: Option<Result<String, &'static str>>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -66,10 +68,16 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string());
+        let break_glass = parts.headers.get("x-break-glass").map(|v| {
+            std::str::from_utf8(v.as_bytes())
+                .map_err(|_| "the break-glass justification must be UTF-8 text")
+                .and_then(rempart_vault::justification)
+        });
         Ok(Caller {
             token,
             client,
             request_id: request_id(parts),
+            break_glass,
         })
     }
 }
@@ -94,6 +102,10 @@ impl Caller {
             let mut p = v.authenticate(&self.token)?;
             p.client = self.client;
             p.request_id = Some(self.request_id);
+            p.break_glass = self
+                .break_glass
+                .transpose()
+                .map_err(|m| ApiError::field("x-break-glass", m))?;
             let args = checked?;
             f(&v, p, args).map_err(ApiError::from)
         })
@@ -109,6 +121,13 @@ pub struct ReadQuery {
     purpose: Option<String>,
     /// Comma-separated categories to return (all visible ones when absent).
     categories: Option<String>,
+}
+
+/// Query of writes: the purpose, `accompaniment` when absent.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct WriteQuery {
+    /// Why the file is changed (default `accompaniment`).
+    purpose: Option<String>,
 }
 
 /// Query of the caseload listing.
@@ -269,13 +288,139 @@ pub async fn update(
     State(s): State<AppState>,
     c: Caller,
     Path(id): Path<String>,
+    Query(q): Query<WriteQuery>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let patch = json::<PersonInput>(&body);
+    let checked = match q.purpose.as_deref() {
+        None => Ok(Purpose::Accompaniment),
+        Some(p) => purpose(Some(p)),
+    }
+    .and_then(|purpose| Ok((purpose, json::<PersonInput>(&body)?)));
     let view = c
-        .run(&s.vault, patch, move |v, p, patch| v.update(&p, &id, patch))
+        .run(&s.vault, checked, move |v, p, (purpose, patch)| {
+            v.update(&p, &id, purpose, patch)
+        })
         .await?;
     Ok(Json(view))
+}
+
+/// Body of `PUT /v1/persons/{id}/counsellor`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    /// The counsellor's login; `null` to leave the file unassigned.
+    counsellor: Option<String>,
+}
+
+/// `PUT /v1/persons/{id}/counsellor`: assigns the file to a counsellor's caseload (the
+/// follow-up category's `counsellor` changes with it); audited.
+#[utoipa::path(put, path = "/v1/persons/{id}/counsellor", params(("id" = String, Path)), request_body = Assignment, tag = "persons",
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn assign(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let checked = json::<Assignment>(&body);
+    c.run(&s.vault, checked, move |v, p, a| {
+        v.assign(&p, &id, a.counsellor.as_deref())
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /v1/persons/{id}/enrolments`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enrolment {
+    /// The partner organisation's code (the agency of its tokens), e.g. `AFPA-75`.
+    partner: String,
+}
+
+fn partner(code: &str) -> Result<rempart_domain::Agency, ApiError> {
+    rempart_domain::Agency::parse(code).map_err(|_| {
+        ApiError::field(
+            "partner",
+            "must be an organisation code of letters, digits and dashes",
+        )
+    })
+}
+
+/// `POST /v1/persons/{id}/enrolments`: enrols the person with a partner organisation, whose
+/// principals then see what the policy gives partners; `201`, or `200` if already enrolled.
+#[utoipa::path(post, path = "/v1/persons/{id}/enrolments", params(("id" = String, Path)), request_body = Enrolment, tag = "persons",
+    responses((status = 201), (status = 200), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn enrol(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let checked = json::<Enrolment>(&body).and_then(|e| partner(&e.partner));
+    let new = c
+        .run(&s.vault, checked, move |v, p, partner| {
+            v.enrol(&p, &id, &partner, true)
+        })
+        .await?;
+    Ok(if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+/// `DELETE /v1/persons/{id}/enrolments/{partner}`: ends an enrolment; `404` if there was none.
+#[utoipa::path(delete, path = "/v1/persons/{id}/enrolments/{partner}", params(("id" = String, Path), ("partner" = String, Path)), tag = "persons",
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn unenrol(
+    State(s): State<AppState>,
+    c: Caller,
+    Path((id, code)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let checked = partner(&code);
+    let ended = c
+        .run(&s.vault, checked, move |v, p, partner| {
+            v.enrol(&p, &id, &partner, false)
+        })
+        .await?;
+    if ended {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::Vault(VaultError::NotFound))
+    }
+}
+
+/// Query of the break-glass review.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SinceQuery {
+    /// Unix seconds (default 0: all).
+    since: Option<String>,
+}
+
+/// `GET /v1/audit/break-glass`: the break-glass reads of the DPO's agency, with their
+/// justifications, for review; the DPO only.
+#[utoipa::path(get, path = "/v1/audit/break-glass", params(SinceQuery), tag = "audit",
+    responses((status = 200, body = Object), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn break_glass(
+    State(s): State<AppState>,
+    c: Caller,
+    Query(q): Query<SinceQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let since = match q.since.as_deref() {
+        None => Ok(0),
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| ApiError::field("since", "must be Unix seconds")),
+    };
+    let uses = c
+        .run(&s.vault, since, |v, p, since| v.break_glass_uses(&p, since))
+        .await?;
+    Ok(Json(uses))
 }
 
 /// `DELETE /v1/persons/{id}`: erasure by destroying the file's key.

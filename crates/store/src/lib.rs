@@ -78,6 +78,8 @@ pub struct NewPerson {
     pub id: String,
     /// Agency code.
     pub agency: String,
+    /// Login of the assigned counsellor (the caseload), if any.
+    pub counsellor: Option<String>,
     /// Data key version the categories are sealed under.
     pub dk_version: u32,
     /// Sealed bytes per category present.
@@ -95,6 +97,10 @@ pub struct StoredPerson {
     pub id: String,
     /// Agency code.
     pub agency: String,
+    /// Login of the assigned counsellor (the caseload), if any.
+    pub counsellor: Option<String>,
+    /// Partner organisations the person is enrolled with, in order.
+    pub partners: Vec<String>,
     /// Data key version.
     pub dk_version: u32,
     /// Sealed bytes per category present.
@@ -108,8 +114,26 @@ pub struct PersonUpdate {
     pub fields: Vec<(Category, Option<Vec<u8>>)>,
     /// The complete new set of blind-index entries.
     pub index: Vec<IndexEntry>,
+    /// The new assigned counsellor (`Some(None)`: none), or `None` to leave it.
+    pub counsellor: Option<Option<String>>,
     /// Update time, Unix seconds.
     pub now: i64,
+}
+
+/// Which files a listing walks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListScope<'a> {
+    /// Every file of an agency.
+    Agency(&'a str),
+    /// The files of an agency assigned to a counsellor.
+    Caseload {
+        /// Agency.
+        agency: &'a str,
+        /// Counsellor's login.
+        counsellor: &'a str,
+    },
+    /// The files of people enrolled with a partner organisation.
+    Enrolled(&'a str),
 }
 
 /// An API token as stored: its hash, never the token.
@@ -163,21 +187,32 @@ pub trait Store: Send + Sync {
     /// Removes a file and its index entries, with its audit entry in the same transaction;
     /// `false` if there was none.
     fn delete_person(&self, id: &str, audit: &AuditEntry) -> Result<bool, StoreError>;
-    /// Ids of files of `agency` whose blind index `kind` holds `hash`.
+    /// Ids of files whose blind index `kind` holds `hash`, in id order (the caller decides
+    /// which of them may be seen).
     fn find_by_index(
         &self,
         kind: i64,
         hash: &[u8; 32],
-        agency: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
-    /// Files of `agency` with ids after `after`, in id order.
-    fn list_agency(
+    /// Files of `scope` with ids after `after`, in id order.
+    fn list_persons(
         &self,
-        agency: &str,
+        scope: &ListScope<'_>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredPerson>, StoreError>;
+    /// Enrols the person with `partner` (`enrolled`) or ends the enrolment, with its audit
+    /// entry in the same transaction; `false` (nothing written) if there is no such file, or
+    /// nothing to change.
+    fn set_enrolment(
+        &self,
+        person: &str,
+        partner: &str,
+        enrolled: bool,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// Number of files.
     fn count_persons(&self) -> Result<u64, StoreError>;
     /// Stores a new token record, with its audit entry in the same transaction.

@@ -4,7 +4,8 @@ use crate::group::GroupCommit;
 use crate::pool::Pool;
 use crate::{AuditVisitor, IndexEntry};
 use crate::{
-    KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson, TokenRecord,
+    KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson,
+    TokenRecord,
 };
 use rempart_audit::merkle::{self, Hash, Subtrees, BLOCK, BLOCK_LEVEL};
 use rempart_audit::{leaf_of, AuditEntry, Checkpoint};
@@ -74,6 +75,18 @@ const VAULT_MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL,
         PRIMARY KEY (level, idx)
     ) WITHOUT ROWID;",
+    // 6: caseloads (the assigned counsellor's login, as in the sealed follow-up category) and
+    // partner enrolments, for access policies. Staff logins and organisation codes only: no
+    // personal data of the people followed.
+    "ALTER TABLE persons ADD COLUMN counsellor TEXT;
+    CREATE INDEX persons_caseload ON persons (agency, counsellor, id);
+    CREATE TABLE enrolments (
+        person_id TEXT NOT NULL,
+        partner TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (person_id, partner)
+    ) WITHOUT ROWID;
+    CREATE INDEX enrolments_partner ON enrolments (partner, person_id);",
 ];
 
 const KEY_MIGRATIONS: &[&str] = &[
@@ -170,21 +183,40 @@ pub struct SqliteKeyStore {
     pool: Pool,
 }
 
-const COLUMNS: &str = "id, agency, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives";
+const COLUMNS: &str = "id, agency, counsellor, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives";
 
 fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPerson> {
     let mut fields = Vec::new();
     for (i, c) in Category::ALL.iter().enumerate() {
-        if let Some(b) = r.get::<_, Option<Vec<u8>>>(3 + i)? {
+        if let Some(b) = r.get::<_, Option<Vec<u8>>>(4 + i)? {
             fields.push((*c, b));
         }
     }
     Ok(StoredPerson {
         id: r.get(0)?,
         agency: r.get(1)?,
-        dk_version: r.get(2)?,
+        counsellor: r.get(2)?,
+        partners: Vec::new(),
+        dk_version: r.get(3)?,
         fields,
     })
+}
+
+/// Fills in the partners a file is enrolled with.
+fn with_partners(
+    c: &rusqlite::Connection,
+    mut p: StoredPerson,
+) -> Result<StoredPerson, StoreError> {
+    let mut st = c
+        .prepare_cached("SELECT partner FROM enrolments WHERE person_id = ?1 ORDER BY partner")
+        .map_err(db("prepare enrolments"))?;
+    let rows = st
+        .query_map(params![p.id], |r| r.get(0))
+        .map_err(db("read enrolments"))?;
+    p.partners = rows
+        .collect::<Result<_, _>>()
+        .map_err(db("read enrolments"))?;
+    Ok(p)
 }
 
 impl SqliteStore {
@@ -488,9 +520,9 @@ impl Store for SqliteStore {
         {
             let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
             let sql = format!(
-                "INSERT INTO persons (id, agency, dk_version, created_at, updated_at, index_entries, {}) VALUES (?1, ?2, ?3, ?4, ?4, ?5, {})",
+                "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, {})",
                 cols.join(", "),
-                (6..6 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                (7..7 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
             );
             let mut ins = tx.prepare_cached(&sql).map_err(db("prepare insert"))?;
             // Sorted inserts touch each B-tree page once instead of at random.
@@ -504,8 +536,14 @@ impl Store for SqliteStore {
                     }
                 }
                 let entries = encode_entries(&p.index);
-                let mut params: Vec<&dyn rusqlite::ToSql> =
-                    vec![&p.id, &p.agency, &p.dk_version, &p.now, &entries];
+                let mut params: Vec<&dyn rusqlite::ToSql> = vec![
+                    &p.id,
+                    &p.agency,
+                    &p.counsellor,
+                    &p.dk_version,
+                    &p.now,
+                    &entries,
+                ];
                 for v in &values {
                     params.push(v);
                 }
@@ -532,9 +570,11 @@ impl Store for SqliteStore {
         let mut st = c
             .prepare_cached(&format!("SELECT {COLUMNS} FROM persons WHERE id = ?1"))
             .map_err(db("prepare read"))?;
-        st.query_row(params![id], row_to_person)
+        let found = st
+            .query_row(params![id], row_to_person)
             .optional()
-            .map_err(db("read file"))
+            .map_err(db("read file"))?;
+        found.map(|p| with_partners(&c, p)).transpose()
     }
 
     fn update_person(
@@ -574,6 +614,13 @@ impl Store for SqliteStore {
             params![u.now, encode_entries(&u.index), id],
         )
         .map_err(db("update file"))?;
+        if let Some(counsellor) = &u.counsellor {
+            tx.execute(
+                "UPDATE persons SET counsellor = ?1 WHERE id = ?2",
+                params![counsellor, id],
+            )
+            .map_err(db("assign counsellor"))?;
+        }
         {
             let mut idx = tx
                 .prepare_cached(INSERT_INDEX)
@@ -594,6 +641,8 @@ impl Store for SqliteStore {
             .map_err(db("begin delete"))?;
         append(&tx, std::slice::from_ref(audit))?;
         remove_entries(&tx, id)?;
+        tx.execute("DELETE FROM enrolments WHERE person_id = ?1", params![id])
+            .map_err(db("delete enrolments"))?;
         let n = tx
             .execute("DELETE FROM persons WHERE id = ?1", params![id])
             .map_err(db("delete file"))?;
@@ -605,41 +654,114 @@ impl Store for SqliteStore {
         &self,
         kind: i64,
         hash: &[u8; 32],
-        agency: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
         let mut st = c
             .prepare_cached(
-                "SELECT b.person_id FROM blind_index b JOIN persons p ON p.id = b.person_id
-                 WHERE b.kind = ?1 AND b.hash = ?2 AND p.agency = ?3 ORDER BY b.person_id LIMIT ?4",
+                "SELECT person_id FROM blind_index WHERE kind = ?1 AND hash = ?2 ORDER BY person_id LIMIT ?3",
             )
             .map_err(db("prepare search"))?;
         let rows = st
-            .query_map(params![kind, &hash[..], agency, limit as i64], |r| r.get(0))
+            .query_map(params![kind, &hash[..], limit as i64], |r| r.get(0))
             .map_err(db("search"))?;
         rows.collect::<Result<_, _>>().map_err(db("search"))
     }
 
-    fn list_agency(
+    fn list_persons(
         &self,
-        agency: &str,
+        scope: &ListScope<'_>,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredPerson>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM persons WHERE agency = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-            ))
-            .map_err(db("prepare list"))?;
-        let rows = st
-            .query_map(
-                params![agency, after.unwrap_or(""), limit as i64],
-                row_to_person,
+        let after = after.unwrap_or("");
+        let limit = limit as i64;
+        let rows: Vec<StoredPerson> = match scope {
+            ListScope::Agency(agency) => {
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM persons WHERE agency = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                    ))
+                    .map_err(db("prepare list"))?;
+                let rows = st
+                    .query_map(params![agency, after, limit], row_to_person)
+                    .map_err(db("list"))?;
+                rows.collect::<Result<_, _>>().map_err(db("list"))?
+            }
+            ListScope::Caseload { agency, counsellor } => {
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM persons WHERE agency = ?1 AND counsellor = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
+                    ))
+                    .map_err(db("prepare caseload"))?;
+                let rows = st
+                    .query_map(params![agency, counsellor, after, limit], row_to_person)
+                    .map_err(db("caseload"))?;
+                rows.collect::<Result<_, _>>().map_err(db("caseload"))?
+            }
+            ListScope::Enrolled(partner) => {
+                let cols = COLUMNS
+                    .split(", ")
+                    .map(|x| format!("p.{x}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut st = c
+                    .prepare_cached(&format!(
+                        "SELECT {cols} FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE e.partner = ?1 AND e.person_id > ?2 ORDER BY e.person_id LIMIT ?3"
+                    ))
+                    .map_err(db("prepare enrolled"))?;
+                let rows = st
+                    .query_map(params![partner, after, limit], row_to_person)
+                    .map_err(db("enrolled"))?;
+                rows.collect::<Result<_, _>>().map_err(db("enrolled"))?
+            }
+        };
+        rows.into_iter().map(|p| with_partners(&c, p)).collect()
+    }
+
+    fn set_enrolment(
+        &self,
+        person: &str,
+        partner: &str,
+        enrolled: bool,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut w = self.pool.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin enrolment"))?;
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM persons WHERE id = ?1",
+                params![person],
+                |_| Ok(()),
             )
-            .map_err(db("list"))?;
-        rows.collect::<Result<_, _>>().map_err(db("list"))
+            .optional()
+            .map_err(db("find file"))?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let changed = if enrolled {
+            tx.execute(
+                "INSERT OR IGNORE INTO enrolments (person_id, partner, since) VALUES (?1, ?2, ?3)",
+                params![person, partner, now],
+            )
+            .map_err(db("enrol"))?
+        } else {
+            tx.execute(
+                "DELETE FROM enrolments WHERE person_id = ?1 AND partner = ?2",
+                params![person, partner],
+            )
+            .map_err(db("end enrolment"))?
+        };
+        if changed == 0 {
+            return Ok(false);
+        }
+        append(&tx, std::slice::from_ref(audit))?;
+        tx.commit().map_err(db("commit enrolment"))?;
+        Ok(true)
     }
 
     fn count_persons(&self) -> Result<u64, StoreError> {
@@ -952,6 +1074,7 @@ mod tests {
         NewPerson {
             id: id.into(),
             agency: agency.into(),
+            counsellor: Some("c.a".into()),
             dk_version: 1,
             fields: vec![
                 (Category::Identity, vec![1, 2, 3]),
@@ -971,14 +1094,56 @@ mod tests {
         let a = s.get_person("a").unwrap().unwrap();
         assert_eq!(a.fields.len(), 2);
         assert_eq!(
-            s.find_by_index(1, &[9; 32], "ML-1", 10).unwrap(),
-            vec!["a".to_string()]
+            s.find_by_index(1, &[9; 32], 10).unwrap(),
+            vec!["a".to_string(), "b".to_string()]
         );
-        assert_eq!(s.list_agency("ML-2", None, 10).unwrap().len(), 1);
-        assert!(s.list_agency("ML-2", Some("b"), 10).unwrap().is_empty());
+        assert_eq!(
+            s.list_persons(&ListScope::Agency("ML-2"), None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(s
+            .list_persons(&ListScope::Agency("ML-2"), Some("b"), 10)
+            .unwrap()
+            .is_empty());
+        let caseload = |c| {
+            s.list_persons(
+                &ListScope::Caseload {
+                    agency: "ML-1",
+                    counsellor: c,
+                },
+                None,
+                10,
+            )
+            .unwrap()
+            .len()
+        };
+        assert_eq!((caseload("c.a"), caseload("c.b")), (1, 0));
+        // Enrolments: written with their entry, read back with the file, listed by partner.
+        assert!(s.set_enrolment("a", "AFPA", true, 5, &entry()).unwrap());
+        assert!(
+            !s.set_enrolment("a", "AFPA", true, 6, &entry()).unwrap(),
+            "already"
+        );
+        assert!(
+            !s.set_enrolment("zz", "AFPA", true, 6, &entry()).unwrap(),
+            "no file"
+        );
+        assert_eq!(
+            s.get_person("a").unwrap().unwrap().partners,
+            vec!["AFPA".to_string()]
+        );
+        let enrolled = s
+            .list_persons(&ListScope::Enrolled("AFPA"), None, 10)
+            .unwrap();
+        assert_eq!(enrolled.len(), 1);
+        assert_eq!(enrolled[0].partners, vec!["AFPA".to_string()]);
+        let len = s.audit_len().unwrap();
         let u = PersonUpdate {
             fields: vec![(Category::Contact, None)],
             index: vec![(2, [8; 32])],
+            counsellor: Some(Some("c.b".into())),
             now: 200,
         };
         assert!(
@@ -986,10 +1151,21 @@ mod tests {
             "update is scoped to the agency"
         );
         assert!(s.update_person("a", "ML-1", &u, &entry()).unwrap());
-        assert_eq!(s.get_person("a").unwrap().unwrap().fields.len(), 1);
-        assert!(s.find_by_index(1, &[9; 32], "ML-1", 10).unwrap().is_empty());
+        assert_eq!(s.audit_len().unwrap(), len + 1);
+        let a = s.get_person("a").unwrap().unwrap();
+        assert_eq!(a.fields.len(), 1);
+        assert_eq!(a.counsellor.as_deref(), Some("c.b"));
+        assert_eq!((caseload("c.a"), caseload("c.b")), (0, 1));
+        assert_eq!(
+            s.find_by_index(1, &[9; 32], 10).unwrap(),
+            vec!["b".to_string()]
+        );
         assert!(s.delete_person("a", &entry()).unwrap());
         assert!(s.get_person("a").unwrap().is_none());
+        assert!(s
+            .list_persons(&ListScope::Enrolled("AFPA"), None, 10)
+            .unwrap()
+            .is_empty());
         assert_eq!(s.count_persons().unwrap(), 1);
     }
 

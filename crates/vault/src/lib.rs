@@ -11,6 +11,7 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod access;
 mod clock;
 mod codec;
 mod export;
@@ -22,6 +23,7 @@ pub use export::{parquet_schema, ExportFormat};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
 pub use service::Access;
 pub use service::{
-    ImportProgress, Page, PersonView, Principal, RotationReport, SearchHit, Vault, VaultError,
+    justification, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, Principal,
+    RotationReport, SearchHit, Vault, VaultError,
 };
 pub use witness::{Witness, WitnessError, DEFAULT_SYSLOG};

@@ -1,5 +1,6 @@
 //! The vault operations.
 
+use crate::access::{self, Caller};
 use crate::clock::Clock;
 use crate::codec;
 use rempart_audit::{Action, AuditEntry, Outcome};
@@ -8,9 +9,10 @@ use rempart_domain::{
     Agency, Category, FranceTravailPattern, Identity, PersonInput, Purpose, Role, SearchTerm,
     ValidFile, ValidationErrors, ValidationRules,
 };
+use rempart_policy::{Act, Decide, Situation, Target};
 use rempart_store::{
-    IndexEntry, KeyStore, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson,
-    TokenRecord,
+    IndexEntry, KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError, StoredKey,
+    StoredPerson, TokenRecord,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -20,6 +22,10 @@ use std::sync::Arc;
 const DATA_KEY_VERSION: u32 = 1;
 /// Most results a search returns.
 const SEARCH_LIMIT: usize = 20;
+/// Most files a search looks at, before the policy keeps those the caller may see.
+const SEARCH_CANDIDATES: usize = 200;
+/// Longest break-glass justification kept.
+pub const JUSTIFICATION_MAX: usize = 500;
 
 /// Who is calling: established by [`Vault::authenticate`] from a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +42,9 @@ pub struct Principal {
     pub client: Option<String>,
     /// Request id, for the audit log.
     pub request_id: Option<String>,
+    /// Break-glass: the written justification given to read past the caseload, if any. It
+    /// is recorded with every entry of the request; it must say why, not name the person.
+    pub break_glass: Option<String>,
 }
 
 impl Principal {
@@ -49,6 +58,7 @@ impl Principal {
             agency,
             client: None,
             request_id: None,
+            break_glass: None,
         }
     }
 }
@@ -92,6 +102,53 @@ pub struct Access {
     pub purpose: Option<String>,
     /// Allowed or denied.
     pub outcome: Outcome,
+}
+
+/// What the policy decided for one principal, act and file, and why.
+#[derive(Debug)]
+pub struct Explanation {
+    /// The file's agency.
+    pub agency: String,
+    /// Its assigned counsellor.
+    pub counsellor: Option<String>,
+    /// Partners the person is enrolled with.
+    pub partners: Vec<String>,
+    /// Whether the person is a minor today.
+    pub minor: bool,
+    /// Per category (`nir_last_digits` for the masked NIR, `(whole file)` for acts on the
+    /// whole file): the decision and the policies that made it.
+    pub decisions: Vec<(String, rempart_policy::Verdict)>,
+}
+
+/// One break-glass read, for the DPO's review.
+#[derive(Debug, Serialize)]
+pub struct BreakGlassUse {
+    /// Position in the audit log.
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// Who.
+    pub principal: String,
+    /// What.
+    pub action: Action,
+    /// Which files.
+    pub persons: Vec<String>,
+    /// Which categories were returned.
+    pub categories: Vec<String>,
+    /// Allowed or denied.
+    pub outcome: Outcome,
+    /// Why, in the counsellor's words.
+    pub justification: String,
+}
+
+/// Checks a break-glass justification: 10 to 500 characters of text, no control characters.
+pub fn justification(raw: &str) -> Result<String, &'static str> {
+    let j = raw.trim();
+    let n = j.chars().count();
+    if !(10..=JUSTIFICATION_MAX).contains(&n) || j.chars().any(char::is_control) {
+        return Err("a break-glass justification is 10 to 500 characters of plain text");
+    }
+    Ok(j.to_string())
 }
 
 /// Why an operation did not happen. Messages never contain personal data or secrets.
@@ -189,6 +246,7 @@ pub struct Vault {
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     france_travail: FranceTravailPattern,
+    policies: Arc<dyn Decide>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -224,6 +282,7 @@ impl Vault {
         keyring: Arc<Keyring>,
         clock: Arc<dyn Clock>,
         france_travail: FranceTravailPattern,
+        policies: Arc<dyn Decide>,
     ) -> Self {
         Vault {
             store,
@@ -231,7 +290,12 @@ impl Vault {
             keyring,
             clock,
             france_travail,
+            policies,
         }
+    }
+
+    fn situation(&self, p: &Principal, purpose: Purpose) -> Situation {
+        Situation::at(purpose, p.break_glass.is_some(), self.clock.now())
     }
 
     /// The validation rules as of now.
@@ -265,7 +329,7 @@ impl Vault {
             client: p.client.clone(),
             request_id: p.request_id.clone(),
             outcome,
-            detail: None,
+            detail: p.break_glass.as_ref().map(|j| format!("break_glass: {j}")),
         }
     }
 
@@ -332,6 +396,7 @@ impl Vault {
         let person = NewPerson {
             id,
             agency: file.agency().as_str().to_string(),
+            counsellor: file.counsellor().map(str::to_string),
             dk_version: DATA_KEY_VERSION,
             fields,
             index: self.index_entries(file),
@@ -362,6 +427,7 @@ impl Vault {
             agency,
             client: None,
             request_id: None,
+            break_glass: None,
         })
     }
 
@@ -403,12 +469,33 @@ impl Vault {
         Ok((token, rec))
     }
 
-    /// Creates a file in the caller's agency.
+    /// Creates a file, if the policy lets the caller write each of its categories.
     pub fn create(&self, p: &Principal, input: PersonInput) -> Result<String, VaultError> {
         let file = ValidFile::parse(input, &self.rules())?;
-        if file.agency() != &p.agency {
+        let caller = Caller::of(p);
+        let how = self.situation(p, Purpose::Accompaniment);
+        let facts = rempart_policy::FileFacts {
+            id: "",
+            agency: file.agency().as_str(),
+            counsellor: file.counsellor(),
+            partners: &[],
+            minor: access::is_minor(file.record(), self.clock.today()),
+        };
+        let refused = Category::ALL.iter().any(|&c| {
+            file.record().has(c)
+                && !self.policies.allows(
+                    &caller.subject(),
+                    Act::Create,
+                    &facts,
+                    &how,
+                    Target::Category(c),
+                )
+        });
+        if refused {
+            let e = self.entry(p, Action::Create, vec![], vec![], None, Outcome::Denied);
+            self.store.append_audit(&[e])?;
             return Err(VaultError::Forbidden(
-                "files can only be created in your own agency",
+                "the access policy does not allow you to create this file",
             ));
         }
         let (person, key) = self.seal_new(&file);
@@ -507,17 +594,19 @@ impl Vault {
         Ok(persons.len())
     }
 
-    /// A stored file visible to `p`, with its data key; `NotFound` for another agency's file,
-    /// a missing one or an erased one.
-    fn load(&self, p: &Principal, id: &str) -> Result<(StoredPerson, DataKey), VaultError> {
-        let stored = self
-            .store
-            .get_person(id)?
-            .filter(|s| s.agency == p.agency.as_str())
-            .ok_or(VaultError::NotFound)?;
-        let key = self.keys.get_key(id)?.ok_or(VaultError::NotFound)?;
-        let dk = self
-            .keyring
+    /// A stored file and its data key; `NotFound` for a missing or erased one. Whether the
+    /// caller may see it is for the policy to say.
+    fn load(&self, id: &str) -> Result<(StoredPerson, DataKey), VaultError> {
+        let stored = self.store.get_person(id)?.ok_or(VaultError::NotFound)?;
+        let dk = self.data_key(id)?.ok_or(VaultError::NotFound)?;
+        Ok((stored, dk))
+    }
+
+    fn data_key(&self, id: &str) -> Result<Option<DataKey>, VaultError> {
+        let Some(key) = self.keys.get_key(id)? else {
+            return Ok(None);
+        };
+        self.keyring
             .unwrap(
                 id,
                 &WrappedKey {
@@ -525,8 +614,8 @@ impl Vault {
                     bytes: key.wrapped,
                 },
             )
-            .map_err(|_| VaultError::Integrity)?;
-        Ok((stored, dk))
+            .map(Some)
+            .map_err(|_| VaultError::Integrity)
     }
 
     fn open(
@@ -556,7 +645,46 @@ impl Vault {
         Ok(record)
     }
 
-    /// Reads the categories `wanted` (all when `None`) of a file of the caller's agency.
+    /// Whether the person of a stored file is a minor today (from the sealed birth date).
+    fn minor(&self, stored: &StoredPerson, dk: &DataKey) -> Result<bool, VaultError> {
+        let identity = self.open(stored, dk, &[Category::Identity])?;
+        Ok(access::is_minor(&identity, self.clock.today()))
+    }
+
+    /// Whether the caller may see anything of the file for some purpose: a refused act on a
+    /// file the caller cannot see at all is answered as "not found", never "forbidden".
+    fn visible_at_all(&self, p: &Principal, stored: &StoredPerson, minor: bool) -> bool {
+        let caller = Caller::of(p);
+        let facts = access::facts(stored, minor);
+        Purpose::ALL.iter().any(|&purpose| {
+            self.policies
+                .grant(&caller.subject(), &facts, &self.situation(p, purpose))
+                .any()
+        })
+    }
+
+    /// Refuses an act the policy did not allow: `NotFound` if the caller can see nothing of
+    /// the file, else `Forbidden(why)`; recorded either way.
+    fn refuse(
+        &self,
+        p: &Principal,
+        action: Action,
+        stored: &StoredPerson,
+        minor: bool,
+        purpose: Option<Purpose>,
+        why: &'static str,
+    ) -> VaultError {
+        let err = if self.visible_at_all(p, stored, minor) {
+            VaultError::Forbidden(why)
+        } else {
+            VaultError::NotFound
+        };
+        self.denied(p, action, &stored.id, purpose, err)
+    }
+
+    /// Reads the categories `wanted` (all when `None`) that the policy lets the caller see
+    /// for `purpose`; the others are absent. A file of which nothing may be seen is
+    /// `NotFound`, as a missing one.
     pub fn read(
         &self,
         p: &Principal,
@@ -580,20 +708,41 @@ impl Vault {
         wanted: Option<&[Category]>,
     ) -> Result<(PersonView, rempart_store::AuditTicket), VaultError> {
         let (stored, dk) = self
-            .load(p, id)
+            .load(id)
             .map_err(|e| self.denied(p, Action::Read, id, Some(purpose), e))?;
-        let wanted = wanted.unwrap_or(Category::ALL);
-        let record = self.open(&stored, &dk, wanted)?;
+        let minor = self.minor(&stored, &dk)?;
+        let caller = Caller::of(p);
+        let grant = self.policies.grant(
+            &caller.subject(),
+            &access::facts(&stored, minor),
+            &self.situation(p, purpose),
+        );
+        if !grant.any() {
+            return Err(self.denied(p, Action::Read, id, Some(purpose), VaultError::NotFound));
+        }
+        let wanted: Vec<Category> = wanted
+            .unwrap_or(Category::ALL)
+            .iter()
+            .copied()
+            .filter(|c| grant.allows(*c))
+            .collect();
+        let mut record = self.open(&stored, &dk, &wanted)?;
+        let masked = grant.nir == rempart_policy::NirForm::LastDigits;
+        if masked {
+            access::mask_nir(&mut record);
+        }
         let returned = stored
             .fields
             .iter()
             .map(|f| f.0)
-            .filter(|c| wanted.contains(c));
+            .filter(|c| wanted.contains(c))
+            .map(|c| access::read_name(c, masked))
+            .collect();
         let entry = self.entry(
             p,
             Action::Read,
             vec![stored.id.clone()],
-            names(returned),
+            returned,
             Some(purpose),
             Outcome::Allowed,
         );
@@ -607,35 +756,69 @@ impl Vault {
         ))
     }
 
-    /// Replaces the categories present in `patch`; the result must be a valid file.
+    /// Replaces the categories present in `patch`, if the policy lets the caller write each
+    /// of them (and assign the file, when the patch changes its counsellor); the result must
+    /// be a valid file.
     pub fn update(
         &self,
         p: &Principal,
         id: &str,
+        purpose: Purpose,
         patch: PersonInput,
     ) -> Result<PersonView, VaultError> {
-        if patch
-            .agency
-            .as_deref()
-            .is_some_and(|a| Agency::parse(a).ok().as_ref() != Some(&p.agency))
-        {
-            return Err(VaultError::Forbidden(
-                "a file cannot be moved to another agency",
-            ));
-        }
         let (stored, dk) = self
-            .load(p, id)
-            .map_err(|e| self.denied(p, Action::Update, id, None, e))?;
+            .load(id)
+            .map_err(|e| self.denied(p, Action::Update, id, Some(purpose), e))?;
         let mut record = self.open(&stored, &dk, Category::ALL)?;
+        let minor = access::is_minor(&record, self.clock.today());
         let changed: Vec<Category> = Category::ALL
             .iter()
             .copied()
             .filter(|c| patch.has(*c))
             .collect();
+        let caller = Caller::of(p);
+        let facts = access::facts(&stored, minor);
+        let how = self.situation(p, purpose);
+        let allowed = |act, target| {
+            self.policies
+                .allows(&caller.subject(), act, &facts, &how, target)
+        };
+        if !changed
+            .iter()
+            .all(|c| allowed(Act::Update, Target::Category(*c)))
+        {
+            return Err(self.refuse(
+                p,
+                Action::Update,
+                &stored,
+                minor,
+                Some(purpose),
+                "the access policy does not allow you to change these categories of this file",
+            ));
+        }
+        if patch.agency.as_deref().is_some_and(|a| {
+            Agency::parse(a).ok().map(|a| a.as_str().to_string()) != Some(stored.agency.clone())
+        }) {
+            return Err(VaultError::Forbidden(
+                "a file cannot be moved to another agency",
+            ));
+        }
         for c in &changed {
             record.take_category(&patch, *c);
         }
         let file = ValidFile::parse(record, &self.rules())?;
+        let counsellor = file.counsellor().map(str::to_string);
+        let reassigned = counsellor != stored.counsellor;
+        if reassigned && !allowed(Act::Assign, Target::File) {
+            return Err(self.refuse(
+                p,
+                Action::Update,
+                &stored,
+                minor,
+                Some(purpose),
+                "the access policy does not allow you to assign this file",
+            ));
+        }
         let s = Sealing {
             id,
             dk: &dk,
@@ -647,20 +830,24 @@ impl Vault {
                 .map(|c| (*c, s.seal(file.record(), *c)))
                 .collect(),
             index: self.index_entries(&file),
+            counsellor: reassigned.then(|| counsellor.clone()),
             now: self.clock.now(),
         };
-        let e = self.entry(
+        let mut e = self.entry(
             p,
             Action::Update,
             vec![id.to_string()],
             names(changed.iter().copied()),
-            None,
+            Some(purpose),
             Outcome::Allowed,
         );
-        if !self
-            .store
-            .update_person(id, p.agency.as_str(), &update, &e)?
-        {
+        if reassigned {
+            e.detail = Some(format!(
+                "counsellor={}",
+                counsellor.as_deref().unwrap_or("-")
+            ));
+        }
+        if !self.store.update_person(id, &stored.agency, &update, &e)? {
             return Err(VaultError::NotFound);
         }
         Ok(PersonView {
@@ -669,16 +856,142 @@ impl Vault {
         })
     }
 
+    /// Checks an act on a whole file (erase, assign, enrol, access history): the stored file
+    /// and its data key (`None` once destroyed) if the policy allows it, else the refusal,
+    /// recorded.
+    fn authorise_whole_file(
+        &self,
+        p: &Principal,
+        id: &str,
+        act: Act,
+        action: Action,
+        purpose: Purpose,
+        why: &'static str,
+    ) -> Result<(StoredPerson, Option<DataKey>), VaultError> {
+        let Some(stored) = self.store.get_person(id)? else {
+            return Err(self.denied(p, action, id, None, VaultError::NotFound));
+        };
+        let dk = self.data_key(id)?;
+        // A file whose key is already gone (an erasure cut short) is decided as an adult's.
+        let minor = match &dk {
+            Some(dk) => self.minor(&stored, dk)?,
+            None => false,
+        };
+        let caller = Caller::of(p);
+        if !self.policies.allows(
+            &caller.subject(),
+            act,
+            &access::facts(&stored, minor),
+            &self.situation(p, purpose),
+            Target::File,
+        ) {
+            return Err(self.refuse(p, action, &stored, minor, None, why));
+        }
+        Ok((stored, dk))
+    }
+
+    /// Assigns the file to a counsellor (`None`: to nobody): the follow-up category and the
+    /// caseload change together, with their audit entry.
+    pub fn assign(
+        &self,
+        p: &Principal,
+        id: &str,
+        counsellor: Option<&str>,
+    ) -> Result<(), VaultError> {
+        let (stored, dk) = self.authorise_whole_file(
+            p,
+            id,
+            Act::Assign,
+            Action::Assign,
+            Purpose::Accompaniment,
+            "the access policy does not allow you to assign this file",
+        )?;
+        let dk = dk.ok_or(VaultError::NotFound)?;
+        let mut record = self.open(&stored, &dk, Category::ALL)?;
+        record
+            .followup
+            .get_or_insert_with(Default::default)
+            .counsellor = counsellor.map(str::to_string);
+        let file = ValidFile::parse(record, &self.rules())?;
+        let counsellor = file.counsellor().map(str::to_string);
+        let s = Sealing {
+            id,
+            dk: &dk,
+            version: stored.dk_version,
+        };
+        let update = PersonUpdate {
+            fields: vec![(
+                Category::Followup,
+                s.seal(file.record(), Category::Followup),
+            )],
+            index: self.index_entries(&file),
+            counsellor: Some(counsellor.clone()),
+            now: self.clock.now(),
+        };
+        let mut e = self.entry(
+            p,
+            Action::Assign,
+            vec![id.to_string()],
+            names([Category::Followup]),
+            None,
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!(
+            "counsellor={}",
+            counsellor.as_deref().unwrap_or("-")
+        ));
+        if !self.store.update_person(id, &stored.agency, &update, &e)? {
+            return Err(VaultError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Enrols the person with a partner organisation (or ends the enrolment), so that the
+    /// partner's principals see what the policy gives partners. `Ok(false)`: nothing to change.
+    pub fn enrol(
+        &self,
+        p: &Principal,
+        id: &str,
+        partner: &Agency,
+        enrolled: bool,
+    ) -> Result<bool, VaultError> {
+        let action = if enrolled {
+            Action::Enrol
+        } else {
+            Action::Unenrol
+        };
+        self.authorise_whole_file(
+            p,
+            id,
+            Act::Enrol,
+            action,
+            Purpose::Accompaniment,
+            "the access policy does not allow you to enrol this person",
+        )?;
+        let mut e = self.entry(
+            p,
+            action,
+            vec![id.to_string()],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!("partner={}", partner.as_str()));
+        Ok(self
+            .store
+            .set_enrolment(id, partner.as_str(), enrolled, self.clock.now(), &e)?)
+    }
+
     /// Erases a file by destroying its data key, then removes its sealed rows.
     pub fn erase(&self, p: &Principal, id: &str) -> Result<(), VaultError> {
-        let stored = match self
-            .store
-            .get_person(id)?
-            .filter(|s| s.agency == p.agency.as_str())
-        {
-            Some(s) => s,
-            None => return Err(self.denied(p, Action::Erase, id, None, VaultError::NotFound)),
-        };
+        let (stored, _) = self.authorise_whole_file(
+            p,
+            id,
+            Act::Erase,
+            Action::Erase,
+            Purpose::DataSubjectRequest,
+            "the access policy does not allow you to erase this file",
+        )?;
         // The key goes first: from this point no copy of the file store can be read. Then the
         // sealed rows go, with the audit entry, in one transaction; if that fails, running the
         // erasure again finds the rows, no key, and finishes (the key stays destroyed).
@@ -695,7 +1008,33 @@ impl Vault {
         Ok(())
     }
 
-    /// Exact search through a blind index, within the caller's agency.
+    /// The identity of a stored file, if the policy lets the caller read it for `purpose`.
+    fn identity_if_allowed(
+        &self,
+        caller: &Caller,
+        how: &Situation,
+        stored: &StoredPerson,
+    ) -> Result<Option<SearchHit>, VaultError> {
+        let Some(dk) = self.data_key(&stored.id)? else {
+            return Ok(None);
+        };
+        let rec = self.open(stored, &dk, &[Category::Identity])?;
+        let minor = access::is_minor(&rec, self.clock.today());
+        let allowed = self.policies.allows(
+            &caller.subject(),
+            Act::Read,
+            &access::facts(stored, minor),
+            how,
+            Target::Category(Category::Identity),
+        );
+        Ok(allowed.then(|| SearchHit {
+            id: stored.id.clone(),
+            identity: rec.identity,
+        }))
+    }
+
+    /// Exact search through a blind index, among the files whose identity the policy lets the
+    /// caller read for `purpose`.
     pub fn search(
         &self,
         p: &Principal,
@@ -703,21 +1042,19 @@ impl Vault {
         term: &SearchTerm,
     ) -> Result<Vec<SearchHit>, VaultError> {
         let (kind, hash) = self.index_entry(term);
-        let ids = self
-            .store
-            .find_by_index(kind, &hash, p.agency.as_str(), SEARCH_LIMIT)?;
-        let mut hits = Vec::with_capacity(ids.len());
+        let ids = self.store.find_by_index(kind, &hash, SEARCH_CANDIDATES)?;
+        let caller = Caller::of(p);
+        let how = self.situation(p, purpose);
+        let mut hits = Vec::new();
         for id in ids {
-            match self.load(p, &id) {
-                Ok((stored, dk)) => {
-                    let rec = self.open(&stored, &dk, &[Category::Identity])?;
-                    hits.push(SearchHit {
-                        id,
-                        identity: rec.identity,
-                    });
-                }
-                Err(VaultError::NotFound) => continue,
-                Err(e) => return Err(e),
+            if hits.len() == SEARCH_LIMIT {
+                break;
+            }
+            let Some(stored) = self.store.get_person(&id)? else {
+                continue;
+            };
+            if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
+                hits.push(hit);
             }
         }
         // The search term is recorded as its blind-index value, never in clear.
@@ -729,16 +1066,22 @@ impl Vault {
             Some(purpose),
             Outcome::Allowed,
         );
-        e.detail = Some(format!(
+        let term = format!(
             "{}:{}",
             term.kind.label(),
             base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, hash)
-        ));
+        );
+        e.detail = Some(match e.detail {
+            Some(bg) => format!("{term} {bg}"),
+            None => term,
+        });
         self.store.append_audit(&[e])?;
         Ok(hits)
     }
 
-    /// A page of the caller's agency's files, after `cursor`.
+    /// A page of the caller's files after `cursor`: a counsellor's caseload, the people
+    /// enrolled with a partner, the agency's files for the other roles; only those whose
+    /// identity the policy lets the caller read for `purpose`.
     pub fn list(
         &self,
         p: &Principal,
@@ -747,36 +1090,28 @@ impl Vault {
         limit: usize,
     ) -> Result<Page, VaultError> {
         let limit = limit.clamp(1, 200);
-        let rows = self
-            .store
-            .list_agency(p.agency.as_str(), cursor, limit + 1)?;
-        let more = rows.len() > limit;
-        let mut items = Vec::with_capacity(limit);
-        for stored in rows.into_iter().take(limit) {
-            let Some(key) = self.keys.get_key(&stored.id)? else {
-                continue;
-            };
-            let dk = self
-                .keyring
-                .unwrap(
-                    &stored.id,
-                    &WrappedKey {
-                        master_version: key.master_version,
-                        bytes: key.wrapped,
-                    },
-                )
-                .map_err(|_| VaultError::Integrity)?;
-            let rec = self.open(&stored, &dk, &[Category::Identity])?;
-            items.push(SearchHit {
-                id: stored.id,
-                identity: rec.identity,
-            });
-        }
-        let next_cursor = if more {
-            items.last().map(|h| h.id.clone())
-        } else {
-            None
+        let caller = Caller::of(p);
+        let name = p.name.to_ascii_lowercase();
+        let scope = match p.role {
+            Role::Counsellor => ListScope::Caseload {
+                agency: p.agency.as_str(),
+                counsellor: &name,
+            },
+            Role::Partner => ListScope::Enrolled(p.agency.as_str()),
+            _ => ListScope::Agency(p.agency.as_str()),
         };
+        let rows = self.store.list_persons(&scope, cursor, limit + 1)?;
+        let more = rows.len() > limit;
+        let how = self.situation(p, purpose);
+        let mut items = Vec::with_capacity(limit);
+        let mut last = None;
+        for stored in rows.into_iter().take(limit) {
+            last = Some(stored.id.clone());
+            if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
+                items.push(hit);
+            }
+        }
+        let next_cursor = if more { last } else { None };
         let e = self.entry(
             p,
             Action::List,
@@ -857,19 +1192,14 @@ impl Vault {
         id: &str,
         limit: usize,
     ) -> Result<Vec<Access>, VaultError> {
-        self.store
-            .get_person(id)?
-            .filter(|s| s.agency == p.agency.as_str())
-            .ok_or_else(|| self.denied(p, Action::ReadAccesses, id, None, VaultError::NotFound))?;
-        if p.role != Role::Dpo {
-            return Err(self.denied(
-                p,
-                Action::ReadAccesses,
-                id,
-                None,
-                VaultError::Forbidden("only the DPO may read a file's access history"),
-            ));
-        }
+        self.authorise_whole_file(
+            p,
+            id,
+            Act::ReadAccesses,
+            Action::ReadAccesses,
+            Purpose::DataSubjectRequest,
+            "the access policy does not allow you to read this file's access history",
+        )?;
         self.store.append_audit(&[self.entry(
             p,
             Action::ReadAccesses,
@@ -894,6 +1224,128 @@ impl Vault {
                 outcome: e.outcome,
             })
             .collect())
+    }
+
+    /// Explains what the policy decides for a principal acting on a file: the facts the
+    /// policy was given and, per category (or for the whole file), the decision and the
+    /// policies that made it. For operators (`rempart policy check`); returns no personal data.
+    pub fn explain(
+        &self,
+        who: &Principal,
+        id: &str,
+        act: Act,
+        purpose: Purpose,
+    ) -> Result<Explanation, VaultError> {
+        let (stored, dk) = self.load(id)?;
+        let minor = self.minor(&stored, &dk)?;
+        let caller = Caller::of(who);
+        let facts = access::facts(&stored, minor);
+        let how = self.situation(who, purpose);
+        let targets: Vec<Target> = if act.per_category() {
+            Category::ALL
+                .iter()
+                .map(|c| Target::Category(*c))
+                .chain((act == Act::Read).then_some(Target::NirLastDigits))
+                .collect()
+        } else {
+            vec![Target::File]
+        };
+        let decisions = targets
+            .into_iter()
+            .map(|t| {
+                let v = self
+                    .policies
+                    .decide(&caller.subject(), act, &facts, &how, t);
+                (
+                    if t == Target::File {
+                        "(whole file)".to_string()
+                    } else {
+                        t.as_str().to_string()
+                    },
+                    v,
+                )
+            })
+            .collect();
+        Ok(Explanation {
+            agency: stored.agency.clone(),
+            counsellor: stored.counsellor.clone(),
+            partners: stored.partners.clone(),
+            minor,
+            decisions,
+        })
+    }
+
+    /// The break-glass reads of the DPO's agency since Unix time `since`, oldest first, with
+    /// their justification: the DPO's review list. Reading it is recorded.
+    pub fn break_glass_uses(
+        &self,
+        p: &Principal,
+        since: i64,
+    ) -> Result<Vec<BreakGlassUse>, VaultError> {
+        if p.role != Role::Dpo {
+            let e = self.entry(
+                p,
+                Action::ReadAccesses,
+                vec![],
+                vec![],
+                None,
+                Outcome::Denied,
+            );
+            self.store.append_audit(&[e])?;
+            return Err(VaultError::Forbidden(
+                "only the DPO reviews break-glass reads",
+            ));
+        }
+        let mut e = self.entry(
+            p,
+            Action::ReadAccesses,
+            vec![],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!("break_glass_review since={since}"));
+        self.store.append_audit(&[e])?;
+        let mut out = Vec::new();
+        let mut failed = None;
+        let marker = b"break_glass: ";
+        self.store.audit_visit(0, &mut |seq, bytes, _| {
+            if !bytes.windows(marker.len()).any(|w| w == marker) {
+                return true;
+            }
+            match serde_json::from_slice::<AuditEntry>(bytes) {
+                Ok(e) => {
+                    let justification = e
+                        .detail
+                        .as_deref()
+                        .and_then(|d| d.split_once("break_glass: "))
+                        .map(|(_, j)| j.to_string());
+                    if let Some(justification) = justification {
+                        if e.time >= since && e.agency == p.agency.as_str() {
+                            out.push(BreakGlassUse {
+                                seq,
+                                time: e.time,
+                                principal: e.principal,
+                                action: e.action,
+                                persons: e.persons,
+                                categories: e.categories,
+                                outcome: e.outcome,
+                                justification,
+                            });
+                        }
+                    }
+                    true
+                }
+                Err(_) => {
+                    failed = Some(StoreError::Corrupt("audit entry"));
+                    false
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        Ok(out)
     }
 
     /// Signs a checkpoint of the whole log (unless the latest one already covers it), records

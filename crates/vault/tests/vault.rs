@@ -29,6 +29,7 @@ fn vault_in(dir: &Path, ring: Keyring, clock: Arc<FixedClock>) -> (Vault, Arc<Sq
             Arc::new(ring),
             clock,
             FranceTravailPattern::default(),
+            Arc::new(rempart_policy::Policies::default_policies().unwrap()),
         ),
         store,
     )
@@ -54,7 +55,17 @@ fn principal(name: &str, agency: &str) -> Principal {
         agency: Agency::parse(agency).unwrap(),
         client: None,
         request_id: None,
+        break_glass: None,
     }
+}
+
+/// The file, in the caseload of `p`.
+fn followed_by(p: &Principal, mut input: PersonInput) -> PersonInput {
+    input.followup = Some(Followup {
+        counsellor: Some(p.name.clone()),
+        ..Default::default()
+    });
+    input
 }
 
 fn file(agency: &str, last: &str, email: &str) -> PersonInput {
@@ -83,14 +94,24 @@ fn create_read_update_and_categories_filter() {
     let p = principal("c.durand", "ML-075-13");
     let id = f
         .vault
-        .create(&p, file("ML-075-13", "Martin", "lea@example.fr"))
+        .create(
+            &p,
+            followed_by(&p, file("ML-075-13", "Martin", "lea@example.fr")),
+        )
         .unwrap();
     let v = f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
     assert_eq!(
         v.record.identity.as_ref().unwrap().last_name.as_deref(),
         Some("Martin")
     );
-    assert_eq!(v.record.nir.as_deref(), Some("206047511304233"));
+    assert_eq!(
+        v.record.nir.as_deref(),
+        Some("**********04233"),
+        "the NIR is masked to its last digits for accompaniment"
+    );
+    let pay = f.vault.read(&p, &id, Purpose::Payment, None).unwrap();
+    assert_eq!(pay.record.nir.as_deref(), Some("206047511304233"));
+    assert!(pay.record.contact.is_none(), "payment needs no contact");
     let only = f
         .vault
         .read(&p, &id, Purpose::Accompaniment, Some(&[Category::Contact]))
@@ -109,7 +130,9 @@ fn create_read_update_and_categories_filter() {
         }),
         ..Default::default()
     };
-    f.vault.update(&p, &id, patch).unwrap();
+    f.vault
+        .update(&p, &id, Purpose::Accompaniment, patch)
+        .unwrap();
     let old = SearchTerm::email("lea@example.fr").unwrap();
     assert!(
         f.vault
@@ -129,7 +152,7 @@ fn create_read_update_and_categories_filter() {
         ..Default::default()
     };
     assert!(matches!(
-        f.vault.update(&p, &id, bad),
+        f.vault.update(&p, &id, Purpose::Accompaniment, bad),
         Err(VaultError::Invalid(_))
     ));
 }
@@ -140,11 +163,11 @@ fn a_ciphertext_moved_to_another_person_or_category_does_not_decrypt() {
     let p = principal("c", "ML-1");
     let a = f
         .vault
-        .create(&p, file("ML-1", "Alpha", "a@example.fr"))
+        .create(&p, followed_by(&p, file("ML-1", "Alpha", "a@example.fr")))
         .unwrap();
     let b = f
         .vault
-        .create(&p, file("ML-1", "Bravo", "b@example.fr"))
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "b@example.fr")))
         .unwrap();
     let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
     // A's identity copied onto B: B's read must fail, not show Alpha.
@@ -181,7 +204,10 @@ fn an_erased_file_is_unreadable_even_from_a_copy_of_the_store_taken_before() {
     let p = principal("c", "ML-1");
     let id = f
         .vault
-        .create(&p, file("ML-1", "Martin", "lea@example.fr"))
+        .create(
+            &p,
+            followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
+        )
         .unwrap();
     f.store.checkpoint().unwrap();
     let backup = std::fs::read(f.dir.path().join(VAULT_FILE)).unwrap();
@@ -216,7 +242,10 @@ fn another_agency_cannot_read_search_list_update_or_erase() {
     let b = principal("c.b", "ML-2");
     let id = f
         .vault
-        .create(&a, file("ML-1", "Martin", "lea@example.fr"))
+        .create(
+            &a,
+            followed_by(&a, file("ML-1", "Martin", "lea@example.fr")),
+        )
         .unwrap();
     assert!(matches!(
         f.vault.read(&b, &id, Purpose::Accompaniment, None),
@@ -255,12 +284,13 @@ fn another_agency_cannot_read_search_list_update_or_erase() {
         ..Default::default()
     };
     assert!(matches!(
-        f.vault.update(&b, &id, patch),
+        f.vault.update(&b, &id, Purpose::Accompaniment, patch),
         Err(VaultError::NotFound)
     ));
     assert!(matches!(f.vault.erase(&b, &id), Err(VaultError::NotFound)));
     assert!(matches!(
-        f.vault.create(&b, file("ML-1", "X", "x@example.fr")),
+        f.vault
+            .create(&b, followed_by(&b, file("ML-1", "X", "x@example.fr"))),
         Err(VaultError::Forbidden(_))
     ));
     assert!(f.vault.read(&a, &id, Purpose::Accompaniment, None).is_ok());
@@ -351,8 +381,11 @@ fn rotation_rewraps_every_key_and_resumes_after_interruption() {
         );
         (0..25)
             .map(|i| {
-                v.create(&p, file("ML-1", "Martin", &format!("l{i}@example.fr")))
-                    .unwrap()
+                v.create(
+                    &p,
+                    followed_by(&p, file("ML-1", "Martin", &format!("l{i}@example.fr"))),
+                )
+                .unwrap()
             })
             .collect()
     };
@@ -405,7 +438,10 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
     let p = principal("c.durand", "ML-1");
     let id = f
         .vault
-        .create(&p, file("ML-1", "Martin", "lea@example.fr"))
+        .create(
+            &p,
+            followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
+        )
         .unwrap();
     f.vault
         .read(
@@ -417,12 +453,14 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
         .unwrap();
     let term = SearchTerm::email("lea@example.fr").unwrap();
     f.vault.search(&p, Purpose::Accompaniment, &term).unwrap();
-    f.vault.list(&p, Purpose::Statistics, None, 10).unwrap();
+    f.vault.list(&p, Purpose::Accompaniment, None, 10).unwrap();
     let patch = PersonInput {
         ml_file_number: Some("ML-42".into()),
         ..Default::default()
     };
-    f.vault.update(&p, &id, patch).unwrap();
+    f.vault
+        .update(&p, &id, Purpose::Accompaniment, patch)
+        .unwrap();
     assert!(matches!(
         f.vault.accesses(&p, &id, 100),
         Err(VaultError::Forbidden(_))
@@ -459,14 +497,17 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
         "the counsellor's look at the history"
     );
     assert_eq!(h[6].outcome, Outcome::Allowed, "the DPO's");
-    assert_eq!(h[0].categories, ["identity", "social_security", "contact"]);
+    assert_eq!(
+        h[0].categories,
+        ["identity", "social_security", "contact", "followup"]
+    );
     assert_eq!(
         h[1].categories,
         ["contact"],
         "only what was returned: the file has no education"
     );
     assert_eq!(h[1].purpose.as_deref(), Some("accompaniment"));
-    assert_eq!(h[3].purpose.as_deref(), Some("statistics"));
+    assert_eq!(h[3].purpose.as_deref(), Some("accompaniment"));
     assert_eq!(h[4].categories, ["agency_ids"]);
     assert!(h.iter().all(|e| e.agency == "ML-1"));
     assert!(h
@@ -490,7 +531,10 @@ fn a_probe_of_another_agencys_file_is_recorded_as_denied() {
     let b = principal("c.b", "ML-2");
     let id = f
         .vault
-        .create(&a, file("ML-1", "Martin", "lea@example.fr"))
+        .create(
+            &a,
+            followed_by(&a, file("ML-1", "Martin", "lea@example.fr")),
+        )
         .unwrap();
     assert!(matches!(
         f.vault.read(&b, &id, Purpose::Accompaniment, None),
@@ -514,7 +558,10 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
     let p = principal("c", "ML-1");
     let id = f
         .vault
-        .create(&p, file("ML-1", "Martin", "lea@example.fr"))
+        .create(
+            &p,
+            followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
+        )
         .unwrap();
     let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
     db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
@@ -527,7 +574,7 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
     assert!(f.vault.list(&p, Purpose::Accompaniment, None, 10).is_err());
     assert!(f
         .vault
-        .create(&p, file("ML-1", "Other", "o@example.fr"))
+        .create(&p, followed_by(&p, file("ML-1", "Other", "o@example.fr")))
         .is_err());
     assert_eq!(
         f.store.count_persons().unwrap(),
@@ -538,7 +585,10 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
         ml_file_number: Some("X9".into()),
         ..Default::default()
     };
-    assert!(f.vault.update(&p, &id, patch).is_err());
+    assert!(f
+        .vault
+        .update(&p, &id, Purpose::Accompaniment, patch)
+        .is_err());
     db.execute_batch("DROP TRIGGER refuse;").unwrap();
     let v = f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
     assert!(
@@ -554,7 +604,10 @@ fn audited() -> (Fixture, Witness, [u8; 32]) {
     for i in 0..4 {
         let id = f
             .vault
-            .create(&p, file("ML-1", "Martin", &format!("l{i}@example.fr")))
+            .create(
+                &p,
+                followed_by(&p, file("ML-1", "Martin", &format!("l{i}@example.fr"))),
+            )
             .unwrap();
         f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
         f.vault.list(&p, Purpose::Accompaniment, None, 5).unwrap();
@@ -710,7 +763,7 @@ fn a_database_rolled_back_behind_the_witness_is_detected() {
     let p = principal("c", "ML-1");
     let id = f
         .vault
-        .create(&p, file("ML-1", "Bravo", "b@example.fr"))
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "b@example.fr")))
         .unwrap();
     f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
     assert_eq!(f.vault.checkpoint(&w).unwrap().size, 14);
@@ -739,7 +792,7 @@ fn concurrent_reads_are_group_committed_each_with_its_own_entry() {
     let p = principal("c", "ML-1");
     let id = f
         .vault
-        .create(&p, file("ML-1", "Martin", "x@example.fr"))
+        .create(&p, followed_by(&p, file("ML-1", "Martin", "x@example.fr")))
         .unwrap();
     std::thread::scope(|s| {
         for _ in 0..8 {
@@ -765,7 +818,7 @@ fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
     let (f, w, key) = audited();
     let p = principal("c", "ML-1");
     f.vault
-        .create(&p, file("ML-1", "Bravo", "b@example.fr"))
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "b@example.fr")))
         .unwrap();
     f.vault.checkpoint(&w).unwrap();
     let op = Principal::local(Agency::parse("ML-1").unwrap());
@@ -958,4 +1011,463 @@ fn proofs_and_checkpoints_of_a_large_log_come_from_whole_subtrees_and_stay_valid
     drop(SqliteStore::open(f.dir.path()).unwrap());
     assert!(verify(&f, &w, &key).is_ok());
     assert!(f.vault.checkpoint(&w).is_ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access policy: caseloads, enrolments, purposes, break-glass.
+
+mod policy {
+    use super::*;
+    use proptest::prelude::*;
+    use rempart_policy::reference::{allowed, Case};
+    use rempart_policy::{Act, Target};
+
+    const AGENCIES: [&str; 2] = ["ML-1", "ML-2"];
+    const PARTNERS: [&str; 2] = ["AFPA-1", "GRETA-2"];
+    const COUNSELLORS: [&str; 3] = ["c.a", "c.b", "c.c"];
+
+    /// One file of the generated world.
+    #[derive(Debug, Clone)]
+    struct Spec {
+        agency: usize,
+        counsellor: Option<usize>,
+        partners: Vec<usize>,
+        minor: bool,
+        legal_reps: bool,
+    }
+
+    fn arb_spec() -> impl Strategy<Value = Spec> {
+        (
+            0..AGENCIES.len(),
+            proptest::option::of(0..COUNSELLORS.len()),
+            proptest::sample::subsequence(vec![0usize, 1], 0..=2),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(agency, counsellor, partners, minor, legal_reps)| Spec {
+                agency,
+                counsellor,
+                partners,
+                minor,
+                legal_reps,
+            })
+    }
+
+    /// Who asks, why, and about which file (`None`: one that does not exist).
+    #[derive(Debug, Clone)]
+    struct Ask {
+        role: Role,
+        name: usize,
+        agency: usize,
+        file: Option<usize>,
+        purpose: Purpose,
+        break_glass: bool,
+        wanted: Option<Vec<Category>>,
+    }
+
+    fn arb_ask(files: usize) -> impl Strategy<Value = Ask> {
+        (
+            proptest::sample::select(Role::ALL.to_vec()),
+            0..COUNSELLORS.len(),
+            0..AGENCIES.len(),
+            proptest::option::weighted(0.9, 0..files),
+            // Mostly the purposes the default policies grant something for.
+            prop_oneof![
+                2 => proptest::sample::select(Purpose::ALL.to_vec()),
+                3 => Just(Purpose::Accompaniment),
+                2 => Just(Purpose::PartnerService),
+                1 => Just(Purpose::Payment),
+                1 => Just(Purpose::DataSubjectRequest),
+            ],
+            any::<bool>(),
+            proptest::option::of(proptest::sample::subsequence(Category::ALL.to_vec(), 1..4)),
+        )
+            .prop_map(
+                |(role, name, agency, file, purpose, break_glass, wanted)| Ask {
+                    role,
+                    name,
+                    agency,
+                    file,
+                    purpose,
+                    break_glass,
+                    wanted,
+                },
+            )
+    }
+
+    fn full_file(s: &Spec, i: usize) -> PersonInput {
+        let mut f = file(AGENCIES[s.agency], "Martin", &format!("p{i}@example.fr"));
+        if s.minor {
+            f.identity.as_mut().unwrap().birth_date = Some("2010-03-01".into());
+            f.nir = Some("2100375113042 15".into());
+        }
+        f.situation = Some(Situation {
+            housing: Some("family".into()),
+            ..Default::default()
+        });
+        f.education = Some(Education {
+            level: Some("4".into()),
+            ..Default::default()
+        });
+        f.followup = Some(Followup {
+            counsellor: s.counsellor.map(|c| COUNSELLORS[c].to_string()),
+            ..Default::default()
+        });
+        if s.legal_reps {
+            f.legal_representatives = Some(vec![LegalRepresentative {
+                last_name: Some("Martin".into()),
+                first_names: Some("Paul".into()),
+                relationship: Some("father".into()),
+                ..Default::default()
+            }]);
+        }
+        f
+    }
+
+    fn principal_of(a: &Ask) -> Principal {
+        let (name, agency) = match a.role {
+            Role::Partner => ("partner".to_string(), PARTNERS[a.agency % 2].to_string()),
+            _ => (
+                COUNSELLORS[a.name].to_string(),
+                AGENCIES[a.agency].to_string(),
+            ),
+        };
+        Principal {
+            role: a.role,
+            break_glass: a
+                .break_glass
+                .then(|| "the counsellor is away today".to_string()),
+            ..principal(&name, &agency)
+        }
+    }
+
+    fn present(r: &PersonInput) -> Vec<Category> {
+        Category::ALL
+            .iter()
+            .copied()
+            .filter(|c| r.has(*c))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// For random agencies, caseloads, enrolments and requests: a read returns exactly the
+        /// categories the policy allows (the NIR masked unless allowed in full), and a file the
+        /// caller may see nothing of is answered exactly as a missing one.
+        #[test]
+        fn no_principal_receives_what_the_policy_forbids(
+            world in proptest::collection::vec(arb_spec(), 1..8),
+            asks in proptest::collection::vec(arb_ask(8), 1..40),
+        ) {
+            let f = fixture();
+            let ids: Vec<String> = world.iter().enumerate().map(|(i, s)| {
+                let creator = principal(s.counsellor.map_or("c.a", |c| COUNSELLORS[c]), AGENCIES[s.agency]);
+                let creator = Principal { role: Role::Service, ..creator };
+                let id = f.vault.create(&creator, full_file(s, i)).unwrap();
+                for &p in &s.partners {
+                    assert!(f.vault.enrol(&creator, &id, &Agency::parse(PARTNERS[p]).unwrap(), true).unwrap());
+                }
+                id
+            }).collect();
+            let missing = "00000000-0000-4000-8000-000000000000".to_string();
+            let not_found = f.vault.read(&principal("c.a", "ML-1"), &missing, Purpose::Accompaniment, None)
+                .err().map(|e| e.to_string());
+            for a in asks {
+                let p = principal_of(&a);
+                let (id, spec) = match a.file.filter(|i| *i < world.len()) {
+                    Some(i) => (&ids[i], Some(&world[i])),
+                    None => (&missing, None),
+                };
+                let got = f.vault.read(&p, id, a.purpose, a.wanted.as_deref());
+                let Some(spec) = spec else {
+                    prop_assert!(matches!(got, Err(VaultError::NotFound)));
+                    continue;
+                };
+                let case = Case {
+                    role: a.role,
+                    same_agency: p.agency.as_str() == AGENCIES[spec.agency],
+                    assigned: spec.counsellor.is_some_and(|c| COUNSELLORS[c] == p.name),
+                    enrolled: a.role == Role::Partner
+                        && spec.partners.iter().any(|&x| PARTNERS[x] == p.agency.as_str()),
+                    minor: spec.minor,
+                    purpose: a.purpose,
+                    break_glass: a.break_glass,
+                };
+                let full = |c| allowed(&case, Act::Read, Target::Category(c));
+                let masked = allowed(&case, Act::Read, Target::NirLastDigits);
+                let any = Category::ALL.iter().any(|c| full(*c)) || masked;
+                match got {
+                    Err(e) => {
+                        prop_assert!(!any, "{:?} refused {:?} for {:?}: {}", a, spec, case, e);
+                        prop_assert!(matches!(e, VaultError::NotFound));
+                        prop_assert_eq!(Some(e.to_string()), not_found.clone(), "same answer as a missing file");
+                    }
+                    Ok(view) => {
+                        prop_assert!(any, "{:?} read {:?}", a, spec);
+                        let wanted = a.wanted.clone().unwrap_or_else(|| Category::ALL.to_vec());
+                        let stored = present(&full_file(spec, 0));
+                        let expected: Vec<Category> = stored.into_iter()
+                            .filter(|c| wanted.contains(c))
+                            .filter(|c| full(*c) || (*c == Category::SocialSecurity && masked))
+                            .collect();
+                        prop_assert_eq!(present(&view.record), expected, "{:?} {:?} {:?}", a, spec, case);
+                        if let Some(nir) = &view.record.nir {
+                            prop_assert_eq!(nir.starts_with('*'), !full(Category::SocialSecurity));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn world() -> (Fixture, String, String) {
+        let f = fixture();
+        let c = principal("c.a", "ML-1");
+        let mine = f
+            .vault
+            .create(&c, followed_by(&c, file("ML-1", "Martin", "m@example.fr")))
+            .unwrap();
+        let colleague = principal("c.b", "ML-1");
+        let theirs = f
+            .vault
+            .create(
+                &colleague,
+                followed_by(&colleague, file("ML-1", "Durand", "d@example.fr")),
+            )
+            .unwrap();
+        (f, mine, theirs)
+    }
+
+    #[test]
+    fn a_counsellor_reads_their_caseload_and_only_identity_and_contact_of_the_others() {
+        let (f, mine, theirs) = world();
+        let c = principal("c.a", "ML-1");
+        let v = f
+            .vault
+            .read(&c, &mine, Purpose::Accompaniment, None)
+            .unwrap();
+        assert!(v.record.nir.is_some() && v.record.followup.is_some());
+        let v = f
+            .vault
+            .read(&c, &theirs, Purpose::Accompaniment, None)
+            .unwrap();
+        assert_eq!(present(&v.record), [Category::Identity, Category::Contact]);
+        let page = f.vault.list(&c, Purpose::Accompaniment, None, 50).unwrap();
+        let listed: Vec<&str> = page.items.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(listed, [mine.as_str()], "the listing is the caseload");
+        // Neither update nor erase outside the caseload; 403, since the file is visible.
+        let patch = PersonInput {
+            ml_file_number: Some("X-1".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            f.vault.update(&c, &theirs, Purpose::Accompaniment, patch),
+            Err(VaultError::Forbidden(_))
+        ));
+        assert!(matches!(
+            f.vault.erase(&c, &theirs),
+            Err(VaultError::Forbidden(_))
+        ));
+        // Nor can they take the file into their caseload.
+        assert!(matches!(
+            f.vault.assign(&c, &theirs, Some("c.a")),
+            Err(VaultError::Forbidden(_))
+        ));
+        // Its counsellor hands it over; then it is in the other caseload.
+        let b = principal("c.b", "ML-1");
+        f.vault.assign(&b, &theirs, Some("c.a")).unwrap();
+        let v = f
+            .vault
+            .read(&c, &theirs, Purpose::Accompaniment, None)
+            .unwrap();
+        assert_eq!(
+            v.record.followup.unwrap().counsellor.as_deref(),
+            Some("c.a"),
+            "the follow-up category and the caseload change together"
+        );
+        assert_eq!(
+            f.vault
+                .list(&c, Purpose::Accompaniment, None, 50)
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        let h = history(&f.store, &theirs);
+        let last = h.iter().rev().find(|e| e.action == Action::Assign).unwrap();
+        assert_eq!(last.detail.as_deref(), Some("counsellor=c.a"));
+        assert_eq!(last.principal, "c.b");
+    }
+
+    #[test]
+    fn break_glass_is_allowed_recorded_and_listed_for_the_dpo() {
+        let (f, _, theirs) = world();
+        let c = Principal {
+            break_glass: Some("the young person is at the desk, c.b is away".into()),
+            ..principal("c.a", "ML-1")
+        };
+        let v = f
+            .vault
+            .read(&c, &theirs, Purpose::Accompaniment, None)
+            .unwrap();
+        assert!(v.record.nir.as_deref().unwrap().starts_with('*'));
+        assert!(
+            v.record.followup.is_some(),
+            "everything a caseload read gives"
+        );
+        let dpo = Principal {
+            role: Role::Dpo,
+            ..principal("dpo", "ML-1")
+        };
+        let uses = f.vault.break_glass_uses(&dpo, 0).unwrap();
+        assert_eq!(uses.len(), 1);
+        assert_eq!(uses[0].principal, "c.a");
+        assert_eq!(uses[0].persons, std::slice::from_ref(&theirs));
+        assert_eq!(
+            uses[0].justification,
+            "the young person is at the desk, c.b is away"
+        );
+        assert!(uses[0].categories.contains(&"nir_last_digits".to_string()));
+        // Not for the counsellor, and another agency's DPO sees none of it.
+        assert!(matches!(
+            f.vault.break_glass_uses(&principal("c.a", "ML-1"), 0),
+            Err(VaultError::Forbidden(_))
+        ));
+        let other_dpo = Principal {
+            role: Role::Dpo,
+            ..principal("dpo", "ML-2")
+        };
+        assert!(f.vault.break_glass_uses(&other_dpo, 0).unwrap().is_empty());
+        // Break-glass does not cross agencies.
+        let far = Principal {
+            break_glass: Some("an emergency, I promise".into()),
+            ..principal("c.z", "ML-2")
+        };
+        assert!(matches!(
+            f.vault.read(&far, &theirs, Purpose::Accompaniment, None),
+            Err(VaultError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn a_partner_sees_only_enrolled_people_and_never_the_nir_nor_the_situation() {
+        let (f, mine, theirs) = world();
+        let c = principal("c.a", "ML-1");
+        let afpa = Agency::parse("AFPA-1").unwrap();
+        assert!(f.vault.enrol(&c, &mine, &afpa, true).unwrap());
+        assert!(!f.vault.enrol(&c, &mine, &afpa, true).unwrap(), "already");
+        assert!(
+            matches!(
+                f.vault.enrol(&c, &theirs, &afpa, true),
+                Err(VaultError::Forbidden(_))
+            ),
+            "only the file's counsellor enrols it"
+        );
+        let partner = Principal {
+            role: Role::Partner,
+            ..principal("afpa.paris", "AFPA-1")
+        };
+        let v = f
+            .vault
+            .read(&partner, &mine, Purpose::PartnerService, None)
+            .unwrap();
+        assert_eq!(present(&v.record), [Category::Identity, Category::Contact]);
+        assert!(v.record.nir.is_none() && v.record.situation.is_none());
+        assert!(matches!(
+            f.vault
+                .read(&partner, &theirs, Purpose::PartnerService, None),
+            Err(VaultError::NotFound)
+        ));
+        assert!(matches!(
+            f.vault.read(&partner, &mine, Purpose::Accompaniment, None),
+            Err(VaultError::NotFound)
+        ));
+        let page = f
+            .vault
+            .list(&partner, Purpose::PartnerService, None, 50)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        let hits = f
+            .vault
+            .search(
+                &partner,
+                Purpose::PartnerService,
+                &SearchTerm::email("d@example.fr").unwrap(),
+            )
+            .unwrap();
+        assert!(hits.is_empty(), "search does not find people not enrolled");
+        // The enrolment ends: the partner sees nothing any more.
+        assert!(f.vault.enrol(&c, &mine, &afpa, false).unwrap());
+        assert!(matches!(
+            f.vault.read(&partner, &mine, Purpose::PartnerService, None),
+            Err(VaultError::NotFound)
+        ));
+        let actions: Vec<Action> = history(&f.store, &mine).iter().map(|e| e.action).collect();
+        assert!(actions.contains(&Action::Enrol) && actions.contains(&Action::Unenrol));
+    }
+
+    #[test]
+    fn an_operator_reads_no_file_and_the_dpo_reads_for_requests_and_breaches() {
+        let (f, mine, _) = world();
+        let op = Principal {
+            role: Role::Operator,
+            ..principal("ops", "ML-1")
+        };
+        for &purpose in Purpose::ALL {
+            assert!(matches!(
+                f.vault.read(&op, &mine, purpose, None),
+                Err(VaultError::NotFound)
+            ));
+        }
+        let dpo = Principal {
+            role: Role::Dpo,
+            ..principal("dpo", "ML-1")
+        };
+        assert!(f
+            .vault
+            .read(&dpo, &mine, Purpose::Accompaniment, None)
+            .is_err());
+        let v = f
+            .vault
+            .read(&dpo, &mine, Purpose::DataSubjectRequest, None)
+            .unwrap();
+        assert!(v.record.nir.as_deref().unwrap().starts_with('*'));
+        let v = f
+            .vault
+            .read(&dpo, &mine, Purpose::LegalObligation, None)
+            .unwrap();
+        assert_eq!(v.record.nir.as_deref(), Some("206047511304233"));
+    }
+
+    #[test]
+    fn a_policy_file_replaces_the_default_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let keys = Arc::new(SqliteKeyStore::open(dir.path()).unwrap());
+        // A stricter network: counsellors see only their caseload, and only on weekdays.
+        let text = rempart_policy::DEFAULT_POLICIES.replace(
+            "@id(\"counsellor-agency-directory\")",
+            "@id(\"no-directory\")\nforbid (principal, action, resource) when { principal.role == \"counsellor\" && resource.counsellor != principal.name && !context.break_glass };\n@id(\"counsellor-agency-directory\")",
+        );
+        let policies = rempart_policy::Policies::parse(&text, "site.cedar").unwrap();
+        let v = Vault::new(
+            store,
+            keys,
+            Arc::new(Keyring::generate()),
+            Arc::new(FixedClock::at(NOW)),
+            FranceTravailPattern::default(),
+            Arc::new(policies),
+        );
+        let a = principal("c.a", "ML-1");
+        let b = principal("c.b", "ML-1");
+        let id = v
+            .create(&b, followed_by(&b, file("ML-1", "Martin", "m@example.fr")))
+            .unwrap();
+        assert!(matches!(
+            v.read(&a, &id, Purpose::Accompaniment, None),
+            Err(VaultError::NotFound)
+        ));
+        assert!(v.read(&b, &id, Purpose::Accompaniment, None).is_ok());
+    }
 }

@@ -1,0 +1,754 @@
+//! Rempart's access policy: every act on a file is decided by policies written in the Cedar
+//! language, checked against a schema ([`SCHEMA`]) when they are loaded.
+//!
+//! The vault describes who asks ([`Subject`]), what about ([`FileFacts`]), why and how
+//! ([`Situation`]) and the act ([`Act`]); [`Policies`] answers per category: a category is given
+//! only when some `permit` allows it and no `forbid` refuses it. The default policies
+//! ([`DEFAULT_POLICIES`]) are a readable file an operator can replace.
+//!
+//! Evaluation only looks at the policies that can apply to the caller: a policy whose scope
+//! names an agency (`principal in Rempart::Agency::"…"`), a principal or an action is set aside
+//! for requests that cannot match it, so that a thousand per-agency policies cost a request
+//! about as much as the dozen that concern it. The decision is the one Cedar gives over the
+//! whole set (a test compares them on random requests).
+#![forbid(unsafe_code)]
+#![forbid(unused_must_use)]
+#![deny(missing_docs)]
+
+pub mod reference;
+mod table;
+
+pub use table::role_table;
+
+use cedar_policy::{
+    ActionConstraint, Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint, Request, RestrictedExpression,
+    Schema, ValidationMode, Validator,
+};
+use miette::Diagnostic;
+use rempart_domain::{Category, Purpose, Role};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+/// The schema policies are checked against.
+pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");
+/// The default policies, as shipped.
+pub const DEFAULT_POLICIES: &str = include_str!("../policies/default.cedar");
+
+/// Name, in policies, of the masked form of the NIR (its last digits).
+pub const NIR_LAST_DIGITS: &str = "nir_last_digits";
+
+/// Most cached policy slices kept before the cache is emptied.
+const SLICE_CACHE_MAX: usize = 65_536;
+
+/// Why policies could not be loaded. Messages name the file, the line and the reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The schema itself did not parse (a build defect).
+    #[error("policy schema: {0}")]
+    Schema(String),
+    /// A policy did not parse or did not validate against the schema.
+    #[error("{file}:{line}: {reason}")]
+    Invalid {
+        /// The policy file.
+        file: String,
+        /// Line (1-based) of the first problem.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file holds no policy.
+    #[error("{0}: no policy in the file (nothing would ever be allowed)")]
+    Empty(String),
+}
+
+/// An act on a file, as named in policies (`Rempart::Action::"read"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Act {
+    /// Reading one category.
+    Read,
+    /// Writing one category of a new file.
+    Create,
+    /// Writing one category of an existing file.
+    Update,
+    /// Erasing the file.
+    Erase,
+    /// Assigning the file to a counsellor.
+    Assign,
+    /// Enrolling the person with a partner.
+    Enrol,
+    /// Reading the file's access history.
+    ReadAccesses,
+}
+
+impl Act {
+    /// Every act.
+    pub const ALL: &'static [Act] = &[
+        Act::Read,
+        Act::Create,
+        Act::Update,
+        Act::Erase,
+        Act::Assign,
+        Act::Enrol,
+        Act::ReadAccesses,
+    ];
+
+    /// The action's name in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Act::Read => "read",
+            Act::Create => "create",
+            Act::Update => "update",
+            Act::Erase => "erase",
+            Act::Assign => "assign",
+            Act::Enrol => "enrol",
+            Act::ReadAccesses => "read_accesses",
+        }
+    }
+
+    /// The act named `s`.
+    pub fn parse(s: &str) -> Option<Act> {
+        Act::ALL.iter().copied().find(|a| a.as_str() == s)
+    }
+
+    /// Whether the act is decided per category (the others concern the whole file).
+    pub fn per_category(self) -> bool {
+        matches!(self, Act::Read | Act::Create | Act::Update)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Who asks.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Login.
+    pub name: &'a str,
+    /// Role.
+    pub role: Role,
+    /// Agency or organisation code.
+    pub agency: &'a str,
+}
+
+/// What the policies may know of a file: none of it is the person's own data.
+#[derive(Debug, Clone)]
+pub struct FileFacts<'a> {
+    /// Pseudonymous id.
+    pub id: &'a str,
+    /// Agency holding the file.
+    pub agency: &'a str,
+    /// Assigned counsellor's login.
+    pub counsellor: Option<&'a str>,
+    /// Organisations the person is enrolled with.
+    pub partners: &'a [String],
+    /// Under 18 today.
+    pub minor: bool,
+}
+
+/// Why and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Situation {
+    /// Declared purpose.
+    pub purpose: Purpose,
+    /// A written justification was given to go past the caseload.
+    pub break_glass: bool,
+    /// Hour of the request, 0–23 UTC.
+    pub hour: u8,
+    /// Day of the week, 1 = Monday … 7 = Sunday.
+    pub weekday: u8,
+}
+
+impl Situation {
+    /// A situation at Unix time `now` (seconds).
+    pub fn at(purpose: Purpose, break_glass: bool, now: i64) -> Situation {
+        let days = now.div_euclid(86_400);
+        let hour = (now.rem_euclid(86_400) / 3600) as u8;
+        // 1970-01-01 was a Thursday (4).
+        let weekday = ((days + 3).rem_euclid(7) + 1) as u8;
+        Situation {
+            purpose,
+            break_glass,
+            hour,
+            weekday,
+        }
+    }
+}
+
+/// What a policy may be asked about: one of the file's categories, the masked NIR, or the
+/// whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One category.
+    Category(Category),
+    /// The NIR masked to its last digits.
+    NirLastDigits,
+    /// The whole file (erase, assign, enrol, access history).
+    File,
+}
+
+impl Target {
+    /// The name policies see in `context.category`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Category(c) => c.as_str(),
+            Target::NirLastDigits => NIR_LAST_DIGITS,
+            Target::File => "",
+        }
+    }
+}
+
+/// How the NIR may be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NirForm {
+    /// In full.
+    Full,
+    /// Its last digits only.
+    LastDigits,
+    /// Not at all.
+    Hidden,
+}
+
+/// What a caller may read of one file for one purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Categories given in full (the NIR's category only when [`NirForm::Full`]).
+    pub categories: Vec<Category>,
+    /// How the NIR is shown.
+    pub nir: NirForm,
+}
+
+impl Grant {
+    /// Whether anything at all may be read.
+    pub fn any(&self) -> bool {
+        !self.categories.is_empty() || self.nir != NirForm::Hidden
+    }
+
+    /// Whether `c` may be read (the NIR's category in either form).
+    pub fn allows(&self, c: Category) -> bool {
+        if c == Category::SocialSecurity {
+            return self.nir != NirForm::Hidden;
+        }
+        self.categories.contains(&c)
+    }
+}
+
+/// One decision, explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Allowed or not.
+    pub allowed: bool,
+    /// The policies that decided it (the permits that allowed it, or the forbids that refused
+    /// it); empty when nothing allowed it (refused by default).
+    pub policies: Vec<String>,
+    /// Policies that failed to evaluate (they count as not applying).
+    pub errors: Vec<String>,
+}
+
+/// Which requests a policy's scope can match.
+#[derive(Debug, Clone)]
+struct Scope {
+    principal: PrincipalScope,
+    /// `None`: every action.
+    actions: Option<Vec<Act>>,
+}
+
+#[derive(Debug, Clone)]
+enum PrincipalScope {
+    Any,
+    Agency(String),
+    Name(String),
+    Never,
+}
+
+/// Something that decides acts on files. [`Policies`] is the one Rempart serves with; the
+/// trait exists so that a benchmark can measure the same server without policy evaluation.
+pub trait Decide: Send + Sync {
+    /// Decides one act on one target, with the reasons.
+    fn decide(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict;
+
+    /// What `who` may read of `file` in situation `how`.
+    fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant;
+
+    /// Whether `act` is allowed on `target`.
+    fn allows(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> bool {
+        self.decide(who, act, file, how, target).allowed
+    }
+}
+
+impl Decide for Policies {
+    fn decide(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict {
+        Policies::decide(self, who, act, file, how, target)
+    }
+
+    fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant {
+        Policies::grant(self, who, file, how)
+    }
+}
+
+/// A validated set of policies.
+pub struct Policies {
+    source: String,
+    file: String,
+    all: PolicySet,
+    scopes: Vec<(Policy, Scope)>,
+    named_principals: HashSet<String>,
+    authorizer: Authorizer,
+    slices: RwLock<HashMap<SliceKey, Arc<PolicySet>>>,
+}
+
+type SliceKey = (String, String, usize);
+
+impl std::fmt::Debug for Policies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Policies({}, {} policies)", self.file, self.scopes.len())
+    }
+}
+
+fn type_name(s: &str) -> EntityTypeName {
+    // The names below are constants, known to parse.
+    EntityTypeName::from_str(s).unwrap_or_else(|_| unreachable_type(s))
+}
+
+#[cold]
+fn unreachable_type(s: &str) -> EntityTypeName {
+    panic!("constant entity type name {s:?} does not parse")
+}
+
+fn uid(ty: &str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name(ty), EntityId::new(id))
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src.get(..offset.min(src.len()))
+        .map(|s| s.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+fn first_line(src: &str, d: &dyn Diagnostic) -> Option<usize> {
+    d.labels()
+        .and_then(|mut l| l.next())
+        .map(|l| line_of(src, l.offset()))
+}
+
+fn reason(d: &(impl std::fmt::Display + Diagnostic)) -> String {
+    match d.help() {
+        Some(h) => format!("{d} ({h})"),
+        None => d.to_string(),
+    }
+}
+
+impl Policies {
+    /// The default policies.
+    pub fn default_policies() -> Result<Policies, PolicyError> {
+        Policies::parse(DEFAULT_POLICIES, "default.cedar")
+    }
+
+    /// Parses `source` (named `file` in errors) and checks it against the schema.
+    pub fn parse(source: &str, file: &str) -> Result<Policies, PolicyError> {
+        let invalid = |line: usize, reason: String| PolicyError::Invalid {
+            file: file.to_string(),
+            line,
+            reason,
+        };
+        let (schema, _) =
+            Schema::from_cedarschema_str(SCHEMA).map_err(|e| PolicyError::Schema(e.to_string()))?;
+        let parsed = PolicySet::from_str(source).map_err(|e| {
+            let first = e.iter().next();
+            let line = first.and_then(|d| first_line(source, d)).unwrap_or(1);
+            let why = first.map(reason).unwrap_or_else(|| e.to_string());
+            invalid(line, why)
+        })?;
+        if parsed.templates().next().is_some() {
+            return Err(invalid(
+                1,
+                "policy templates (with ?principal or ?resource slots) are not supported".into(),
+            ));
+        }
+        let result = Validator::new(schema).validate(&parsed, ValidationMode::Strict);
+        if let Some(e) = result.validation_errors().next() {
+            let line = first_line(source, e).unwrap_or(1);
+            return Err(invalid(line, reason(e)));
+        }
+        // Name each policy by its @id annotation, so that explanations read as the file does.
+        let mut named = Vec::new();
+        let mut seen = HashSet::new();
+        // The parser names policies `policy0`, `policy1`, … in the order of the file.
+        let mut ordered: Vec<&Policy> = parsed.policies().collect();
+        ordered.sort_by_key(|p| {
+            p.id()
+                .to_string()
+                .trim_start_matches("policy")
+                .parse::<usize>()
+                .unwrap_or(usize::MAX)
+        });
+        for (n, p) in ordered.into_iter().enumerate() {
+            let name = match p.annotation("id") {
+                Some(id) => id.to_string(),
+                None => format!("policy-{}", n + 1),
+            };
+            if !seen.insert(name.clone()) {
+                let second = source
+                    .match_indices(&format!("@id(\"{name}\")"))
+                    .nth(1)
+                    .map(|(at, _)| line_of(source, at))
+                    .unwrap_or(1);
+                return Err(invalid(second, format!("two policies are named {name:?}")));
+            }
+            named.push(p.new_id(PolicyId::new(name)));
+        }
+        if named.is_empty() {
+            return Err(PolicyError::Empty(file.to_string()));
+        }
+        let scopes: Vec<(Policy, Scope)> = named.iter().map(|p| (p.clone(), scope_of(p))).collect();
+        let named_principals = scopes
+            .iter()
+            .filter_map(|(_, s)| match &s.principal {
+                PrincipalScope::Name(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let all =
+            PolicySet::from_policies(named).map_err(|e| invalid(1, format!("policy set: {e}")))?;
+        Ok(Policies {
+            source: source.to_string(),
+            file: file.to_string(),
+            all,
+            scopes,
+            named_principals,
+            authorizer: Authorizer::new(),
+            slices: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The policy text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// How many policies.
+    pub fn len(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// Whether there is no policy (never true of a loaded set).
+    pub fn is_empty(&self) -> bool {
+        self.scopes.is_empty()
+    }
+
+    /// The policies that can apply to `who` doing `act`.
+    fn slice(&self, who: &Subject<'_>, act: Act) -> Arc<PolicySet> {
+        let name = if self.named_principals.contains(who.name) {
+            who.name.to_string()
+        } else {
+            String::new()
+        };
+        let key = (who.agency.to_string(), name, act.index());
+        if let Ok(cache) = self.slices.read() {
+            if let Some(s) = cache.get(&key) {
+                return s.clone();
+            }
+        }
+        let chosen = self
+            .scopes
+            .iter()
+            .filter(|(_, s)| {
+                let principal = match &s.principal {
+                    PrincipalScope::Any => true,
+                    PrincipalScope::Agency(a) => a == who.agency,
+                    PrincipalScope::Name(n) => n == who.name,
+                    PrincipalScope::Never => false,
+                };
+                principal && s.actions.as_ref().is_none_or(|a| a.contains(&act))
+            })
+            .map(|(p, _)| p.clone());
+        // The policies come from a valid set, so a subset is valid too; should it not be,
+        // the whole set decides (slower, same answer).
+        let set = match PolicySet::from_policies(chosen) {
+            Ok(s) => Arc::new(s),
+            Err(_) => Arc::new(self.all.clone()),
+        };
+        if let Ok(mut cache) = self.slices.write() {
+            if cache.len() >= SLICE_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, set.clone());
+        }
+        set
+    }
+
+    /// Decides one act on one target, with the reasons.
+    pub fn decide(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict {
+        self.decide_in(&self.slice(who, act), who, act, file, how, target)
+    }
+
+    /// Decides against every policy, without setting any aside (to check the slicing).
+    pub fn decide_unsliced(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict {
+        self.decide_in(&self.all, who, act, file, how, target)
+    }
+
+    fn decide_in(
+        &self,
+        set: &PolicySet,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict {
+        Evaluation::new(who, file).decide(self, set, act, how, target)
+    }
+
+    /// What `who` may read of `file` in situation `how`: one decision per category.
+    pub fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant {
+        let req = Evaluation::new(who, file);
+        let set = self.slice(who, Act::Read);
+        let mut categories = Vec::with_capacity(Category::ALL.len());
+        let mut nir = NirForm::Hidden;
+        for &c in Category::ALL {
+            if req
+                .decide(self, &set, Act::Read, how, Target::Category(c))
+                .allowed
+            {
+                if c == Category::SocialSecurity {
+                    nir = NirForm::Full;
+                }
+                categories.push(c);
+            }
+        }
+        if nir == NirForm::Hidden
+            && req
+                .decide(self, &set, Act::Read, how, Target::NirLastDigits)
+                .allowed
+        {
+            nir = NirForm::LastDigits;
+        }
+        Grant { categories, nir }
+    }
+}
+
+/// The entities of one request, built once for all its categories.
+struct Evaluation {
+    principal: EntityUid,
+    resource: EntityUid,
+    entities: Entities,
+}
+
+impl Evaluation {
+    fn new(who: &Subject<'_>, file: &FileFacts<'_>) -> Evaluation {
+        let principal = uid("Rempart::Principal", who.name);
+        let resource = uid("Rempart::File", file.id);
+        let p = Entity::new(
+            principal.clone(),
+            HashMap::from([
+                (
+                    "name".into(),
+                    RestrictedExpression::new_string(who.name.into()),
+                ),
+                (
+                    "role".into(),
+                    RestrictedExpression::new_string(who.role.as_str().into()),
+                ),
+                (
+                    "agency".into(),
+                    RestrictedExpression::new_string(who.agency.into()),
+                ),
+            ]),
+            HashSet::from([uid("Rempart::Agency", who.agency)]),
+        );
+        let f = Entity::new(
+            resource.clone(),
+            HashMap::from([
+                (
+                    "agency".into(),
+                    RestrictedExpression::new_string(file.agency.into()),
+                ),
+                (
+                    "counsellor".into(),
+                    RestrictedExpression::new_string(file.counsellor.unwrap_or("").into()),
+                ),
+                (
+                    "partners".into(),
+                    RestrictedExpression::new_set(
+                        file.partners
+                            .iter()
+                            .map(|p| RestrictedExpression::new_string(p.clone())),
+                    ),
+                ),
+                ("minor".into(), RestrictedExpression::new_bool(file.minor)),
+            ]),
+            HashSet::new(),
+        );
+        // Literal values only: building these entities cannot fail, and should it, the
+        // request is decided with no entity at all, where every attribute test fails (deny).
+        let entities = match (p, f) {
+            (Ok(p), Ok(f)) => {
+                Entities::from_entities([p, f], None).unwrap_or_else(|_| Entities::empty())
+            }
+            _ => Entities::empty(),
+        };
+        Evaluation {
+            principal,
+            resource,
+            entities,
+        }
+    }
+
+    fn decide(
+        &self,
+        engine: &Policies,
+        set: &PolicySet,
+        act: Act,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict {
+        let deny = |why: String| Verdict {
+            allowed: false,
+            policies: vec![],
+            errors: vec![why],
+        };
+        let context = match Context::from_pairs([
+            (
+                "purpose".to_string(),
+                RestrictedExpression::new_string(how.purpose.as_str().into()),
+            ),
+            (
+                "category".to_string(),
+                RestrictedExpression::new_string(target.as_str().into()),
+            ),
+            (
+                "break_glass".to_string(),
+                RestrictedExpression::new_bool(how.break_glass),
+            ),
+            (
+                "hour".to_string(),
+                RestrictedExpression::new_long(i64::from(how.hour)),
+            ),
+            (
+                "weekday".to_string(),
+                RestrictedExpression::new_long(i64::from(how.weekday)),
+            ),
+        ]) {
+            Ok(c) => c,
+            Err(e) => return deny(e.to_string()),
+        };
+        let request = match Request::new(
+            self.principal.clone(),
+            uid("Rempart::Action", act.as_str()),
+            self.resource.clone(),
+            context,
+            None,
+        ) {
+            Ok(r) => r,
+            Err(e) => return deny(e.to_string()),
+        };
+        let response = engine
+            .authorizer
+            .is_authorized(&request, set, &self.entities);
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        policies.sort();
+        Verdict {
+            allowed: response.decision() == Decision::Allow,
+            policies,
+            errors: response
+                .diagnostics()
+                .errors()
+                .map(|e| e.to_string())
+                .collect(),
+        }
+    }
+}
+
+fn scope_of(p: &Policy) -> Scope {
+    let principal = match p.principal_constraint() {
+        PrincipalConstraint::Any => PrincipalScope::Any,
+        PrincipalConstraint::Is(t) => {
+            if t.to_string() == "Rempart::Principal" {
+                PrincipalScope::Any
+            } else {
+                PrincipalScope::Never
+            }
+        }
+        PrincipalConstraint::Eq(u)
+        | PrincipalConstraint::In(u)
+        | PrincipalConstraint::IsIn(_, u) => match u.type_name().to_string().as_str() {
+            "Rempart::Agency" => PrincipalScope::Agency(u.id().unescaped().to_string()),
+            "Rempart::Principal" => PrincipalScope::Name(u.id().unescaped().to_string()),
+            _ => PrincipalScope::Never,
+        },
+    };
+    // `principal == Rempart::Agency::"…"` never holds: a principal is not an agency.
+    let principal = match (p.principal_constraint(), principal) {
+        (PrincipalConstraint::Eq(_), PrincipalScope::Agency(_)) => PrincipalScope::Never,
+        (PrincipalConstraint::IsIn(t, _), s) if t.to_string() != "Rempart::Principal" => {
+            let _ = s;
+            PrincipalScope::Never
+        }
+        (_, s) => s,
+    };
+    let actions = match p.action_constraint() {
+        ActionConstraint::Any => None,
+        ActionConstraint::Eq(u) => Some(Act::parse(u.id().unescaped()).into_iter().collect()),
+        ActionConstraint::In(us) => Some(
+            us.iter()
+                .filter_map(|u| Act::parse(u.id().unescaped()))
+                .collect(),
+        ),
+    };
+    Scope { principal, actions }
+}
+
+/// The role of a principal, for the table and `policy check`.
+pub fn roles() -> &'static [Role] {
+    Role::ALL
+}
+
+/// Every purpose.
+pub fn purposes() -> &'static [Purpose] {
+    Purpose::ALL
+}
+
+#[cfg(test)]
+mod tests;

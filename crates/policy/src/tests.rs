@@ -1,0 +1,271 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::reference::{allowed, Case};
+use proptest::prelude::*;
+
+fn policies() -> Policies {
+    Policies::default_policies().expect("default policies load")
+}
+
+fn file<'a>(
+    agency: &'a str,
+    counsellor: &'a str,
+    partners: &'a [String],
+    minor: bool,
+) -> FileFacts<'a> {
+    FileFacts {
+        id: "p1",
+        agency,
+        counsellor: Some(counsellor),
+        partners,
+        minor,
+    }
+}
+
+fn how(purpose: Purpose) -> Situation {
+    Situation::at(purpose, false, 1_767_693_600)
+}
+
+#[test]
+fn the_default_policies_load_and_say_what_the_issue_asks() {
+    let p = policies();
+    let c = Subject {
+        name: "c.durand",
+        role: Role::Counsellor,
+        agency: "ML-075-13",
+    };
+    let mine = file("ML-075-13", "c.durand", &[], false);
+    let g = p.grant(&c, &mine, &how(Purpose::Accompaniment));
+    assert_eq!(
+        g.nir,
+        NirForm::LastDigits,
+        "the NIR is masked for accompaniment"
+    );
+    assert!(g.allows(Category::Situation) && g.allows(Category::Followup));
+    assert!(!g.categories.contains(&Category::SocialSecurity));
+    assert!(
+        !g.allows(Category::LegalRepresentatives),
+        "an adult's representatives are not shown"
+    );
+    let g = p.grant(&c, &mine, &how(Purpose::Payment));
+    assert_eq!(g.nir, NirForm::Full, "the full NIR for payment");
+    let colleague = file("ML-075-13", "c.other", &[], false);
+    let g = p.grant(&c, &colleague, &how(Purpose::Accompaniment));
+    assert_eq!(g.categories, vec![Category::Identity, Category::Contact]);
+    assert_eq!(g.nir, NirForm::Hidden);
+    let elsewhere = file("ML-093-01", "c.durand", &[], false);
+    assert!(!p.grant(&c, &elsewhere, &how(Purpose::Accompaniment)).any());
+
+    let partner = Subject {
+        name: "afpa",
+        role: Role::Partner,
+        agency: "AFPA-75",
+    };
+    let enrolled = ["AFPA-75".to_string()];
+    let f = file("ML-075-13", "c.durand", &enrolled, false);
+    let g = p.grant(&partner, &f, &how(Purpose::PartnerService));
+    assert_eq!(
+        g.categories,
+        vec![Category::Identity, Category::Contact, Category::Education]
+    );
+    assert_eq!(g.nir, NirForm::Hidden);
+    assert!(!p
+        .grant(&partner, &mine, &how(Purpose::PartnerService))
+        .any());
+
+    let op = Subject {
+        name: "ops",
+        role: Role::Operator,
+        agency: "ML-075-13",
+    };
+    for &purpose in Purpose::ALL {
+        assert!(!p.grant(&op, &mine, &how(purpose)).any());
+    }
+}
+
+#[test]
+fn a_decision_names_the_policies_that_made_it() {
+    let p = policies();
+    let c = Subject {
+        name: "c.durand",
+        role: Role::Counsellor,
+        agency: "ML-075-13",
+    };
+    let mine = file("ML-075-13", "c.durand", &[], false);
+    let v = p.decide(
+        &c,
+        Act::Read,
+        &mine,
+        &how(Purpose::Accompaniment),
+        Target::Category(Category::SocialSecurity),
+    );
+    assert!(!v.allowed);
+    assert_eq!(
+        v.policies,
+        vec!["nir-masked-except-payment-and-legal-obligation".to_string()]
+    );
+    let v = p.decide(
+        &c,
+        Act::Read,
+        &mine,
+        &how(Purpose::Accompaniment),
+        Target::Category(Category::Identity),
+    );
+    assert!(v.allowed);
+    assert_eq!(
+        v.policies,
+        vec![
+            "counsellor-agency-directory".to_string(),
+            "counsellor-caseload".to_string()
+        ]
+    );
+    let other = file("ML-093-01", "c.durand", &[], false);
+    let v = p.decide(
+        &c,
+        Act::Read,
+        &other,
+        &how(Purpose::Accompaniment),
+        Target::Category(Category::Identity),
+    );
+    assert!(
+        !v.allowed && v.policies.is_empty(),
+        "refused by default: {v:?}"
+    );
+}
+
+#[test]
+fn a_bad_policy_file_is_refused_with_its_line_and_reason() {
+    let bad_attr = "// a comment\n\npermit (principal, action, resource)\nwhen { principal.grade == \"boss\" };\n";
+    match Policies::parse(bad_attr, "site.cedar") {
+        Err(PolicyError::Invalid { file, line, reason }) => {
+            assert_eq!(file, "site.cedar");
+            assert_eq!(line, 4, "{reason}");
+            assert!(reason.contains("grade"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let syntax = "permit (principal, action, resource);\n\npermit (principal, action resource);\n";
+    match Policies::parse(syntax, "x.cedar") {
+        Err(PolicyError::Invalid { line, .. }) => assert_eq!(line, 3),
+        other => panic!("{other:?}"),
+    }
+    let unknown_action = "permit (principal, action == Rempart::Action::\"steal\", resource);";
+    assert!(matches!(
+        Policies::parse(unknown_action, "x.cedar"),
+        Err(PolicyError::Invalid { line: 1, .. })
+    ));
+    let twice = "@id(\"a\")\npermit (principal, action, resource);\n@id(\"a\")\nforbid (principal, action, resource);\n";
+    match Policies::parse(twice, "x.cedar") {
+        Err(PolicyError::Invalid { line, reason, .. }) => {
+            assert_eq!(line, 3);
+            assert!(reason.contains("\"a\""));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        Policies::parse("// nothing\n", "x.cedar"),
+        Err(PolicyError::Empty(_))
+    ));
+    let display = Policies::parse(bad_attr, "site.cedar")
+        .unwrap_err()
+        .to_string();
+    assert!(display.starts_with("site.cedar:4: "), "{display}");
+}
+
+#[test]
+fn the_table_is_computed_from_the_policies() {
+    let t = role_table(&policies());
+    assert!(
+        t.contains("| counsellor | file of their caseload | I n A C S E P F L¹ |"),
+        "{t}"
+    );
+    assert!(
+        t.contains("| operator | file of their agency | — | — | — | — | — | — | — |"),
+        "{t}"
+    );
+    // A changed policy changes the table.
+    let open = Policies::parse("permit (principal, action, resource);", "open.cedar").unwrap();
+    assert!(role_table(&open).contains("| operator | file of their agency | I N A C S E P F L |"));
+}
+
+fn arb_role() -> impl Strategy<Value = Role> {
+    prop::sample::select(Role::ALL.to_vec())
+}
+fn arb_purpose() -> impl Strategy<Value = Purpose> {
+    prop::sample::select(Purpose::ALL.to_vec())
+}
+fn arb_act() -> impl Strategy<Value = Act> {
+    prop::sample::select(Act::ALL.to_vec())
+}
+fn arb_target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        prop::sample::select(Category::ALL.to_vec()).prop_map(Target::Category),
+        Just(Target::NirLastDigits),
+        Just(Target::File),
+    ]
+}
+
+/// A thousand policies of the kind a large network would add: one per agency.
+fn with_agency_policies(n: usize) -> Policies {
+    let mut src = DEFAULT_POLICIES.to_string();
+    for i in 0..n {
+        src.push_str(&format!(
+            "\n@id(\"agency-{i}-no-night-reads\")\nforbid (principal in Rempart::Agency::\"ML-{i:03}-01\", action == Rempart::Action::\"read\", resource)\nwhen {{ context.hour < 6 && resource.counsellor != principal.name }};\n"
+        ));
+    }
+    src.push_str("\n@id(\"one-person\")\npermit (principal == Rempart::Principal::\"c.b\", action == Rempart::Action::\"read\", resource)\nwhen { context.category == \"education\" && resource.agency == \"ML-001-01\" };\n");
+    Policies::parse(&src, "big.cedar").unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The Cedar file and its plain restatement agree on every kind of request.
+    #[test]
+    fn the_default_policies_say_what_they_mean(
+        role in arb_role(), same_agency: bool, assigned: bool, enrolled: bool, minor: bool,
+        purpose in arb_purpose(), break_glass: bool, act in arb_act(), target in arb_target(),
+    ) {
+        let p = policies();
+        let who = Subject { name: "me", role, agency: "ML-075-13" };
+        let partners = if enrolled { vec!["ML-075-13".to_string()] } else { vec![] };
+        let f = FileFacts {
+            id: "p",
+            agency: if same_agency { "ML-075-13" } else { "ML-093-01" },
+            counsellor: Some(if assigned { "me" } else { "other" }),
+            partners: &partners,
+            minor,
+        };
+        let h = Situation { purpose, break_glass, hour: 10, weekday: 2 };
+        let case = Case { role, same_agency, assigned, enrolled, minor, purpose, break_glass };
+        let v = p.decide(&who, act, &f, &h, target);
+        prop_assert_eq!(v.allowed, allowed(&case, act, target), "{:?} {:?} {:?} → {:?}", case, act, target, v);
+        prop_assert!(v.errors.is_empty());
+    }
+
+    /// Setting aside policies that cannot apply never changes a decision.
+    #[test]
+    fn slicing_gives_the_same_decision_as_the_whole_set(
+        agency in 0usize..40, name in prop::sample::select(vec!["c.a", "c.b", "me"]),
+        role in arb_role(), file_agency in 0usize..40, assigned: bool, minor: bool,
+        purpose in arb_purpose(), break_glass: bool, act in arb_act(), target in arb_target(),
+        hour in 0u8..24,
+    ) {
+        static BIG: std::sync::OnceLock<Policies> = std::sync::OnceLock::new();
+        let p = BIG.get_or_init(|| with_agency_policies(1000));
+        let agency = format!("ML-{agency:03}-01");
+        let fa = format!("ML-{file_agency:03}-01");
+        let who = Subject { name, role, agency: &agency };
+        let f = FileFacts { id: "p", agency: &fa, counsellor: Some(if assigned { name } else { "x" }), partners: &[], minor };
+        let h = Situation { purpose, break_glass, hour, weekday: 3 };
+        prop_assert_eq!(p.decide(&who, act, &f, &h, target), p.decide_unsliced(&who, act, &f, &h, target));
+    }
+}
+
+#[test]
+fn situation_knows_the_hour_and_the_day() {
+    // 2026-11-23 is a Monday; 19:16 UTC.
+    let s = Situation::at(Purpose::Accompaniment, false, 1_795_461_360);
+    assert_eq!((s.hour, s.weekday), (19, 1));
+}
