@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod authz;
 mod baseline;
 mod load;
 mod noaudit;

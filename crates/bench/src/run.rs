@@ -132,6 +132,9 @@ fn row(name: &str, r: &LoadResult) -> String {
     )
 }
 
+/// Requests of the authorisation benchmark.
+const AUTHZ_REQUESTS: usize = 200_000;
+
 /// Runs the benchmarks and returns the report (Markdown).
 pub fn run(o: &BenchOptions) -> Result<String> {
     let root = std::env::temp_dir().join(format!("rempart-bench-{}", std::process::id()));
@@ -151,7 +154,9 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             o.command_line,
             machine()
         );
+        out.push_str(&crate::authz::run(AUTHZ_REQUESTS)?);
         if o.audit_entries > 0 {
+            out.push('\n');
             out.push_str(&crate::audit::run(root, o.audit_entries)?);
         }
         return Ok(out);
@@ -271,6 +276,13 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         .env("RUST_LOG", "warn");
     store_args(&mut noaudit_cmd);
     let noaudit = ChildServer::start(&mut noaudit_cmd)?;
+    let mut nopolicy_cmd = Command::new(&o.exe);
+    nopolicy_cmd
+        .arg("bench-no-policy")
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn");
+    store_args(&mut nopolicy_cmd);
+    let nopolicy = ChildServer::start(&mut nopolicy_cmd)?;
     let mut base_cmd = Command::new(&o.exe);
     base_cmd
         .arg("bench-baseline")
@@ -283,10 +295,11 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         .enable_all()
         .build()?;
     let query = "?purpose=accompaniment";
-    let servers: [(&ChildServer, Option<&str>); 3] = [
+    let servers: [(&ChildServer, Option<&str>); 4] = [
         (&secured, Some(&token)),
         (&noaudit, Some(&token)),
         (&baseline, None),
+        (&nopolicy, Some(&token)),
     ];
     let rounds = o.rounds.max(1);
     // rounds × servers: the servers take turns, so that a slow spell of the machine falls on
@@ -329,7 +342,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             .join(", ")
     };
     let errors: u64 = runs.iter().flatten().map(|r| r.0.errors).sum();
-    let (sec, quiet, base) = (&results[0].0, &results[1].0, &results[2].0);
+    let (sec, quiet, base, open) = (&results[0].0, &results[1].0, &results[2].0, &results[3].0);
     let cpu_us = |k: usize| {
         results[k]
             .1
@@ -355,16 +368,17 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         o.files
     ));
     out.push_str(&format!(
-        "Reads: `GET /v1/persons/{{id}}?purpose=accompaniment`, random files among the {} of one agency, {} concurrent clients, {} s per server and round after 1 s of warm-up, {rounds} rounds (the servers take turns); each server's median round below, server CPU time (user + system) per request from `/proc`.\n\n",
+        "Reads: `GET /v1/persons/{{id}}?purpose=accompaniment`, random files among the {} of one counsellor's caseload, {} concurrent clients, {} s per server and round after 1 s of warm-up, {rounds} rounds (the servers take turns); each server's median round below, server CPU time (user + system) per request from `/proc`.\n\n",
         ids.len(),
         o.clients,
         o.seconds
     ));
     out.push_str("| server | requests/s | p50 | p99 | errors | server CPU per request |\n| --- | --- | --- | --- | --- | --- |\n");
     for (k, (name, r)) in [
-        ("`rempart serve`: token, agency check, key unwrap, AES-GCM open of 9 categories, audit entry durable before the response", sec),
+        ("`rempart serve`: token, key unwrap, identity opened for the minor test, Cedar policies (10 decisions), AES-GCM open of the allowed categories, audit entry durable before the response", sec),
         ("the same vault with read auditing dropped (`rempart bench-no-audit`, measurement only)", quiet),
         ("baseline: same stack, plaintext SQLite table, no authentication, encryption or audit", base),
+        ("the same vault with the policies replaced by the former agency rule in plain Rust (`rempart bench-no-policy`, measurement only)", open),
     ]
     .into_iter()
     .enumerate()
@@ -376,12 +390,15 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         "\n| measure | value | target |\n| --- | --- | --- |\n\
          | vault without read audit / baseline (cost of tokens and encryption) | {:.2} | ≥ 0.5 (issue 2) |\n\
          | `rempart serve` / vault without read audit (cost of the audit log) | {:.2} (rounds: {}) | ≥ 0.8 (issue 3) |\n\
+         | `rempart serve` / vault without policy evaluation (cost of the Cedar policies) | {:.2} (rounds: {}) | |\n\
          | `rempart serve` / baseline (all of it) | {:.2} | |\n\
          | peak memory `rempart serve` (VmHWM) | {} | |\n\
          | peak memory baseline (VmHWM) | {} | |\n",
         quiet.rps / base.rps.max(1e-9),
         sec.rps / quiet.rps.max(1e-9),
         round_ratios(0, 1),
+        sec.rps / open.rps.max(1e-9),
+        round_ratios(0, 3),
         sec.rps / base.rps.max(1e-9),
         mem(&secured),
         mem(&baseline)
@@ -392,6 +409,9 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     drop(secured);
     drop(noaudit);
     drop(baseline);
+    drop(nopolicy);
+    out.push('\n');
+    out.push_str(&crate::authz::run(AUTHZ_REQUESTS)?);
     if o.audit_entries > 0 {
         out.push('\n');
         out.push_str(&crate::audit::run(root, o.audit_entries)?);

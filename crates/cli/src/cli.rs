@@ -110,7 +110,7 @@ pub enum Command {
     },
     /// Runs the benchmarks (import, secured and baseline HTTP reads) and prints a Markdown report.
     Bench {
-        /// Files to import (0: only the audit-log benchmark).
+        /// Files to import (0: only the authorisation and audit-log benchmarks).
         #[arg(long, default_value_t = 100_000)]
         files: usize,
         /// Agencies.

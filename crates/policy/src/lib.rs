@@ -6,24 +6,26 @@
 //! only when some `permit` allows it and no `forbid` refuses it. The default policies
 //! ([`DEFAULT_POLICIES`]) are a readable file an operator can replace.
 //!
-//! Evaluation only looks at the policies that can apply to the caller: a policy whose scope
-//! names an agency (`principal in Rempart::Agency::"…"`), a principal or an action is set aside
-//! for requests that cannot match it, so that a thousand per-agency policies cost a request
-//! about as much as the dozen that concern it. The decision is the one Cedar gives over the
-//! whole set (a test compares them on random requests).
+//! Evaluation only looks at the policies that can apply to the request: a policy whose scope
+//! names an agency (`principal in Rempart::Agency::"…"`, `resource in Rempart::Agency::"…"`),
+//! a principal or an action is set aside for requests that cannot match it, so that a thousand
+//! per-agency policies cost a request about as much as the dozen that concern it. Conditions
+//! in `when` are not looked into: a policy that names its agency only there is evaluated for
+//! every request. The decision is the one Cedar gives over the whole set (a test compares them
+//! on random requests).
 #![forbid(unsafe_code)]
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
 pub mod reference;
+mod slice;
 mod table;
 
 pub use table::role_table;
 
 use cedar_policy::{
-    ActionConstraint, Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint, Request, RestrictedExpression,
-    Schema, ValidationMode, Validator,
+    Authorizer, Context, Decision, Effect, Entities, Entity, EntityId, EntityTypeName, EntityUid,
+    Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use rempart_domain::{Category, Purpose, Role};
@@ -116,10 +118,6 @@ impl Act {
     /// Whether the act is decided per category (the others concern the whole file).
     pub fn per_category(self) -> bool {
         matches!(self, Act::Read | Act::Create | Act::Update)
-    }
-
-    fn index(self) -> usize {
-        self as usize
     }
 }
 
@@ -248,22 +246,6 @@ pub struct Verdict {
     pub errors: Vec<String>,
 }
 
-/// Which requests a policy's scope can match.
-#[derive(Debug, Clone)]
-struct Scope {
-    principal: PrincipalScope,
-    /// `None`: every action.
-    actions: Option<Vec<Act>>,
-}
-
-#[derive(Debug, Clone)]
-enum PrincipalScope {
-    Any,
-    Agency(String),
-    Name(String),
-    Never,
-}
-
 /// Something that decides acts on files. [`Policies`] is the one Rempart serves with; the
 /// trait exists so that a benchmark can measure the same server without policy evaluation.
 pub trait Decide: Send + Sync {
@@ -308,6 +290,25 @@ impl Decide for Policies {
     fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant {
         Policies::grant(self, who, file, how)
     }
+
+    fn allows(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+        target: Target,
+    ) -> bool {
+        let sets = self.slices(who, act, file, how);
+        let set = match sets.get(slice::target_index(target)) {
+            Some(s) => match s.known {
+                Some(d) => return d,
+                None => &s.set,
+            },
+            None => &self.all,
+        };
+        Evaluation::new(&self.types, who, file).allowed(self, set, act, how, target)
+    }
 }
 
 /// A validated set of policies.
@@ -315,13 +316,29 @@ pub struct Policies {
     source: String,
     file: String,
     all: PolicySet,
-    scopes: Vec<(Policy, Scope)>,
+    scopes: Vec<(Policy, slice::Scope)>,
     named_principals: HashSet<String>,
+    named_files: HashSet<String>,
     authorizer: Authorizer,
-    slices: RwLock<HashMap<SliceKey, Arc<PolicySet>>>,
+    types: Types,
+    slices: RwLock<HashMap<SliceKey, Arc<Vec<Slice>>>>,
 }
 
-type SliceKey = (String, String, usize);
+/// The policies that can apply to one target of a request.
+struct Slice {
+    set: PolicySet,
+    /// The decision, when the policies give it without evaluation: `false` when there is no
+    /// `permit` or a `forbid` certainly holds, `true` when a `permit` certainly holds and there
+    /// is no `forbid`.
+    known: Option<bool>,
+    /// The first target whose decision is certainly the same (the same policies, none of
+    /// which reads the category beyond the tests that kept it): decided once for both.
+    same_as: usize,
+}
+
+/// Principal's agency, name (only when some policy names it) and role, act, file's agency and
+/// id (only when some policy names it), purpose, break-glass: all a slice depends on.
+type SliceKey = (String, String, Role, Act, String, String, Purpose, bool);
 
 impl std::fmt::Debug for Policies {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -329,18 +346,42 @@ impl std::fmt::Debug for Policies {
     }
 }
 
-fn type_name(s: &str) -> EntityTypeName {
-    // The names below are constants, known to parse.
-    EntityTypeName::from_str(s).unwrap_or_else(|_| unreachable_type(s))
+/// The entity types and actions of the schema, parsed once.
+struct Types {
+    principal: EntityTypeName,
+    file: EntityTypeName,
+    agency: EntityTypeName,
+    actions: Vec<EntityUid>,
 }
 
-#[cold]
-fn unreachable_type(s: &str) -> EntityTypeName {
-    panic!("constant entity type name {s:?} does not parse")
-}
+impl Types {
+    fn new() -> Result<Types, PolicyError> {
+        let ty = |s: &str| {
+            EntityTypeName::from_str(s).map_err(|e| PolicyError::Schema(format!("{s}: {e}")))
+        };
+        let action = ty("Rempart::Action")?;
+        Ok(Types {
+            principal: ty("Rempart::Principal")?,
+            file: ty("Rempart::File")?,
+            agency: ty("Rempart::Agency")?,
+            actions: Act::ALL
+                .iter()
+                .map(|a| {
+                    EntityUid::from_type_name_and_id(action.clone(), EntityId::new(a.as_str()))
+                })
+                .collect(),
+        })
+    }
 
-fn uid(ty: &str, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(type_name(ty), EntityId::new(id))
+    fn uid(&self, ty: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+    }
+
+    fn action(&self, act: Act) -> EntityUid {
+        // `actions` holds one uid per `Act::ALL`, in order.
+        let i = Act::ALL.iter().position(|a| *a == act).unwrap_or(0);
+        self.actions[i.min(self.actions.len() - 1)].clone()
+    }
 }
 
 fn line_of(src: &str, offset: usize) -> usize {
@@ -424,13 +465,17 @@ impl Policies {
         if named.is_empty() {
             return Err(PolicyError::Empty(file.to_string()));
         }
-        let scopes: Vec<(Policy, Scope)> = named.iter().map(|p| (p.clone(), scope_of(p))).collect();
+        let scopes: Vec<(Policy, slice::Scope)> = named
+            .iter()
+            .map(|p| (p.clone(), slice::scope_of(p)))
+            .collect();
         let named_principals = scopes
             .iter()
-            .filter_map(|(_, s)| match &s.principal {
-                PrincipalScope::Name(n) => Some(n.clone()),
-                _ => None,
-            })
+            .flat_map(|(_, s)| s.names().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let named_files = scopes
+            .iter()
+            .filter_map(|(_, s)| s.files().map(str::to_string))
             .collect();
         let all =
             PolicySet::from_policies(named).map_err(|e| invalid(1, format!("policy set: {e}")))?;
@@ -440,7 +485,9 @@ impl Policies {
             all,
             scopes,
             named_principals,
+            named_files,
             authorizer: Authorizer::new(),
+            types: Types::new()?,
             slices: RwLock::new(HashMap::new()),
         })
     }
@@ -460,45 +507,101 @@ impl Policies {
         self.scopes.is_empty()
     }
 
-    /// The policies that can apply to `who` doing `act`.
-    fn slice(&self, who: &Subject<'_>, act: Act) -> Arc<PolicySet> {
-        let name = if self.named_principals.contains(who.name) {
-            who.name.to_string()
-        } else {
-            String::new()
+    /// The policies that can apply to `who` doing `act` on `file` in situation `how`, for
+    /// each target (see [`slice::target_index`]).
+    fn slices(
+        &self,
+        who: &Subject<'_>,
+        act: Act,
+        file: &FileFacts<'_>,
+        how: &Situation,
+    ) -> Arc<Vec<Slice>> {
+        let keep = |set: &HashSet<String>, v: &str| {
+            if set.contains(v) {
+                v.to_string()
+            } else {
+                String::new()
+            }
         };
-        let key = (who.agency.to_string(), name, act.index());
+        let key = (
+            who.agency.to_string(),
+            keep(&self.named_principals, who.name),
+            who.role,
+            act,
+            file.agency.to_string(),
+            keep(&self.named_files, file.id),
+            how.purpose,
+            how.break_glass,
+        );
         if let Ok(cache) = self.slices.read() {
             if let Some(s) = cache.get(&key) {
                 return s.clone();
             }
         }
-        let chosen = self
-            .scopes
-            .iter()
-            .filter(|(_, s)| {
-                let principal = match &s.principal {
-                    PrincipalScope::Any => true,
-                    PrincipalScope::Agency(a) => a == who.agency,
-                    PrincipalScope::Name(n) => n == who.name,
-                    PrincipalScope::Never => false,
-                };
-                principal && s.actions.as_ref().is_none_or(|a| a.contains(&act))
-            })
-            .map(|(p, _)| p.clone());
-        // The policies come from a valid set, so a subset is valid too; should it not be,
-        // the whole set decides (slower, same answer).
-        let set = match PolicySet::from_policies(chosen) {
-            Ok(s) => Arc::new(s),
-            Err(_) => Arc::new(self.all.clone()),
+        let shape = slice::Shape {
+            agency: who.agency,
+            name: who.name,
+            role: who.role,
+            act,
+            file_agency: file.agency,
+            file_id: file.id,
+            purpose: how.purpose,
+            break_glass: how.break_glass,
         };
+        let chosen: Vec<Vec<usize>> = (0..slice::TARGETS)
+            .map(|t| {
+                (0..self.scopes.len())
+                    .filter(|&i| self.scopes[i].1.may_apply(&shape, t))
+                    .collect()
+            })
+            .collect();
+        let sets: Vec<Slice> = chosen
+            .iter()
+            .enumerate()
+            .map(|(t, ids)| {
+                let blind = ids
+                    .iter()
+                    .all(|&i| self.scopes[i].1.category_in_facts_only());
+                let same_as = if blind {
+                    chosen.iter().position(|other| other == ids).unwrap_or(t)
+                } else {
+                    t
+                };
+                let policies: Vec<Policy> = ids.iter().map(|&i| self.scopes[i].0.clone()).collect();
+                let (mut permits, mut forbids, mut sure_permit, mut sure_forbid) =
+                    (false, false, false, false);
+                for &i in ids {
+                    let (p, scope) = &self.scopes[i];
+                    let permit = p.effect() == Effect::Permit;
+                    permits |= permit;
+                    forbids |= !permit;
+                    sure_permit |= permit && scope.certain();
+                    sure_forbid |= !permit && scope.certain();
+                }
+                let known = if sure_forbid || !permits {
+                    Some(false)
+                } else if sure_permit && !forbids {
+                    Some(true)
+                } else {
+                    None
+                };
+                // The policies come from a valid set, so a subset is valid too; should it not
+                // be, the whole set decides (slower, same answer).
+                Slice {
+                    set: PolicySet::from_policies(policies).unwrap_or_else(|_| self.all.clone()),
+                    known,
+                    same_as,
+                }
+            })
+            .collect();
+        let sets = Arc::new(sets);
         if let Ok(mut cache) = self.slices.write() {
             if cache.len() >= SLICE_CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(key, set.clone());
+            cache.insert(key, sets.clone());
         }
-        set
+        sets
     }
 
     /// Decides one act on one target, with the reasons.
@@ -510,7 +613,11 @@ impl Policies {
         how: &Situation,
         target: Target,
     ) -> Verdict {
-        self.decide_in(&self.slice(who, act), who, act, file, how, target)
+        let sets = self.slices(who, act, file, how);
+        match sets.get(slice::target_index(target)) {
+            Some(s) => self.decide_in(&s.set, who, act, file, how, target),
+            None => self.decide_in(&self.all, who, act, file, how, target),
+        }
     }
 
     /// Decides against every policy, without setting any aside (to check the slicing).
@@ -534,31 +641,44 @@ impl Policies {
         how: &Situation,
         target: Target,
     ) -> Verdict {
-        Evaluation::new(who, file).decide(self, set, act, how, target)
+        Evaluation::new(&self.types, who, file).decide(self, set, act, how, target)
     }
 
     /// What `who` may read of `file` in situation `how`: one decision per category.
     pub fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant {
-        let req = Evaluation::new(who, file);
-        let set = self.slice(who, Act::Read);
+        // The entities are built only if some target needs Cedar.
+        let req = std::cell::OnceCell::new();
+        let req = || req.get_or_init(|| Evaluation::new(&self.types, who, file));
+        let sets = self.slices(who, Act::Read, file, how);
+        let mut decided: [Option<bool>; slice::TARGETS] = [None; slice::TARGETS];
+        let mut allowed = |t: Target| {
+            let i = slice::target_index(t);
+            let Some(s) = sets.get(i) else {
+                return req().allowed(self, &self.all, Act::Read, how, t);
+            };
+            if let Some(d) = decided.get(s.same_as).copied().flatten() {
+                return d;
+            }
+            let d = match s.known {
+                Some(d) => d,
+                None => req().allowed(self, &s.set, Act::Read, how, t),
+            };
+            if let Some(slot) = decided.get_mut(i) {
+                *slot = Some(d);
+            }
+            d
+        };
         let mut categories = Vec::with_capacity(Category::ALL.len());
         let mut nir = NirForm::Hidden;
         for &c in Category::ALL {
-            if req
-                .decide(self, &set, Act::Read, how, Target::Category(c))
-                .allowed
-            {
+            if allowed(Target::Category(c)) {
                 if c == Category::SocialSecurity {
                     nir = NirForm::Full;
                 }
                 categories.push(c);
             }
         }
-        if nir == NirForm::Hidden
-            && req
-                .decide(self, &set, Act::Read, how, Target::NirLastDigits)
-                .allowed
-        {
+        if nir == NirForm::Hidden && allowed(Target::NirLastDigits) {
             nir = NirForm::LastDigits;
         }
         Grant { categories, nir }
@@ -573,9 +693,9 @@ struct Evaluation {
 }
 
 impl Evaluation {
-    fn new(who: &Subject<'_>, file: &FileFacts<'_>) -> Evaluation {
-        let principal = uid("Rempart::Principal", who.name);
-        let resource = uid("Rempart::File", file.id);
+    fn new(types: &Types, who: &Subject<'_>, file: &FileFacts<'_>) -> Evaluation {
+        let principal = types.uid(&types.principal, who.name);
+        let resource = types.uid(&types.file, file.id);
         let p = Entity::new(
             principal.clone(),
             HashMap::from([
@@ -592,7 +712,7 @@ impl Evaluation {
                     RestrictedExpression::new_string(who.agency.into()),
                 ),
             ]),
-            HashSet::from([uid("Rempart::Agency", who.agency)]),
+            HashSet::from([types.uid(&types.agency, who.agency)]),
         );
         let f = Entity::new(
             resource.clone(),
@@ -615,7 +735,7 @@ impl Evaluation {
                 ),
                 ("minor".into(), RestrictedExpression::new_bool(file.minor)),
             ]),
-            HashSet::new(),
+            HashSet::from([types.uid(&types.agency, file.agency)]),
         );
         // Literal values only: building these entities cannot fail, and should it, the
         // request is decided with no entity at all, where every attribute test fails (deny).
@@ -632,20 +752,14 @@ impl Evaluation {
         }
     }
 
-    fn decide(
+    fn request(
         &self,
         engine: &Policies,
-        set: &PolicySet,
         act: Act,
         how: &Situation,
         target: Target,
-    ) -> Verdict {
-        let deny = |why: String| Verdict {
-            allowed: false,
-            policies: vec![],
-            errors: vec![why],
-        };
-        let context = match Context::from_pairs([
+    ) -> Result<Request, String> {
+        let context = Context::from_pairs([
             (
                 "purpose".to_string(),
                 RestrictedExpression::new_string(how.purpose.as_str().into()),
@@ -666,19 +780,56 @@ impl Evaluation {
                 "weekday".to_string(),
                 RestrictedExpression::new_long(i64::from(how.weekday)),
             ),
-        ]) {
-            Ok(c) => c,
-            Err(e) => return deny(e.to_string()),
-        };
-        let request = match Request::new(
+        ])
+        .map_err(|e| e.to_string())?;
+        Request::new(
             self.principal.clone(),
-            uid("Rempart::Action", act.as_str()),
+            engine.types.action(act),
             self.resource.clone(),
             context,
             None,
-        ) {
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Only the decision (no reasons): what reads use.
+    fn allowed(
+        &self,
+        engine: &Policies,
+        set: &PolicySet,
+        act: Act,
+        how: &Situation,
+        target: Target,
+    ) -> bool {
+        match self.request(engine, act, how, target) {
+            Ok(request) => {
+                engine
+                    .authorizer
+                    .is_authorized(&request, set, &self.entities)
+                    .decision()
+                    == Decision::Allow
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn decide(
+        &self,
+        engine: &Policies,
+        set: &PolicySet,
+        act: Act,
+        how: &Situation,
+        target: Target,
+    ) -> Verdict {
+        let request = match self.request(engine, act, how, target) {
             Ok(r) => r,
-            Err(e) => return deny(e.to_string()),
+            Err(why) => {
+                return Verdict {
+                    allowed: false,
+                    policies: vec![],
+                    errors: vec![why],
+                }
+            }
         };
         let response = engine
             .authorizer
@@ -699,45 +850,6 @@ impl Evaluation {
                 .collect(),
         }
     }
-}
-
-fn scope_of(p: &Policy) -> Scope {
-    let principal = match p.principal_constraint() {
-        PrincipalConstraint::Any => PrincipalScope::Any,
-        PrincipalConstraint::Is(t) => {
-            if t.to_string() == "Rempart::Principal" {
-                PrincipalScope::Any
-            } else {
-                PrincipalScope::Never
-            }
-        }
-        PrincipalConstraint::Eq(u)
-        | PrincipalConstraint::In(u)
-        | PrincipalConstraint::IsIn(_, u) => match u.type_name().to_string().as_str() {
-            "Rempart::Agency" => PrincipalScope::Agency(u.id().unescaped().to_string()),
-            "Rempart::Principal" => PrincipalScope::Name(u.id().unescaped().to_string()),
-            _ => PrincipalScope::Never,
-        },
-    };
-    // `principal == Rempart::Agency::"…"` never holds: a principal is not an agency.
-    let principal = match (p.principal_constraint(), principal) {
-        (PrincipalConstraint::Eq(_), PrincipalScope::Agency(_)) => PrincipalScope::Never,
-        (PrincipalConstraint::IsIn(t, _), s) if t.to_string() != "Rempart::Principal" => {
-            let _ = s;
-            PrincipalScope::Never
-        }
-        (_, s) => s,
-    };
-    let actions = match p.action_constraint() {
-        ActionConstraint::Any => None,
-        ActionConstraint::Eq(u) => Some(Act::parse(u.id().unescaped()).into_iter().collect()),
-        ActionConstraint::In(us) => Some(
-            us.iter()
-                .filter_map(|u| Act::parse(u.id().unescaped()))
-                .collect(),
-        ),
-    };
-    Scope { principal, actions }
 }
 
 /// The role of a principal, for the table and `policy check`.
