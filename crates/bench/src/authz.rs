@@ -133,7 +133,7 @@ pub fn run(requests: usize) -> Result<String> {
     let mean = steady.iter().sum::<Duration>() / steady.len().max(1) as u32;
     let mut out = String::new();
     out.push_str(&format!(
-        "Authorisation: `Policies::grant` (one Cedar decision per category and one for the masked NIR: 10 per read), one thread, {} policies ({} default + {EXTRA_POLICIES} per-agency, loaded and validated in {load_ms:.0} ms), {AGENCIES} agencies × {FILES_PER_AGENCY} files assigned to {COUNSELLORS} counsellors each, 5 partners; {requests} random requests (70 % counsellors, half in their caseload, 20 % partners, 10 % DPOs), {} allowed something.\n\n",
+        "Authorisation: `Policies::grant`, what a read asks (a decision for each of the 9 categories and for the masked NIR; categories kept by the same policies are decided once, and those that plain tests settle without Cedar), timed per read on one thread, {} policies ({} default + {EXTRA_POLICIES} per-agency, loaded and validated in {load_ms:.0} ms), {AGENCIES} agencies × {FILES_PER_AGENCY} files assigned to {COUNSELLORS} counsellors each, 5 partners; {requests} random requests (70 % counsellors, half in their caseload, 20 % partners, 10 % DPOs), {} allowed something.\n\n",
         policies.len(),
         policies.len() - EXTRA_POLICIES,
         granted

@@ -54,6 +54,21 @@ impl Store for WithoutReadAudit {
     ) -> Result<Vec<StoredPerson>, StoreError> {
         self.0.list_persons(scope, after, limit)
     }
+    fn caseload_backfill(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError> {
+        self.0.caseload_backfill(after, limit)
+    }
+    fn set_caseloads(
+        &self,
+        assignments: &[(String, String)],
+        done: bool,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0.set_caseloads(assignments, done, a)
+    }
     fn set_enrolment(
         &self,
         person: &str,

@@ -375,7 +375,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     ));
     out.push_str("| server | requests/s | p50 | p99 | errors | server CPU per request |\n| --- | --- | --- | --- | --- | --- |\n");
     for (k, (name, r)) in [
-        ("`rempart serve`: token, key unwrap, identity opened for the minor test, Cedar policies (10 decisions), AES-GCM open of the allowed categories, audit entry durable before the response", sec),
+        ("`rempart serve`: token, key unwrap, identity opened for the minor test, Cedar policies (a decision per category), AES-GCM open of the allowed categories, audit entry durable before the response", sec),
         ("the same vault with read auditing dropped (`rempart bench-no-audit`, measurement only)", quiet),
         ("baseline: same stack, plaintext SQLite table, no authentication, encryption or audit", base),
         ("the same vault with the policies replaced by the former agency rule in plain Rust (`rempart bench-no-policy`, measurement only)", open),

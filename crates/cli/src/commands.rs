@@ -609,7 +609,14 @@ pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
     }
     let policies = load_policies(store.policies.as_deref())?;
     let (ring, _) = load_keyring(store, &data)?;
-    vault_with(&data, ring, pattern(store)?, policies)
+    let vault = vault_with(&data, ring, pattern(store)?, policies)?;
+    let n = vault
+        .backfill_caseloads()
+        .context("filling in the caseloads of files stored before them")?;
+    if n > 0 {
+        eprintln!("rempart: {n} files stored before caseloads were assigned to their counsellor");
+    }
+    Ok(vault)
 }
 
 fn parse_duration(s: &str) -> Result<i64> {

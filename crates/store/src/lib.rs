@@ -202,6 +202,22 @@ pub trait Store: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredPerson>, StoreError>;
+    /// Files stored before caseloads existed (schema migration 6) whose assigned counsellor is
+    /// still to be read from their sealed follow-up category, after `after`, in id order; none
+    /// once [`Store::set_caseloads`] has been told the backfill is done.
+    fn caseload_backfill(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError>;
+    /// Records the assigned counsellors read from those files, with their audit entry; `done`
+    /// ends the backfill.
+    fn set_caseloads(
+        &self,
+        assignments: &[(String, String)],
+        done: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// Enrols the person with `partner` (`enrolled`) or ends the enrolment, with its audit
     /// entry in the same transaction; `false` (nothing written) if there is no such file, or
     /// nothing to change.

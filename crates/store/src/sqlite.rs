@@ -86,7 +86,8 @@ const VAULT_MIGRATIONS: &[&str] = &[
         since INTEGER NOT NULL,
         PRIMARY KEY (person_id, partner)
     ) WITHOUT ROWID;
-    CREATE INDEX enrolments_partner ON enrolments (partner, person_id);",
+    CREATE INDEX enrolments_partner ON enrolments (partner, person_id);
+    INSERT INTO audit_meta (key, value) VALUES ('caseloads_from_followup', (SELECT COUNT(*) > 0 FROM persons));",
 ];
 
 const KEY_MIGRATIONS: &[&str] = &[
@@ -718,6 +719,63 @@ impl Store for SqliteStore {
             }
         };
         rows.into_iter().map(|p| with_partners(&c, p)).collect()
+    }
+
+    fn caseload_backfill(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let pending: i64 = c
+            .query_row(
+                "SELECT COALESCE((SELECT value FROM audit_meta WHERE key = 'caseloads_from_followup'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db("read backfill flag"))?;
+        if pending == 0 {
+            return Ok(Vec::new());
+        }
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM persons WHERE counsellor IS NULL AND followup IS NOT NULL AND id > ?1 ORDER BY id LIMIT ?2"
+            ))
+            .map_err(db("prepare backfill"))?;
+        let rows = st
+            .query_map(params![after.unwrap_or(""), limit as i64], row_to_person)
+            .map_err(db("backfill"))?;
+        rows.collect::<Result<_, _>>().map_err(db("backfill"))
+    }
+
+    fn set_caseloads(
+        &self,
+        assignments: &[(String, String)],
+        done: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin backfill"))?;
+        if !assignments.is_empty() {
+            append(&tx, std::slice::from_ref(audit))?;
+        }
+        for (id, counsellor) in assignments {
+            tx.execute(
+                "UPDATE persons SET counsellor = ?1 WHERE id = ?2 AND counsellor IS NULL",
+                params![counsellor, id],
+            )
+            .map_err(db("backfill caseload"))?;
+        }
+        if done {
+            tx.execute(
+                "UPDATE audit_meta SET value = 0 WHERE key = 'caseloads_from_followup'",
+                [],
+            )
+            .map_err(db("finish backfill"))?;
+        }
+        tx.commit().map_err(db("commit backfill"))
     }
 
     fn set_enrolment(

@@ -1441,6 +1441,28 @@ mod policy {
     }
 
     #[test]
+    fn files_stored_before_caseloads_get_theirs_from_the_follow_up_category() {
+        let (f, mine, _) = world();
+        let c = principal("c.a", "ML-1");
+        // As a store written before migration 6 looks once migrated.
+        sql(
+            &f,
+            "UPDATE persons SET counsellor = NULL; UPDATE audit_meta SET value = 1 WHERE key = 'caseloads_from_followup'",
+        );
+        let page = f.vault.list(&c, Purpose::Accompaniment, None, 50).unwrap();
+        assert!(page.items.is_empty(), "no caseload until the backfill");
+        assert_eq!(f.vault.backfill_caseloads().unwrap(), 2);
+        let page = f.vault.list(&c, Purpose::Accompaniment, None, 50).unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].id, mine);
+        assert_eq!(f.vault.backfill_caseloads().unwrap(), 0, "done once");
+        let h = history(&f.store, &mine);
+        assert!(h
+            .iter()
+            .any(|e| e.action == Action::Assign && e.principal == "cli"));
+    }
+
+    #[test]
     fn a_policy_file_replaces_the_default_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
