@@ -4,8 +4,10 @@
 //! Like the server without read audit, it lives here, behind a hidden subcommand.
 
 use anyhow::Result;
-use rempart_domain::Category;
-use rempart_policy::{Act, Decide, FileFacts, Grant, NirForm, Situation, Subject, Target, Verdict};
+use rempart_domain::{Category, Role};
+use rempart_policy::{
+    Act, Decide, FileFacts, Grant, LogAct, NirForm, Situation, Subject, Target, Verdict,
+};
 use rempart_store::SqliteStore;
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +26,19 @@ impl Decide for AgencyRule {
     ) -> Verdict {
         Verdict {
             allowed: who.agency == file.agency,
+            policies: vec![],
+            errors: vec![],
+        }
+    }
+
+    fn decide_log(&self, who: &Subject<'_>, act: LogAct, _how: &Situation) -> Verdict {
+        let allowed = match act {
+            LogAct::ReadCheckpoint => true,
+            LogAct::Prove | LogAct::Export => matches!(who.role, Role::Operator | Role::Dpo),
+            LogAct::ReviewBreakGlass => who.role == Role::Dpo,
+        };
+        Verdict {
+            allowed,
             policies: vec![],
             errors: vec![],
         }

@@ -121,6 +121,39 @@ impl Act {
     }
 }
 
+/// An act on the audit log (`Rempart::AuditLog::"log"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogAct {
+    /// Reading the latest signed checkpoint.
+    ReadCheckpoint,
+    /// Getting an inclusion or consistency proof.
+    Prove,
+    /// Exporting entries.
+    Export,
+    /// Listing break-glass reads for review.
+    ReviewBreakGlass,
+}
+
+impl LogAct {
+    /// Every act on the log.
+    pub const ALL: &'static [LogAct] = &[
+        LogAct::ReadCheckpoint,
+        LogAct::Prove,
+        LogAct::Export,
+        LogAct::ReviewBreakGlass,
+    ];
+
+    /// The action's name in policies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogAct::ReadCheckpoint => "read_checkpoint",
+            LogAct::Prove => "prove",
+            LogAct::Export => "export",
+            LogAct::ReviewBreakGlass => "review_break_glass",
+        }
+    }
+}
+
 /// Who asks.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -262,6 +295,9 @@ pub trait Decide: Send + Sync {
     /// What `who` may read of `file` in situation `how`.
     fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant;
 
+    /// Decides an act on the audit log.
+    fn decide_log(&self, who: &Subject<'_>, act: LogAct, how: &Situation) -> Verdict;
+
     /// Whether `act` is allowed on `target`.
     fn allows(
         &self,
@@ -289,6 +325,10 @@ impl Decide for Policies {
 
     fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant {
         Policies::grant(self, who, file, how)
+    }
+
+    fn decide_log(&self, who: &Subject<'_>, act: LogAct, how: &Situation) -> Verdict {
+        Policies::decide_log(self, who, act, how)
     }
 
     fn allows(
@@ -352,6 +392,8 @@ struct Types {
     file: EntityTypeName,
     agency: EntityTypeName,
     actions: Vec<EntityUid>,
+    log: EntityUid,
+    log_actions: Vec<EntityUid>,
 }
 
 impl Types {
@@ -370,11 +412,24 @@ impl Types {
                     EntityUid::from_type_name_and_id(action.clone(), EntityId::new(a.as_str()))
                 })
                 .collect(),
+            log: EntityUid::from_type_name_and_id(ty("Rempart::AuditLog")?, EntityId::new("log")),
+            log_actions: LogAct::ALL
+                .iter()
+                .map(|a| {
+                    EntityUid::from_type_name_and_id(action.clone(), EntityId::new(a.as_str()))
+                })
+                .collect(),
         })
     }
 
     fn uid(&self, ty: &EntityTypeName, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+    }
+
+    fn log_action(&self, act: LogAct) -> EntityUid {
+        // `log_actions` holds one uid per `LogAct::ALL`, in order.
+        let i = LogAct::ALL.iter().position(|a| *a == act).unwrap_or(0);
+        self.log_actions[i.min(self.log_actions.len() - 1)].clone()
     }
 
     fn action(&self, act: Act) -> EntityUid {
@@ -644,6 +699,53 @@ impl Policies {
         Evaluation::new(&self.types, who, file).decide(self, set, act, how, target)
     }
 
+    /// Decides an act on the audit log, with the reasons (against every policy: these acts
+    /// are rare).
+    pub fn decide_log(&self, who: &Subject<'_>, act: LogAct, how: &Situation) -> Verdict {
+        let principal = self.types.uid(&self.types.principal, who.name);
+        let entity = Entity::new(
+            principal.clone(),
+            HashMap::from([
+                (
+                    "name".into(),
+                    RestrictedExpression::new_string(who.name.into()),
+                ),
+                (
+                    "role".into(),
+                    RestrictedExpression::new_string(who.role.as_str().into()),
+                ),
+                (
+                    "agency".into(),
+                    RestrictedExpression::new_string(who.agency.into()),
+                ),
+            ]),
+            HashSet::from([self.types.uid(&self.types.agency, who.agency)]),
+        );
+        let log = Entity::new_no_attrs(self.types.log.clone(), HashSet::new());
+        let entities = match entity {
+            Ok(e) => Entities::from_entities([e, log], None).unwrap_or_else(|_| Entities::empty()),
+            Err(_) => Entities::empty(),
+        };
+        let request = context_of(how, "").and_then(|c| {
+            Request::new(
+                principal,
+                self.types.log_action(act),
+                self.types.log.clone(),
+                c,
+                None,
+            )
+            .map_err(|e| e.to_string())
+        });
+        match request {
+            Ok(r) => verdict(self.authorizer.is_authorized(&r, &self.all, &entities)),
+            Err(why) => Verdict {
+                allowed: false,
+                policies: vec![],
+                errors: vec![why],
+            },
+        }
+    }
+
     /// What `who` may read of `file` in situation `how`: one decision per category.
     pub fn grant(&self, who: &Subject<'_>, file: &FileFacts<'_>, how: &Situation) -> Grant {
         // The entities are built only if some target needs Cedar.
@@ -682,6 +784,52 @@ impl Policies {
             nir = NirForm::LastDigits;
         }
         Grant { categories, nir }
+    }
+}
+
+/// The context of a request.
+fn context_of(how: &Situation, category: &str) -> Result<Context, String> {
+    Context::from_pairs([
+        (
+            "purpose".to_string(),
+            RestrictedExpression::new_string(how.purpose.as_str().into()),
+        ),
+        (
+            "category".to_string(),
+            RestrictedExpression::new_string(category.into()),
+        ),
+        (
+            "break_glass".to_string(),
+            RestrictedExpression::new_bool(how.break_glass),
+        ),
+        (
+            "hour".to_string(),
+            RestrictedExpression::new_long(i64::from(how.hour)),
+        ),
+        (
+            "weekday".to_string(),
+            RestrictedExpression::new_long(i64::from(how.weekday)),
+        ),
+    ])
+    .map_err(|e| e.to_string())
+}
+
+/// A Cedar response as a verdict: the decision and the policies that made it, by name.
+fn verdict(response: cedar_policy::Response) -> Verdict {
+    let mut policies: Vec<String> = response
+        .diagnostics()
+        .reason()
+        .map(|id| id.to_string())
+        .collect();
+    policies.sort();
+    Verdict {
+        allowed: response.decision() == Decision::Allow,
+        policies,
+        errors: response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect(),
     }
 }
 
@@ -759,29 +907,7 @@ impl Evaluation {
         how: &Situation,
         target: Target,
     ) -> Result<Request, String> {
-        let context = Context::from_pairs([
-            (
-                "purpose".to_string(),
-                RestrictedExpression::new_string(how.purpose.as_str().into()),
-            ),
-            (
-                "category".to_string(),
-                RestrictedExpression::new_string(target.as_str().into()),
-            ),
-            (
-                "break_glass".to_string(),
-                RestrictedExpression::new_bool(how.break_glass),
-            ),
-            (
-                "hour".to_string(),
-                RestrictedExpression::new_long(i64::from(how.hour)),
-            ),
-            (
-                "weekday".to_string(),
-                RestrictedExpression::new_long(i64::from(how.weekday)),
-            ),
-        ])
-        .map_err(|e| e.to_string())?;
+        let context = context_of(how, target.as_str())?;
         Request::new(
             self.principal.clone(),
             engine.types.action(act),
@@ -831,24 +957,11 @@ impl Evaluation {
                 }
             }
         };
-        let response = engine
-            .authorizer
-            .is_authorized(&request, set, &self.entities);
-        let mut policies: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(|id| id.to_string())
-            .collect();
-        policies.sort();
-        Verdict {
-            allowed: response.decision() == Decision::Allow,
-            policies,
-            errors: response
-                .diagnostics()
-                .errors()
-                .map(|e| e.to_string())
-                .collect(),
-        }
+        verdict(
+            engine
+                .authorizer
+                .is_authorized(&request, set, &self.entities),
+        )
     }
 }
 

@@ -301,3 +301,31 @@ fn situation_knows_the_hour_and_the_day() {
     let s = Situation::at(Purpose::Accompaniment, false, 1_795_461_360);
     assert_eq!((s.hour, s.weekday), (19, 1));
 }
+
+#[test]
+fn the_audit_log_is_for_operators_and_the_dpo_and_checkpoints_for_all() {
+    let p = policies();
+    let how = how(Purpose::BreachResponse);
+    let who = |role| Subject {
+        name: "x",
+        role,
+        agency: "ML-075-13",
+    };
+    for &role in Role::ALL {
+        let d = |act| p.decide_log(&who(role), act, &how).allowed;
+        assert!(d(LogAct::ReadCheckpoint));
+        assert_eq!(
+            d(LogAct::Prove),
+            matches!(role, Role::Operator | Role::Dpo),
+            "{role:?}"
+        );
+        assert_eq!(
+            d(LogAct::Export),
+            matches!(role, Role::Operator | Role::Dpo),
+            "{role:?}"
+        );
+        assert_eq!(d(LogAct::ReviewBreakGlass), role == Role::Dpo, "{role:?}");
+    }
+    let v = p.decide_log(&who(Role::Operator), LogAct::Export, &how);
+    assert_eq!(v.policies, ["audit-log-for-operators-and-the-dpo"]);
+}

@@ -569,7 +569,7 @@ pub async fn checkpoint(
     c: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let cp = c
-        .run(&s.vault, Ok(()), |v, _p, ()| v.latest_checkpoint())
+        .run(&s.vault, Ok(()), |v, p, ()| v.checkpoint_for(&p))
         .await?;
     let cp = cp.ok_or(ApiError::Vault(VaultError::NotFound))?;
     Ok(Json(CheckpointResponse {

@@ -9,7 +9,7 @@ use rempart_domain::{
     Agency, Category, FranceTravailPattern, Identity, PersonInput, Purpose, Role, SearchTerm,
     ValidFile, ValidationErrors, ValidationRules,
 };
-use rempart_policy::{Act, Decide, Situation, Target};
+use rempart_policy::{Act, Decide, LogAct, Situation, Target};
 use rempart_store::{
     IndexEntry, KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError, StoredKey,
     StoredPerson, TokenRecord,
@@ -1323,20 +1323,7 @@ impl Vault {
         p: &Principal,
         since: i64,
     ) -> Result<Vec<BreakGlassUse>, VaultError> {
-        if p.role != Role::Dpo {
-            let e = self.entry(
-                p,
-                Action::ReadAccesses,
-                vec![],
-                vec![],
-                None,
-                Outcome::Denied,
-            );
-            self.store.append_audit(&[e])?;
-            return Err(VaultError::Forbidden(
-                "only the DPO reviews break-glass reads",
-            ));
-        }
+        self.audit_reader(p, LogAct::ReviewBreakGlass, Action::ReadAccesses)?;
         let mut e = self.entry(
             p,
             Action::ReadAccesses,
@@ -1461,7 +1448,7 @@ impl Vault {
         seq: u64,
         size: Option<u64>,
     ) -> Result<rempart_audit::InclusionProof, VaultError> {
-        self.audit_reader(p, Action::AuditProof)?;
+        self.audit_reader(p, LogAct::Prove, Action::AuditProof)?;
         let checkpoint = match size {
             Some(s) => self.checkpoint_of_size(s)?,
             None => self.latest_checkpoint()?.ok_or(VaultError::NotFound)?,
@@ -1498,7 +1485,7 @@ impl Vault {
         first: u64,
         second: u64,
     ) -> Result<rempart_audit::ConsistencyProof, VaultError> {
-        self.audit_reader(p, Action::AuditProof)?;
+        self.audit_reader(p, LogAct::Prove, Action::AuditProof)?;
         if first > second {
             return Err(VaultError::Forbidden(
                 "first must not be larger than second",
@@ -1536,15 +1523,31 @@ impl Vault {
     }
 
     /// Operators and the DPO read the log; anyone else is refused, and the attempt recorded.
-    fn audit_reader(&self, p: &Principal, action: Action) -> Result<(), VaultError> {
-        if matches!(p.role, Role::Operator | Role::Dpo) {
+    /// Checks an act on the audit log against the policy; a refusal is recorded as `action`.
+    fn audit_reader(&self, p: &Principal, act: LogAct, action: Action) -> Result<(), VaultError> {
+        let caller = Caller::of(p);
+        let how = self.situation(p, Purpose::BreachResponse);
+        if self
+            .policies
+            .decide_log(&caller.subject(), act, &how)
+            .allowed
+        {
             return Ok(());
         }
         let e = self.entry(p, action, vec![], vec![], None, Outcome::Denied);
         self.store.append_audit(&[e])?;
         Err(VaultError::Forbidden(
-            "only operators and the DPO may read the audit log",
+            "the access policy does not allow you this use of the audit log",
         ))
+    }
+
+    /// The latest signed checkpoint, for `p` if the policy allows it.
+    pub fn checkpoint_for(
+        &self,
+        p: &Principal,
+    ) -> Result<Option<rempart_audit::Checkpoint>, VaultError> {
+        self.audit_reader(p, LogAct::ReadCheckpoint, Action::AuditProof)?;
+        self.latest_checkpoint()
     }
 
     /// Every entry from `since` (Unix seconds) on, for a SIEM or an archive; returns how many
@@ -1557,7 +1560,7 @@ impl Vault {
         format: crate::ExportFormat,
         out: W,
     ) -> Result<u64, VaultError> {
-        self.audit_reader(p, Action::AuditExport)?;
+        self.audit_reader(p, LogAct::Export, Action::AuditExport)?;
         let mut entry = self.entry(
             p,
             Action::AuditExport,

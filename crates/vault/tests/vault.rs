@@ -1470,7 +1470,7 @@ mod policy {
         // A stricter network: counsellors see only their caseload, and only on weekdays.
         let text = rempart_policy::DEFAULT_POLICIES.replace(
             "@id(\"counsellor-agency-directory\")",
-            "@id(\"no-directory\")\nforbid (principal, action, resource) when { principal.role == \"counsellor\" && resource.counsellor != principal.name && !context.break_glass };\n@id(\"counsellor-agency-directory\")",
+            "@id(\"no-directory\")\nforbid (principal, action, resource is Rempart::File) when { principal.role == \"counsellor\" && resource.counsellor != principal.name && !context.break_glass };\n@id(\"counsellor-agency-directory\")",
         );
         let policies = rempart_policy::Policies::parse(&text, "site.cedar").unwrap();
         let v = Vault::new(
