@@ -703,24 +703,7 @@ impl Policies {
     /// are rare).
     pub fn decide_log(&self, who: &Subject<'_>, act: LogAct, how: &Situation) -> Verdict {
         let principal = self.types.uid(&self.types.principal, who.name);
-        let entity = Entity::new(
-            principal.clone(),
-            HashMap::from([
-                (
-                    "name".into(),
-                    RestrictedExpression::new_string(who.name.into()),
-                ),
-                (
-                    "role".into(),
-                    RestrictedExpression::new_string(who.role.as_str().into()),
-                ),
-                (
-                    "agency".into(),
-                    RestrictedExpression::new_string(who.agency.into()),
-                ),
-            ]),
-            HashSet::from([self.types.uid(&self.types.agency, who.agency)]),
-        );
+        let entity = principal_entity(&self.types, &principal, who);
         let log = Entity::new_no_attrs(self.types.log.clone(), HashSet::new());
         let entities = match entity {
             Ok(e) => Entities::from_entities([e, log], None).unwrap_or_else(|_| Entities::empty()),
@@ -787,6 +770,32 @@ impl Policies {
     }
 }
 
+/// The principal's entity: its name, role and agency, in its agency.
+fn principal_entity(
+    types: &Types,
+    uid: &EntityUid,
+    who: &Subject<'_>,
+) -> Result<Entity, cedar_policy::EntityAttrEvaluationError> {
+    Entity::new(
+        uid.clone(),
+        HashMap::from([
+            (
+                "name".into(),
+                RestrictedExpression::new_string(who.name.into()),
+            ),
+            (
+                "role".into(),
+                RestrictedExpression::new_string(who.role.as_str().into()),
+            ),
+            (
+                "agency".into(),
+                RestrictedExpression::new_string(who.agency.into()),
+            ),
+        ]),
+        HashSet::from([types.uid(&types.agency, who.agency)]),
+    )
+}
+
 /// The context of a request.
 fn context_of(how: &Situation, category: &str) -> Result<Context, String> {
     Context::from_pairs([
@@ -844,24 +853,7 @@ impl Evaluation {
     fn new(types: &Types, who: &Subject<'_>, file: &FileFacts<'_>) -> Evaluation {
         let principal = types.uid(&types.principal, who.name);
         let resource = types.uid(&types.file, file.id);
-        let p = Entity::new(
-            principal.clone(),
-            HashMap::from([
-                (
-                    "name".into(),
-                    RestrictedExpression::new_string(who.name.into()),
-                ),
-                (
-                    "role".into(),
-                    RestrictedExpression::new_string(who.role.as_str().into()),
-                ),
-                (
-                    "agency".into(),
-                    RestrictedExpression::new_string(who.agency.into()),
-                ),
-            ]),
-            HashSet::from([types.uid(&types.agency, who.agency)]),
-        );
+        let p = principal_entity(types, &principal, who);
         let f = Entity::new(
             resource.clone(),
             HashMap::from([
