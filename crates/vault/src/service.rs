@@ -710,7 +710,9 @@ impl Vault {
         let (stored, dk) = self
             .load(id)
             .map_err(|e| self.denied(p, Action::Read, id, Some(purpose), e))?;
-        let minor = self.minor(&stored, &dk)?;
+        // The identity is opened once: for the minor test, and returned if allowed.
+        let identity = self.open(&stored, &dk, &[Category::Identity])?;
+        let minor = access::is_minor(&identity, self.clock.today());
         let caller = Caller::of(p);
         let grant = self.policies.grant(
             &caller.subject(),
@@ -726,7 +728,15 @@ impl Vault {
             .copied()
             .filter(|c| grant.allows(*c))
             .collect();
-        let mut record = self.open(&stored, &dk, &wanted)?;
+        let others: Vec<Category> = wanted
+            .iter()
+            .copied()
+            .filter(|c| *c != Category::Identity)
+            .collect();
+        let mut record = self.open(&stored, &dk, &others)?;
+        if wanted.contains(&Category::Identity) {
+            record.identity = identity.identity;
+        }
         let masked = grant.nir == rempart_policy::NirForm::LastDigits;
         if masked {
             access::mask_nir(&mut record);
