@@ -768,7 +768,7 @@ impl Vault {
 
     /// Replaces the categories present in `patch`, if the policy lets the caller write each
     /// of them (and assign the file, when the patch changes its counsellor); the result must
-    /// be a valid file.
+    /// be a valid file. Returns the changed categories as the caller may read them.
     pub fn update(
         &self,
         p: &Principal,
@@ -776,6 +776,14 @@ impl Vault {
         purpose: Purpose,
         patch: PersonInput,
     ) -> Result<PersonView, VaultError> {
+        if !Category::ALL.iter().any(|c| patch.has(*c)) {
+            return Err(VaultError::Invalid(rempart_domain::ValidationErrors(vec![
+                rempart_domain::FieldError {
+                    field: "body".into(),
+                    message: "give at least one category to change".into(),
+                },
+            ])));
+        }
         let (stored, dk) = self
             .load(id)
             .map_err(|e| self.denied(p, Action::Update, id, Some(purpose), e))?;
@@ -860,9 +868,31 @@ impl Vault {
         if !self.store.update_person(id, &stored.agency, &update, &e)? {
             return Err(VaultError::NotFound);
         }
+        // The response holds the changed categories only, as the caller may read them for
+        // this purpose (the NIR masked where a read would mask it): writing a category gives
+        // no read of the others.
+        let after = StoredPerson {
+            counsellor: counsellor.clone(),
+            ..stored
+        };
+        let grant = self.policies.grant(
+            &caller.subject(),
+            &access::facts(&after, minor),
+            &self.situation(p, purpose),
+        );
+        let mut record = PersonInput {
+            agency: Some(after.agency.clone()),
+            ..Default::default()
+        };
+        for c in changed.iter().filter(|c| grant.allows(**c)) {
+            record.take_category(file.record(), *c);
+        }
+        if grant.nir == rempart_policy::NirForm::LastDigits {
+            access::mask_nir(&mut record);
+        }
         Ok(PersonView {
             id: id.to_string(),
-            record: file.record().clone(),
+            record,
         })
     }
 

@@ -1301,6 +1301,45 @@ mod policy {
     }
 
     #[test]
+    fn an_update_returns_only_what_it_changed_as_the_caller_may_read_it() {
+        let (f, mine, theirs) = world();
+        let c = principal("c.a", "ML-1");
+        let patch = PersonInput {
+            nir: Some("2060475113042 33".into()),
+            education: Some(Education {
+                level: Some("5".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let v = f
+            .vault
+            .update(&c, &mine, Purpose::Accompaniment, patch.clone())
+            .unwrap();
+        assert_eq!(
+            present(&v.record),
+            [Category::SocialSecurity, Category::Education]
+        );
+        assert_eq!(
+            v.record.nir.as_deref(),
+            Some("**********04233"),
+            "written in full, shown masked as a read for accompaniment would"
+        );
+        // Nothing to change is refused before the file is looked at, and a file the caller
+        // cannot see answers as a missing one even to an update.
+        assert!(matches!(
+            f.vault
+                .update(&c, &mine, Purpose::Accompaniment, PersonInput::default()),
+            Err(VaultError::Invalid(_))
+        ));
+        let far = principal("c.z", "ML-2");
+        assert!(matches!(
+            f.vault.update(&far, &theirs, Purpose::Accompaniment, patch),
+            Err(VaultError::NotFound)
+        ));
+    }
+
+    #[test]
     fn break_glass_is_allowed_recorded_and_listed_for_the_dpo() {
         let (f, _, theirs) = world();
         let c = Principal {
