@@ -706,8 +706,10 @@ impl Policies {
         let entity = principal_entity(&self.types, &principal, who);
         let log = Entity::new_no_attrs(self.types.log.clone(), HashSet::new());
         let entities = match entity {
-            Ok(e) => Entities::from_entities([e, log], None).unwrap_or_else(|_| Entities::empty()),
-            Err(_) => Entities::empty(),
+            Some(e) => {
+                Entities::from_entities([e, log], None).unwrap_or_else(|_| Entities::empty())
+            }
+            None => Entities::empty(),
         };
         let request = context_of(how, "").and_then(|c| {
             Request::new(
@@ -770,12 +772,9 @@ impl Policies {
     }
 }
 
-/// The principal's entity: its name, role and agency, in its agency.
-fn principal_entity(
-    types: &Types,
-    uid: &EntityUid,
-    who: &Subject<'_>,
-) -> Result<Entity, cedar_policy::EntityAttrEvaluationError> {
+/// The principal's entity: its name, role and agency, in its agency (`None` cannot happen:
+/// the attributes are literals).
+fn principal_entity(types: &Types, uid: &EntityUid, who: &Subject<'_>) -> Option<Entity> {
     Entity::new(
         uid.clone(),
         HashMap::from([
@@ -794,6 +793,7 @@ fn principal_entity(
         ]),
         HashSet::from([types.uid(&types.agency, who.agency)]),
     )
+    .ok()
 }
 
 /// The context of a request.
@@ -879,8 +879,8 @@ impl Evaluation {
         );
         // Literal values only: building these entities cannot fail, and should it, the
         // request is decided with no entity at all, where every attribute test fails (deny).
-        let entities = match (p, f) {
-            (Ok(p), Ok(f)) => {
+        let entities = match (p, f.ok()) {
+            (Some(p), Some(f)) => {
                 Entities::from_entities([p, f], None).unwrap_or_else(|_| Entities::empty())
             }
             _ => Entities::empty(),
