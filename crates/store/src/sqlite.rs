@@ -568,14 +568,20 @@ impl Store for SqliteStore {
 
     fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
-        let mut st = c
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM persons WHERE id = ?1"))
-            .map_err(db("prepare read"))?;
-        let found = st
-            .query_row(params![id], row_to_person)
-            .optional()
-            .map_err(db("read file"))?;
-        found.map(|p| with_partners(&c, p)).transpose()
+        // One read transaction for the row and its enrolments: one snapshot, and one start of
+        // a transaction instead of one per statement.
+        let tx = c.unchecked_transaction().map_err(db("begin read"))?;
+        let found = {
+            let mut st = tx
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM persons WHERE id = ?1"))
+                .map_err(db("prepare read"))?;
+            st.query_row(params![id], row_to_person)
+                .optional()
+                .map_err(db("read file"))?
+        };
+        let found = found.map(|p| with_partners(&tx, p)).transpose()?;
+        tx.finish().map_err(db("end read"))?;
+        Ok(found)
     }
 
     fn update_person(
@@ -675,7 +681,9 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredPerson>, StoreError> {
-        let c = self.pool.read().map_err(db("open reader"))?;
+        let conn = self.pool.read().map_err(db("open reader"))?;
+        // One read transaction for the page and the enrolments of its files.
+        let c = conn.unchecked_transaction().map_err(db("begin read"))?;
         let after = after.unwrap_or("");
         let limit = limit as i64;
         let rows: Vec<StoredPerson> = match scope {
@@ -718,7 +726,12 @@ impl Store for SqliteStore {
                 rows.collect::<Result<_, _>>().map_err(db("enrolled"))?
             }
         };
-        rows.into_iter().map(|p| with_partners(&c, p)).collect()
+        let rows = rows
+            .into_iter()
+            .map(|p| with_partners(&c, p))
+            .collect::<Result<Vec<_>, _>>()?;
+        c.finish().map_err(db("end read"))?;
+        Ok(rows)
     }
 
     fn caseload_backfill(
