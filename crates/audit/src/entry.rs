@@ -86,16 +86,51 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// Why stored bytes are not an audit entry. Says where, never what the bytes held.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// Bytes of the binary form that do not decode.
+    #[error(transparent)]
+    Binary(#[from] crate::binary::DecodeError),
+    /// A JSON entry (older logs) that does not parse.
+    #[error("a JSON audit entry does not parse (line {line}, column {column})")]
+    Json {
+        /// Line of the problem.
+        line: usize,
+        /// Column of the problem.
+        column: usize,
+    },
+    /// Neither format.
+    #[error("not an audit entry of a known format")]
+    UnknownFormat,
+}
+
 impl AuditEntry {
-    /// The canonical bytes stored and hashed (JSON, fields in declaration order).
+    /// The canonical bytes stored and hashed: the compact binary form (format 1, see
+    /// [`crate::binary`]).
     pub fn canonical(&self) -> Vec<u8> {
-        // A struct of strings, numbers and enums always serialises.
-        serde_json::to_vec(self).unwrap_or_default()
+        crate::binary::encode(self)
     }
 
-    /// Parses stored canonical bytes.
-    pub fn parse(bytes: &[u8]) -> Result<AuditEntry, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    /// Parses stored canonical bytes: the binary form, or the JSON text that logs written
+    /// before it hold (fields in declaration order).
+    pub fn parse(bytes: &[u8]) -> Result<AuditEntry, EntryError> {
+        match bytes.first() {
+            Some(&crate::binary::FORMAT_1) => Ok(crate::binary::decode(bytes)?),
+            Some(b'{') => serde_json::from_slice(bytes).map_err(|e| EntryError::Json {
+                line: e.line(),
+                column: e.column(),
+            }),
+            _ => Err(EntryError::UnknownFormat),
+        }
+    }
+
+    /// The time of stored canonical bytes, decoding as little as the format allows.
+    pub fn time_of(bytes: &[u8]) -> Result<i64, EntryError> {
+        match crate::binary::time_of(bytes) {
+            Some(t) => Ok(t),
+            None => Self::parse(bytes).map(|e| e.time),
+        }
     }
 }
 
@@ -136,14 +171,31 @@ mod tests {
     fn canonical_round_trip_and_leaf_binds_the_position() {
         let e = entry();
         let c = e.canonical();
+        assert_eq!(c[0], crate::binary::FORMAT_1);
         assert_eq!(AuditEntry::parse(&c).unwrap(), e);
-        assert_eq!(
-            std::str::from_utf8(&c).unwrap(),
-            r#"{"time":1,"principal":"c.durand","token_id":"tok_1","agency":"ML-1","role":"counsellor","action":"read","persons":["p1"],"categories":["identity"],"purpose":"accompaniment","outcome":"allowed"}"#
-        );
+        assert_eq!(AuditEntry::time_of(&c).unwrap(), 1);
         assert_ne!(leaf_of(1, &c), leaf_of(2, &c));
         let mut joined = 7u64.to_be_bytes().to_vec();
         joined.extend_from_slice(&c);
         assert_eq!(leaf_of(7, &c), crate::merkle::leaf_hash(&joined));
+    }
+
+    #[test]
+    fn entries_of_older_logs_in_json_still_parse() {
+        let json = br#"{"time":1,"principal":"c.durand","token_id":"tok_1","agency":"ML-1","role":"counsellor","action":"read","persons":["p1"],"categories":["identity"],"purpose":"accompaniment","outcome":"allowed"}"#;
+        assert_eq!(AuditEntry::parse(json).unwrap(), entry());
+        assert_eq!(AuditEntry::time_of(json).unwrap(), 1);
+        assert!(matches!(
+            AuditEntry::parse(b"{\"time\":"),
+            Err(EntryError::Json { .. })
+        ));
+        assert!(matches!(
+            AuditEntry::parse(b"x"),
+            Err(EntryError::UnknownFormat)
+        ));
+        assert!(matches!(
+            AuditEntry::parse(b""),
+            Err(EntryError::UnknownFormat)
+        ));
     }
 }

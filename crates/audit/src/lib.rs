@@ -2,8 +2,9 @@
 //!
 //! [`AuditEntry`] is what is recorded for every act on personal data and every administrative
 //! act: no plaintext personal value, only pseudonymous ids, category names and keyed hashes. The
-//! leaf of entry number `seq` is `SHA-256(0x00 ‖ seq as 8 bytes big-endian ‖ canonical JSON)`,
-//! so that reordering entries changes the tree.
+//! leaf of entry number `seq` is `SHA-256(0x00 ‖ seq as 8 bytes big-endian ‖ canonical bytes)`,
+//! so that reordering entries changes the tree; the canonical bytes are the compact binary form
+//! of [`binary`] (logs written before it hold JSON entries, which still parse and verify).
 //!
 //! [`merkle`] is the Merkle tree of RFC 9162 (Certificate Transparency v2) §2.1: leaf
 //! hash `SHA-256(0x00 ‖ entry)`, interior node `SHA-256(0x01 ‖ left ‖ right)`, the split at
@@ -22,11 +23,12 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+pub mod binary;
 mod checkpoint;
 mod entry;
 pub mod merkle;
 mod proof;
 
 pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified};
-pub use entry::{leaf_of, Action, AuditEntry, Outcome};
+pub use entry::{leaf_of, Action, AuditEntry, EntryError, Outcome};
 pub use proof::{hex_path, ConsistencyProof, InclusionProof};

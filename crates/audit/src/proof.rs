@@ -1,17 +1,19 @@
 //! Proofs a third party can check with nothing but the log's public key.
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::leaf_of;
+use crate::entry::{leaf_of, AuditEntry};
 use crate::merkle::{verify_consistency, verify_inclusion, Hash};
 use serde::{Deserialize, Serialize};
 
-/// Entry `seq` (with its canonical text) is in the tree of the signed `checkpoint`.
+/// Entry `seq` (with its canonical bytes) is in the tree of the signed `checkpoint`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {
     /// Entry number (1-based).
     pub seq: u64,
-    /// The entry's canonical JSON.
-    pub entry: String,
+    /// The entry, readable; checked to be what `canonical` holds.
+    pub entry: AuditEntry,
+    /// The entry's canonical bytes (what the leaf hashes), hex.
+    pub canonical: String,
     /// Audit path, hex, leaf to root.
     pub path: Vec<String>,
     /// The signed checkpoint the path leads to.
@@ -41,7 +43,25 @@ pub fn hex_path(path: &[Hash]) -> Vec<String> {
 }
 
 impl InclusionProof {
-    /// Checks the checkpoint's signature, the entry's leaf and the path to the signed root.
+    /// The proof of entry `seq` with canonical bytes `canonical`; `None` if they are not an
+    /// entry.
+    pub fn new(
+        seq: u64,
+        canonical: &[u8],
+        path: &[Hash],
+        checkpoint: Checkpoint,
+    ) -> Option<InclusionProof> {
+        Some(InclusionProof {
+            seq,
+            entry: AuditEntry::parse(canonical).ok()?,
+            canonical: hex::encode(canonical),
+            path: hex_path(path),
+            checkpoint,
+        })
+    }
+
+    /// Checks the checkpoint's signature, the entry's leaf, that the readable entry is the one
+    /// hashed, and the path to the signed root.
     pub fn verify(&self, public_key: &[u8; 32]) -> Result<(), &'static str> {
         if !self.checkpoint.verify(public_key) {
             return Err("the checkpoint's signature does not verify with this public key");
@@ -51,7 +71,12 @@ impl InclusionProof {
         if self.seq == 0 {
             return Err("entries are numbered from 1");
         }
-        let leaf = leaf_of(self.seq, self.entry.as_bytes());
+        let canonical = hex::decode(&self.canonical).map_err(|_| "malformed canonical entry")?;
+        match AuditEntry::parse(&canonical) {
+            Ok(e) if e == self.entry => {}
+            _ => return Err("the readable entry is not the entry hashed"),
+        }
+        let leaf = leaf_of(self.seq, &canonical);
         if verify_inclusion(&leaf, self.seq - 1, self.checkpoint.size, &path, &root) {
             Ok(())
         } else {

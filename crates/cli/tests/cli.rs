@@ -276,7 +276,20 @@ fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
     assert_eq!(key.trim().len(), 64);
 
     let db = rusqlite::Connection::open(i.data.join("vault.db")).unwrap();
-    db.execute("UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"read\"', '\"list\"') AS BLOB) WHERE seq = 4", []).unwrap();
+    // The entry rewritten as the application would write a listing instead of a read.
+    let stored: Vec<u8> = db
+        .query_row("SELECT entry FROM audit_log WHERE seq = 4", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut e = rempart_audit::AuditEntry::parse(&stored).unwrap();
+    assert_eq!(e.action, rempart_audit::Action::Read);
+    e.action = rempart_audit::Action::List;
+    db.execute(
+        "UPDATE audit_log SET entry = ?1 WHERE seq = 4",
+        [e.canonical()],
+    )
+    .unwrap();
     drop(db);
     let o = i.run(&["audit", "verify", "--public-key", key.trim()]);
     assert!(!o.status.success());

@@ -1,6 +1,6 @@
 //! Export of the audit log for a SIEM or a long-term archive: JSON lines, or Parquet with one
-//! column per field of the entry plus the canonical entry itself and its leaf hash, so that an
-//! archive can still be checked against a signed checkpoint.
+//! column per field of the entry plus the entry as JSON, its canonical bytes (hex) and its leaf
+//! hash, so that an archive can still be checked against a signed checkpoint.
 
 use crate::service::VaultError;
 use parquet::basic::Compression;
@@ -14,7 +14,8 @@ use std::sync::Arc;
 /// The format of `rempart audit export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// One JSON object per line: `{"seq", "leaf", "entry"}`.
+    /// One JSON object per line: `{"seq", "leaf", "entry", "canonical"}` (the entry as a JSON
+    /// object, and the bytes its leaf hashes, hex).
     Jsonl,
     /// Apache Parquet, Snappy-compressed, one row per entry.
     Parquet,
@@ -58,7 +59,7 @@ pub fn parquet_schema() -> String {
         let rep = if required { "REQUIRED" } else { "OPTIONAL" };
         s.push_str(&format!("  {rep} BYTE_ARRAY {name} (UTF8);\n"));
     }
-    s.push_str("  REQUIRED BYTE_ARRAY entry (UTF8);\n}\n");
+    s.push_str("  REQUIRED BYTE_ARRAY entry (UTF8);\n  REQUIRED BYTE_ARRAY canonical (UTF8);\n}\n");
     s
 }
 
@@ -72,6 +73,7 @@ struct Columns {
     leaf: Vec<ByteArray>,
     text: Vec<Vec<Option<ByteArray>>>,
     entry: Vec<ByteArray>,
+    canonical: Vec<ByteArray>,
 }
 
 impl Columns {
@@ -82,6 +84,7 @@ impl Columns {
             leaf: Vec::new(),
             text: vec![Vec::new(); TEXT_FIELDS.len()],
             entry: Vec::new(),
+            canonical: Vec::new(),
         }
     }
 }
@@ -110,15 +113,18 @@ impl<W: Write + Send> ParquetSink<W> {
         })
     }
 
-    /// Adds an entry: its number, leaf (hex) and canonical JSON.
+    /// Adds an entry: its number, leaf (hex) and canonical bytes.
     pub(crate) fn push(
         &mut self,
         seq: u64,
         leaf: &str,
         canonical: &[u8],
     ) -> Result<(), VaultError> {
-        let v: serde_json::Value = serde_json::from_slice(canonical)
-            .map_err(|_| rempart_store::StoreError::Corrupt("audit entry"))?;
+        let v = serde_json::to_value(
+            rempart_audit::AuditEntry::parse(canonical)
+                .map_err(|_| rempart_store::StoreError::Corrupt("audit entry"))?,
+        )
+        .map_err(|_| rempart_store::StoreError::Corrupt("audit entry"))?;
         let c = &mut self.cols;
         c.seq.push(seq as i64);
         c.time.push(v["time"].as_i64().unwrap_or_default());
@@ -131,7 +137,9 @@ impl<W: Write + Send> ParquetSink<W> {
             };
             c.text[i].push(text);
         }
-        c.entry.push(ByteArray::from(canonical.to_vec()));
+        c.entry.push(ByteArray::from(v.to_string().as_str()));
+        c.canonical
+            .push(ByteArray::from(hex::encode(canonical).as_str()));
         if c.seq.len() >= ROW_GROUP {
             self.flush()?;
         }
@@ -166,9 +174,13 @@ impl<W: Write + Send> ParquetSink<W> {
                             .write_batch(&present, Some(&defs), None)
                     }
                 }
+                i if i == 3 + TEXT_FIELDS.len() => {
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&cols.entry, None, None)
+                }
                 _ => col
                     .typed::<ByteArrayType>()
-                    .write_batch(&cols.entry, None, None),
+                    .write_batch(&cols.canonical, None, None),
             }
             .map_err(pq)?;
             col.close().map_err(pq)?;
@@ -200,7 +212,7 @@ impl<W: Write + Send> Sink<W> {
         })
     }
 
-    /// Adds an entry: its number, leaf (hex) and canonical JSON.
+    /// Adds an entry: its number, leaf (hex) and canonical bytes.
     pub(crate) fn push(
         &mut self,
         seq: u64,
@@ -212,7 +224,12 @@ impl<W: Write + Send> Sink<W> {
             Sink::Jsonl(out) => {
                 let e = rempart_audit::AuditEntry::parse(canonical)
                     .map_err(|_| rempart_store::StoreError::Corrupt("audit entry"))?;
-                let line = serde_json::json!({"seq": seq, "leaf": leaf, "entry": e});
+                let line = serde_json::json!({
+                    "seq": seq,
+                    "leaf": leaf,
+                    "entry": e,
+                    "canonical": hex::encode(canonical),
+                });
                 writeln!(out, "{line}").map_err(VaultError::Output)
             }
         }

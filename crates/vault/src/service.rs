@@ -63,12 +63,6 @@ impl Principal {
     }
 }
 
-/// The one field the export filters on.
-#[derive(serde::Deserialize)]
-struct EntryTime {
-    time: i64,
-}
-
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -1381,7 +1375,7 @@ impl Vault {
             if !bytes.windows(marker.len()).any(|w| w == marker) {
                 return true;
             }
-            match serde_json::from_slice::<AuditEntry>(bytes) {
+            match AuditEntry::parse(bytes) {
                 Ok(e) => {
                     let justification = e
                         .detail
@@ -1500,7 +1494,7 @@ impl Vault {
         let mut entry = None;
         self.store.audit_visit(seq - 1, &mut |s, bytes, _| {
             if s == seq {
-                entry = Some(String::from_utf8_lossy(bytes).into_owned());
+                entry = Some(bytes.to_vec());
             }
             false
         })?;
@@ -1510,12 +1504,8 @@ impl Vault {
             seq - 1,
             checkpoint.size,
         )?;
-        Ok(rempart_audit::InclusionProof {
-            seq,
-            entry,
-            path: rempart_audit::hex_path(&path),
-            checkpoint,
-        })
+        rempart_audit::InclusionProof::new(seq, &entry, &path, checkpoint)
+            .ok_or_else(|| StoreError::Corrupt("audit entry").into())
     }
 
     /// A proof that the signed checkpoint of size `first` is a prefix of the one of `second`.
@@ -1616,8 +1606,8 @@ impl Vault {
         let mut failed = None;
         self.store.audit_visit(0, &mut |seq, bytes, leaf| {
             // Only the time is needed to filter.
-            let time = match serde_json::from_slice::<EntryTime>(bytes) {
-                Ok(t) => t.time,
+            let time = match AuditEntry::time_of(bytes) {
+                Ok(t) => t,
                 Err(_) => {
                     failed = Some(StoreError::Corrupt("audit entry").into());
                     return false;

@@ -650,24 +650,40 @@ fn an_untouched_log_verifies_and_a_checkpoint_is_not_repeated() {
 #[test]
 fn an_entry_edited_by_hand_is_named() {
     let (f, w, key) = audited();
-    sql(&f, "UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), '\"c\"', '\"x\"') AS BLOB) WHERE seq = 5");
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let (forged, _) = forge(&db, 5);
+    db.execute(
+        "UPDATE audit_log SET entry = ?1 WHERE seq = 5",
+        rusqlite::params![forged],
+    )
+    .unwrap();
     assert_eq!(verify(&f, &w, &key), Err(Tamper::Edited { seq: 5 }));
+}
+
+/// Entry `seq` with its principal changed from `c` to `x`, re-encoded as the application
+/// would, and its leaf recomputed.
+fn forge(db: &rusqlite::Connection, seq: u64) -> (Vec<u8>, [u8; 32]) {
+    let entry: Vec<u8> = db
+        .query_row(
+            "SELECT entry FROM audit_log WHERE seq = ?1",
+            [seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut e = rempart_audit::AuditEntry::parse(&entry).unwrap();
+    assert_eq!(e.principal, "c");
+    e.principal = "x".into();
+    let forged = e.canonical();
+    assert_ne!(forged, entry);
+    let leaf = rempart_audit::leaf_of(seq, &forged);
+    (forged, leaf)
 }
 
 #[test]
 fn an_edit_with_its_hash_recomputed_is_caught_by_the_signed_checkpoint() {
     let (f, w, key) = audited();
     let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
-    let entry: Vec<u8> = db
-        .query_row("SELECT entry FROM audit_log WHERE seq = 5", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    let forged = String::from_utf8(entry)
-        .unwrap()
-        .replace("\"c\"", "\"x\"")
-        .into_bytes();
-    let leaf = rempart_audit::leaf_of(5, &forged);
+    let (forged, leaf) = forge(&db, 5);
     db.execute(
         "UPDATE audit_log SET entry = ?1, leaf = ?2 WHERE seq = 5",
         rusqlite::params![forged, &leaf[..]],
@@ -830,8 +846,17 @@ fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
         assert_eq!(old.verify(&key), Ok(()));
     }
     let mut forged = f.vault.inclusion_proof(&op, 4, None).unwrap();
-    forged.entry = forged.entry.replace("\"c\"", "\"x\"");
-    assert!(forged.verify(&key).is_err());
+    // The readable entry changed alone, then with the bytes it claims to be.
+    forged.entry.principal = "x".into();
+    assert_eq!(
+        forged.verify(&key),
+        Err("the readable entry is not the entry hashed")
+    );
+    forged.canonical = hex::encode(forged.entry.canonical());
+    assert_eq!(
+        forged.verify(&key),
+        Err("the entry is not in the signed tree")
+    );
     assert!(f
         .vault
         .inclusion_proof(&op, 4, None)
@@ -912,10 +937,16 @@ fn the_parquet_export_holds_every_entry_checkable_against_its_leaf_and_is_record
         let row = row.unwrap();
         let seq = row.get_long(col("seq")).unwrap();
         assert_eq!(seq, i as i64 + 1);
-        let entry = row.get_string(col("entry")).unwrap();
-        let leaf = rempart_audit::leaf_of(seq as u64, entry.as_bytes());
+        let canonical = hex::decode(row.get_string(col("canonical")).unwrap()).unwrap();
+        let leaf = rempart_audit::leaf_of(seq as u64, &canonical);
         assert_eq!(row.get_string(col("leaf")).unwrap(), &hex::encode(leaf));
+        // The readable entry is the one hashed.
+        let entry = row.get_string(col("entry")).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(entry).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::to_value(rempart_audit::AuditEntry::parse(&canonical).unwrap()).unwrap()
+        );
         assert_eq!(
             row.get_string(col("principal")).unwrap(),
             parsed["principal"].as_str().unwrap()
