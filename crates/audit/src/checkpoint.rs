@@ -135,6 +135,8 @@ pub enum Tamper {
 pub struct LogVerifier {
     /// Roots to check at each size, with where they come from.
     expected: BTreeMap<u64, Vec<(Hash, &'static str)>>,
+    /// The smallest size in `expected` not yet reached (`u64::MAX`: none).
+    next_expected: u64,
     stream: StreamingRoot,
     last_good: u64,
     completed: Vec<(u32, u64, Hash)>,
@@ -172,6 +174,7 @@ impl LogVerifier {
             }
         }
         Ok(LogVerifier {
+            next_expected: expected.keys().next().copied().unwrap_or(u64::MAX),
             expected,
             stream: StreamingRoot::new(),
             last_good: 0,
@@ -193,6 +196,14 @@ impl LogVerifier {
             return Err(Tamper::Edited { seq });
         }
         self.stream.push_reporting(leaf, &mut self.completed);
+        if seq < self.next_expected {
+            return Ok(());
+        }
+        self.next_expected = self
+            .expected
+            .range(seq + 1..)
+            .next()
+            .map_or(u64::MAX, |(k, _)| *k);
         if let Some(roots) = self.expected.get(&seq) {
             let root = self.stream.root();
             for (r, source) in roots {

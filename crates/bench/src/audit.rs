@@ -132,7 +132,8 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v.get(i).copied().unwrap_or(0.0)
 }
 
-/// `count` synthetic read entries numbered from `from`.
+/// `count` synthetic read entries numbered from `from`, with the fields a read through
+/// `rempart serve` records.
 fn entries_from(from: u64, count: u64) -> Vec<AuditEntry> {
     (from..from + count)
         .map(|i| AuditEntry {
@@ -146,7 +147,13 @@ fn entries_from(from: u64, count: u64) -> Vec<AuditEntry> {
             categories: vec!["identity".into(), "contact".into()],
             purpose: Some("accompaniment".into()),
             client: Some("127.0.0.1".into()),
-            request_id: None,
+            // As `rempart serve` records them: a generated request id.
+            request_id: Some(format!(
+                "{:08x}-{:04x}-4000-8000-{:012x}",
+                i * 7919,
+                i % 65_536,
+                i
+            )),
             outcome: Outcome::Allowed,
             detail: None,
         })

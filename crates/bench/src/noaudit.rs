@@ -148,7 +148,7 @@ pub(crate) fn serve_with(
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(32)
+        .max_blocking_threads(rempart_server::blocking_threads())
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -774,7 +774,7 @@ pub fn serve_blocking(
     // SQLite and AES without each holding its own connections and page cache.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(32)
+        .max_blocking_threads(rempart_server::blocking_threads())
         .build()
         .context("starting the runtime")?;
     rt.block_on(async move {

@@ -37,6 +37,20 @@ pub struct AppState {
 /// Largest accepted body (a file with many events stays far below).
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Threads of the blocking pool, where vault calls run: twice the cores, at least 4.
+///
+/// Fewer threads means fewer reader connections in turn, each used again sooner. Every audit
+/// commit changes the database, and a connection whose next transaction finds it changed
+/// starts from an empty page cache (and, memory-mapped, remaps the file): a connection used
+/// again within a few commits often finds nothing changed. The blocking pool also runs the
+/// writes, which wait for their fsync, and a file's reads do not wait on any I/O.
+pub fn blocking_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 2)
+        .unwrap_or(4)
+        .max(4)
+}
+
 /// The application.
 pub fn router(vault: Arc<Vault>) -> Router {
     let state = AppState {

@@ -97,8 +97,44 @@ impl Caller {
         A: Send + 'static,
         F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
     {
+        self.run_in(vault, false, checked, f).await
+    }
+
+    /// As [`Caller::run`], for an act that only reads: authentication and the act read one
+    /// snapshot of the database ([`Vault::read_snapshot`]).
+    pub(crate) async fn run_read<T, A, F>(
+        self,
+        vault: &Arc<Vault>,
+        checked: Result<A, ApiError>,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        A: Send + 'static,
+        F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
+    {
+        self.run_in(vault, true, checked, f).await
+    }
+
+    async fn run_in<T, A, F>(
+        self,
+        vault: &Arc<Vault>,
+        snapshot: bool,
+        checked: Result<A, ApiError>,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        A: Send + 'static,
+        F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
+    {
         let v = vault.clone();
         tokio::task::spawn_blocking(move || {
+            let _snapshot = if snapshot {
+                Some(v.read_snapshot()?)
+            } else {
+                None
+            };
             let mut p = v.authenticate(&self.token)?;
             p.client = self.client;
             p.request_id = Some(self.request_id);
@@ -268,7 +304,7 @@ pub async fn read(
     let checked =
         purpose(q.purpose.as_deref()).and_then(|p| Ok((p, categories(q.categories.as_deref())?)));
     let (view, audited) = c
-        .run(&s.vault, checked, move |v, p, (purpose, cats)| {
+        .run_read(&s.vault, checked, move |v, p, (purpose, cats)| {
             v.read_pending_audit(&p, &id, purpose, cats.as_deref())
         })
         .await?;

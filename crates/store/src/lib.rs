@@ -26,6 +26,40 @@ mod pool;
 mod sqlite;
 
 pub use group::AuditTicket;
+
+/// While held, every read of `store` made by this thread shares one read transaction: one
+/// snapshot, and one start of a transaction instead of one per read. For a request that reads
+/// only (its writes, such as audit entries, go through other connections and are not seen by
+/// it): authentication and the read of the file then see the same state of the database.
+#[must_use = "the snapshot ends when the guard is dropped"]
+pub struct ReadSnapshot<'a> {
+    store: &'a dyn Store,
+    active: bool,
+}
+
+impl std::fmt::Debug for ReadSnapshot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadSnapshot")
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+impl Drop for ReadSnapshot<'_> {
+    fn drop(&mut self) {
+        if self.active {
+            self.store.end_read_snapshot();
+        }
+    }
+}
+
+/// Starts this thread's read snapshot of `store` (a no-op inside one already).
+pub fn read_snapshot(store: &dyn Store) -> Result<ReadSnapshot<'_>, StoreError> {
+    Ok(ReadSnapshot {
+        active: store.begin_read_snapshot()?,
+        store,
+    })
+}
 pub use sqlite::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
 
 use rempart_audit::{AuditEntry, Checkpoint};
@@ -231,6 +265,13 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Number of files.
     fn count_persons(&self) -> Result<u64, StoreError>;
+    /// Starts this thread's read snapshot (see [`read_snapshot`]); false if there is nothing
+    /// to start (already in one, or a store without transactions).
+    fn begin_read_snapshot(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    /// Ends this thread's read snapshot.
+    fn end_read_snapshot(&self) {}
     /// Stores a new token record, with its audit entry in the same transaction.
     fn insert_token(&self, token: &TokenRecord, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Appends audit entries in a transaction of their own (reads, searches, refusals): the

@@ -104,6 +104,48 @@ fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Database { context, source }
 }
 
+/// A read transaction on a reader connection, or nothing to begin when the connection is
+/// already inside this thread's snapshot ([`Store::read_snapshot`]).
+struct ReadTx<'c> {
+    conn: &'c Connection,
+    began: bool,
+}
+
+impl<'c> ReadTx<'c> {
+    fn begin(conn: &'c Connection) -> rusqlite::Result<Self> {
+        let began = conn.is_autocommit();
+        if began {
+            conn.execute_batch("BEGIN DEFERRED")?;
+        }
+        Ok(ReadTx { conn, began })
+    }
+
+    fn finish(mut self) -> rusqlite::Result<()> {
+        if self.began {
+            self.began = false;
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        if self.began {
+            // Ending a read transaction discards nothing; a failure leaves the connection to
+            // the pool's next `BEGIN`, which reports it.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl std::ops::Deref for ReadTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
 /// Write transactions begin IMMEDIATE everywhere (`transaction_with_behavior`): the write lock
 /// is taken at BEGIN, under the busy timeout, so that another process writing meanwhile (a CLI
 /// command beside `rempart serve`) makes us wait instead of failing on a stale snapshot.
@@ -508,6 +550,14 @@ pub(crate) fn index_pending(
 }
 
 impl Store for SqliteStore {
+    fn begin_read_snapshot(&self) -> Result<bool, StoreError> {
+        self.pool.pin().map_err(db("begin read snapshot"))
+    }
+
+    fn end_read_snapshot(&self) {
+        self.pool.unpin();
+    }
+
     fn insert_persons(
         &self,
         persons: &[NewPerson],
@@ -570,7 +620,7 @@ impl Store for SqliteStore {
         let c = self.pool.read().map_err(db("open reader"))?;
         // One read transaction for the row and its enrolments: one snapshot, and one start of
         // a transaction instead of one per statement.
-        let tx = c.unchecked_transaction().map_err(db("begin read"))?;
+        let tx = ReadTx::begin(&c).map_err(db("begin read"))?;
         let found = {
             let mut st = tx
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM persons WHERE id = ?1"))
@@ -683,7 +733,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<StoredPerson>, StoreError> {
         let conn = self.pool.read().map_err(db("open reader"))?;
         // One read transaction for the page and the enrolments of its files.
-        let c = conn.unchecked_transaction().map_err(db("begin read"))?;
+        let c = ReadTx::begin(&conn).map_err(db("begin read"))?;
         let after = after.unwrap_or("");
         let limit = limit as i64;
         let rows: Vec<StoredPerson> = match scope {
@@ -871,7 +921,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
         // One read transaction, so that the indexed part and the scanned tail meet exactly.
-        let tx = c.unchecked_transaction().map_err(db("begin history"))?;
+        let tx = ReadTx::begin(&c).map_err(db("begin history"))?;
         let through = indexed_through(&tx)?;
         let mut out = Vec::new();
         {
@@ -1330,6 +1380,37 @@ mod tests {
             }
         });
         assert_eq!(a.audit_len().unwrap(), 800);
+    }
+
+    #[test]
+    fn a_read_snapshot_sees_one_state_until_dropped_and_only_on_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.insert_persons(&[person("a", "ML-1")], &[]).unwrap();
+        let snap = crate::read_snapshot(&s).unwrap();
+        assert!(s.get_person("a").unwrap().is_some());
+        // Nested: nothing to start, and dropping it does not end the outer one.
+        drop(crate::read_snapshot(&s).unwrap());
+        s.insert_persons(&[person("b", "ML-1")], &[]).unwrap();
+        // Every kind of read of this thread keeps the state it started with.
+        assert!(s.get_person("b").unwrap().is_none());
+        assert_eq!(s.count_persons().unwrap(), 1);
+        assert_eq!(
+            s.list_persons(&ListScope::Agency("ML-1"), None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        // Another thread reads the current state.
+        std::thread::scope(|t| {
+            t.spawn(|| assert!(s.get_person("b").unwrap().is_some()));
+        });
+        drop(snap);
+        assert!(s.get_person("b").unwrap().is_some());
+        assert_eq!(s.count_persons().unwrap(), 2);
+        // The connection went back to the pool outside any transaction.
+        let c = s.pool.read().unwrap();
+        assert!(c.is_autocommit());
     }
 
     fn unique() -> u64 {

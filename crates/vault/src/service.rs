@@ -399,6 +399,14 @@ impl Vault {
         (person, key)
     }
 
+    /// Until the guard is dropped, this thread's reads share one read transaction: for a
+    /// request that only reads, authentication and the file then come from one snapshot, and
+    /// the database's page cache is revalidated once instead of once per read. Writes made
+    /// meanwhile (audit entries) go through other connections and are not seen.
+    pub fn read_snapshot(&self) -> Result<rempart_store::ReadSnapshot<'_>, VaultError> {
+        Ok(rempart_store::read_snapshot(&*self.store)?)
+    }
+
     /// Checks a presented token: unknown or expired is `Unauthenticated`, suspended is
     /// `Suspended`.
     pub fn authenticate(&self, presented: &str) -> Result<Principal, VaultError> {
