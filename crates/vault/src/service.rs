@@ -63,10 +63,6 @@ impl Principal {
     }
 }
 
-fn hex_of(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn names(categories: impl IntoIterator<Item = Category>) -> Vec<String> {
     categories
         .into_iter()
@@ -1624,7 +1620,7 @@ impl Vault {
             if time < since {
                 return true;
             }
-            if let Err(e) = sink.push(seq, &hex_of(leaf), bytes) {
+            if let Err(e) = sink.push(seq, &hex::encode(leaf), bytes) {
                 failed = Some(e);
                 return false;
             }
