@@ -87,6 +87,21 @@ impl Drop for ChildServer {
     }
 }
 
+/// Copies the closed installation `from` (its databases and files; SQLite rebuilds the
+/// shared-memory index) to the new directory `to`.
+fn copy_installation(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir(to).with_context(|| format!("creating {}", to.display()))?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let name = e.file_name();
+        if e.file_type()?.is_file() && !name.to_string_lossy().ends_with("-shm") {
+            std::fs::copy(e.path(), to.join(&name))
+                .with_context(|| format!("copying {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 fn check(status: std::process::Output, what: &str) -> Result<String> {
     if !status.status.success() {
         bail!(
@@ -163,12 +178,12 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     }
     let data = root.join("data");
     let key = root.join("master.key");
-    let store_args = |cmd: &mut Command| {
-        cmd.arg("--data").arg(&data).arg("--key-file").arg(&key);
+    let store_args = |cmd: &mut Command, data: &Path| {
+        cmd.arg("--data").arg(data).arg("--key-file").arg(&key);
     };
     let mut init = Command::new(&o.exe);
     init.arg("init");
-    store_args(&mut init);
+    store_args(&mut init, &data);
     check(init.output()?, "rempart init")?;
 
     eprintln!("bench: generating {} synthetic files", o.files);
@@ -183,7 +198,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     eprintln!("bench: importing");
     let mut import = Command::new(&o.exe);
     import.arg("import").arg(&csv);
-    store_args(&mut import);
+    store_args(&mut import, &data);
     let t = Instant::now();
     check(import.output()?, "rempart import")?;
     let import_secs = t.elapsed().as_secs_f64();
@@ -205,7 +220,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         "--expires",
         "1d",
     ]);
-    store_args(&mut tok);
+    store_args(&mut tok, &data);
     let token = check(tok.output()?, "rempart token create")?;
 
     // The same JSON the secured server returns, into a plaintext table for the baseline.
@@ -263,25 +278,33 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     };
     let ids = Arc::new(ids);
 
+    // Each server gets its own copy of the installation, as a deployment would: servers sharing
+    // one database would contend for its write lock (the audited servers' writer threads index
+    // each other's entries) and measure that instead.
+    let own_copy = |name: &str| -> Result<PathBuf> {
+        let dir = root.join(name);
+        copy_installation(&data, &dir)?;
+        Ok(dir)
+    };
     let mut serve = Command::new(&o.exe);
     serve
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn");
-    store_args(&mut serve);
+    store_args(&mut serve, &own_copy("data-serve")?);
     let secured = ChildServer::start(&mut serve)?;
     let mut noaudit_cmd = Command::new(&o.exe);
     noaudit_cmd
         .arg("bench-no-audit")
         .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn");
-    store_args(&mut noaudit_cmd);
+    store_args(&mut noaudit_cmd, &own_copy("data-no-audit")?);
     let noaudit = ChildServer::start(&mut noaudit_cmd)?;
     let mut nopolicy_cmd = Command::new(&o.exe);
     nopolicy_cmd
         .arg("bench-no-policy")
         .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn");
-    store_args(&mut nopolicy_cmd);
+    store_args(&mut nopolicy_cmd, &own_copy("data-no-policy")?);
     let nopolicy = ChildServer::start(&mut nopolicy_cmd)?;
     let mut base_cmd = Command::new(&o.exe);
     base_cmd
