@@ -94,7 +94,7 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
             anyhow::bail!("a consistency proof did not verify");
         }
     }
-    let size_mib = std::fs::metadata(data.join(rempart_store::VAULT_FILE))
+    let size_mib = std::fs::metadata(data.join(rempart_store::AUDIT_FILE))
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
     Ok(format!(

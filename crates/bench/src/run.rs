@@ -91,6 +91,7 @@ impl Drop for ChildServer {
 /// shared-memory index) to the new directory `to`.
 fn copy_installation(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir(to).with_context(|| format!("creating {}", to.display()))?;
+    std::fs::set_permissions(to, std::fs::metadata(from)?.permissions())?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let name = e.file_name();

@@ -59,7 +59,9 @@ fn a_thousand_imported_files_leave_no_plaintext_in_the_data_directory() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.contains(&"vault.db".to_string()) && names.contains(&"keys.db".to_string()),
+        ["vault.db", "audit.db", "keys.db"]
+            .iter()
+            .all(|n| names.contains(&n.to_string())),
         "{names:?}"
     );
     let matcher = aho_corasick::AhoCorasick::new(&needles).unwrap();

@@ -275,7 +275,7 @@ fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
     let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout).unwrap();
     assert_eq!(key.trim().len(), 64);
 
-    let db = rusqlite::Connection::open(i.data.join("vault.db")).unwrap();
+    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
     // The entry rewritten as the application would write a listing instead of a read.
     let stored: Vec<u8> = db
         .query_row("SELECT entry FROM audit_log WHERE seq = 4", [], |r| {

@@ -1,6 +1,9 @@
 //! Group commit of audit entries: requests hand their entries to one writer thread, which
-//! commits everything waiting in a single transaction (one fsync) and then releases every
-//! request of the batch with the outcome. A request never returns before its entry is durable.
+//! commits everything waiting in a single transaction of `audit.db` (one fsync) and then
+//! releases every request of the batch with the outcome. A request never returns before its
+//! entry is durable. The same thread moves the entries of write acts from the outbox of
+//! `vault.db` (where each act wrote them in its own transaction) into the log, ahead of the
+//! batch, and deletes them from the outbox once they are in the log.
 
 use crate::pool::Pool;
 use crate::StoreError;
@@ -72,12 +75,13 @@ impl Drop for GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(pool: Arc<Pool>) -> GroupCommit {
+    /// The writer of the log in `log`, which also drains the outbox of `vault`.
+    pub(crate) fn start(log: Arc<Pool>, vault: Arc<Pool>) -> GroupCommit {
         let (tx, rx) = channel::<Job>();
         // If the thread cannot be started, every append reports it (fail closed).
         let thread = std::thread::Builder::new()
             .name("rempart-audit-writer".into())
-            .spawn(move || writer(pool, rx))
+            .spawn(move || writer(&log, &vault, rx))
             .ok();
         let tx = thread.as_ref().map(|_| tx);
         GroupCommit {
@@ -89,6 +93,12 @@ impl GroupCommit {
     /// Appends `entries` durably, together with whatever other requests are waiting.
     pub(crate) fn append(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         self.submit(entries).wait()
+    }
+
+    /// Waits until the outbox, as committed before this call, is in the log.
+    pub(crate) fn drain(&self) -> Result<(), StoreError> {
+        // Every batch drains the outbox first: an empty batch is a drain.
+        self.submit(&[]).wait()
     }
 
     /// Hands `entries` to the writer; the ticket completes once they are durable.
@@ -196,17 +206,62 @@ fn backlog(pool: &Pool) -> i64 {
     crate::sqlite::unindexed(&pool.write()).unwrap_or(0)
 }
 
-fn writer(pool: Arc<Pool>, rx: Receiver<Job>) {
+/// Outbox rows moved into the log and not yet deleted, past which the writer deletes them
+/// even under load (when idle, at once).
+const PRUNE_BACKLOG: i64 = 1024;
+
+/// The writer's view of the outbox: the last id moved into the log, the last one deleted.
+#[derive(Default)]
+struct Outbox {
+    moved: i64,
+    pruned: i64,
+}
+
+impl Outbox {
+    fn prune(&mut self, vault: &Pool) {
+        if self.moved > self.pruned {
+            match crate::sqlite::prune_outbox(vault, self.moved) {
+                Ok(()) => self.pruned = self.moved,
+                // The rows are in the log already; deleting them is retried.
+                Err(e) => tracing::error!(error = %e, "pruning the audit outbox failed"),
+            }
+        }
+    }
+}
+
+/// One transaction of the log: the outbox's new entries, then `entries`.
+fn commit(log: &Pool, vault: &Pool, entries: &[AuditEntry]) -> Result<i64, String> {
+    let mut w = log.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
+    let moved =
+        crate::sqlite::append_with_outbox(&tx, vault, entries).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(moved)
+}
+
+fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>) {
+    let mut outbox = Outbox::default();
     loop {
         let first = match rx.recv_timeout(std::time::Duration::from_millis(200)) {
             Ok(j) => j,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if backlog(&pool) > 0 {
-                    index(&pool);
+                // Idle: entries another process left in the outbox, the index, the outbox.
+                match commit(pool, vault, &[]) {
+                    Ok(moved) => outbox.moved = moved,
+                    Err(e) => tracing::error!(error = %e, "moving the audit outbox failed"),
+                }
+                outbox.prune(vault);
+                if backlog(pool) > 0 {
+                    index(pool);
                 }
                 continue;
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                outbox.prune(vault);
+                return;
+            }
         };
         let mut jobs = vec![first];
         let mut count = jobs[0].0.len();
@@ -220,20 +275,15 @@ fn writer(pool: Arc<Pool>, rx: Receiver<Job>) {
             }
         }
         let entries: Vec<AuditEntry> = jobs.iter().flat_map(|j| j.0.iter().cloned()).collect();
-        let result = {
-            let mut w = pool.write();
-            w.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| e.to_string())
-                .and_then(|tx| {
-                    crate::sqlite::append(&tx, &entries).map_err(|e| e.to_string())?;
-                    tx.commit().map_err(|e| e.to_string())
-                })
-        };
+        let result = commit(pool, vault, &entries).map(|moved| outbox.moved = moved);
         for (_, slot) in jobs {
             slot.complete(result.clone());
         }
-        if backlog(&pool) >= INDEX_BACKLOG {
-            index(&pool);
+        if outbox.moved - outbox.pruned >= PRUNE_BACKLOG {
+            outbox.prune(vault);
+        }
+        if backlog(pool) >= INDEX_BACKLOG {
+            index(pool);
         }
     }
 }

@@ -60,7 +60,7 @@ pub fn read_snapshot(store: &dyn Store) -> Result<ReadSnapshot<'_>, StoreError> 
         store,
     })
 }
-pub use sqlite::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
+pub use sqlite::{SqliteKeyStore, SqliteStore, AUDIT_FILE, KEYS_FILE, VAULT_FILE};
 
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_domain::Category;

@@ -18,6 +18,8 @@ use std::sync::Arc;
 pub const VAULT_FILE: &str = "vault.db";
 /// File name of the key store inside the data directory.
 pub const KEYS_FILE: &str = "keys.db";
+/// File name of the audit log inside the data directory.
+pub const AUDIT_FILE: &str = "audit.db";
 
 const VAULT_MIGRATIONS: &[&str] = &[
     // 1: files (one sealed column per category), blind indexes, tokens.
@@ -88,7 +90,51 @@ const VAULT_MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX enrolments_partner ON enrolments (partner, person_id);
     INSERT INTO audit_meta (key, value) VALUES ('caseloads_from_followup', (SELECT COUNT(*) > 0 FROM persons));",
+    // 7: the audit log moves to `audit.db` (the tables of migrations 2–5 are moved there and
+    // dropped by `move_log_out`). A write act puts its entries here, in its own transaction;
+    // the audit writer moves them into the log. AUTOINCREMENT: ids are never reused once moved
+    // rows are deleted.
+    "CREATE TABLE audit_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        entry BLOB NOT NULL
+    );",
 ];
+
+/// The audit log, in a database of its own so that appending read entries does not change
+/// `vault.db` (whose readers would otherwise reload their page caches after every commit).
+const AUDIT_MIGRATIONS: &[&str] = &[
+    // 1: entries in a total order and their Merkle leaves; the per-person index, ordered by
+    // stretch of the log first (`bucket` = seq >> BUCKET_BITS) so that a batch of new entries
+    // lands in the few pages of the current stretch; signed checkpoints; the roots of the aligned
+    // perfect subtrees of 2^8 leaves and more; positions (`indexed_through`, `outbox_through`).
+    "CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        entry BLOB NOT NULL,
+        leaf BLOB NOT NULL
+    );
+    CREATE TABLE audit_persons (
+        bucket INTEGER NOT NULL,
+        person_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (bucket, person_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_checkpoints (
+        size INTEGER PRIMARY KEY,
+        checkpoint BLOB NOT NULL
+    );
+    CREATE TABLE audit_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO log_meta (key, value) VALUES ('indexed_through', 0), ('outbox_through', 0);",
+];
+
+/// Entries per stretch of the per-person index (`audit_persons.bucket = seq >> BUCKET_BITS`):
+/// indexing touches one stretch; the history of a person reads one range per stretch.
+const BUCKET_BITS: u32 = 14;
 
 const KEY_MIGRATIONS: &[&str] = &[
     // 1: wrapped per-person data keys.
@@ -150,11 +196,28 @@ impl std::ops::Deref for ReadTx<'_> {
 /// is taken at BEGIN, under the busy timeout, so that another process writing meanwhile (a CLI
 /// command beside `rempart serve`) makes us wait instead of failing on a stale snapshot.
 fn init_conn(c: &Connection) -> rusqlite::Result<()> {
+    // 16 KiB pages hold several sealed files.
+    init_db(c, 16384)
+}
+
+/// The audit log's pages are 4 KiB: a commit of a few entries writes its last page to the WAL
+/// whole, and the log is read in order.
+fn init_log(c: &Connection) -> rusqlite::Result<()> {
+    init_db(c, 4096)
+}
+
+/// The log's writer keeps the current stretch of the per-person index in its cache.
+fn init_log_writer(c: &Connection) -> rusqlite::Result<()> {
+    init_log(c)?;
+    c.execute_batch("PRAGMA cache_size = -16384;")
+}
+
+/// `page_size` only takes effect on a new database.
+fn init_db(c: &Connection, page_size: u32) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
-    // page_size only takes effect on a new database: 16 KiB pages hold several sealed files.
+    c.pragma_update(None, "page_size", page_size)?;
     c.execute_batch(
-        "PRAGMA page_size = 16384;
-         PRAGMA journal_mode = WAL;
+        "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA secure_delete = ON;
          PRAGMA foreign_keys = ON;
@@ -203,6 +266,16 @@ fn migrate(pool: &Pool, migrations: &[&str]) -> Result<(), StoreError> {
 }
 
 fn open_pool(dir: &Path, file: &str, migrations: &[&str]) -> Result<Pool, StoreError> {
+    open_pool_with(dir, file, migrations, init_conn, init_writer)
+}
+
+fn open_pool_with(
+    dir: &Path,
+    file: &str,
+    migrations: &[&str],
+    init: fn(&Connection) -> rusqlite::Result<()>,
+    init_writer: fn(&Connection) -> rusqlite::Result<()>,
+) -> Result<Pool, StoreError> {
     if !dir.is_dir() {
         return Err(StoreError::NotInitialised(format!(
             "data directory {} does not exist; run `rempart init --data {}` first",
@@ -210,14 +283,15 @@ fn open_pool(dir: &Path, file: &str, migrations: &[&str]) -> Result<Pool, StoreE
             dir.display()
         )));
     }
-    let pool = Pool::new(dir.join(file), init_conn, init_writer).map_err(db("open database"))?;
+    let pool = Pool::new(dir.join(file), init, init_writer).map_err(db("open database"))?;
     migrate(&pool, migrations)?;
     Ok(pool)
 }
 
-/// The file store in `DIR/vault.db`.
+/// The file store in `DIR/vault.db` and the audit log in `DIR/audit.db`.
 pub struct SqliteStore {
     pool: Arc<Pool>,
+    log: Arc<Pool>,
     audit: GroupCommit,
 }
 
@@ -266,17 +340,39 @@ impl SqliteStore {
     /// Opens (and migrates) the file store of an existing data directory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
-        catch_up_nodes(&pool)?;
-        let audit = GroupCommit::start(pool.clone());
-        Ok(SqliteStore { pool, audit })
+        let log = Arc::new(open_pool_with(
+            dir,
+            AUDIT_FILE,
+            AUDIT_MIGRATIONS,
+            init_log,
+            init_log_writer,
+        )?);
+        move_log_out(dir, &pool)?;
+        catch_up_nodes(&log)?;
+        // Entries of write acts left in the outbox by a crash go into the log before anything
+        // else happens.
+        drain_outbox(&pool, &log)?;
+        let audit = GroupCommit::start(log.clone(), pool.clone());
+        Ok(SqliteStore { pool, log, audit })
+    }
+
+    /// After a write act committed with its entries in the outbox: waits until the audit
+    /// writer has moved them into the log. A failure is reported in the server's log, not to
+    /// the caller: the act and its entries are durable, and the writer retries.
+    fn settle(&self) {
+        if let Err(e) = self.audit.drain() {
+            tracing::error!(error = %e, "audit entries wait in the outbox");
+        }
     }
 
     /// Writes the WAL back into the main file and truncates it (for backups and tests).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.pool
-            .write()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .map_err(db("checkpoint"))
+        for pool in [&self.pool, &self.log] {
+            pool.write()
+                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+                .map_err(db("checkpoint"))?;
+        }
+        Ok(())
     }
 }
 
@@ -330,11 +426,150 @@ fn remove_entries(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<(), StoreE
 
 /// Appends entries inside `tx`: each gets the next sequence number, its leaf and its
 /// per-person index rows.
-pub(crate) fn append(
+/// Puts the entries of a write act into the outbox of `vault.db`, in the act's transaction.
+fn outbox(tx: &rusqlite::Transaction<'_>, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let mut ins = tx
+        .prepare_cached("INSERT INTO audit_outbox (entry) VALUES (?1)")
+        .map_err(db("prepare audit outbox"))?;
+    for e in entries {
+        ins.execute(params![e.canonical()])
+            .map_err(db("audit outbox"))?;
+    }
+    Ok(())
+}
+
+/// The entries of the outbox not yet in the log (`> through`), in order, with the last id.
+fn outbox_after(vault: &Pool, through: i64) -> Result<(Vec<Vec<u8>>, i64), StoreError> {
+    let c = vault.read().map_err(db("open reader"))?;
+    let mut st = c
+        .prepare_cached("SELECT id, entry FROM audit_outbox WHERE id > ?1 ORDER BY id")
+        .map_err(db("prepare audit outbox"))?;
+    let mut rows = st.query(params![through]).map_err(db("audit outbox"))?;
+    let (mut out, mut last) = (Vec::new(), through);
+    while let Some(r) = rows.next().map_err(db("audit outbox"))? {
+        last = r.get(0).map_err(db("audit outbox"))?;
+        out.push(r.get(1).map_err(db("audit outbox"))?);
+    }
+    Ok((out, last))
+}
+
+fn meta(c: &Connection, key: &str) -> Result<i64, StoreError> {
+    c.query_row(
+        "SELECT value FROM log_meta WHERE key = ?1",
+        params![key],
+        |r| r.get(0),
+    )
+    .map_err(db("read audit log position"))
+}
+
+/// In the log's transaction `tx`: appends the outbox entries not yet moved, then `entries`.
+/// Returns the last outbox id now in the log (the rows up to it may be deleted).
+pub(crate) fn append_with_outbox(
     tx: &rusqlite::Transaction<'_>,
+    vault: &Pool,
     entries: &[AuditEntry],
+) -> Result<i64, StoreError> {
+    let through = meta(tx, "outbox_through")?;
+    let (moved, last) = outbox_after(vault, through)?;
+    if last > through {
+        for b in &moved {
+            // Written by this store: an entry that does not decode is refused, not logged.
+            AuditEntry::parse(b).map_err(|_| StoreError::Corrupt("audit outbox entry"))?;
+        }
+        append_canonical(tx, moved.iter().map(Vec::as_slice))?;
+        tx.execute(
+            "UPDATE log_meta SET value = ?1 WHERE key = 'outbox_through'",
+            params![last],
+        )
+        .map_err(db("advance audit outbox"))?;
+    }
+    let canon: Vec<Vec<u8>> = entries.iter().map(AuditEntry::canonical).collect();
+    append_canonical(tx, canon.iter().map(Vec::as_slice))?;
+    Ok(last)
+}
+
+/// Deletes the outbox rows already in the log.
+pub(crate) fn prune_outbox(vault: &Pool, through: i64) -> Result<(), StoreError> {
+    vault
+        .write()
+        .execute("DELETE FROM audit_outbox WHERE id <= ?1", params![through])
+        .map_err(db("prune audit outbox"))?;
+    Ok(())
+}
+
+/// Moves what the outbox holds into the log (at opening: entries a crash left there).
+fn drain_outbox(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
+    let last = {
+        let mut w = log.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin audit"))?;
+        let last = append_with_outbox(&tx, vault, &[])?;
+        tx.commit().map_err(db("commit audit"))?;
+        last
+    };
+    prune_outbox(vault, last)
+}
+
+/// Moves the log of an installation made before `audit.db` (migrations 2–5 of `vault.db`) into
+/// `audit.db`, then drops it from `vault.db`. Two transactions, in that order, each one
+/// idempotent: a crash in between leaves both copies, and the next opening finishes the move.
+fn move_log_out(dir: &Path, vault: &Pool) -> Result<(), StoreError> {
+    let legacy: bool = vault
+        .read()
+        .map_err(db("open reader"))?
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_log'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("look for an older audit log"))?;
+    if !legacy {
+        return Ok(());
+    }
+    let mut c = Connection::open(dir.join(AUDIT_FILE)).map_err(db("open audit log"))?;
+    init_log(&c).map_err(db("open audit log"))?;
+    c.execute(
+        "ATTACH DATABASE ?1 AS v",
+        params![dir.join(VAULT_FILE).to_string_lossy()],
+    )
+    .map_err(db("attach the file store"))?;
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin audit log move"))?;
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO main.audit_log (seq, entry, leaf) SELECT seq, entry, leaf FROM v.audit_log;
+         INSERT OR IGNORE INTO main.audit_checkpoints (size, checkpoint) SELECT size, checkpoint FROM v.audit_checkpoints;
+         INSERT OR IGNORE INTO main.audit_nodes (level, idx, hash) SELECT level, idx, hash FROM v.audit_nodes;
+         INSERT OR IGNORE INTO main.audit_persons (bucket, person_id, seq)
+             SELECT seq >> 14, person_id, seq FROM v.audit_persons ORDER BY seq >> 14, person_id, seq;
+         UPDATE main.log_meta SET value = MAX(value, (SELECT value FROM v.audit_meta WHERE key = 'indexed_through'))
+             WHERE key = 'indexed_through';",
+    )
+    .map_err(db("move the audit log"))?;
+    tx.commit().map_err(db("commit audit log move"))?;
+    c.execute_batch("DETACH DATABASE v")
+        .map_err(db("detach the file store"))?;
+    drop(c);
+    let mut w = vault.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin audit log move"))?;
+    tx.execute_batch(
+        "DROP TABLE audit_log; DROP TABLE audit_checkpoints; DROP TABLE audit_nodes; DROP TABLE audit_persons;
+         DELETE FROM audit_meta WHERE key = 'indexed_through';",
+    )
+    .map_err(db("drop the moved audit log"))?;
+    tx.commit().map_err(db("commit audit log move"))
+}
+
+/// Appends entries already in canonical form to the log (in `tx`), with their leaves and the
+/// subtrees they complete.
+fn append_canonical<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    entries: impl ExactSizeIterator<Item = &'a [u8]>,
 ) -> Result<(), StoreError> {
-    if entries.is_empty() {
+    if entries.len() == 0 {
         return Ok(());
     }
     let mut seq: i64 = tx
@@ -346,10 +581,9 @@ pub(crate) fn append(
     let mut ins = tx
         .prepare_cached("INSERT INTO audit_log (seq, entry, leaf) VALUES (?1, ?2, ?3)")
         .map_err(db("prepare audit"))?;
-    for e in entries {
+    for bytes in entries {
         seq += 1;
-        let bytes = e.canonical();
-        let leaf = leaf_of(seq as u64, &bytes);
+        let leaf = leaf_of(seq as u64, bytes);
         ins.execute(params![seq, bytes, &leaf[..]])
             .map_err(db("append audit entry"))?;
     }
@@ -487,7 +721,7 @@ impl Subtrees for SqliteSubtrees<'_> {
 /// The last entry whose persons are in `audit_persons`; later ones are found by scanning.
 fn indexed_through(c: &Connection) -> Result<i64, StoreError> {
     c.query_row(
-        "SELECT value FROM audit_meta WHERE key = 'indexed_through'",
+        "SELECT value FROM log_meta WHERE key = 'indexed_through'",
         [],
         |r| r.get(0),
     )
@@ -512,7 +746,7 @@ pub(crate) fn index_pending(
     limit: usize,
 ) -> Result<usize, StoreError> {
     let from = indexed_through(tx)?;
-    let mut rows: Vec<(String, i64)> = Vec::new();
+    let mut rows: Vec<(i64, String, i64)> = Vec::new();
     let mut last = from;
     {
         let mut st = tx
@@ -528,21 +762,23 @@ pub(crate) fn index_pending(
                 .and_then(|v| v.as_blob().map_err(Into::into))
                 .map_err(db("audit indexing"))?;
             let e = AuditEntry::parse(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
-            rows.extend(e.persons.into_iter().map(|p| (p, seq)));
+            rows.extend(e.persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
             last = seq;
         }
     }
     rows.sort_unstable();
     rows.dedup();
     let mut ins = tx
-        .prepare_cached("INSERT OR IGNORE INTO audit_persons (person_id, seq) VALUES (?1, ?2)")
+        .prepare_cached(
+            "INSERT OR IGNORE INTO audit_persons (bucket, person_id, seq) VALUES (?1, ?2, ?3)",
+        )
         .map_err(db("prepare audit index"))?;
-    for (p, seq) in &rows {
-        ins.execute(params![p, seq])
+    for (bucket, p, seq) in &rows {
+        ins.execute(params![bucket, p, seq])
             .map_err(db("index audit entry"))?;
     }
     tx.execute(
-        "UPDATE audit_meta SET value = ?1 WHERE key = 'indexed_through'",
+        "UPDATE log_meta SET value = ?1 WHERE key = 'indexed_through'",
         params![last],
     )
     .map_err(db("advance audit index"))?;
@@ -567,7 +803,7 @@ impl Store for SqliteStore {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin insert"))?;
-        append(&tx, audit)?;
+        outbox(&tx, audit)?;
         {
             let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
             let sql = format!(
@@ -613,7 +849,10 @@ impl Store for SqliteStore {
                     .map_err(db("insert index"))?;
             }
         }
-        tx.commit().map_err(db("commit insert"))
+        tx.commit().map_err(db("commit insert"))?;
+        drop(w);
+        self.settle();
+        Ok(())
     }
 
     fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
@@ -656,7 +895,7 @@ impl Store for SqliteStore {
         if exists.is_none() {
             return Ok(false);
         }
-        append(&tx, std::slice::from_ref(audit))?;
+        outbox(&tx, std::slice::from_ref(audit))?;
         remove_entries(&tx, id)?;
         for (c, v) in &u.fields {
             // Column names come from the Category enum, never from input.
@@ -688,6 +927,8 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(db("commit update"))?;
+        drop(w);
+        self.settle();
         Ok(true)
     }
 
@@ -696,7 +937,7 @@ impl Store for SqliteStore {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin delete"))?;
-        append(&tx, std::slice::from_ref(audit))?;
+        outbox(&tx, std::slice::from_ref(audit))?;
         remove_entries(&tx, id)?;
         tx.execute("DELETE FROM enrolments WHERE person_id = ?1", params![id])
             .map_err(db("delete enrolments"))?;
@@ -704,6 +945,8 @@ impl Store for SqliteStore {
             .execute("DELETE FROM persons WHERE id = ?1", params![id])
             .map_err(db("delete file"))?;
         tx.commit().map_err(db("commit delete"))?;
+        drop(w);
+        self.settle();
         Ok(n > 0)
     }
 
@@ -822,7 +1065,7 @@ impl Store for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin backfill"))?;
         if !assignments.is_empty() {
-            append(&tx, std::slice::from_ref(audit))?;
+            outbox(&tx, std::slice::from_ref(audit))?;
         }
         for (id, counsellor) in assignments {
             tx.execute(
@@ -838,7 +1081,12 @@ impl Store for SqliteStore {
             )
             .map_err(db("finish backfill"))?;
         }
-        tx.commit().map_err(db("commit backfill"))
+        tx.commit().map_err(db("commit backfill"))?;
+        drop(w);
+        if !assignments.is_empty() {
+            self.settle();
+        }
+        Ok(())
     }
 
     fn set_enrolment(
@@ -880,8 +1128,10 @@ impl Store for SqliteStore {
         if changed == 0 {
             return Ok(false);
         }
-        append(&tx, std::slice::from_ref(audit))?;
+        outbox(&tx, std::slice::from_ref(audit))?;
         tx.commit().map_err(db("commit enrolment"))?;
+        drop(w);
+        self.settle();
         Ok(true)
     }
 
@@ -897,13 +1147,16 @@ impl Store for SqliteStore {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin token insert"))?;
-        append(&tx, std::slice::from_ref(audit))?;
+        outbox(&tx, std::slice::from_ref(audit))?;
         tx.execute(
             "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended],
         )
         .map_err(db("insert token"))?;
-        tx.commit().map_err(db("commit token insert"))
+        tx.commit().map_err(db("commit token insert"))?;
+        drop(w);
+        self.settle();
+        Ok(())
     }
 
     fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
@@ -919,7 +1172,7 @@ impl Store for SqliteStore {
         person: &str,
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        let c = self.pool.read().map_err(db("open reader"))?;
+        let c = self.log.read().map_err(db("open reader"))?;
         // One read transaction, so that the indexed part and the scanned tail meet exactly.
         let tx = ReadTx::begin(&c).map_err(db("begin history"))?;
         let through = indexed_through(&tx)?;
@@ -941,28 +1194,35 @@ impl Store for SqliteStore {
                 }
             }
         }
+        // The indexed part, newest stretch first, until `limit`.
         let mut st = tx
             .prepare_cached(
                 "SELECT a.seq, a.entry FROM audit_persons p JOIN audit_log a ON a.seq = p.seq
-                 WHERE p.person_id = ?1 AND p.seq <= ?2 ORDER BY p.seq DESC LIMIT ?3",
+                 WHERE p.bucket = ?1 AND p.person_id = ?2 AND p.seq <= ?3
+                 ORDER BY p.seq DESC LIMIT ?4",
             )
             .map_err(db("prepare audit history"))?;
-        let rows = st
-            .query_map(
-                params![person, through, limit.saturating_sub(out.len()) as i64],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
-            )
-            .map_err(db("audit history"))?;
-        for row in rows {
-            let (seq, bytes) = row.map_err(db("audit history"))?;
-            let e = AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
-            out.push((seq as u64, e));
+        let mut bucket = through >> BUCKET_BITS;
+        while bucket >= 0 && out.len() < limit {
+            let rows = st
+                .query_map(
+                    params![bucket, person, through, (limit - out.len()) as i64],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                )
+                .map_err(db("audit history"))?;
+            for row in rows {
+                let (seq, bytes) = row.map_err(db("audit history"))?;
+                let e =
+                    AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                out.push((seq as u64, e));
+            }
+            bucket -= 1;
         }
         Ok(out)
     }
 
     fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
-        let c = self.pool.read().map_err(db("open reader"))?;
+        let c = self.log.read().map_err(db("open reader"))?;
         let mut st = c
             .prepare_cached("SELECT seq, entry, leaf FROM audit_log WHERE seq > ?1 ORDER BY seq")
             .map_err(db("prepare audit scan"))?;
@@ -989,14 +1249,14 @@ impl Store for SqliteStore {
 
     fn audit_subtrees(&self) -> Result<Box<crate::AuditSubtrees<'_>>, StoreError> {
         Ok(Box::new(SqliteSubtrees {
-            conn: self.pool.read().map_err(db("open reader"))?,
+            conn: self.log.read().map_err(db("open reader"))?,
             block: None,
         }))
     }
 
     fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(cp).map_err(|_| StoreError::Corrupt("checkpoint"))?;
-        self.pool
+        self.log
             .write()
             .execute(
                 "INSERT OR REPLACE INTO audit_checkpoints (size, checkpoint) VALUES (?1, ?2)",
@@ -1007,7 +1267,7 @@ impl Store for SqliteStore {
     }
 
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        let c = self.pool.read().map_err(db("open reader"))?;
+        let c = self.log.read().map_err(db("open reader"))?;
         let mut st = c
             .prepare_cached("SELECT checkpoint FROM audit_checkpoints ORDER BY size")
             .map_err(db("prepare checkpoints"))?;
@@ -1023,7 +1283,7 @@ impl Store for SqliteStore {
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
-        let c = self.pool.read().map_err(db("open reader"))?;
+        let c = self.log.read().map_err(db("open reader"))?;
         // The number of the last entry: O(log n), where COUNT(*) reads the whole log. The
         // two differ only if entries were deleted, which `audit verify` reports.
         c.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
@@ -1308,6 +1568,26 @@ mod tests {
         }
     }
 
+    /// The times of `person`'s history, newest first.
+    fn history_times(s: &SqliteStore, person: &str, limit: usize) -> Vec<i64> {
+        s.audit_for_person(person, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e.time)
+            .collect()
+    }
+
+    /// Indexes up to `limit` pending entries at once.
+    fn index_now(s: &SqliteStore, limit: usize) -> usize {
+        let mut w = s.log.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let n = index_pending(&tx, limit).unwrap();
+        tx.commit().unwrap();
+        n
+    }
+
     #[test]
     fn the_history_of_a_person_joins_the_indexed_part_and_the_unindexed_tail() {
         let dir = tempfile::tempdir().unwrap();
@@ -1318,21 +1598,10 @@ mod tests {
             e.time = i;
             s.append_audit(std::slice::from_ref(&e)).unwrap();
             if i == 5 {
-                let mut w = s.pool.write();
-                let tx = w
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .unwrap();
-                assert_eq!(index_pending(&tx, 1000).unwrap(), 6);
-                tx.commit().unwrap();
+                assert_eq!(index_now(&s, 1000), 6);
             }
         }
-        let times = |limit| {
-            s.audit_for_person("a", limit)
-                .unwrap()
-                .into_iter()
-                .map(|(_, e)| e.time)
-                .collect::<Vec<_>>()
-        };
+        let times = |limit| history_times(&s, "a", limit);
         assert_eq!(
             times(10),
             [8, 6, 4, 2, 0],
@@ -1341,7 +1610,158 @@ mod tests {
         assert_eq!(times(3), [8, 6, 4]);
         assert_eq!(times(1), [8]);
         // The writer thread may have indexed the tail meanwhile (it does so when idle).
-        assert!(unindexed(&s.pool.write()).unwrap() <= 4);
+        assert!(unindexed(&s.log.write()).unwrap() <= 4);
+    }
+
+    #[test]
+    fn the_history_of_a_person_spans_the_stretches_of_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let stretch = 1i64 << BUCKET_BITS;
+        // Person "a" at the start, the end and across the boundaries of three stretches.
+        let a_at = [1, 2, stretch - 1, stretch, stretch + 1, 2 * stretch + 7];
+        let n = 2 * stretch + 10;
+        let entries: Vec<AuditEntry> = (1..=n)
+            .map(|seq| {
+                let mut e = entry();
+                e.time = seq;
+                e.persons = vec![if a_at.contains(&seq) { "a" } else { "b" }.into()];
+                e
+            })
+            .collect();
+        s.append_audit(&entries).unwrap();
+        // All but the last few: the tail is found by scanning.
+        index_now(&s, (n - 5) as usize);
+        let times = |limit| history_times(&s, "a", limit);
+        let mut newest_first = a_at.to_vec();
+        newest_first.reverse();
+        assert_eq!(times(100), newest_first);
+        assert_eq!(times(4), newest_first[..4]);
+        assert_eq!(times(2), newest_first[..2]);
+        assert!(s.audit_for_person("nobody", 10).unwrap().is_empty());
+    }
+
+    /// The canonical bytes of `entry()` at `time`.
+    fn canonical_at(time: i64) -> Vec<u8> {
+        let mut e = entry();
+        e.time = time;
+        e.persons = vec!["a".into()];
+        e.canonical()
+    }
+
+    #[test]
+    fn entries_a_crash_left_in_the_outbox_are_in_the_log_at_the_next_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.append_audit(&[entry()]).unwrap();
+        drop(s);
+        // As if a write act had committed and the process had died before its entries moved.
+        let c = Connection::open(dir.path().join(VAULT_FILE)).unwrap();
+        for t in [10, 11] {
+            c.execute(
+                "INSERT INTO audit_outbox (entry) VALUES (?1)",
+                params![canonical_at(t)],
+            )
+            .unwrap();
+        }
+        drop(c);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.audit_len().unwrap(), 3);
+        assert_eq!(
+            history_times(&s, "a", 10),
+            [11, 10, 1],
+            "moved after the log, in the order of the outbox"
+        );
+        let left: i64 = s
+            .pool
+            .read()
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM audit_outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "moved rows leave the outbox");
+        drop(s);
+        // Opening again moves nothing twice.
+        assert_eq!(
+            SqliteStore::open(dir.path()).unwrap().audit_len().unwrap(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_write_act_returns_once_its_entry_is_in_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let mut e = entry();
+        e.persons = vec!["a".into()];
+        s.insert_persons(&[person("a", "ML-1")], std::slice::from_ref(&e))
+            .unwrap();
+        assert_eq!(s.audit_len().unwrap(), 1);
+        assert_eq!(s.audit_for_person("a", 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_log_of_an_installation_made_before_audit_db_moves_there_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        // The layout of migrations 1–6: the log inside vault.db.
+        {
+            let old = Pool::new(dir.path().join(VAULT_FILE), init_conn, init_writer).unwrap();
+            migrate(&old, &VAULT_MIGRATIONS[..6]).unwrap();
+            let mut w = old.write();
+            let tx = w.transaction().unwrap();
+            let bytes: Vec<Vec<u8>> = (1..=300).map(canonical_at).collect();
+            append_canonical(&tx, bytes.iter().map(Vec::as_slice)).unwrap();
+            tx.execute_batch(
+                "INSERT INTO audit_persons (person_id, seq) VALUES ('a', 1), ('a', 2);
+                 UPDATE audit_meta SET value = 2 WHERE key = 'indexed_through';
+                 INSERT INTO audit_checkpoints (size, checkpoint) VALUES (300, x'7b7d');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let leaves = |c: &Connection| -> Vec<Vec<u8>> {
+            let mut st = c
+                .prepare("SELECT leaf FROM audit_log ORDER BY seq")
+                .unwrap();
+            let rows = st.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        let before = leaves(&Connection::open(dir.path().join(VAULT_FILE)).unwrap());
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.audit_len().unwrap(), 300);
+        assert_eq!(leaves(&s.log.read().unwrap()), before);
+        assert_eq!(s.audit_for_person("a", 1000).unwrap().len(), 300);
+        let moved: (i64, i64, i64) = s
+            .log
+            .read()
+            .unwrap()
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM audit_checkpoints), (SELECT COUNT(*) FROM audit_nodes),
+                        (SELECT value FROM log_meta WHERE key = 'indexed_through')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            moved,
+            (1, 1, 2),
+            "checkpoints, subtrees and the index position"
+        );
+        let left: i64 = s
+            .pool
+            .read()
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('audit_log', 'audit_persons', 'audit_nodes', 'audit_checkpoints')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the moved tables are gone from vault.db");
+        drop(s);
+        assert_eq!(
+            SqliteStore::open(dir.path()).unwrap().audit_len().unwrap(),
+            300
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use rempart_crypto::Keyring;
 use rempart_domain::*;
-use rempart_store::{SqliteKeyStore, SqliteStore, KEYS_FILE, VAULT_FILE};
+use rempart_store::{SqliteKeyStore, SqliteStore, AUDIT_FILE, KEYS_FILE, VAULT_FILE};
 use rempart_vault::*;
 use rempart_vault::{Checkpoint, Tamper, Verified, Witness};
 use std::path::Path;
@@ -563,8 +563,8 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
             followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
         )
         .unwrap();
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
-    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
+    let log = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
+    log.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
     assert!(matches!(
         f.vault.read(&p, &id, Purpose::Accompaniment, None),
         Err(VaultError::Store(_))
@@ -572,6 +572,24 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
     let term = SearchTerm::email("lea@example.fr").unwrap();
     assert!(f.vault.search(&p, Purpose::Accompaniment, &term).is_err());
     assert!(f.vault.list(&p, Purpose::Accompaniment, None, 10).is_err());
+    log.execute_batch("DROP TRIGGER refuse;").unwrap();
+    assert!(f.vault.read(&p, &id, Purpose::Accompaniment, None).is_ok());
+}
+
+#[test]
+fn no_log_no_act_a_write_fails_while_its_entry_cannot_be_written() {
+    let f = fixture();
+    let p = principal("c", "ML-1");
+    let id = f
+        .vault
+        .create(
+            &p,
+            followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
+        )
+        .unwrap();
+    // A write act's entries go into the outbox of vault.db, in the act's own transaction.
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_outbox BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
     assert!(f
         .vault
         .create(&p, followed_by(&p, file("ML-1", "Other", "o@example.fr")))
@@ -594,6 +612,32 @@ fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
     assert!(
         v.record.ml_file_number.is_none(),
         "the update without its entry did not happen"
+    );
+}
+
+#[test]
+fn a_write_made_while_the_log_refuses_entries_reaches_the_log_once_it_accepts_them() {
+    let f = fixture();
+    let p = principal("c", "ML-1");
+    let log = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
+    log.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
+    // The act and its entry are durable together, in vault.db; the entry waits there.
+    let id = f
+        .vault
+        .create(
+            &p,
+            followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
+        )
+        .unwrap();
+    assert_eq!(f.store.audit_len().unwrap(), 0);
+    log.execute_batch("DROP TRIGGER refuse;").unwrap();
+    // The next batch of the writer moves it first.
+    f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+    let entries = f.store.audit_for_person(&id, 10).unwrap();
+    let actions: Vec<_> = entries.iter().map(|(_, e)| e.action).collect();
+    assert_eq!(
+        actions,
+        [rempart_audit::Action::Read, rempart_audit::Action::Create]
     );
 }
 
@@ -625,8 +669,13 @@ fn verify(f: &Fixture, w: &Witness, key: &[u8; 32]) -> Result<Verified, Tamper> 
         .unwrap()
 }
 
+/// Runs `s` on the audit log's database.
 fn sql(f: &Fixture, s: &str) {
-    rusqlite::Connection::open(f.dir.path().join(VAULT_FILE))
+    sql_in(f, AUDIT_FILE, s);
+}
+
+fn sql_in(f: &Fixture, file: &str, s: &str) {
+    rusqlite::Connection::open(f.dir.path().join(file))
         .unwrap()
         .execute_batch(s)
         .unwrap();
@@ -650,7 +699,7 @@ fn an_untouched_log_verifies_and_a_checkpoint_is_not_repeated() {
 #[test]
 fn an_entry_edited_by_hand_is_named() {
     let (f, w, key) = audited();
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
     let (forged, _) = forge(&db, 5);
     db.execute(
         "UPDATE audit_log SET entry = ?1 WHERE seq = 5",
@@ -682,7 +731,7 @@ fn forge(db: &rusqlite::Connection, seq: u64) -> (Vec<u8>, [u8; 32]) {
 #[test]
 fn an_edit_with_its_hash_recomputed_is_caught_by_the_signed_checkpoint() {
     let (f, w, key) = audited();
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
     let (forged, leaf) = forge(&db, 5);
     db.execute(
         "UPDATE audit_log SET entry = ?1, leaf = ?2 WHERE seq = 5",
@@ -717,7 +766,7 @@ fn an_inserted_entry_is_detected() {
     let (f, w, key) = audited();
     // Make room at 3 by renumbering the rest, then insert a forged entry there.
     sql(&f, "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 3; UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000;");
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
     let entry: Vec<u8> = db
         .query_row("SELECT entry FROM audit_log WHERE seq = 2", [], |r| {
             r.get(0)
@@ -744,7 +793,7 @@ fn two_swapped_entries_are_named() {
 fn a_checkpoint_resigned_with_another_key_is_refused() {
     let (f, w, key) = audited();
     let other = Keyring::generate();
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    let db = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
     let mut cp: Checkpoint = serde_json::from_slice(
         &db.query_row("SELECT checkpoint FROM audit_checkpoints", [], |r| {
             r.get::<_, Vec<u8>>(0)
@@ -775,7 +824,11 @@ fn a_checkpoint_resigned_with_another_key_is_refused() {
 fn a_database_rolled_back_behind_the_witness_is_detected() {
     let (f, w, key) = audited();
     f.store.checkpoint().unwrap();
-    let before = std::fs::read(f.dir.path().join(VAULT_FILE)).unwrap();
+    // A restore of the whole data directory from a copy taken at that point.
+    let before: Vec<(&str, Vec<u8>)> = [VAULT_FILE, AUDIT_FILE]
+        .into_iter()
+        .map(|name| (name, std::fs::read(f.dir.path().join(name)).unwrap()))
+        .collect();
     let p = principal("c", "ML-1");
     let id = f
         .vault
@@ -785,8 +838,10 @@ fn a_database_rolled_back_behind_the_witness_is_detected() {
     assert_eq!(f.vault.checkpoint(&w).unwrap().size, 14);
     drop(f.vault);
     drop(f.store);
-    std::fs::write(f.dir.path().join(VAULT_FILE), before).unwrap();
-    let _ = std::fs::remove_file(f.dir.path().join(format!("{VAULT_FILE}-wal")));
+    for (name, bytes) in before {
+        std::fs::write(f.dir.path().join(name), bytes).unwrap();
+        let _ = std::fs::remove_file(f.dir.path().join(format!("{name}-wal")));
+    }
     let (vault, _) = vault_in(f.dir.path(), Keyring::generate(), f.clock.clone());
     let r = vault
         .verify_audit(&key, &w.read().unwrap(), &|_, _| {})
@@ -1515,8 +1570,9 @@ mod policy {
         let (f, mine, _) = world();
         let c = principal("c.a", "ML-1");
         // As a store written before migration 6 looks once migrated.
-        sql(
+        sql_in(
             &f,
+            VAULT_FILE,
             "UPDATE persons SET counsellor = NULL; UPDATE audit_meta SET value = 1 WHERE key = 'caseloads_from_followup'",
         );
         let page = f.vault.list(&c, Purpose::Accompaniment, None, 50).unwrap();
