@@ -352,6 +352,7 @@ impl SqliteStore {
         // Entries of write acts left in the outbox by a crash go into the log before anything
         // else happens.
         drain_outbox(&pool, &log)?;
+        outbox_ids_after_log(&pool, &log)?;
         let audit = GroupCommit::start(log.clone(), pool.clone());
         Ok(SqliteStore { pool, log, audit })
     }
@@ -495,6 +496,42 @@ pub(crate) fn prune_outbox(vault: &Pool, through: i64) -> Result<(), StoreError>
         .execute("DELETE FROM audit_outbox WHERE id <= ?1", params![through])
         .map_err(db("prune audit outbox"))?;
     Ok(())
+}
+
+/// Makes the outbox's next ids larger than every id the log has taken from it. They are after a
+/// normal run; after `vault.db` alone was restored from an older copy, the outbox would reuse
+/// ids the log considers moved, and their entries would never be moved.
+fn outbox_ids_after_log(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
+    let through = meta(&*log.read().map_err(db("open reader"))?, "outbox_through")?;
+    let mut w = vault.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin outbox sequence"))?;
+    let next: i64 = tx
+        .query_row(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_outbox'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("read outbox sequence"))?;
+    if next < through {
+        tracing::warn!(
+            through,
+            next,
+            "vault.db is older than audit.db (restored from a copy?): outbox ids moved past the log's"
+        );
+        tx.execute(
+            "DELETE FROM sqlite_sequence WHERE name = 'audit_outbox'",
+            [],
+        )
+        .map_err(db("outbox sequence"))?;
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('audit_outbox', ?1)",
+            params![through],
+        )
+        .map_err(db("outbox sequence"))?;
+    }
+    tx.commit().map_err(db("commit outbox sequence"))
 }
 
 /// Moves what the outbox holds into the log (at opening: entries a crash left there).
@@ -1685,6 +1722,27 @@ mod tests {
             SqliteStore::open(dir.path()).unwrap().audit_len().unwrap(),
             3
         );
+    }
+
+    #[test]
+    fn after_vault_db_alone_is_restored_from_an_older_copy_write_entries_still_reach_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.checkpoint().unwrap();
+        drop(s);
+        let old = std::fs::read(dir.path().join(VAULT_FILE)).unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.insert_persons(&[person("a", "ML-1")], &[entry(), entry()])
+            .unwrap();
+        assert_eq!(s.audit_len().unwrap(), 2);
+        s.checkpoint().unwrap();
+        drop(s);
+        // vault.db from before the two entries; audit.db as it is.
+        std::fs::write(dir.path().join(VAULT_FILE), old).unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.insert_persons(&[person("b", "ML-1")], &[entry()])
+            .unwrap();
+        assert_eq!(s.audit_len().unwrap(), 3, "the new entry is in the log");
     }
 
     #[test]
