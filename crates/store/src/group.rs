@@ -221,7 +221,9 @@ impl Outbox {
     fn prune(&mut self, vault: &Pool) {
         if self.moved > self.pruned {
             match crate::sqlite::prune_outbox(vault, self.moved) {
-                Ok(()) => self.pruned = self.moved,
+                Ok(true) => self.pruned = self.moved,
+                // vault.db is being written: next round.
+                Ok(false) => {}
                 // The rows are in the log already; deleting them is retried.
                 Err(e) => tracing::error!(error = %e, "pruning the audit outbox failed"),
             }

@@ -167,4 +167,13 @@ impl Pool {
     pub(crate) fn write(&self) -> Writer<'_> {
         Writer(self.writer.lock().unwrap_or_else(PoisonError::into_inner))
     }
+
+    /// The writer, unless another thread of this process holds it.
+    pub(crate) fn try_write(&self) -> Option<Writer<'_>> {
+        match self.writer.try_lock() {
+            Ok(g) => Some(Writer(g)),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(Writer(p.into_inner())),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
 }

@@ -192,6 +192,9 @@ impl std::ops::Deref for ReadTx<'_> {
     }
 }
 
+/// How long a statement waits for another process's write lock before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Write transactions begin IMMEDIATE everywhere (`transaction_with_behavior`): the write lock
 /// is taken at BEGIN, under the busy timeout, so that another process writing meanwhile (a CLI
 /// command beside `rempart serve`) makes us wait instead of failing on a stale snapshot.
@@ -214,7 +217,7 @@ fn init_log_writer(c: &Connection) -> rusqlite::Result<()> {
 
 /// `page_size` only takes effect on a new database.
 fn init_db(c: &Connection, page_size: u32) -> rusqlite::Result<()> {
-    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
     c.pragma_update(None, "page_size", page_size)?;
     c.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -489,13 +492,24 @@ pub(crate) fn append_with_outbox(
     Ok(last)
 }
 
-/// Deletes the outbox rows already in the log.
-pub(crate) fn prune_outbox(vault: &Pool, through: i64) -> Result<(), StoreError> {
-    vault
-        .write()
-        .execute("DELETE FROM audit_outbox WHERE id <= ?1", params![through])
+/// Deletes the outbox rows already in the log, unless `vault.db` is being written (by this
+/// process or another): then it returns `false` and the writer thread tries again later. The
+/// writer thread never waits for `vault.db`, so that reads keep being recorded during a long
+/// import.
+pub(crate) fn prune_outbox(vault: &Pool, through: i64) -> Result<bool, StoreError> {
+    let Some(w) = vault.try_write() else {
+        return Ok(false);
+    };
+    w.busy_timeout(std::time::Duration::ZERO)
         .map_err(db("prune audit outbox"))?;
-    Ok(())
+    let done = w.execute("DELETE FROM audit_outbox WHERE id <= ?1", params![through]);
+    w.busy_timeout(BUSY_TIMEOUT)
+        .map_err(db("prune audit outbox"))?;
+    match done {
+        Ok(_) => Ok(true),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
+        Err(e) => Err(db("prune audit outbox")(e)),
+    }
 }
 
 /// Makes the outbox's next ids larger than every id the log has taken from it. They are after a
@@ -545,7 +559,8 @@ fn drain_outbox(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
         tx.commit().map_err(db("commit audit"))?;
         last
     };
-    prune_outbox(vault, last)
+    // Left for the writer thread if vault.db is busy.
+    prune_outbox(vault, last).map(|_| ())
 }
 
 /// Moves the log of an installation made before `audit.db` (migrations 2–5 of `vault.db`) into
@@ -1743,6 +1758,29 @@ mod tests {
         s.insert_persons(&[person("b", "ML-1")], &[entry()])
             .unwrap();
         assert_eq!(s.audit_len().unwrap(), 3, "the new entry is in the log");
+    }
+
+    #[test]
+    fn reads_are_recorded_while_vault_db_is_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        // Outbox rows moved into the log and not yet deleted: the writer thread will try.
+        s.insert_persons(&[person("a", "ML-1")], &[entry()])
+            .unwrap();
+        // A long write transaction of vault.db (an import), past the writer's idle round.
+        let held = s.pool.write();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|sc| {
+            sc.spawn(|| tx.send(s.append_audit(&[entry()])).unwrap());
+            let r = rx.recv_timeout(std::time::Duration::from_secs(10));
+            drop(held);
+            assert!(
+                matches!(r, Ok(Ok(()))),
+                "a read's entry waited for vault.db's writer: {r:?}"
+            );
+        });
+        assert_eq!(s.audit_len().unwrap(), 2);
     }
 
     #[test]
