@@ -458,12 +458,16 @@ fn outbox_after(vault: &Pool, through: i64) -> Result<(Vec<Vec<u8>>, i64), Store
 }
 
 fn meta(c: &Connection, key: &str) -> Result<i64, StoreError> {
-    c.query_row(
-        "SELECT value FROM log_meta WHERE key = ?1",
-        params![key],
-        |r| r.get(0),
-    )
-    .map_err(db("read audit log position"))
+    c.prepare_cached("SELECT value FROM log_meta WHERE key = ?1")
+        .and_then(|mut st| st.query_row(params![key], |r| r.get(0)))
+        .map_err(db("read audit log position"))
+}
+
+/// The last entry's position (0 for an empty log). Cached: the writer asks for every batch.
+fn log_len(c: &Connection) -> Result<i64, StoreError> {
+    c.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .map_err(db("read audit position"))
 }
 
 /// In the log's transaction `tx`: appends the outbox entries not yet moved, then `entries`.
@@ -624,11 +628,7 @@ fn append_canonical<'a>(
     if entries.len() == 0 {
         return Ok(());
     }
-    let mut seq: i64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-            r.get(0)
-        })
-        .map_err(db("read audit position"))?;
+    let mut seq = log_len(tx)?;
     let before = seq as u64;
     let mut ins = tx
         .prepare_cached("INSERT INTO audit_log (seq, entry, leaf) VALUES (?1, ?2, ?3)")
@@ -772,22 +772,12 @@ impl Subtrees for SqliteSubtrees<'_> {
 
 /// The last entry whose persons are in `audit_persons`; later ones are found by scanning.
 fn indexed_through(c: &Connection) -> Result<i64, StoreError> {
-    c.query_row(
-        "SELECT value FROM log_meta WHERE key = 'indexed_through'",
-        [],
-        |r| r.get(0),
-    )
-    .map_err(db("read audit index position"))
+    meta(c, "indexed_through")
 }
 
 /// Entries appended but not yet in the per-person index.
 pub(crate) fn unindexed(c: &Connection) -> Result<i64, StoreError> {
-    let max: i64 = c
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-            r.get(0)
-        })
-        .map_err(db("read audit position"))?;
-    Ok(max - indexed_through(c)?)
+    Ok(log_len(c)? - indexed_through(c)?)
 }
 
 /// Adds up to `limit` entries to the per-person index, sorted by person so that each index page
@@ -1338,11 +1328,7 @@ impl Store for SqliteStore {
         let c = self.log.read().map_err(db("open reader"))?;
         // The number of the last entry: O(log n), where COUNT(*) reads the whole log. The
         // two differ only if entries were deleted, which `audit verify` reports.
-        c.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n as u64)
-        .map_err(db("count audit"))
+        log_len(&c).map(|n| n as u64)
     }
 
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
