@@ -521,17 +521,23 @@ pub(crate) fn prune_outbox(vault: &Pool, through: i64) -> Result<bool, StoreErro
 /// ids the log considers moved, and their entries would never be moved.
 fn outbox_ids_after_log(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
     let through = meta(&*log.read().map_err(db("open reader"))?, "outbox_through")?;
-    let mut w = vault.write();
-    let tx = w
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db("begin outbox sequence"))?;
-    let next: i64 = tx
-        .query_row(
+    let next = |c: &Connection| -> Result<i64, StoreError> {
+        c.query_row(
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit_outbox'), 0)",
             [],
             |r| r.get(0),
         )
-        .map_err(db("read outbox sequence"))?;
+        .map_err(db("read outbox sequence"))
+    };
+    // The usual case, read without taking vault.db's write lock.
+    if next(&*vault.read().map_err(db("open reader"))?)? >= through {
+        return Ok(());
+    }
+    let mut w = vault.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin outbox sequence"))?;
+    let next = next(&tx)?;
     if next < through {
         tracing::warn!(
             through,
@@ -554,6 +560,17 @@ fn outbox_ids_after_log(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
 
 /// Moves what the outbox holds into the log (at opening: entries a crash left there).
 fn drain_outbox(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
+    // The usual case, read without taking either write lock: an empty outbox.
+    let empty: bool = vault
+        .read()
+        .map_err(db("open reader"))?
+        .query_row("SELECT NOT EXISTS (SELECT 1 FROM audit_outbox)", [], |r| {
+            r.get(0)
+        })
+        .map_err(db("audit outbox"))?;
+    if empty {
+        return Ok(());
+    }
     let last = {
         let mut w = log.write();
         let tx = w
