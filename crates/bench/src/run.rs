@@ -71,6 +71,27 @@ impl ChildServer {
         Some(ticks / 100.0)
     }
 
+    /// CPU time (user + system) used so far by the server's threads named `name` (as the
+    /// kernel keeps it: the first 15 bytes), in seconds.
+    fn thread_cpu_secs(&self, name: &str) -> Option<f64> {
+        let dir = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).ok()?;
+        let mut ticks = 0.0;
+        for t in dir.flatten() {
+            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+                continue;
+            };
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if head.split_once('(').map(|(_, c)| c) != name.get(..name.len().min(15)) {
+                continue;
+            }
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            ticks += f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        }
+        Some(ticks / 100.0)
+    }
+
     /// Peak resident memory (VmHWM) in MiB.
     fn peak_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
@@ -150,6 +171,28 @@ fn row(name: &str, r: &LoadResult) -> String {
 
 /// Requests of the authorisation benchmark.
 const AUTHZ_REQUESTS: usize = 200_000;
+
+/// The name of the thread that commits audit entries (`rempart_store`'s group commit).
+const AUDIT_WRITER: &str = "rempart-audit-writer";
+
+/// One server's round: the load, its CPU per request, its audit writer's CPU per request, the
+/// share of the machine's CPU time left idle.
+type Round = (LoadResult, Option<f64>, Option<f64>, Option<f64>);
+
+/// The machine's (idle, total) CPU time so far, in clock ticks, from `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal …: idle and iowait are idle time.
+    Some((f.get(3)? + f.get(4)?, f.iter().take(8).sum()))
+}
 
 /// Runs the benchmarks and returns the report (Markdown).
 pub fn run(o: &BenchOptions) -> Result<String> {
@@ -337,26 +380,33 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             "bench: {} clients for {}s on each server, {rounds} rounds",
             o.clients, o.seconds
         );
-        let mut out: Vec<Vec<(LoadResult, Option<f64>)>> = vec![Vec::new(); servers.len()];
+        let mut out: Vec<Vec<Round>> = vec![Vec::new(); servers.len()];
         for _ in 0..rounds {
             for (k, (srv, tok)) in servers.iter().enumerate() {
                 let before = srv.cpu_secs();
+                let writer_before = srv.thread_cpu_secs(AUDIT_WRITER);
+                let ticks_before = machine_ticks();
                 let r = load(&srv.base, query, *tok, ids.clone(), o.clients, o.seconds).await?;
-                let cpu = before
-                    .zip(srv.cpu_secs())
-                    .map(|(a, b)| (b - a) / r.requests.max(1) as f64);
-                out[k].push((r, cpu));
+                let per = |a: f64, b: f64| (b - a) / r.requests.max(1) as f64;
+                let cpu = before.zip(srv.cpu_secs()).map(|(a, b)| per(a, b));
+                let writer = writer_before
+                    .zip(srv.thread_cpu_secs(AUDIT_WRITER))
+                    .map(|(a, b)| per(a, b));
+                let idle = ticks_before
+                    .zip(machine_ticks())
+                    .map(|((i0, t0), (i1, t1))| (i1 - i0) as f64 / (t1 - t0).max(1) as f64);
+                out[k].push((r, cpu, writer, idle));
             }
         }
         anyhow::Ok(out)
     })?;
     // Each server's median round by throughput, and the ratios of each round.
-    let median_of = |v: &[(LoadResult, Option<f64>)]| -> (LoadResult, Option<f64>) {
+    let median_of = |v: &[Round]| -> Round {
         let mut v = v.to_vec();
         v.sort_by(|a, b| a.0.rps.total_cmp(&b.0.rps));
         v[v.len() / 2].clone()
     };
-    let results: Vec<(LoadResult, Option<f64>)> = runs.iter().map(|v| median_of(v)).collect();
+    let results: Vec<Round> = runs.iter().map(|v| median_of(v)).collect();
     let round_ratios = |a: usize, b: usize| -> String {
         runs[a]
             .iter()
@@ -392,12 +442,12 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         o.files
     ));
     out.push_str(&format!(
-        "Reads: `GET /v1/persons/{{id}}?purpose=accompaniment`, random files among the {} of one counsellor's caseload, {} concurrent clients, {} s per server and round after 1 s of warm-up, {rounds} rounds (the servers take turns); each server's median round below, server CPU time (user + system) per request from `/proc`.\n\n",
+        "Reads: `GET /v1/persons/{{id}}?purpose=accompaniment`, random files among the {} of one counsellor's caseload, {} concurrent clients, {} s per server and round after 1 s of warm-up, {rounds} rounds (the servers take turns); each server's median round below, server CPU time (user + system) per request and the share of the machine's CPU time left idle during the round, from `/proc`.\n\n",
         ids.len(),
         o.clients,
         o.seconds
     ));
-    out.push_str("| server | requests/s | p50 | p99 | errors | server CPU per request |\n| --- | --- | --- | --- | --- | --- |\n");
+    out.push_str("| server | requests/s | p50 | p99 | errors | server CPU per request | machine CPU idle |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     for (k, (name, r)) in [
         ("`rempart serve`: token, key unwrap, identity opened for the minor test, Cedar policies (a decision per category), AES-GCM open of the allowed categories, audit entry durable before the response", sec),
         ("the same vault with read auditing dropped (`rempart bench-no-audit`, measurement only)", quiet),
@@ -408,12 +458,16 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     .enumerate()
     {
         out.push_str(&row(name, r));
-        out.push_str(&format!(" {} |\n", cpu_us(k)));
+        let idle = results[k]
+            .3
+            .map_or("n/a".into(), |i| format!("{:.0} %", i * 100.0));
+        out.push_str(&format!(" {} | {idle} |\n", cpu_us(k)));
     }
     out.push_str(&format!(
         "\n| measure | value | target |\n| --- | --- | --- |\n\
          | vault without read audit / baseline (cost of tokens and encryption) | {:.2} | ≥ 0.5 (issue 2) |\n\
          | `rempart serve` / vault without read audit (cost of the audit log) | {:.2} (rounds: {}) | ≥ 0.8 (issue 3) |\n\
+         | CPU of `rempart serve`'s audit writer thread per request (rounds: {}) | {} | |\n\
          | `rempart serve` / vault without policy evaluation (cost of the Cedar policies) | {:.2} (rounds: {}) | |\n\
          | `rempart serve` / baseline (all of it) | {:.2} | |\n\
          | peak memory `rempart serve` (VmHWM) | {} | |\n\
@@ -421,6 +475,14 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         quiet.rps / base.rps.max(1e-9),
         sec.rps / quiet.rps.max(1e-9),
         round_ratios(0, 1),
+        runs[0]
+            .iter()
+            .map(|r| r.2.map_or("n/a".into(), |c| format!("{:.1} µs", c * 1e6)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        results[0]
+            .2
+            .map_or("n/a".into(), |c| format!("{:.1} µs", c * 1e6)),
         sec.rps / open.rps.max(1e-9),
         round_ratios(0, 3),
         sec.rps / base.rps.max(1e-9),

@@ -6,6 +6,7 @@
 //! batch, and deletes them from the outbox once they are in the log.
 
 use crate::pool::Pool;
+use crate::sqlite::{Appended, Encoded, Known};
 use crate::StoreError;
 use rempart_audit::AuditEntry;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -46,7 +47,13 @@ impl Slot {
     }
 }
 
-type Job = (Vec<AuditEntry>, Arc<Slot>);
+/// What a request hands the writer: its entries (encoded on the request's thread), whether the
+/// outbox must be moved first (a write act waiting for its entries), and where to report.
+struct Job {
+    entries: Vec<Encoded>,
+    drain: bool,
+    slot: Arc<Slot>,
+}
 
 /// The handle requests use; dropping it stops the writer thread and waits for it, so that
 /// the database is closed when the store is.
@@ -97,12 +104,15 @@ impl GroupCommit {
 
     /// Waits until the outbox, as committed before this call, is in the log.
     pub(crate) fn drain(&self) -> Result<(), StoreError> {
-        // Every batch drains the outbox first: an empty batch is a drain.
-        self.submit(&[]).wait()
+        self.send(Vec::new(), true).wait()
     }
 
     /// Hands `entries` to the writer; the ticket completes once they are durable.
     pub(crate) fn submit(&self, entries: &[AuditEntry]) -> AuditTicket {
+        self.send(entries.iter().map(Encoded::new).collect(), false)
+    }
+
+    fn send(&self, entries: Vec<Encoded>, drain: bool) -> AuditTicket {
         let slot = Arc::new(Slot::default());
         let sent = match self
             .tx
@@ -110,7 +120,13 @@ impl GroupCommit {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
         {
-            Some(tx) => tx.send((entries.to_vec(), slot.clone())).is_ok(),
+            Some(tx) => tx
+                .send(Job {
+                    entries,
+                    drain,
+                    slot: slot.clone(),
+                })
+                .is_ok(),
             None => false,
         };
         if !sent {
@@ -183,23 +199,29 @@ impl std::future::Future for AuditTicket {
 
 /// Entries allowed to wait for the per-person index before the writer indexes them even
 /// under load (when idle, it indexes at once).
-const INDEX_BACKLOG: i64 = 4096;
+const INDEX_BACKLOG: usize = 4096;
 /// Most entries indexed in one transaction.
 const INDEX_BATCH: usize = 50_000;
 
-fn index(pool: &Pool) {
+/// Indexes what waits; returns how many entries it indexed.
+fn index(pool: &Pool, known: &mut Known) -> usize {
     let mut w = pool.write();
     let done = w
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(|e| e.to_string())
         .and_then(|tx| {
-            crate::sqlite::index_pending(&tx, INDEX_BATCH).map_err(|e| e.to_string())?;
-            tx.commit().map_err(|e| e.to_string())
+            let n =
+                crate::sqlite::index_pending(&tx, INDEX_BATCH, known).map_err(|e| e.to_string())?;
+            tx.commit().map_err(|e| e.to_string())?;
+            Ok(n)
         });
-    if let Err(e) = done {
-        // The index is derived data; the entries are safe. It is retried on the next round.
+    done.unwrap_or_else(|e| {
+        // The index is derived data; the entries are safe. It is retried on the next round,
+        // from the log itself.
+        known.clear();
         tracing::error!(error = %e, "audit per-person indexing failed");
-    }
+        0
+    })
 }
 
 fn backlog(pool: &Pool) -> i64 {
@@ -210,11 +232,13 @@ fn backlog(pool: &Pool) -> i64 {
 /// even under load (when idle, at once).
 const PRUNE_BACKLOG: i64 = 1024;
 
-/// The writer's view of the outbox: the last id moved into the log, the last one deleted.
+/// The writer's view of the outbox: the last id moved into the log, the last one deleted, and
+/// whether entries may wait there that no batch has moved (a move failed).
 #[derive(Default)]
 struct Outbox {
     moved: i64,
     pruned: i64,
+    dirty: bool,
 }
 
 impl Outbox {
@@ -231,61 +255,117 @@ impl Outbox {
     }
 }
 
-/// One transaction of the log: the outbox's new entries, then `entries`.
-fn commit(log: &Pool, vault: &Pool, entries: &[AuditEntry]) -> Result<i64, String> {
-    let mut w = log.write();
-    let tx = w
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())?;
-    let moved =
-        crate::sqlite::append_with_outbox(&tx, vault, entries).map_err(|e| e.to_string())?;
-    tx.commit().map_err(|e| e.to_string())?;
-    Ok(moved)
+/// The writer's state between batches.
+#[derive(Default)]
+struct Writer {
+    outbox: Outbox,
+    /// Persons of the entries appended and not yet indexed.
+    known: Known,
+}
+
+impl Writer {
+    /// One transaction of the log: the outbox's new entries (when `drain`, or when a move
+    /// failed before), then `entries`.
+    fn commit(
+        &mut self,
+        log: &Pool,
+        vault: &Pool,
+        entries: Vec<Encoded>,
+        drain: bool,
+    ) -> Result<(), String> {
+        let drain = drain || self.outbox.dirty;
+        let done = (|| {
+            let mut w = log.write();
+            let tx = w
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| e.to_string())?;
+            let appended = crate::sqlite::append_with_outbox(&tx, vault, &entries, drain)
+                .map_err(|e| e.to_string())?;
+            tx.commit().map_err(|e| e.to_string())?;
+            Ok::<Appended, String>(appended)
+        })();
+        match done {
+            Ok(a) => {
+                if let Some(through) = a.outbox_through {
+                    self.outbox.moved = through;
+                    self.outbox.dirty = false;
+                }
+                if let Some(first) = a.first {
+                    let persons = entries.into_iter().map(|e| e.persons);
+                    self.known
+                        .extend(first, a.moved_persons.into_iter().chain(persons));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if drain {
+                    self.outbox.dirty = true;
+                }
+                // Whether anything was appended is not certain: index from the log itself.
+                self.known.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Between batches, when nothing came: entries another process left in the outbox, the
+    /// index, the outbox's moved rows.
+    fn idle(&mut self, log: &Pool, vault: &Pool) {
+        let waiting = self.outbox.dirty
+            || crate::sqlite::outbox_holds_after(vault, self.outbox.moved).unwrap_or(true);
+        if waiting {
+            if let Err(e) = self.commit(log, vault, Vec::new(), true) {
+                tracing::error!(error = %e, "moving the audit outbox failed");
+            }
+        }
+        self.outbox.prune(vault);
+        if backlog(log) > 0 {
+            index(log, &mut self.known);
+        }
+    }
 }
 
 fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>) {
-    let mut outbox = Outbox::default();
+    let mut state = Writer::default();
     loop {
         let first = match rx.recv_timeout(std::time::Duration::from_millis(200)) {
             Ok(j) => j,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                // Idle: entries another process left in the outbox, the index, the outbox.
-                match commit(pool, vault, &[]) {
-                    Ok(moved) => outbox.moved = moved,
-                    Err(e) => tracing::error!(error = %e, "moving the audit outbox failed"),
-                }
-                outbox.prune(vault);
-                if backlog(pool) > 0 {
-                    index(pool);
-                }
+                state.idle(pool, vault);
                 continue;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                outbox.prune(vault);
+                state.outbox.prune(vault);
                 return;
             }
         };
+        let mut count = first.entries.len();
         let mut jobs = vec![first];
-        let mut count = jobs[0].0.len();
         while count < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => {
-                    count += j.0.len();
+                    count += j.entries.len();
                     jobs.push(j);
                 }
                 Err(_) => break,
             }
         }
-        let entries: Vec<AuditEntry> = jobs.iter().flat_map(|j| j.0.iter().cloned()).collect();
-        let result = commit(pool, vault, &entries).map(|moved| outbox.moved = moved);
-        for (_, slot) in jobs {
+        let drain = jobs.iter().any(|j| j.drain);
+        let mut entries = Vec::with_capacity(count);
+        let mut slots = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            entries.extend(j.entries);
+            slots.push(j.slot);
+        }
+        let result = state.commit(pool, vault, entries, drain);
+        for slot in slots {
             slot.complete(result.clone());
         }
-        if outbox.moved - outbox.pruned >= PRUNE_BACKLOG {
-            outbox.prune(vault);
+        if state.outbox.moved - state.outbox.pruned >= PRUNE_BACKLOG {
+            state.outbox.prune(vault);
         }
-        if backlog(pool) >= INDEX_BACKLOG {
-            index(pool);
+        if state.known.len() >= INDEX_BACKLOG {
+            index(pool, &mut state.known);
         }
     }
 }

@@ -470,30 +470,78 @@ fn log_len(c: &Connection) -> Result<i64, StoreError> {
         .map_err(db("read audit position"))
 }
 
-/// In the log's transaction `tx`: appends the outbox entries not yet moved, then `entries`.
-/// Returns the last outbox id now in the log (the rows up to it may be deleted).
+/// An entry as the log stores it, encoded by the thread that hands it over, with the persons
+/// it names (for the per-person index).
+pub(crate) struct Encoded {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) persons: Vec<String>,
+}
+
+impl Encoded {
+    pub(crate) fn new(e: &AuditEntry) -> Encoded {
+        Encoded {
+            bytes: e.canonical(),
+            persons: e.persons.clone(),
+        }
+    }
+}
+
+/// What one transaction of the log appended.
+pub(crate) struct Appended {
+    /// When the outbox was read: the last outbox id now in the log (the rows up to it may be
+    /// deleted).
+    pub(crate) outbox_through: Option<i64>,
+    /// The persons of the outbox entries moved, in order; they come first.
+    pub(crate) moved_persons: Vec<Vec<String>>,
+    /// The position of the first entry appended (`None` when nothing was).
+    pub(crate) first: Option<i64>,
+}
+
+/// In the log's transaction `tx`: appends the outbox entries not yet moved (when `drain`),
+/// then `entries`.
 pub(crate) fn append_with_outbox(
     tx: &rusqlite::Transaction<'_>,
     vault: &Pool,
-    entries: &[AuditEntry],
-) -> Result<i64, StoreError> {
-    let through = meta(tx, "outbox_through")?;
-    let (moved, last) = outbox_after(vault, through)?;
-    if last > through {
-        for b in &moved {
-            // Written by this store: an entry that does not decode is refused, not logged.
-            AuditEntry::parse(b).map_err(|_| StoreError::Corrupt("audit outbox entry"))?;
+    entries: &[Encoded],
+    drain: bool,
+) -> Result<Appended, StoreError> {
+    let mut out = Appended {
+        outbox_through: None,
+        moved_persons: Vec::new(),
+        first: None,
+    };
+    if drain {
+        let through = meta(tx, "outbox_through")?;
+        let (moved, last) = outbox_after(vault, through)?;
+        if last > through {
+            for b in &moved {
+                // Written by this store: an entry that does not decode is refused, not logged.
+                let e =
+                    AuditEntry::parse(b).map_err(|_| StoreError::Corrupt("audit outbox entry"))?;
+                out.moved_persons.push(e.persons);
+            }
+            out.first = append_canonical(tx, moved.iter().map(Vec::as_slice))?;
+            tx.execute(
+                "UPDATE log_meta SET value = ?1 WHERE key = 'outbox_through'",
+                params![last],
+            )
+            .map_err(db("advance audit outbox"))?;
         }
-        append_canonical(tx, moved.iter().map(Vec::as_slice))?;
-        tx.execute(
-            "UPDATE log_meta SET value = ?1 WHERE key = 'outbox_through'",
-            params![last],
-        )
-        .map_err(db("advance audit outbox"))?;
+        out.outbox_through = Some(last);
     }
-    let canon: Vec<Vec<u8>> = entries.iter().map(AuditEntry::canonical).collect();
-    append_canonical(tx, canon.iter().map(Vec::as_slice))?;
-    Ok(last)
+    let first = append_canonical(tx, entries.iter().map(|e| e.bytes.as_slice()))?;
+    out.first = out.first.or(first);
+    Ok(out)
+}
+
+/// Whether the outbox holds rows after `through` (read without a write lock).
+pub(crate) fn outbox_holds_after(vault: &Pool, through: i64) -> Result<bool, StoreError> {
+    vault
+        .read()
+        .map_err(db("open reader"))?
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_outbox WHERE id > ?1)")
+        .and_then(|mut st| st.query_row(params![through], |r| r.get(0)))
+        .map_err(db("audit outbox"))
 }
 
 /// Deletes the outbox rows already in the log, unless `vault.db` is being written (by this
@@ -576,9 +624,9 @@ fn drain_outbox(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin audit"))?;
-        let last = append_with_outbox(&tx, vault, &[])?;
+        let appended = append_with_outbox(&tx, vault, &[], true)?;
         tx.commit().map_err(db("commit audit"))?;
-        last
+        appended.outbox_through.unwrap_or(0)
     };
     // Left for the writer thread if vault.db is busy.
     prune_outbox(vault, last).map(|_| ())
@@ -637,13 +685,13 @@ fn move_log_out(dir: &Path, vault: &Pool) -> Result<(), StoreError> {
 }
 
 /// Appends entries already in canonical form to the log (in `tx`), with their leaves and the
-/// subtrees they complete.
+/// subtrees they complete. Returns the position of the first (`None` if there was none).
 fn append_canonical<'a>(
     tx: &rusqlite::Transaction<'_>,
     entries: impl ExactSizeIterator<Item = &'a [u8]>,
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     if entries.len() == 0 {
-        return Ok(());
+        return Ok(None);
     }
     let mut seq = log_len(tx)?;
     let before = seq as u64;
@@ -656,7 +704,8 @@ fn append_canonical<'a>(
         ins.execute(params![seq, bytes, &leaf[..]])
             .map_err(db("append audit entry"))?;
     }
-    extend_nodes(tx, before, seq as u64)
+    extend_nodes(tx, before, seq as u64)?;
+    Ok(Some(before as i64 + 1))
 }
 
 /// The leaves `lo..hi` (0-based leaf indexes: entries `lo+1..=hi`), all present.
@@ -797,23 +846,80 @@ pub(crate) fn unindexed(c: &Connection) -> Result<i64, StoreError> {
     Ok(log_len(c)? - indexed_through(c)?)
 }
 
+/// The persons named by entries a writer appended and has not indexed yet: entry
+/// `first + i` names `persons[i]`. Lets the writer index without reading its entries back.
+#[derive(Default)]
+pub(crate) struct Known {
+    first: i64,
+    persons: std::collections::VecDeque<Vec<String>>,
+}
+
+impl Known {
+    /// Entries `first, first + 1, …` were appended, naming `persons`. Entries someone else
+    /// appended in between break the run: what was known before is dropped (and read back).
+    pub(crate) fn extend(&mut self, first: i64, persons: impl IntoIterator<Item = Vec<String>>) {
+        if self.first + self.persons.len() as i64 != first {
+            self.persons.clear();
+            self.first = first;
+        }
+        self.persons.extend(persons);
+    }
+
+    /// Forgets everything (after a commit whose outcome is unknown).
+    pub(crate) fn clear(&mut self) {
+        self.persons.clear();
+    }
+
+    /// Entries known and not yet indexed.
+    pub(crate) fn len(&self) -> usize {
+        self.persons.len()
+    }
+
+    /// The persons of entries `lo..=hi` if all are known; everything up to `hi` is forgotten
+    /// either way.
+    fn take(&mut self, lo: i64, hi: i64) -> Option<Vec<(i64, Vec<String>)>> {
+        let end = self.first + self.persons.len() as i64;
+        let covered = self.first <= lo && hi < end;
+        let mut out = Vec::new();
+        while self.first <= hi {
+            let Some(p) = self.persons.pop_front() else {
+                break;
+            };
+            if covered && self.first >= lo {
+                out.push((self.first, p));
+            }
+            self.first += 1;
+        }
+        covered.then_some(out)
+    }
+}
+
 /// Adds up to `limit` entries to the per-person index, sorted by person so that each index page
 /// is written once per batch rather than once per request. The index is derived data: the
-/// entries themselves were committed before any data left.
+/// entries themselves were committed before any data left. The persons of entries in `known`
+/// are taken from there; the others are read back from the log.
 pub(crate) fn index_pending(
     tx: &rusqlite::Transaction<'_>,
     limit: usize,
+    known: &mut Known,
 ) -> Result<usize, StoreError> {
     let from = indexed_through(tx)?;
+    let to = log_len(tx)?.min(from + limit as i64);
+    if to <= from {
+        return Ok(0);
+    }
     let mut rows: Vec<(i64, String, i64)> = Vec::new();
-    let mut last = from;
-    {
+    if let Some(entries) = known.take(from + 1, to) {
+        for (seq, persons) in entries {
+            rows.extend(persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
+        }
+    } else {
         let mut st = tx
-            .prepare_cached("SELECT seq, entry FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached(
+                "SELECT seq, entry FROM audit_log WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+            )
             .map_err(db("prepare audit indexing"))?;
-        let mut q = st
-            .query(params![from, limit as i64])
-            .map_err(db("audit indexing"))?;
+        let mut q = st.query(params![from, to]).map_err(db("audit indexing"))?;
         while let Some(r) = q.next().map_err(db("audit indexing"))? {
             let seq: i64 = r.get(0).map_err(db("audit indexing"))?;
             let bytes = r
@@ -822,7 +928,6 @@ pub(crate) fn index_pending(
                 .map_err(db("audit indexing"))?;
             let e = AuditEntry::parse(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
             rows.extend(e.persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
-            last = seq;
         }
     }
     rows.sort_unstable();
@@ -838,10 +943,10 @@ pub(crate) fn index_pending(
     }
     tx.execute(
         "UPDATE log_meta SET value = ?1 WHERE key = 'indexed_through'",
-        params![last],
+        params![to],
     )
     .map_err(db("advance audit index"))?;
-    Ok((last - from) as usize)
+    Ok((to - from) as usize)
 }
 
 impl Store for SqliteStore {
@@ -1638,7 +1743,7 @@ mod tests {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .unwrap();
-        let n = index_pending(&tx, limit).unwrap();
+        let n = index_pending(&tx, limit, &mut Known::default()).unwrap();
         tx.commit().unwrap();
         n
     }
@@ -1666,6 +1771,74 @@ mod tests {
         assert_eq!(times(1), [8]);
         // The writer thread may have indexed the tail meanwhile (it does so when idle).
         assert!(unindexed(&s.log.write()).unwrap() <= 4);
+    }
+
+    #[test]
+    fn known_persons_are_used_only_for_a_run_they_cover_whole() {
+        let ps = |n: &str| vec![n.to_string()];
+        let mut k = Known::default();
+        k.extend(5, [ps("a"), ps("b"), ps("c")]);
+        k.extend(8, [ps("d")]);
+        assert_eq!(k.len(), 4);
+        assert_eq!(
+            k.take(6, 7),
+            Some(vec![(6, ps("b")), (7, ps("c"))]),
+            "entry 5 was indexed by someone else"
+        );
+        assert_eq!(k.len(), 1);
+        // Someone else appended 9: the run breaks and only what follows is known.
+        k.extend(10, [ps("e")]);
+        assert_eq!(k.take(9, 10), None);
+        assert_eq!(k.len(), 0);
+        k.extend(11, [ps("f"), ps("g")]);
+        assert_eq!(k.take(11, 13), None, "13 is not known");
+        assert_eq!(k.len(), 0);
+    }
+
+    #[test]
+    fn the_index_matches_the_log_when_another_store_appends_in_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SqliteStore::open(dir.path()).unwrap();
+        let b = SqliteStore::open(dir.path()).unwrap();
+        let batch = |who: &str, round: usize| -> Vec<AuditEntry> {
+            (0..100)
+                .map(|i| {
+                    let mut e = entry();
+                    e.persons = vec![format!("{who}{}", (round * 100 + i) % 7)];
+                    e
+                })
+                .collect()
+        };
+        // a's writer indexes under load after 4,096 entries, from the persons it knows; b's
+        // entries then break its run, and its next indexing reads the log back.
+        for round in 0..90 {
+            a.append_audit(&batch("a", round)).unwrap();
+            if round == 45 {
+                b.append_audit(&batch("b", round)).unwrap();
+            }
+        }
+        // Wait for both writers to index the tail (they do when idle).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while unindexed(&a.log.write()).unwrap() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log was not indexed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut total = 0;
+        for who in ["a", "b"] {
+            for i in 0..7 {
+                let person = format!("{who}{i}");
+                let history = a.audit_for_person(&person, 100_000).unwrap();
+                for (seq, e) in &history {
+                    assert_eq!(e.persons, std::slice::from_ref(&person), "entry {seq}");
+                }
+                total += history.len();
+            }
+        }
+        assert_eq!(total, 9100);
+        assert_eq!(a.audit_len().unwrap(), 9100);
     }
 
     #[test]
