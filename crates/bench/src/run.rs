@@ -71,9 +71,9 @@ impl ChildServer {
         Some(ticks / 100.0)
     }
 
-    /// CPU time (user + system) used so far by the server's threads named `name` (as the
-    /// kernel keeps it: the first 15 bytes), in seconds.
-    fn thread_cpu_secs(&self, name: &str) -> Option<f64> {
+    /// CPU time (user + system) used so far by the server's threads whose name starts with
+    /// `prefix` (at most 15 bytes: the kernel keeps no more of a name), in seconds.
+    fn thread_cpu_secs(&self, prefix: &str) -> Option<f64> {
         let dir = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).ok()?;
         let mut ticks = 0.0;
         for t in dir.flatten() {
@@ -83,7 +83,10 @@ impl ChildServer {
             let Some((head, rest)) = stat.rsplit_once(')') else {
                 continue;
             };
-            if head.split_once('(').map(|(_, c)| c) != name.get(..name.len().min(15)) {
+            if !head
+                .split_once('(')
+                .is_some_and(|(_, name)| name.starts_with(prefix))
+            {
                 continue;
             }
             let f: Vec<&str> = rest.split_whitespace().collect();
@@ -172,8 +175,8 @@ fn row(name: &str, r: &LoadResult) -> String {
 /// Requests of the authorisation benchmark.
 const AUTHZ_REQUESTS: usize = 200_000;
 
-/// The name of the thread that commits audit entries (`rempart_store`'s group commit).
-const AUDIT_WRITER: &str = "rempart-audit-writer";
+/// How the name of the audit log's writer thread (`rempart_store`'s group commit) begins.
+const AUDIT_THREADS: &str = "rempart-audit-";
 
 /// One server's round: the load, its CPU per request, its audit writer's CPU per request, the
 /// share of the machine's CPU time left idle.
@@ -384,13 +387,13 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         for _ in 0..rounds {
             for (k, (srv, tok)) in servers.iter().enumerate() {
                 let before = srv.cpu_secs();
-                let writer_before = srv.thread_cpu_secs(AUDIT_WRITER);
+                let writer_before = srv.thread_cpu_secs(AUDIT_THREADS);
                 let ticks_before = machine_ticks();
                 let r = load(&srv.base, query, *tok, ids.clone(), o.clients, o.seconds).await?;
                 let per = |a: f64, b: f64| (b - a) / r.requests.max(1) as f64;
                 let cpu = before.zip(srv.cpu_secs()).map(|(a, b)| per(a, b));
                 let writer = writer_before
-                    .zip(srv.thread_cpu_secs(AUDIT_WRITER))
+                    .zip(srv.thread_cpu_secs(AUDIT_THREADS))
                     .map(|(a, b)| per(a, b));
                 let idle = ticks_before
                     .zip(machine_ticks())
