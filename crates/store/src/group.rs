@@ -330,9 +330,26 @@ impl Writer {
 }
 
 /// Under load (the last batch held two requests or more), how long the writer lets requests
-/// gather before it commits: fewer, larger commits cost less CPU per entry (one fsync each),
-/// for at most this much more latency. Idle, a request is committed at once.
+/// gather before it commits, unless [`GATHER_ENOUGH`] entries already wait: fewer, larger
+/// commits cost less CPU per entry (one fsync each), for at most this much more latency. Idle,
+/// a request is committed at once.
 const GATHER: std::time::Duration = std::time::Duration::from_micros(300);
+
+/// Entries past which the writer commits without gathering more.
+const GATHER_ENOUGH: usize = 32;
+
+/// Moves the jobs waiting in `rx` into `jobs`, while their entries number fewer than `max`.
+fn take_waiting(rx: &Receiver<Job>, jobs: &mut Vec<Job>, count: &mut usize, max: usize) {
+    while *count < max {
+        match rx.try_recv() {
+            Ok(j) => {
+                *count += j.entries.len();
+                jobs.push(j);
+            }
+            Err(_) => break,
+        }
+    }
+}
 
 fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>) {
     let mut state = Writer::default();
@@ -351,17 +368,11 @@ fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>) {
         };
         let mut count = first.entries.len();
         let mut jobs = vec![first];
-        if loaded {
+        take_waiting(&rx, &mut jobs, &mut count, MAX_BATCH);
+        // A batch already large enough (requests piled up behind a slow commit) goes at once.
+        if loaded && count < GATHER_ENOUGH {
             std::thread::sleep(GATHER);
-        }
-        while count < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => {
-                    count += j.entries.len();
-                    jobs.push(j);
-                }
-                Err(_) => break,
-            }
+            take_waiting(&rx, &mut jobs, &mut count, MAX_BATCH);
         }
         loaded = jobs.len() >= 2;
         let drain = jobs.iter().any(|j| j.drain);
