@@ -175,12 +175,13 @@ fn row(name: &str, r: &LoadResult) -> String {
 /// Requests of the authorisation benchmark.
 const AUTHZ_REQUESTS: usize = 200_000;
 
-/// How the name of the audit log's writer thread (`rempart_store`'s group commit) begins.
-const AUDIT_THREADS: &str = "rempart-audit-";
+/// How the names of the audit log's writer thread (`rempart_store`'s group commit) and of its
+/// indexer thread begin.
+const AUDIT_THREADS: [&str; 2] = ["rempart-audit-w", "rempart-audit-i"];
 
-/// One server's round: the load, its CPU per request, its audit writer's CPU per request, the
-/// share of the machine's CPU time left idle.
-type Round = (LoadResult, Option<f64>, Option<f64>, Option<f64>);
+/// One server's round: the load, its CPU per request, its audit writer's and indexer's CPU per
+/// request, the share of the machine's CPU time left idle.
+type Round = (LoadResult, Option<f64>, Option<(f64, f64)>, Option<f64>);
 
 /// The machine's (idle, total) CPU time so far, in clock ticks, from `/proc/stat`.
 fn machine_ticks() -> Option<(u64, u64)> {
@@ -387,14 +388,18 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         for _ in 0..rounds {
             for (k, (srv, tok)) in servers.iter().enumerate() {
                 let before = srv.cpu_secs();
-                let writer_before = srv.thread_cpu_secs(AUDIT_THREADS);
+                let audit_cpu = || {
+                    srv.thread_cpu_secs(AUDIT_THREADS[0])
+                        .zip(srv.thread_cpu_secs(AUDIT_THREADS[1]))
+                };
+                let writer_before = audit_cpu();
                 let ticks_before = machine_ticks();
                 let r = load(&srv.base, query, *tok, ids.clone(), o.clients, o.seconds).await?;
                 let per = |a: f64, b: f64| (b - a) / r.requests.max(1) as f64;
                 let cpu = before.zip(srv.cpu_secs()).map(|(a, b)| per(a, b));
                 let writer = writer_before
-                    .zip(srv.thread_cpu_secs(AUDIT_THREADS))
-                    .map(|(a, b)| per(a, b));
+                    .zip(audit_cpu())
+                    .map(|((w0, i0), (w1, i1))| (per(w0, w1), per(i0, i1)));
                 let idle = ticks_before
                     .zip(machine_ticks())
                     .map(|((i0, t0), (i1, t1))| (i1 - i0) as f64 / (t1 - t0).max(1) as f64);
@@ -426,6 +431,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             .map(|c| format!("{:.0} µs", c * 1e6))
             .unwrap_or_else(|| "n/a".into())
     };
+    let audit_us = |(w, i): (f64, f64)| format!("{:.1} + {:.1} µs", w * 1e6, i * 1e6);
     let mem = |s: &ChildServer| {
         s.peak_mib()
             .map(|m| format!("{m:.1} MiB"))
@@ -470,7 +476,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         "\n| measure | value | target |\n| --- | --- | --- |\n\
          | vault without read audit / baseline (cost of tokens and encryption) | {:.2} | ≥ 0.5 (issue 2) |\n\
          | `rempart serve` / vault without read audit (cost of the audit log) | {:.2} (rounds: {}) | ≥ 0.8 (issue 3) |\n\
-         | CPU of `rempart serve`'s audit writer thread per request (rounds: {}) | {} | |\n\
+         | CPU of `rempart serve`'s audit writer thread + indexer thread per request (rounds: {}) | {} | |\n\
          | `rempart serve` / vault without policy evaluation (cost of the Cedar policies) | {:.2} (rounds: {}) | |\n\
          | `rempart serve` / baseline (all of it) | {:.2} | |\n\
          | peak memory `rempart serve` (VmHWM) | {} | |\n\
@@ -480,12 +486,10 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         round_ratios(0, 1),
         runs[0]
             .iter()
-            .map(|r| r.2.map_or("n/a".into(), |c| format!("{:.1} µs", c * 1e6)))
+            .map(|r| r.2.map_or("n/a".into(), audit_us))
             .collect::<Vec<_>>()
             .join(", "),
-        results[0]
-            .2
-            .map_or("n/a".into(), |c| format!("{:.1} µs", c * 1e6)),
+        results[0].2.map_or("n/a".into(), audit_us),
         sec.rps / open.rps.max(1e-9),
         round_ratios(0, 3),
         sec.rps / base.rps.max(1e-9),

@@ -4,10 +4,13 @@
 //! entry is durable. The same thread moves the entries of write acts from the outbox of
 //! `vault.db` (where each act wrote them in its own transaction) into the log, ahead of the
 //! batch, and deletes them from the outbox once they are in the log. Requests encode their
-//! entries themselves; the writer indexes them by person from what it appended, without
-//! reading them back, and reads the outbox only when a write act waits for it (or a move
-//! failed, or when idle, for entries another process left). Under load it lets requests gather
-//! for [`GATHER`] before committing.
+//! entries themselves. The writer reads the outbox only when a write act waits for it (or a
+//! move failed, or when idle, for entries another process left). Under load it lets requests
+//! gather for [`GATHER`] before committing.
+//!
+//! A second thread, the indexer, keeps the per-person index in `audit-index.db`: the writer
+//! tells it the persons of what each commit appended, and it indexes them in batches, without
+//! reading them back, so that the log's commits never wait behind indexing.
 
 use crate::pool::Pool;
 use crate::sqlite::{Appended, Encoded, Known};
@@ -19,35 +22,62 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 /// Most entries committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// Where the writer reports one request's outcome, to a thread blocked in [`Slot::wait`] or a
+/// task awaiting its ticket.
 #[derive(Default)]
 struct Slot {
-    done: Mutex<Option<Result<(), String>>>,
+    state: Mutex<SlotState>,
     cv: Condvar,
-    waker: Mutex<Option<std::task::Waker>>,
+}
+
+#[derive(Default)]
+struct SlotState {
+    done: Option<Result<(), String>>,
+    /// The task to wake, when the ticket is awaited.
+    waker: Option<std::task::Waker>,
+    /// Whether a thread waits on the condition variable (notifying costs a system call, which
+    /// the writer saves for awaited tickets).
+    sleeping: bool,
 }
 
 impl Slot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn complete(&self, r: Result<(), String>) {
-        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
-        self.cv.notify_all();
-        if let Some(w) = self
-            .waker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        let (sleeping, waker) = {
+            let mut g = self.lock();
+            g.done = Some(r);
+            (g.sleeping, g.waker.take())
+        };
+        if sleeping {
+            self.cv.notify_one();
+        }
+        if let Some(w) = waker {
             w.wake();
         }
     }
 
     fn wait(&self) -> Result<(), String> {
-        let mut g = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut g = self.lock();
         loop {
-            if let Some(r) = g.take() {
+            if let Some(r) = g.done.take() {
                 return r;
             }
+            g.sleeping = true;
             g = self.cv.wait(g).unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// The outcome if it is known; otherwise `waker` is woken once it is.
+    fn poll(&self, waker: &std::task::Waker) -> Option<Result<(), String>> {
+        let mut g = self.lock();
+        let done = g.done.take();
+        if done.is_none() && !g.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            g.waker = Some(waker.clone());
+        }
+        done
     }
 }
 
@@ -64,6 +94,14 @@ struct Job {
 pub(crate) struct GroupCommit {
     tx: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// What the writer tells the indexer after a commit.
+enum Note {
+    /// Entries `first, first + 1, …` were appended, naming these persons.
+    Appended(i64, Vec<Vec<String>>),
+    /// A commit failed: whether anything was appended is not certain.
+    Unknown,
 }
 
 impl Drop for GroupCommit {
@@ -86,13 +124,29 @@ impl Drop for GroupCommit {
 }
 
 impl GroupCommit {
-    /// The writer of the log in `log`, which also drains the outbox of `vault`.
-    pub(crate) fn start(log: Arc<Pool>, vault: Arc<Pool>) -> GroupCommit {
+    /// The writer of the log in `log`, which also drains the outbox of `vault`, and the
+    /// indexer of `index`.
+    pub(crate) fn start(log: Arc<Pool>, vault: Arc<Pool>, index: Arc<Pool>) -> GroupCommit {
         let (tx, rx) = channel::<Job>();
+        let (notes, noted) = channel::<Note>();
+        let reader = log.clone();
+        // Without an indexer the history is still complete (the tail is scanned), only slower.
+        let indexer = std::thread::Builder::new()
+            .name("rempart-audit-indexer".into())
+            .spawn(move || indexer(&index, &reader, noted))
+            .map_err(|e| tracing::error!(error = %e, "the audit indexer could not start"))
+            .ok();
         // If the thread cannot be started, every append reports it (fail closed).
         let thread = std::thread::Builder::new()
             .name("rempart-audit-writer".into())
-            .spawn(move || writer(&log, &vault, rx))
+            .spawn(move || {
+                writer(&log, &vault, rx, &notes);
+                // The indexer stops once the writer's notes end.
+                drop(notes);
+                if let Some(t) = indexer {
+                    let _ = t.join();
+                }
+            })
             .ok();
         let tx = thread.as_ref().map(|_| tx);
         GroupCommit {
@@ -183,42 +237,39 @@ impl std::future::Future for AuditTicket {
     ) -> std::task::Poll<Self::Output> {
         match &mut self.0 {
             Ticket::Ready(r) => std::task::Poll::Ready(r.take().unwrap_or(Ok(()))),
-            Ticket::Pending(slot) => {
-                // Register first, then look: a completion in between still wakes us.
-                *slot.waker.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(cx.waker().clone());
-                match slot
-                    .done
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take()
-                {
-                    Some(r) => std::task::Poll::Ready(r.map_err(StoreError::Audit)),
-                    None => std::task::Poll::Pending,
-                }
-            }
+            Ticket::Pending(slot) => match slot.poll(cx.waker()) {
+                Some(r) => std::task::Poll::Ready(r.map_err(StoreError::Audit)),
+                None => std::task::Poll::Pending,
+            },
         }
     }
 }
 
-/// Entries allowed to wait for the per-person index before the writer indexes them even
-/// under load (when idle, it indexes at once).
+/// Entries allowed to wait for the per-person index before the indexer indexes them even
+/// under load (when idle, it indexes at once): sorted by person, a larger batch writes each
+/// index page fewer times.
 const INDEX_BACKLOG: usize = 4096;
 /// Most entries indexed in one transaction.
 const INDEX_BATCH: usize = 50_000;
 
-/// Indexes what waits; returns how many entries it indexed.
-fn index(pool: &Pool, known: &mut Known) -> usize {
-    let mut w = pool.write();
-    let done = w
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())
-        .and_then(|tx| {
-            let n =
-                crate::sqlite::index_pending(&tx, INDEX_BATCH, known).map_err(|e| e.to_string())?;
-            tx.commit().map_err(|e| e.to_string())?;
-            Ok(n)
-        });
+/// Indexes what waits (up to [`INDEX_BATCH`] entries); returns how many entries it indexed.
+fn index(index: &Pool, log: &Pool, known: &mut Known) -> usize {
+    let done = (|| {
+        let reader = log.read().map_err(|e| e.to_string())?;
+        let mut w = index.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        // One snapshot of the log for its length and the entries read back.
+        reader
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| e.to_string())?;
+        let n = crate::sqlite::index_pending(&tx, &reader, INDEX_BATCH, known);
+        let _ = reader.execute_batch("COMMIT");
+        let n = n.map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok::<usize, String>(n)
+    })();
     done.unwrap_or_else(|e| {
         // The index is derived data; the entries are safe. It is retried on the next round,
         // from the log itself.
@@ -228,8 +279,46 @@ fn index(pool: &Pool, known: &mut Known) -> usize {
     })
 }
 
-fn backlog(pool: &Pool) -> i64 {
-    crate::sqlite::unindexed(&pool.write()).unwrap_or(0)
+fn backlog(index: &Pool, log: &Pool) -> i64 {
+    let (Ok(i), Ok(l)) = (index.read(), log.read()) else {
+        return 0;
+    };
+    crate::sqlite::unindexed(&i, &l).unwrap_or(0)
+}
+
+/// The indexer thread: takes the writer's notes, indexes when [`INDEX_BACKLOG`] entries wait
+/// or when no note came for a while.
+fn indexer(index_pool: &Pool, log: &Pool, rx: Receiver<Note>) {
+    let mut known = Known::default();
+    let apply = |known: &mut Known, note: Note| match note {
+        Note::Appended(first, persons) => known.extend(first, persons),
+        Note::Unknown => known.clear(),
+    };
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(note) => apply(&mut known, note),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                while backlog(index_pool, log) > 0 {
+                    if index(index_pool, log, &mut known) == 0 {
+                        break;
+                    }
+                    // New notes come first: they keep the known run whole.
+                    if let Ok(note) = rx.try_recv() {
+                        apply(&mut known, note);
+                        break;
+                    }
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        while let Ok(note) = rx.try_recv() {
+            apply(&mut known, note);
+        }
+        if known.len() >= INDEX_BACKLOG {
+            index(index_pool, log, &mut known);
+        }
+    }
 }
 
 /// Outbox rows moved into the log and not yet deleted, past which the writer deletes them
@@ -260,14 +349,13 @@ impl Outbox {
 }
 
 /// The writer's state between batches.
-#[derive(Default)]
-struct Writer {
+struct Writer<'a> {
     outbox: Outbox,
-    /// Persons of the entries appended and not yet indexed.
-    known: Known,
+    /// Where the persons of what is appended go.
+    notes: &'a Sender<Note>,
 }
 
-impl Writer {
+impl Writer<'_> {
     /// One transaction of the log: the outbox's new entries (when `drain`, or when a move
     /// failed before), then `entries`.
     fn commit(
@@ -295,9 +383,10 @@ impl Writer {
                     self.outbox.dirty = false;
                 }
                 if let Some(first) = a.first {
-                    let persons = entries.into_iter().map(|e| e.persons);
-                    self.known
-                        .extend(first, a.moved_persons.into_iter().chain(persons));
+                    let mut persons = a.moved_persons;
+                    persons.extend(entries.into_iter().map(|e| e.persons));
+                    // A stopped indexer leaves the index behind; the history scans the tail.
+                    let _ = self.notes.send(Note::Appended(first, persons));
                 }
                 Ok(())
             }
@@ -306,14 +395,14 @@ impl Writer {
                     self.outbox.dirty = true;
                 }
                 // Whether anything was appended is not certain: index from the log itself.
-                self.known.clear();
+                let _ = self.notes.send(Note::Unknown);
                 Err(e)
             }
         }
     }
 
     /// Between batches, when nothing came: entries another process left in the outbox, the
-    /// index, the outbox's moved rows.
+    /// outbox's moved rows.
     fn idle(&mut self, log: &Pool, vault: &Pool) {
         let waiting = self.outbox.dirty
             || crate::sqlite::outbox_holds_after(vault, self.outbox.moved).unwrap_or(true);
@@ -323,9 +412,6 @@ impl Writer {
             }
         }
         self.outbox.prune(vault);
-        if backlog(log) > 0 {
-            index(log, &mut self.known);
-        }
     }
 }
 
@@ -351,8 +437,11 @@ fn take_waiting(rx: &Receiver<Job>, jobs: &mut Vec<Job>, count: &mut usize, max:
     }
 }
 
-fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>) {
-    let mut state = Writer::default();
+fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>, notes: &Sender<Note>) {
+    let mut state = Writer {
+        outbox: Outbox::default(),
+        notes,
+    };
     let mut loaded = false;
     loop {
         let first = match rx.recv_timeout(std::time::Duration::from_millis(200)) {
@@ -389,8 +478,40 @@ fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>) {
         if state.outbox.moved - state.outbox.pruned >= PRUNE_BACKLOG {
             state.outbox.prune(vault);
         }
-        if state.known.len() >= INDEX_BACKLOG {
-            index(pool, &mut state.known);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn a_blocked_thread_and_an_awaiting_task_both_learn_the_outcome() {
+        let slot = Arc::new(Slot::default());
+        let waiting = slot.clone();
+        let t = std::thread::spawn(move || waiting.wait());
+        while !slot.lock().sleeping {
+            std::thread::yield_now();
+        }
+        slot.complete(Err("refused".into()));
+        assert_eq!(t.join().unwrap(), Err("refused".into()));
+
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        let waker = std::task::Waker::from(flag.clone());
+        let slot = Slot::default();
+        assert_eq!(slot.poll(&waker), None);
+        assert!(!flag.0.load(Ordering::SeqCst));
+        slot.complete(Ok(()));
+        assert!(flag.0.load(Ordering::SeqCst), "the task is woken");
+        assert_eq!(slot.poll(&waker), Some(Ok(())));
     }
 }

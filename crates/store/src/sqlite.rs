@@ -20,6 +20,9 @@ pub const VAULT_FILE: &str = "vault.db";
 pub const KEYS_FILE: &str = "keys.db";
 /// File name of the audit log inside the data directory.
 pub const AUDIT_FILE: &str = "audit.db";
+/// File name of the audit log's per-person index inside the data directory (derived from the
+/// log, rebuilt from it when missing or out of step).
+pub const AUDIT_INDEX_FILE: &str = "audit-index.db";
 
 const VAULT_MIGRATIONS: &[&str] = &[
     // 1: files (one sealed column per category), blind indexes, tokens.
@@ -130,6 +133,32 @@ const AUDIT_MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE TABLE log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     INSERT INTO log_meta (key, value) VALUES ('indexed_through', 0), ('outbox_through', 0);",
+    // 2: the per-person index moves to `audit-index.db`, written by a thread of its own, so
+    // that the log's commits never wait behind indexing (`take_old_index` copies it there
+    // before this runs).
+    "DROP TABLE audit_persons;
+    DELETE FROM log_meta WHERE key = 'indexed_through';",
+];
+
+/// The per-person index of the audit log, in a database of its own: derived data, written
+/// without fsync (a crash may lose its last batches, which are indexed again from the log).
+const INDEX_MIGRATIONS: &[&str] = &[
+    // 1: the persons of each entry, ordered by stretch of the log first (`bucket` = seq >>
+    // BUCKET_BITS) so that a batch of new entries lands in the few pages of the current
+    // stretch; the last entry indexed and its leaf (to tell whether the log is still the one
+    // indexed).
+    "CREATE TABLE persons (
+        bucket INTEGER NOT NULL,
+        person_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (bucket, person_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE position (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        through INTEGER NOT NULL,
+        leaf BLOB
+    );
+    INSERT INTO position (id, through, leaf) VALUES (1, 0, NULL);",
 ];
 
 /// Entries per stretch of the per-person index (`audit_persons.bucket = seq >> BUCKET_BITS`):
@@ -209,9 +238,15 @@ fn init_log(c: &Connection) -> rusqlite::Result<()> {
     init_db(c, 4096)
 }
 
-/// The log's writer keeps the current stretch of the per-person index in its cache.
-fn init_log_writer(c: &Connection) -> rusqlite::Result<()> {
-    init_log(c)?;
+/// The index is derived from the log: its commits are not synced (WAL keeps it consistent).
+fn init_index(c: &Connection) -> rusqlite::Result<()> {
+    init_db(c, 4096)?;
+    c.execute_batch("PRAGMA synchronous = NORMAL;")
+}
+
+/// The indexer keeps the current stretch of the index in its cache.
+fn init_index_writer(c: &Connection) -> rusqlite::Result<()> {
+    init_index(c)?;
     c.execute_batch("PRAGMA cache_size = -16384;")
 }
 
@@ -291,10 +326,12 @@ fn open_pool_with(
     Ok(pool)
 }
 
-/// The file store in `DIR/vault.db` and the audit log in `DIR/audit.db`.
+/// The file store in `DIR/vault.db`, the audit log in `DIR/audit.db` and its per-person index
+/// in `DIR/audit-index.db`.
 pub struct SqliteStore {
     pool: Arc<Pool>,
     log: Arc<Pool>,
+    index: Arc<Pool>,
     audit: GroupCommit,
 }
 
@@ -343,12 +380,21 @@ impl SqliteStore {
     /// Opens (and migrates) the file store of an existing data directory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
+        let index = Arc::new(open_pool_with(
+            dir,
+            AUDIT_INDEX_FILE,
+            INDEX_MIGRATIONS,
+            init_index,
+            init_index_writer,
+        )?);
+        // Before the log's migration 2 drops the index it held.
+        take_old_index(dir)?;
         let log = Arc::new(open_pool_with(
             dir,
             AUDIT_FILE,
             AUDIT_MIGRATIONS,
             init_log,
-            init_log_writer,
+            init_log,
         )?);
         move_log_out(dir, &pool)?;
         catch_up_nodes(&log)?;
@@ -356,8 +402,14 @@ impl SqliteStore {
         // else happens.
         drain_outbox(&pool, &log)?;
         outbox_ids_after_log(&pool, &log)?;
-        let audit = GroupCommit::start(log.clone(), pool.clone());
-        Ok(SqliteStore { pool, log, audit })
+        index_in_step(&index, &log)?;
+        let audit = GroupCommit::start(log.clone(), pool.clone(), index.clone());
+        Ok(SqliteStore {
+            pool,
+            log,
+            index,
+            audit,
+        })
     }
 
     /// After a write act committed with its entries in the outbox: waits until the audit
@@ -371,7 +423,7 @@ impl SqliteStore {
 
     /// Writes the WAL back into the main file and truncates it (for backups and tests).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        for pool in [&self.pool, &self.log] {
+        for pool in [&self.pool, &self.log, &self.index] {
             pool.write()
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
                 .map_err(db("checkpoint"))?;
@@ -635,6 +687,7 @@ fn drain_outbox(vault: &Pool, log: &Pool) -> Result<(), StoreError> {
 /// Moves the log of an installation made before `audit.db` (migrations 2–5 of `vault.db`) into
 /// `audit.db`, then drops it from `vault.db`. Two transactions, in that order, each one
 /// idempotent: a crash in between leaves both copies, and the next opening finishes the move.
+/// Its per-person index is dropped: the indexer builds it again from the log.
 fn move_log_out(dir: &Path, vault: &Pool) -> Result<(), StoreError> {
     let legacy: bool = vault
         .read()
@@ -661,11 +714,7 @@ fn move_log_out(dir: &Path, vault: &Pool) -> Result<(), StoreError> {
     tx.execute_batch(
         "INSERT OR IGNORE INTO main.audit_log (seq, entry, leaf) SELECT seq, entry, leaf FROM v.audit_log;
          INSERT OR IGNORE INTO main.audit_checkpoints (size, checkpoint) SELECT size, checkpoint FROM v.audit_checkpoints;
-         INSERT OR IGNORE INTO main.audit_nodes (level, idx, hash) SELECT level, idx, hash FROM v.audit_nodes;
-         INSERT OR IGNORE INTO main.audit_persons (bucket, person_id, seq)
-             SELECT seq >> 14, person_id, seq FROM v.audit_persons ORDER BY seq >> 14, person_id, seq;
-         UPDATE main.log_meta SET value = MAX(value, (SELECT value FROM v.audit_meta WHERE key = 'indexed_through'))
-             WHERE key = 'indexed_through';",
+         INSERT OR IGNORE INTO main.audit_nodes (level, idx, hash) SELECT level, idx, hash FROM v.audit_nodes;",
     )
     .map_err(db("move the audit log"))?;
     tx.commit().map_err(db("commit audit log move"))?;
@@ -682,6 +731,88 @@ fn move_log_out(dir: &Path, vault: &Pool) -> Result<(), StoreError> {
     )
     .map_err(db("drop the moved audit log"))?;
     tx.commit().map_err(db("commit audit log move"))
+}
+
+/// Copies the per-person index `audit.db` held before its migration 2 into `audit-index.db`
+/// (one idempotent transaction); the migration then drops it. Without the copy the indexer
+/// would build it again from the log, which takes a while on a long log.
+fn take_old_index(dir: &Path) -> Result<(), StoreError> {
+    let log = dir.join(AUDIT_FILE);
+    if !log.exists() {
+        return Ok(());
+    }
+    let mut c = Connection::open(dir.join(AUDIT_INDEX_FILE)).map_err(db("open audit index"))?;
+    init_index(&c).map_err(db("open audit index"))?;
+    c.execute("ATTACH DATABASE ?1 AS l", params![log.to_string_lossy()])
+        .map_err(db("attach the audit log"))?;
+    let old: bool = c
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM l.sqlite_schema WHERE type = 'table' AND name = 'audit_persons'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("look for an older audit index"))?;
+    if old {
+        let tx = c
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin audit index move"))?;
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO main.persons (bucket, person_id, seq)
+                 SELECT bucket, person_id, seq FROM l.audit_persons;
+             UPDATE main.position SET
+                 through = (SELECT value FROM l.log_meta WHERE key = 'indexed_through'),
+                 leaf = (SELECT leaf FROM l.audit_log WHERE seq =
+                     (SELECT value FROM l.log_meta WHERE key = 'indexed_through'))
+             WHERE through < COALESCE((SELECT value FROM l.log_meta WHERE key = 'indexed_through'), 0);",
+        )
+        .map_err(db("move the audit index"))?;
+        tx.commit().map_err(db("commit audit index move"))?;
+    }
+    c.execute_batch("DETACH DATABASE l")
+        .map_err(db("detach the audit log"))
+}
+
+/// The last entry indexed (0 for none) and its leaf.
+fn index_position(c: &Connection) -> Result<(i64, Option<Vec<u8>>), StoreError> {
+    c.prepare_cached("SELECT through, leaf FROM position WHERE id = 1")
+        .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(db("read audit index position"))
+}
+
+fn leaf_at(log: &Connection, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    log.prepare_cached("SELECT leaf FROM audit_log WHERE seq = ?1")
+        .and_then(|mut st| st.query_row(params![seq], |r| r.get(0)).optional())
+        .map_err(db("read audit leaf"))
+}
+
+/// Makes sure the index describes this log: the entry it was indexed through must still be
+/// there with the same leaf. After `audit.db` was restored from an older copy (or rewritten),
+/// the index is emptied, and the indexer builds it again from the log.
+fn index_in_step(index: &Pool, log: &Pool) -> Result<(), StoreError> {
+    let in_step = |ic: &Connection| -> Result<bool, StoreError> {
+        let (through, leaf) = index_position(ic)?;
+        if through == 0 {
+            return Ok(true);
+        }
+        let actual = leaf_at(&*log.read().map_err(db("open reader"))?, through)?;
+        Ok(actual.is_some() && actual == leaf)
+    };
+    // The usual case, read without taking the index's write lock.
+    if in_step(&*index.read().map_err(db("open reader"))?)? {
+        return Ok(());
+    }
+    let mut w = index.write();
+    let tx = w
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("begin audit index reset"))?;
+    if !in_step(&tx)? {
+        tracing::warn!(
+            "the audit index does not describe audit.db (restored from a copy?): it is built again from the log"
+        );
+        tx.execute_batch("DELETE FROM persons; UPDATE position SET through = 0, leaf = NULL;")
+            .map_err(db("reset audit index"))?;
+    }
+    tx.commit().map_err(db("commit audit index reset"))
 }
 
 /// Appends entries already in canonical form to the log (in `tx`), with their leaves and the
@@ -836,14 +967,9 @@ impl Subtrees for SqliteSubtrees<'_> {
     }
 }
 
-/// The last entry whose persons are in `audit_persons`; later ones are found by scanning.
-fn indexed_through(c: &Connection) -> Result<i64, StoreError> {
-    meta(c, "indexed_through")
-}
-
-/// Entries appended but not yet in the per-person index.
-pub(crate) fn unindexed(c: &Connection) -> Result<i64, StoreError> {
-    Ok(log_len(c)? - indexed_through(c)?)
+/// Entries appended to the log and not yet in the per-person index.
+pub(crate) fn unindexed(index: &Connection, log: &Connection) -> Result<i64, StoreError> {
+    Ok(log_len(log)? - index_position(index)?.0)
 }
 
 /// The persons named by entries a writer appended and has not indexed yet: entry
@@ -894,17 +1020,19 @@ impl Known {
     }
 }
 
-/// Adds up to `limit` entries to the per-person index, sorted by person so that each index page
-/// is written once per batch rather than once per request. The index is derived data: the
-/// entries themselves were committed before any data left. The persons of entries in `known`
-/// are taken from there; the others are read back from the log.
+/// Adds up to `limit` entries of the log (read in one transaction on `log`) to the per-person
+/// index (in its transaction `tx`), sorted by person so that each index page is written once
+/// per batch rather than once per request. The index is derived data: the entries themselves
+/// were committed before any data left. The persons of entries in `known` are taken from
+/// there; the others are read back from the log.
 pub(crate) fn index_pending(
     tx: &rusqlite::Transaction<'_>,
+    log: &Connection,
     limit: usize,
     known: &mut Known,
 ) -> Result<usize, StoreError> {
-    let from = indexed_through(tx)?;
-    let to = log_len(tx)?.min(from + limit as i64);
+    let (from, _) = index_position(tx)?;
+    let to = log_len(log)?.min(from + limit as i64);
     if to <= from {
         return Ok(0);
     }
@@ -914,7 +1042,7 @@ pub(crate) fn index_pending(
             rows.extend(persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
         }
     } else {
-        let mut st = tx
+        let mut st = log
             .prepare_cached(
                 "SELECT seq, entry FROM audit_log WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
             )
@@ -932,9 +1060,10 @@ pub(crate) fn index_pending(
     }
     rows.sort_unstable();
     rows.dedup();
+    let leaf = leaf_at(log, to)?.ok_or(StoreError::Corrupt("audit log has a gap"))?;
     let mut ins = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO audit_persons (bucket, person_id, seq) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO persons (bucket, person_id, seq) VALUES (?1, ?2, ?3)",
         )
         .map_err(db("prepare audit index"))?;
     for (bucket, p, seq) in &rows {
@@ -942,8 +1071,8 @@ pub(crate) fn index_pending(
             .map_err(db("index audit entry"))?;
     }
     tx.execute(
-        "UPDATE log_meta SET value = ?1 WHERE key = 'indexed_through'",
-        params![to],
+        "UPDATE position SET through = ?1, leaf = ?2 WHERE id = 1",
+        params![to, leaf],
     )
     .map_err(db("advance audit index"))?;
     Ok((to - from) as usize)
@@ -1336,10 +1465,15 @@ impl Store for SqliteStore {
         person: &str,
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        // The index's snapshot first, then the log's: everything indexed is in the log already
+        // (the indexer reads only committed entries), so the indexed part and the scanned tail
+        // meet exactly.
+        let ic = self.index.read().map_err(db("open reader"))?;
+        let itx = ReadTx::begin(&ic).map_err(db("begin history"))?;
         let c = self.log.read().map_err(db("open reader"))?;
-        // One read transaction, so that the indexed part and the scanned tail meet exactly.
         let tx = ReadTx::begin(&c).map_err(db("begin history"))?;
-        let through = indexed_through(&tx)?;
+        let (through, _) = index_position(&itx)?;
+        let through = through.min(log_len(&tx)?);
         let mut out = Vec::new();
         {
             let mut tail = tx
@@ -1359,23 +1493,32 @@ impl Store for SqliteStore {
             }
         }
         // The indexed part, newest stretch first, until `limit`.
-        let mut st = tx
+        let mut seqs = itx
             .prepare_cached(
-                "SELECT a.seq, a.entry FROM audit_persons p JOIN audit_log a ON a.seq = p.seq
-                 WHERE p.bucket = ?1 AND p.person_id = ?2 AND p.seq <= ?3
-                 ORDER BY p.seq DESC LIMIT ?4",
+                "SELECT seq FROM persons WHERE bucket = ?1 AND person_id = ?2 AND seq <= ?3
+                 ORDER BY seq DESC LIMIT ?4",
             )
+            .map_err(db("prepare audit history"))?;
+        let mut entry = tx
+            .prepare_cached("SELECT entry FROM audit_log WHERE seq = ?1")
             .map_err(db("prepare audit history"))?;
         let mut bucket = through >> BUCKET_BITS;
         while bucket >= 0 && out.len() < limit {
-            let rows = st
+            let found: Vec<i64> = seqs
                 .query_map(
                     params![bucket, person, through, (limit - out.len()) as i64],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                    |r| r.get(0),
                 )
+                .and_then(Iterator::collect)
                 .map_err(db("audit history"))?;
-            for row in rows {
-                let (seq, bytes) = row.map_err(db("audit history"))?;
+            for seq in found {
+                let bytes: Vec<u8> = entry
+                    .query_row(params![seq], |r| r.get(0))
+                    .optional()
+                    .map_err(db("audit history"))?
+                    .ok_or(StoreError::Corrupt(
+                        "audit index names an entry not in the log",
+                    ))?;
                 let e =
                     AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
                 out.push((seq as u64, e));
@@ -1739,13 +1882,32 @@ mod tests {
 
     /// Indexes up to `limit` pending entries at once.
     fn index_now(s: &SqliteStore, limit: usize) -> usize {
-        let mut w = s.log.write();
+        let reader = s.log.read().unwrap();
+        let log = ReadTx::begin(&reader).unwrap();
+        let mut w = s.index.write();
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .unwrap();
-        let n = index_pending(&tx, limit, &mut Known::default()).unwrap();
+        let n = index_pending(&tx, &log, limit, &mut Known::default()).unwrap();
         tx.commit().unwrap();
         n
+    }
+
+    /// Entries of `s`'s log not yet in its index.
+    fn unindexed_in(s: &SqliteStore) -> i64 {
+        unindexed(&s.index.read().unwrap(), &s.log.read().unwrap()).unwrap()
+    }
+
+    /// Waits until the indexer has caught up with the log (it does when idle).
+    fn wait_indexed(s: &SqliteStore) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while unindexed_in(s) > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log was not indexed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     #[test]
@@ -1769,8 +1931,8 @@ mod tests {
         );
         assert_eq!(times(3), [8, 6, 4]);
         assert_eq!(times(1), [8]);
-        // The writer thread may have indexed the tail meanwhile (it does so when idle).
-        assert!(unindexed(&s.log.write()).unwrap() <= 4);
+        // The indexer may have indexed the tail meanwhile (it does so when idle).
+        assert!(unindexed_in(&s) <= 4);
     }
 
     #[test]
@@ -1817,15 +1979,8 @@ mod tests {
                 b.append_audit(&batch("b", round)).unwrap();
             }
         }
-        // Wait for both writers to index the tail (they do when idle).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while unindexed(&a.log.write()).unwrap() > 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the log was not indexed"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        // Wait for both indexers to index the tail (they do when idle).
+        wait_indexed(&a);
         let mut total = 0;
         for who in ["a", "b"] {
             for i in 0..7 {
@@ -1971,25 +2126,30 @@ mod tests {
         assert_eq!(s.audit_for_person("a", 10).unwrap().len(), 1);
     }
 
+    /// A database at an older schema (`migrations`) holding a log of 300 entries naming "a",
+    /// then `sql`.
+    fn old_layout(path: &Path, migrations: &[&str], sql: &str) {
+        let old = Pool::new(path.to_path_buf(), init_conn, init_conn).unwrap();
+        migrate(&old, migrations).unwrap();
+        let mut w = old.write();
+        let tx = w.transaction().unwrap();
+        let bytes: Vec<Vec<u8>> = (1..=300).map(canonical_at).collect();
+        append_canonical(&tx, bytes.iter().map(Vec::as_slice)).unwrap();
+        tx.execute_batch(sql).unwrap();
+        tx.commit().unwrap();
+    }
+
     #[test]
     fn the_log_of_an_installation_made_before_audit_db_moves_there_whole() {
         let dir = tempfile::tempdir().unwrap();
         // The layout of migrations 1–6: the log inside vault.db.
-        {
-            let old = Pool::new(dir.path().join(VAULT_FILE), init_conn, init_writer).unwrap();
-            migrate(&old, &VAULT_MIGRATIONS[..6]).unwrap();
-            let mut w = old.write();
-            let tx = w.transaction().unwrap();
-            let bytes: Vec<Vec<u8>> = (1..=300).map(canonical_at).collect();
-            append_canonical(&tx, bytes.iter().map(Vec::as_slice)).unwrap();
-            tx.execute_batch(
-                "INSERT INTO audit_persons (person_id, seq) VALUES ('a', 1), ('a', 2);
-                 UPDATE audit_meta SET value = 2 WHERE key = 'indexed_through';
-                 INSERT INTO audit_checkpoints (size, checkpoint) VALUES (300, x'7b7d');",
-            )
-            .unwrap();
-            tx.commit().unwrap();
-        }
+        old_layout(
+            &dir.path().join(VAULT_FILE),
+            &VAULT_MIGRATIONS[..6],
+            "INSERT INTO audit_persons (person_id, seq) VALUES ('a', 1), ('a', 2);
+             UPDATE audit_meta SET value = 2 WHERE key = 'indexed_through';
+             INSERT INTO audit_checkpoints (size, checkpoint) VALUES (300, x'7b7d');",
+        );
         let leaves = |c: &Connection| -> Vec<Vec<u8>> {
             let mut st = c
                 .prepare("SELECT leaf FROM audit_log ORDER BY seq")
@@ -2002,22 +2162,17 @@ mod tests {
         assert_eq!(s.audit_len().unwrap(), 300);
         assert_eq!(leaves(&s.log.read().unwrap()), before);
         assert_eq!(s.audit_for_person("a", 1000).unwrap().len(), 300);
-        let moved: (i64, i64, i64) = s
+        let moved: (i64, i64) = s
             .log
             .read()
             .unwrap()
             .query_row(
-                "SELECT (SELECT COUNT(*) FROM audit_checkpoints), (SELECT COUNT(*) FROM audit_nodes),
-                        (SELECT value FROM log_meta WHERE key = 'indexed_through')",
+                "SELECT (SELECT COUNT(*) FROM audit_checkpoints), (SELECT COUNT(*) FROM audit_nodes)",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!(
-            moved,
-            (1, 1, 2),
-            "checkpoints, subtrees and the index position"
-        );
+        assert_eq!(moved, (1, 1), "checkpoints and subtrees");
         let left: i64 = s
             .pool
             .read()
@@ -2034,6 +2189,100 @@ mod tests {
             SqliteStore::open(dir.path()).unwrap().audit_len().unwrap(),
             300
         );
+    }
+
+    #[test]
+    fn the_index_audit_db_held_moves_to_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The layout of audit.db's migration 1: the index beside the log. Entry 7 names only
+        // "a": a row for "z" can only come from the copy, not from indexing the log again.
+        old_layout(
+            &dir.path().join(AUDIT_FILE),
+            &AUDIT_MIGRATIONS[..1],
+            "INSERT INTO audit_persons (bucket, person_id, seq)
+                 SELECT 0, 'a', seq FROM audit_log WHERE seq <= 200;
+             INSERT INTO audit_persons (bucket, person_id, seq) VALUES (0, 'z', 7);
+             UPDATE log_meta SET value = 200 WHERE key = 'indexed_through';",
+        );
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let (through, leaf) = index_position(&s.index.read().unwrap()).unwrap();
+        assert_eq!(through, 200);
+        assert_eq!(leaf, leaf_at(&s.log.read().unwrap(), 200).unwrap());
+        let z = s.audit_for_person("z", 10).unwrap();
+        assert_eq!(
+            z.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+            [7],
+            "copied"
+        );
+        assert_eq!(s.audit_for_person("a", 1000).unwrap().len(), 300);
+        let left: (i64, i64) = s
+            .log
+            .read()
+            .unwrap()
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM sqlite_schema WHERE name = 'audit_persons'),
+                        (SELECT COUNT(*) FROM log_meta WHERE key = 'indexed_through')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(left, (0, 0), "the old index is gone from audit.db");
+        drop(s);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        wait_indexed(&s);
+        assert_eq!(s.audit_for_person("a", 1000).unwrap().len(), 300);
+    }
+
+    #[test]
+    fn an_index_of_another_log_is_built_again_from_this_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let mut e = entry();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            e.persons = vec!["a".into()];
+            s.append_audit(&vec![e.clone(); 10]).unwrap();
+            wait_indexed(&s);
+            let o = SqliteStore::open(other.path()).unwrap();
+            e.persons = vec!["b".into()];
+            o.append_audit(&vec![e.clone(); 6]).unwrap();
+            o.checkpoint().unwrap();
+        }
+        // audit.db replaced by another log (a restore from an older copy looks the same to
+        // the index: its position is past the log, or names another leaf).
+        std::fs::copy(other.path().join(AUDIT_FILE), dir.path().join(AUDIT_FILE)).unwrap();
+        let _ = std::fs::remove_file(dir.path().join(format!("{AUDIT_FILE}-wal")));
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert!(
+            s.audit_for_person("a", 100).unwrap().is_empty(),
+            "the old index names entries this log does not have"
+        );
+        assert_eq!(s.audit_for_person("b", 100).unwrap().len(), 6);
+        wait_indexed(&s);
+        assert_eq!(s.audit_for_person("b", 100).unwrap().len(), 6);
+        assert!(s.audit_for_person("a", 100).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_log_takes_entries_while_the_index_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        // Another connection holds the index's write lock: the indexer waits for it, the log's
+        // writer must not.
+        let blocker = Connection::open(dir.path().join(AUDIT_INDEX_FILE)).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut e = entry();
+        e.persons = vec!["a".into()];
+        for _ in 0..3 {
+            s.append_audit(&vec![e.clone(); 2000]).unwrap();
+        }
+        s.append_audit(std::slice::from_ref(&e)).unwrap();
+        assert_eq!(s.audit_len().unwrap(), 6001);
+        assert_eq!(unindexed_in(&s), 6001, "nothing indexed while locked");
+        assert_eq!(s.audit_for_person("a", 10_000).unwrap().len(), 6001);
+        blocker.execute_batch("COMMIT").unwrap();
+        wait_indexed(&s);
+        assert_eq!(s.audit_for_person("a", 10_000).unwrap().len(), 6001);
     }
 
     #[test]
