@@ -92,8 +92,9 @@ struct Job {
 /// The handle requests use; dropping it stops the writer thread and waits for it, so that
 /// the database is closed when the store is.
 pub(crate) struct GroupCommit {
-    tx: Mutex<Option<Sender<Job>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Shared by every request without a lock (a `Sender` is `Sync`).
+    tx: Option<Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What the writer tells the indexer after a commit.
@@ -106,18 +107,8 @@ enum Note {
 
 impl Drop for GroupCommit {
     fn drop(&mut self) {
-        drop(
-            self.tx
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        if let Some(t) = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
@@ -149,10 +140,7 @@ impl GroupCommit {
             })
             .ok();
         let tx = thread.as_ref().map(|_| tx);
-        GroupCommit {
-            tx: Mutex::new(tx),
-            thread: Mutex::new(thread),
-        }
+        GroupCommit { tx, thread }
     }
 
     /// Appends `entries` durably, together with whatever other requests are waiting.
@@ -172,12 +160,7 @@ impl GroupCommit {
 
     fn send(&self, entries: Vec<Encoded>, drain: bool) -> AuditTicket {
         let slot = Arc::new(Slot::default());
-        let sent = match self
-            .tx
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
+        let sent = match &self.tx {
             Some(tx) => tx
                 .send(Job {
                     entries,
