@@ -285,10 +285,15 @@ fn indexer(index_pool: &Pool, log: &Pool, rx: Receiver<Note>) {
                     if index(index_pool, log, &mut known) == 0 {
                         break;
                     }
-                    // New notes come first: they keep the known run whole.
-                    if let Ok(note) = rx.try_recv() {
-                        apply(&mut known, note);
-                        break;
+                    match rx.try_recv() {
+                        // New notes come first: they keep the known run whole.
+                        Ok(note) => {
+                            apply(&mut known, note);
+                            break;
+                        }
+                        // The store is closing: what is left is indexed at the next opening.
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
                     }
                 }
                 continue;

@@ -2286,6 +2286,34 @@ mod tests {
     }
 
     #[test]
+    fn closing_the_store_does_not_wait_for_the_whole_index_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        // A long log nobody indexed (written by an older binary, or restored).
+        let total: i64 = 4 * 50_000;
+        {
+            let mut c = Connection::open(dir.path().join(AUDIT_FILE)).unwrap();
+            let tx = c.transaction().unwrap();
+            let one = canonical_at(1);
+            append_canonical(&tx, (0..total as usize).map(|_| one.as_slice())).unwrap();
+            tx.commit().unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while unindexed_in(&s) == total {
+            assert!(std::time::Instant::now() < deadline, "indexing never began");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(s);
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert!(
+            unindexed_in(&s) > 0,
+            "the indexer stops between batches once the store closes"
+        );
+        assert_eq!(s.audit_for_person("a", 10).unwrap().len(), 10);
+    }
+
+    #[test]
     fn two_writers_on_one_database_wait_for_each_other_instead_of_failing() {
         // As `rempart serve` and a CLI command (or the benchmark's second server) do.
         let dir = tempfile::tempdir().unwrap();
