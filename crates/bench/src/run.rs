@@ -415,13 +415,25 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         v[v.len() / 2].clone()
     };
     let results: Vec<Round> = runs.iter().map(|v| median_of(v)).collect();
+    // Each round's ratio pairs the two servers' turns next to each other in time; their median
+    // is less exposed to the machine's slow spells than the ratio of the medians.
     let round_ratios = |a: usize, b: usize| -> String {
-        runs[a]
+        let mut r: Vec<f64> = runs[a]
             .iter()
             .zip(&runs[b])
-            .map(|(x, y)| format!("{:.2}", x.0.rps / y.0.rps.max(1e-9)))
+            .map(|(x, y)| x.0.rps / y.0.rps.max(1e-9))
+            .collect();
+        let listed = r
+            .iter()
+            .map(|x| format!("{x:.2}"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        match (r.get(n.saturating_sub(1) / 2), r.get(n / 2)) {
+            (Some(lo), Some(hi)) => format!("{listed}; their median {:.2}", (lo + hi) / 2.0),
+            _ => listed,
+        }
     };
     let errors: u64 = runs.iter().flatten().map(|r| r.0.errors).sum();
     let (sec, quiet, base, open) = (&results[0].0, &results[1].0, &results[2].0, &results[3].0);
