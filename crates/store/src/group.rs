@@ -103,6 +103,8 @@ enum Note {
     Appended(i64, Vec<Vec<String>>),
     /// A commit failed: whether anything was appended is not certain.
     Unknown,
+    /// The writer is idle: index whatever the log holds.
+    Idle,
 }
 
 impl Drop for GroupCommit {
@@ -228,15 +230,16 @@ impl std::future::Future for AuditTicket {
     }
 }
 
-/// Entries allowed to wait for the per-person index before the indexer indexes them even
-/// under load (when idle, it indexes at once): sorted by person, a larger batch writes each
-/// index page fewer times.
+/// Entries the writer lets wait before it tells the indexer (when idle, it tells at once):
+/// sorted by person, a larger batch writes each index page fewer times, and the indexer is
+/// woken once per batch.
 const INDEX_BACKLOG: usize = 4096;
 /// Most entries indexed in one transaction.
 const INDEX_BATCH: usize = 50_000;
 
-/// Indexes what waits (up to [`INDEX_BATCH`] entries); returns how many entries it indexed.
-fn index(index: &Pool, log: &Pool, known: &mut Known) -> usize {
+/// Indexes what waits (up to [`INDEX_BATCH`] entries, and not past entry `through` when
+/// given); returns how many entries it indexed.
+fn index(index: &Pool, log: &Pool, known: &mut Known, through: Option<i64>) -> usize {
     let done = (|| {
         let reader = log.read().map_err(|e| e.to_string())?;
         let mut w = index.write();
@@ -247,7 +250,7 @@ fn index(index: &Pool, log: &Pool, known: &mut Known) -> usize {
         reader
             .execute_batch("BEGIN DEFERRED")
             .map_err(|e| e.to_string())?;
-        let n = crate::sqlite::index_pending(&tx, &reader, INDEX_BATCH, known);
+        let n = crate::sqlite::index_pending(&tx, &reader, INDEX_BATCH, through, known);
         let _ = reader.execute_batch("COMMIT");
         let n = n.map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
@@ -269,42 +272,50 @@ fn backlog(index: &Pool, log: &Pool) -> i64 {
     crate::sqlite::unindexed(&i, &l).unwrap_or(0)
 }
 
-/// The indexer thread: takes the writer's notes, indexes when [`INDEX_BACKLOG`] entries wait
-/// or when no note came for a while.
+/// The indexer thread: indexes what the writer's notes tell, without reading it back from the
+/// log; when the writer is idle, whatever else the log holds (entries of other processes, or
+/// of a commit whose outcome was unknown).
 fn indexer(index_pool: &Pool, log: &Pool, rx: Receiver<Note>) {
     let mut known = Known::default();
+    // Whether the note asks for everything the log holds.
     let apply = |known: &mut Known, note: Note| match note {
-        Note::Appended(first, persons) => known.extend(first, persons),
-        Note::Unknown => known.clear(),
+        Note::Appended(first, persons) => {
+            known.extend(first, persons);
+            false
+        }
+        Note::Unknown => {
+            known.clear();
+            false
+        }
+        Note::Idle => true,
     };
     loop {
-        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            Ok(note) => apply(&mut known, note),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                while backlog(index_pool, log) > 0 {
-                    if index(index_pool, log, &mut known) == 0 {
-                        break;
-                    }
-                    match rx.try_recv() {
-                        // New notes come first: they keep the known run whole.
-                        Ok(note) => {
-                            apply(&mut known, note);
-                            break;
-                        }
-                        // The store is closing: what is left is indexed at the next opening.
-                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
-                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                    }
-                }
-                continue;
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
-        }
+        let Ok(note) = rx.recv() else { return };
+        let mut idle = apply(&mut known, note);
         while let Ok(note) = rx.try_recv() {
-            apply(&mut known, note);
+            idle |= apply(&mut known, note);
         }
-        if known.len() >= INDEX_BACKLOG {
-            index(index_pool, log, &mut known);
+        if !idle {
+            // Only what was told: what was appended since is told in a later note.
+            if let Some(last) = known.last() {
+                index(index_pool, log, &mut known, Some(last));
+            }
+            continue;
+        }
+        while backlog(index_pool, log) > 0 {
+            if index(index_pool, log, &mut known, None) == 0 {
+                break;
+            }
+            match rx.try_recv() {
+                // New notes come first: they keep the known run whole.
+                Ok(note) => {
+                    apply(&mut known, note);
+                    break;
+                }
+                // The store is closing: what is left is indexed at the next opening.
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
         }
     }
 }
@@ -336,14 +347,58 @@ impl Outbox {
     }
 }
 
+/// How long the persons of appended entries may wait in the writer before it tells the
+/// indexer, when fewer than [`INDEX_BACKLOG`] entries wait.
+const NOTE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The persons of entries `first, first + 1, …` appended and not yet told to the indexer.
+struct Untold {
+    first: i64,
+    persons: Vec<Vec<String>>,
+    since: std::time::Instant,
+}
+
 /// The writer's state between batches.
 struct Writer<'a> {
     outbox: Outbox,
-    /// Where the persons of what is appended go.
+    /// Where the persons of what is appended go: one note per [`INDEX_BACKLOG`] entries (or
+    /// after [`NOTE_DELAY`], or when idle), not one per commit, which would wake the indexer
+    /// at every commit.
     notes: &'a Sender<Note>,
+    untold: Option<Untold>,
 }
 
 impl Writer<'_> {
+    /// Entries `first, …` were appended, naming `persons`.
+    fn appended(&mut self, first: i64, persons: Vec<Vec<String>>) {
+        match &mut self.untold {
+            Some(u) if u.first + u.persons.len() as i64 == first => u.persons.extend(persons),
+            _ => {
+                self.tell();
+                self.untold = Some(Untold {
+                    first,
+                    persons,
+                    since: std::time::Instant::now(),
+                });
+            }
+        }
+        if self
+            .untold
+            .as_ref()
+            .is_some_and(|u| u.persons.len() >= INDEX_BACKLOG || u.since.elapsed() >= NOTE_DELAY)
+        {
+            self.tell();
+        }
+    }
+
+    /// Tells the indexer what it was not told yet.
+    fn tell(&mut self) {
+        if let Some(u) = self.untold.take() {
+            // A stopped indexer leaves the index behind; the history scans the tail.
+            let _ = self.notes.send(Note::Appended(u.first, u.persons));
+        }
+    }
+
     /// One transaction of the log: the outbox's new entries (when `drain`, or when a move
     /// failed before), then `entries`.
     fn commit(
@@ -373,8 +428,7 @@ impl Writer<'_> {
                 if let Some(first) = a.first {
                     let mut persons = a.moved_persons;
                     persons.extend(entries.into_iter().map(|e| e.persons));
-                    // A stopped indexer leaves the index behind; the history scans the tail.
-                    let _ = self.notes.send(Note::Appended(first, persons));
+                    self.appended(first, persons);
                 }
                 Ok(())
             }
@@ -383,6 +437,7 @@ impl Writer<'_> {
                     self.outbox.dirty = true;
                 }
                 // Whether anything was appended is not certain: index from the log itself.
+                self.tell();
                 let _ = self.notes.send(Note::Unknown);
                 Err(e)
             }
@@ -400,6 +455,8 @@ impl Writer<'_> {
             }
         }
         self.outbox.prune(vault);
+        self.tell();
+        let _ = self.notes.send(Note::Idle);
     }
 }
 
@@ -429,6 +486,7 @@ fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>, notes: &Sender<Note>) {
     let mut state = Writer {
         outbox: Outbox::default(),
         notes,
+        untold: None,
     };
     let mut loaded = false;
     loop {
@@ -439,6 +497,7 @@ fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>, notes: &Sender<Note>) {
                 continue;
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                state.tell();
                 state.outbox.prune(vault);
                 return;
             }
@@ -480,6 +539,47 @@ mod tests {
         fn wake(self: Arc<Self>) {
             self.0.store(true, Ordering::SeqCst);
         }
+    }
+
+    fn told(rx: &Receiver<Note>) -> Vec<(i64, usize)> {
+        rx.try_iter()
+            .map(|n| match n {
+                Note::Appended(first, persons) => (first, persons.len()),
+                Note::Unknown => (-1, 0),
+                Note::Idle => (0, 0),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_indexer_is_told_once_per_backlog_not_at_every_commit() {
+        let (notes, rx) = channel();
+        let mut w = Writer {
+            outbox: Outbox::default(),
+            notes: &notes,
+            untold: None,
+        };
+        let persons = |n: usize| vec![vec!["p".to_string()]; n];
+        w.appended(1, persons(10));
+        w.appended(11, persons(10));
+        assert_eq!(told(&rx), [], "20 entries wait in the writer");
+        w.appended(21, persons(INDEX_BACKLOG - 20));
+        assert_eq!(
+            told(&rx),
+            [(1, INDEX_BACKLOG)],
+            "one note for the whole run"
+        );
+        // Another process appended entry 4097: the run breaks, what came before is told.
+        w.appended(INDEX_BACKLOG as i64 + 1, persons(5));
+        w.appended(INDEX_BACKLOG as i64 + 7, persons(5));
+        assert_eq!(told(&rx), [(INDEX_BACKLOG as i64 + 1, 5)]);
+        // A run older than NOTE_DELAY is told at the next commit.
+        let u = w.untold.as_mut().unwrap();
+        u.since = u.since.checked_sub(NOTE_DELAY).unwrap();
+        w.appended(INDEX_BACKLOG as i64 + 12, persons(1));
+        assert_eq!(told(&rx), [(INDEX_BACKLOG as i64 + 7, 6)]);
+        w.tell();
+        assert_eq!(told(&rx), [], "nothing left untold");
     }
 
     #[test]

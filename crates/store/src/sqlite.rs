@@ -996,9 +996,9 @@ impl Known {
         self.persons.clear();
     }
 
-    /// Entries known and not yet indexed.
-    pub(crate) fn len(&self) -> usize {
-        self.persons.len()
+    /// The last entry known, if any.
+    pub(crate) fn last(&self) -> Option<i64> {
+        (!self.persons.is_empty()).then(|| self.first + self.persons.len() as i64 - 1)
     }
 
     /// The persons of entries `lo..=hi` if all are known; everything up to `hi` is forgotten
@@ -1020,8 +1020,8 @@ impl Known {
     }
 }
 
-/// Adds up to `limit` entries of the log (read in one transaction on `log`) to the per-person
-/// index (in its transaction `tx`), sorted by person so that each index page is written once
+/// Adds up to `limit` entries of the log (read in one transaction on `log`), and none past
+/// entry `through` when given, to the per-person index (in its transaction `tx`), sorted by person so that each index page is written once
 /// per batch rather than once per request. The index is derived data: the entries themselves
 /// were committed before any data left. The persons of entries in `known` are taken from
 /// there; the others are read back from the log.
@@ -1029,10 +1029,13 @@ pub(crate) fn index_pending(
     tx: &rusqlite::Transaction<'_>,
     log: &Connection,
     limit: usize,
+    through: Option<i64>,
     known: &mut Known,
 ) -> Result<usize, StoreError> {
     let (from, _) = index_position(tx)?;
-    let to = log_len(log)?.min(from + limit as i64);
+    let to = log_len(log)?
+        .min(from + limit as i64)
+        .min(through.unwrap_or(i64::MAX));
     if to <= from {
         return Ok(0);
     }
@@ -1888,7 +1891,7 @@ mod tests {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .unwrap();
-        let n = index_pending(&tx, &log, limit, &mut Known::default()).unwrap();
+        let n = index_pending(&tx, &log, limit, None, &mut Known::default()).unwrap();
         tx.commit().unwrap();
         n
     }
@@ -1941,20 +1944,20 @@ mod tests {
         let mut k = Known::default();
         k.extend(5, [ps("a"), ps("b"), ps("c")]);
         k.extend(8, [ps("d")]);
-        assert_eq!(k.len(), 4);
+        assert_eq!(k.last(), Some(8));
         assert_eq!(
             k.take(6, 7),
             Some(vec![(6, ps("b")), (7, ps("c"))]),
             "entry 5 was indexed by someone else"
         );
-        assert_eq!(k.len(), 1);
+        assert_eq!(k.last(), Some(8));
         // Someone else appended 9: the run breaks and only what follows is known.
         k.extend(10, [ps("e")]);
         assert_eq!(k.take(9, 10), None);
-        assert_eq!(k.len(), 0);
+        assert_eq!(k.last(), None);
         k.extend(11, [ps("f"), ps("g")]);
         assert_eq!(k.take(11, 13), None, "13 is not known");
-        assert_eq!(k.len(), 0);
+        assert_eq!(k.last(), None);
     }
 
     #[test]
