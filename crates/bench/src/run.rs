@@ -71,11 +71,12 @@ impl ChildServer {
         Some(ticks / 100.0)
     }
 
-    /// CPU time (user + system) used so far by the server's threads whose name starts with
-    /// `prefix` (at most 15 bytes: the kernel keeps no more of a name), in seconds.
-    fn thread_cpu_secs(&self, prefix: &str) -> Option<f64> {
+    /// The `/proc` directories and `stat` fields (from the 3rd, the state) of the server's
+    /// threads whose name starts with `prefix` (at most 15 bytes: the kernel keeps no more of a
+    /// name).
+    fn threads(&self, prefix: &str) -> Option<Vec<(PathBuf, Vec<String>)>> {
         let dir = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).ok()?;
-        let mut ticks = 0.0;
+        let mut out = Vec::new();
         for t in dir.flatten() {
             let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
                 continue;
@@ -83,16 +84,48 @@ impl ChildServer {
             let Some((head, rest)) = stat.rsplit_once(')') else {
                 continue;
             };
-            if !head
+            if head
                 .split_once('(')
                 .is_some_and(|(_, name)| name.starts_with(prefix))
             {
-                continue;
+                out.push((
+                    t.path(),
+                    rest.split_whitespace().map(String::from).collect(),
+                ));
             }
-            let f: Vec<&str> = rest.split_whitespace().collect();
+        }
+        Some(out)
+    }
+
+    /// CPU time (user + system) used so far by the server's threads whose name starts with
+    /// `prefix`, in seconds.
+    fn thread_cpu_secs(&self, prefix: &str) -> Option<f64> {
+        let mut ticks = 0.0;
+        for (_, f) in self.threads(prefix)? {
             ticks += f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
         }
         Some(ticks / 100.0)
+    }
+
+    /// For the server's threads whose name starts with `prefix`: the time they spent runnable
+    /// but waiting for a CPU so far, in seconds, and how many times they were scheduled in
+    /// (`schedstat`), and the nice value of the first one.
+    fn thread_sched(&self, prefix: &str) -> Option<(f64, u64, i64)> {
+        let (mut wait, mut runs, mut nice) = (0.0, 0, None);
+        for (dir, f) in self.threads(prefix)? {
+            let Ok(sched) = std::fs::read_to_string(dir.join("schedstat")) else {
+                continue;
+            };
+            let v: Vec<u64> = sched
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .ok()?;
+            wait += *v.get(1)? as f64 / 1e9;
+            runs += *v.get(2)?;
+            nice = nice.or_else(|| f.get(16).and_then(|n| n.parse().ok()));
+        }
+        Some((wait, runs, nice?))
     }
 
     /// Peak resident memory (VmHWM) in MiB.
@@ -180,8 +213,15 @@ const AUTHZ_REQUESTS: usize = 200_000;
 const AUDIT_THREADS: [&str; 2] = ["rempart-audit-w", "rempart-audit-i"];
 
 /// One server's round: the load, its CPU per request, its audit writer's and indexer's CPU per
-/// request, the share of the machine's CPU time left idle.
-type Round = (LoadResult, Option<f64>, Option<(f64, f64)>, Option<f64>);
+/// request, the share of the machine's CPU time left idle, and the writer's wait for a CPU per
+/// time it was scheduled in, with its nice value.
+type Round = (
+    LoadResult,
+    Option<f64>,
+    Option<(f64, f64)>,
+    Option<f64>,
+    Option<(f64, i64)>,
+);
 
 /// The machine's (idle, total) CPU time so far, in clock ticks, from `/proc/stat`.
 fn machine_ticks() -> Option<(u64, u64)> {
@@ -393,6 +433,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
                         .zip(srv.thread_cpu_secs(AUDIT_THREADS[1]))
                 };
                 let writer_before = audit_cpu();
+                let sched_before = srv.thread_sched(AUDIT_THREADS[0]);
                 let ticks_before = machine_ticks();
                 let r = load(&srv.base, query, *tok, ids.clone(), o.clients, o.seconds).await?;
                 let per = |a: f64, b: f64| (b - a) / r.requests.max(1) as f64;
@@ -403,7 +444,10 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
                 let idle = ticks_before
                     .zip(machine_ticks())
                     .map(|((i0, t0), (i1, t1))| (i1 - i0) as f64 / (t1 - t0).max(1) as f64);
-                out[k].push((r, cpu, writer, idle));
+                let sched = sched_before.zip(srv.thread_sched(AUDIT_THREADS[0])).map(
+                    |((w0, n0, _), (w1, n1, nice))| ((w1 - w0) / (n1 - n0).max(1) as f64, nice),
+                );
+                out[k].push((r, cpu, writer, idle, sched));
             }
         }
         anyhow::Ok(out)
@@ -489,6 +533,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
          | vault without read audit / baseline (cost of tokens and encryption) | {:.2} | ≥ 0.5 (issue 2) |\n\
          | `rempart serve` / vault without read audit (cost of the audit log) | {:.2} (rounds: {}) | ≥ 0.8 (issue 3) |\n\
          | CPU of `rempart serve`'s audit writer thread + indexer thread per request (rounds: {}) | {} | |\n\
+         | wait of `rempart serve`'s audit writer thread for a CPU each time it is scheduled in, and its nice value (rounds: {}) | {} | |\n\
          | `rempart serve` / vault without policy evaluation (cost of the Cedar policies) | {:.2} (rounds: {}) | |\n\
          | `rempart serve` / baseline (all of it) | {:.2} | |\n\
          | peak memory `rempart serve` (VmHWM) | {} | |\n\
@@ -502,6 +547,15 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             .collect::<Vec<_>>()
             .join(", "),
         results[0].2.map_or("n/a".into(), audit_us),
+        runs[0]
+            .iter()
+            .map(|r| r.4.map_or("n/a".into(), |(w, _)| format!("{:.0} µs", w * 1e6)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        results[0].4.map_or("n/a".into(), |(w, n)| format!(
+            "{:.0} µs at nice {n}",
+            w * 1e6
+        )),
         sec.rps / open.rps.max(1e-9),
         round_ratios(0, 3),
         sec.rps / base.rps.max(1e-9),
