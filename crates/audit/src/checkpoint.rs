@@ -130,6 +130,9 @@ pub enum Tamper {
     },
 }
 
+/// Where a checkpoint given with `--from-checkpoint` comes from, in [`Tamper`]'s messages.
+pub const CHECKPOINT_FILE: &str = "checkpoint file";
+
 /// Verifies a log fed in order against checkpoints from the database and from the witness.
 #[derive(Debug)]
 pub struct LogVerifier {
@@ -160,9 +163,40 @@ impl LogVerifier {
         database: &[Checkpoint],
         witness: &[Checkpoint],
     ) -> Result<LogVerifier, Tamper> {
+        LogVerifier::start(
+            public_key,
+            StreamingRoot::new(),
+            &[(database, "database"), (witness, "witness")],
+        )
+    }
+
+    /// [`LogVerifier::new`], with one more checkpoint to check, held outside the database
+    /// (`--from-checkpoint FILE`) and named as such in messages.
+    pub fn with_file(
+        public_key: &[u8; 32],
+        database: &[Checkpoint],
+        witness: &[Checkpoint],
+        file: &Checkpoint,
+    ) -> Result<LogVerifier, Tamper> {
+        LogVerifier::start(
+            public_key,
+            StreamingRoot::new(),
+            &[
+                (std::slice::from_ref(file), CHECKPOINT_FILE),
+                (database, "database"),
+                (witness, "witness"),
+            ],
+        )
+    }
+
+    fn start(
+        public_key: &[u8; 32],
+        stream: StreamingRoot,
+        lists: &[(&[Checkpoint], &'static str)],
+    ) -> Result<LogVerifier, Tamper> {
         let mut expected: BTreeMap<u64, Vec<(Hash, &'static str)>> = BTreeMap::new();
-        for (list, source) in [(database, "database"), (witness, "witness")] {
-            for c in list {
+        for (list, source) in lists {
+            for c in *list {
                 let root =
                     c.root_hash()
                         .filter(|_| c.verify(public_key))
@@ -176,7 +210,7 @@ impl LogVerifier {
         Ok(LogVerifier {
             next_expected: expected.keys().next().copied().unwrap_or(u64::MAX),
             expected,
-            stream: StreamingRoot::new(),
+            stream,
             last_good: 0,
             completed: Vec::new(),
         })

@@ -29,6 +29,6 @@ mod entry;
 pub mod merkle;
 mod proof;
 
-pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified};
+pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified, CHECKPOINT_FILE};
 pub use entry::{leaf_of, Action, AuditEntry, EntryError, Outcome};
 pub use proof::{hex_path, ConsistencyProof, InclusionProof};

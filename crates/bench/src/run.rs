@@ -425,8 +425,9 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             o.clients, o.seconds
         );
         let mut out: Vec<Vec<Round>> = vec![Vec::new(); servers.len()];
-        for _ in 0..rounds {
+        for round in 0..rounds {
             for (k, (srv, tok)) in servers.iter().enumerate() {
+                eprintln!("bench: round {} of {rounds}, server {}", round + 1, k + 1);
                 let before = srv.cpu_secs();
                 let audit_cpu = || {
                     srv.thread_cpu_secs(AUDIT_THREADS[0])

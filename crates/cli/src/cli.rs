@@ -284,6 +284,11 @@ pub enum AuditCommand {
         /// Verify with this Ed25519 public key (hex) instead of the key file's.
         #[arg(long)]
         public_key: Option<String>,
+        /// Also check the log against this signed checkpoint, kept outside the installation
+        /// (JSON, as printed by `audit checkpoint` or served by `GET /v1/audit/checkpoint`): the
+        /// log must hold its entries and give its root.
+        #[arg(long, value_name = "FILE")]
+        from_checkpoint: Option<PathBuf>,
     },
     /// Signs a checkpoint of the log now, records it and appends it to the witness.
     Checkpoint {

@@ -349,7 +349,15 @@ fn audit(command: AuditCommand) -> Result<()> {
             println!("{}", hex::encode(vault.audit_public_key()?));
             Ok(())
         }
-        AuditCommand::Verify { store, public_key } => {
+        AuditCommand::Verify {
+            store,
+            public_key,
+            from_checkpoint,
+        } => {
+            let trusted = from_checkpoint
+                .as_deref()
+                .map(read_checkpoint_file)
+                .transpose()?;
             let vault = open_vault(&store)?;
             let key: [u8; 32] = match public_key {
                 Some(h) => hex::decode(h.trim())
@@ -361,7 +369,9 @@ fn audit(command: AuditCommand) -> Result<()> {
             let w = witness(&store)?;
             let witnessed = w.read()?;
             let pb = bar(vault.audit_len()?, "verifying the audit log");
-            let result = vault.verify_audit(&key, &witnessed, &|d, _| pb.set_position(d))?;
+            let result = vault.verify_audit_from(&key, &witnessed, trusted.as_ref(), &|d, _| {
+                pb.set_position(d)
+            })?;
             pb.finish_and_clear();
             match result {
                 Ok(v) => {
@@ -379,6 +389,27 @@ fn audit(command: AuditCommand) -> Result<()> {
             }
         }
     }
+}
+
+/// A signed checkpoint kept outside the installation: one JSON object (as `audit checkpoint`
+/// prints it and `GET /v1/audit/checkpoint` serves it).
+fn read_checkpoint_file(path: &Path) -> Result<rempart_audit::Checkpoint> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(text.trim()).map_err(|e| {
+        anyhow!(
+            "{} is not a checkpoint (a JSON object with size, root, time and signature, as printed by `rempart audit checkpoint`): {} error at line {}, column {}",
+            path.display(),
+            match e.classify() {
+                serde_json::error::Category::Io => "read",
+                serde_json::error::Category::Syntax => "syntax",
+                serde_json::error::Category::Data => "field",
+                serde_json::error::Category::Eof => "truncation",
+            },
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 fn passphrase() -> Result<Option<Passphrase>> {

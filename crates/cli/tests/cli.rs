@@ -761,3 +761,50 @@ fn policy_check_explains_which_policy_decided() {
     ]);
     assert!(!o.status.success() && stderr(&o).contains("--role"));
 }
+
+#[test]
+fn audit_verify_checks_the_log_against_a_checkpoint_kept_outside() {
+    let i = Install::new();
+    i.synth_import(5, 1, 3);
+    let o = i.run(&["audit", "checkpoint"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let kept = i.data.with_file_name("kept-checkpoint.json");
+    std::fs::write(&kept, &o.stdout).unwrap();
+    let kept_arg = kept.to_str().unwrap();
+    let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("audit log intact"), "{}", stderr(&o));
+
+    // The log cut back behind it, with its checkpoints and the witness: only the kept one tells.
+    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    db.execute_batch("DELETE FROM audit_log WHERE seq > 0; DELETE FROM audit_checkpoints;")
+        .unwrap();
+    drop(db);
+    std::fs::write(i.data.with_file_name("data.witness"), "").unwrap();
+    let o = i.run(&["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("the checkpoint file holds a checkpoint of size"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(&kept, "not json").unwrap();
+    let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is not a checkpoint"), "{}", stderr(&o));
+    let o = i.run(&[
+        "audit",
+        "verify",
+        "--from-checkpoint",
+        "/nonexistent/cp.json",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("reading /nonexistent/cp.json"),
+        "{}",
+        stderr(&o)
+    );
+}

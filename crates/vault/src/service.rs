@@ -1654,12 +1654,29 @@ impl Vault {
         witness: &[rempart_audit::Checkpoint],
         progress: ImportProgress<'_>,
     ) -> Result<Result<rempart_audit::Verified, rempart_audit::Tamper>, VaultError> {
+        self.verify_audit_from(public_key, witness, None, progress)
+    }
+
+    /// [`Vault::verify_audit`], also against `trusted`, a signed checkpoint kept outside the
+    /// installation (by an auditor, the DPO, a witness of their own): the log must hold at
+    /// least its entries and give its root. Someone able to rewrite the database, its
+    /// checkpoints and the witness file together is still caught by a checkpoint they cannot
+    /// reach.
+    pub fn verify_audit_from(
+        &self,
+        public_key: &[u8; 32],
+        witness: &[rempart_audit::Checkpoint],
+        trusted: Option<&rempart_audit::Checkpoint>,
+        progress: ImportProgress<'_>,
+    ) -> Result<Result<rempart_audit::Verified, rempart_audit::Tamper>, VaultError> {
+        use rempart_audit::LogVerifier;
         let total = self.store.audit_len()?;
-        let mut v = match rempart_audit::LogVerifier::new(
-            public_key,
-            &self.store.checkpoints()?,
-            witness,
-        ) {
+        let database = self.store.checkpoints()?;
+        let v = match trusted {
+            None => LogVerifier::new(public_key, &database, witness),
+            Some(t) => LogVerifier::with_file(public_key, &database, witness, t),
+        };
+        let mut v = match v {
             Ok(v) => v,
             Err(t) => return Ok(Err(t)),
         };

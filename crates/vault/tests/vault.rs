@@ -857,6 +857,119 @@ fn a_database_rolled_back_behind_the_witness_is_detected() {
     );
 }
 
+fn verify_from(
+    f: &Fixture,
+    w: &Witness,
+    key: &[u8; 32],
+    trusted: &Checkpoint,
+) -> Result<Verified, Tamper> {
+    f.vault
+        .verify_audit_from(key, &w.read().unwrap(), Some(trusted), &|_, _| {})
+        .unwrap()
+}
+
+/// What someone holding the signing key and write access to the database and the witness can
+/// do: rewrite an entry with a matching leaf, drop every checkpoint, empty the witness and
+/// sign the new history. Only a checkpoint kept elsewhere tells.
+#[test]
+fn a_history_rewritten_and_resigned_is_caught_by_a_checkpoint_kept_outside() {
+    let (f, w, key) = audited();
+    let kept = w.read().unwrap().pop().unwrap();
+    assert_eq!(
+        verify_from(&f, &w, &key, &kept),
+        Ok(Verified {
+            entries: 12,
+            checkpoints: 3,
+            unchecked_tail: 0
+        }),
+        "an intact log extends the checkpoint kept outside"
+    );
+
+    let db = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
+    let stored: Vec<u8> = db
+        .query_row("SELECT entry FROM audit_log WHERE seq = 5", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut e = rempart_audit::AuditEntry::parse(&stored).unwrap();
+    assert_eq!(e.action, rempart_audit::Action::Read);
+    e.action = rempart_audit::Action::List;
+    let bytes = e.canonical();
+    db.execute(
+        "UPDATE audit_log SET entry = ?1, leaf = ?2 WHERE seq = 5",
+        rusqlite::params![bytes, rempart_audit::leaf_of(5, &bytes).to_vec()],
+    )
+    .unwrap();
+    db.execute("DELETE FROM audit_checkpoints", []).unwrap();
+    drop(db);
+    std::fs::write(w.path(), "").unwrap();
+    let resigned = f.vault.checkpoint(&w).unwrap();
+    assert_eq!(resigned.size, 12);
+    assert_ne!(resigned.root, kept.root);
+    assert_eq!(
+        verify(&f, &w, &key).map(|v| v.entries),
+        Ok(12),
+        "the rewritten history is consistent with itself"
+    );
+    assert_eq!(
+        verify_from(&f, &w, &key, &kept),
+        Err(Tamper::RootMismatch {
+            from: 1,
+            to: 12,
+            origin: "checkpoint file"
+        })
+    );
+}
+
+#[test]
+fn a_log_cut_back_behind_a_checkpoint_kept_outside_is_detected() {
+    let (f, w, key) = audited();
+    let p = principal("c", "ML-1");
+    let id = f
+        .vault
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "b@example.fr")))
+        .unwrap();
+    f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+    let kept = f.vault.checkpoint(&w).unwrap();
+    assert_eq!(kept.size, 14);
+    // The last two entries, their checkpoint and its witness line removed by hand.
+    sql(
+        &f,
+        "DELETE FROM audit_log WHERE seq > 12; DELETE FROM audit_checkpoints WHERE size > 12;",
+    );
+    let first = std::fs::read_to_string(w.path()).unwrap();
+    let first = first.lines().next().unwrap();
+    std::fs::write(w.path(), format!("{first}\n")).unwrap();
+    assert_eq!(verify(&f, &w, &key).map(|v| v.entries), Ok(12));
+    assert_eq!(
+        verify_from(&f, &w, &key, &kept),
+        Err(Tamper::Truncated {
+            size: 14,
+            len: 12,
+            first_missing: 13,
+            origin: "checkpoint file"
+        })
+    );
+    // A checkpoint file signed by another key is refused before anything else.
+    let other = Keyring::generate();
+    let root = kept.root_hash().unwrap();
+    let forged = Checkpoint::new(
+        kept.size,
+        &root,
+        kept.time,
+        &other
+            .sign_audit(&Checkpoint::message(kept.size, &root, kept.time))
+            .unwrap(),
+    );
+    assert_eq!(
+        verify_from(&f, &w, &key, &forged),
+        Err(Tamper::BadSignature {
+            size: 14,
+            origin: "checkpoint file"
+        })
+    );
+}
+
 #[test]
 fn concurrent_reads_are_group_committed_each_with_its_own_entry() {
     let (f, w, key) = audited();
