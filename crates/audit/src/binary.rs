@@ -179,6 +179,21 @@ pub fn decode(bytes: &[u8]) -> Result<AuditEntry, DecodeError> {
     Ok(e)
 }
 
+/// The persons of an entry of format 1, skipping the fields before them without decoding them
+/// and ignoring the fields after them (the canonical form is not checked: see [`decode`]).
+pub fn persons_of(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    let mut r = Reader { b: bytes };
+    if r.byte()? != FORMAT_1 {
+        return Err(DecodeError::Invalid("format"));
+    }
+    r.take(8)?;
+    for _ in 0..4 {
+        r.skip_text()?;
+    }
+    r.byte()?;
+    r.list()
+}
+
 /// The time of an entry of format 1, read without decoding the rest.
 pub fn time_of(bytes: &[u8]) -> Option<i64> {
     match bytes {
@@ -376,6 +391,20 @@ impl Reader<'_> {
         })
     }
 
+    /// Passes over a text without building it.
+    fn skip_text(&mut self) -> Result<(), DecodeError> {
+        let n = match self.byte()? {
+            t @ 0..LONG => usize::from(t),
+            LONG => self.length()?,
+            UUID | IPV6 => 16,
+            TOKEN => 8,
+            IPV4 => 4,
+            t if t >= WORD && usize::from(t - WORD) < WORDS.len() => 0,
+            _ => return Err(DecodeError::Invalid("text tag")),
+        };
+        self.take(n).map(|_| ())
+    }
+
     fn text(&mut self) -> Result<String, DecodeError> {
         let tag = self.byte()?;
         self.tagged(tag)
@@ -526,7 +555,22 @@ mod tests {
         #[test]
         fn every_entry_round_trips(e in any_entry()) {
             let b = encode(&e);
+            prop_assert_eq!(persons_of(&b), Ok(e.persons.clone()));
             prop_assert_eq!(decode(&b), Ok(e));
+        }
+
+        #[test]
+        fn the_persons_alone_agree_with_the_whole_entry(
+            b in proptest::collection::vec(any::<u8>(), 0..200)
+        ) {
+            let mut b = b;
+            if let Some(first) = b.first_mut() {
+                *first = FORMAT_1;
+            }
+            let persons = persons_of(&b);
+            if let Ok(e) = decode(&b) {
+                prop_assert_eq!(persons, Ok(e.persons));
+            }
         }
 
         #[test]

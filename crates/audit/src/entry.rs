@@ -125,6 +125,15 @@ impl AuditEntry {
         }
     }
 
+    /// The persons named by stored canonical bytes, decoding as little as the format allows
+    /// (for the per-person index; the entry's canonical form is not checked).
+    pub fn persons_of(bytes: &[u8]) -> Result<Vec<String>, EntryError> {
+        match bytes.first() {
+            Some(&crate::binary::FORMAT_1) => Ok(crate::binary::persons_of(bytes)?),
+            _ => Self::parse(bytes).map(|e| e.persons),
+        }
+    }
+
     /// The time of stored canonical bytes, decoding as little as the format allows.
     pub fn time_of(bytes: &[u8]) -> Result<i64, EntryError> {
         match crate::binary::time_of(bytes) {

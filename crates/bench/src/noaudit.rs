@@ -9,8 +9,8 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AuditVisitor, ListScope, NewPerson, PersonUpdate, SqliteKeyStore, SqliteStore, Store,
-    StoreError, StoredPerson, TokenRecord,
+    AuditVisitor, IndexCheck, ListScope, NewPerson, PersonUpdate, SqliteKeyStore, SqliteStore,
+    Store, StoreError, StoredPerson, TokenRecord,
 };
 use rempart_vault::{SystemClock, Vault};
 use std::path::Path;
@@ -116,6 +116,15 @@ impl Store for WithoutReadAudit {
     }
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.0.checkpoints()
+    }
+    fn check_audit_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<IndexCheck, StoreError> {
+        self.0.check_audit_index(progress)
+    }
+    fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
+        self.0.rebuild_audit_index(progress)
     }
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         self.0.token_by_hash(hash)

@@ -290,6 +290,12 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         from_checkpoint: Option<PathBuf>,
     },
+    /// Empties the per-person index of the log (`audit-index.db`, which answers the access
+    /// history) and builds it again from the log, after `audit verify` found it out of step.
+    Reindex {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Signs a checkpoint of the log now, records it and appends it to the witness.
     Checkpoint {
         #[command(flatten)]

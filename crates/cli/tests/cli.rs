@@ -808,3 +808,48 @@ fn audit_verify_checks_the_log_against_a_checkpoint_kept_outside() {
         stderr(&o)
     );
 }
+
+#[test]
+fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it() {
+    let i = Install::new();
+    i.synth_import(5, 1, 3);
+    let o = i.run(&["audit", "reindex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("entries indexed"), "{}", stderr(&o));
+    let o = i.run(&["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("per-person index matches the log"),
+        "{}",
+        stderr(&o)
+    );
+    let index = rusqlite::Connection::open(i.data.join("audit-index.db")).unwrap();
+    let (person, seq): (String, i64) = index
+        .query_row("SELECT person_id, seq FROM persons LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    index
+        .execute(
+            "DELETE FROM persons WHERE person_id = ?1 AND seq = ?2",
+            rusqlite::params![person, seq],
+        )
+        .unwrap();
+    drop(index);
+    let o = i.run(&["audit", "verify"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains(&format!("disagrees with the log at entry {seq}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !stderr(&o).contains(&person),
+        "no person id printed: {}",
+        stderr(&o)
+    );
+    let o = i.run(&["audit", "reindex"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = i.run(&["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

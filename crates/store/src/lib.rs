@@ -60,7 +60,9 @@ pub fn read_snapshot(store: &dyn Store) -> Result<ReadSnapshot<'_>, StoreError> 
         store,
     })
 }
-pub use sqlite::{SqliteKeyStore, SqliteStore, AUDIT_FILE, KEYS_FILE, VAULT_FILE};
+pub use sqlite::{
+    SqliteKeyStore, SqliteStore, AUDIT_FILE, AUDIT_INDEX_FILE, KEYS_FILE, VAULT_FILE,
+};
 
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_domain::Category;
@@ -300,8 +302,27 @@ pub trait Store: Send + Sync {
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
     /// Every recorded checkpoint, by size.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Compares the per-person index of the log (derived data, unsigned) with the persons the
+    /// entries it covers name, in one snapshot of both; `progress(done, total)` per stretch.
+    fn check_audit_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<IndexCheck, StoreError>;
+    /// Empties the per-person index and builds it again from the log; returns the entries
+    /// indexed. Safe while a server runs on the same directory.
+    fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError>;
     /// A token by hash.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+}
+
+/// What [`Store::check_audit_index`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexCheck {
+    /// The last entry the index covers (entries after it are scanned from the log itself).
+    pub through: u64,
+    /// The first entry whose persons the index records differently (missing, added or moved
+    /// rows), if any.
+    pub first_difference: Option<u64>,
 }
 
 /// Where wrapped data keys live, apart from the files.

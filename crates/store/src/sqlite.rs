@@ -2,7 +2,7 @@
 
 use crate::group::GroupCommit;
 use crate::pool::Pool;
-use crate::{AuditVisitor, IndexEntry};
+use crate::{AuditVisitor, IndexCheck, IndexEntry};
 use crate::{
     KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson,
     TokenRecord,
@@ -326,6 +326,47 @@ fn open_pool_with(
     Ok(pool)
 }
 
+/// Opens the per-person index of the log. It is derived data: a file SQLite reports as corrupt
+/// or as not a database is moved aside (`audit-index.db.corrupt`, kept for a look) and a new
+/// one is built from the log, instead of keeping the whole store from opening.
+fn open_index(dir: &Path) -> Result<Pool, StoreError> {
+    let open = || {
+        open_pool_with(
+            dir,
+            AUDIT_INDEX_FILE,
+            INDEX_MIGRATIONS,
+            init_index,
+            init_index_writer,
+        )
+    };
+    match open() {
+        Err(StoreError::Database { source, .. })
+            if matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ) =>
+        {
+            let file = dir.join(AUDIT_INDEX_FILE);
+            let aside = dir.join(format!("{AUDIT_INDEX_FILE}.corrupt"));
+            tracing::warn!(
+                aside = %aside.display(),
+                "the audit index is corrupt: moved aside, and built again from the log"
+            );
+            std::fs::rename(&file, &aside).map_err(|e| {
+                StoreError::NotInitialised(format!(
+                    "moving the corrupt audit index {} aside: {e}",
+                    file.display()
+                ))
+            })?;
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.join(format!("{AUDIT_INDEX_FILE}{suffix}")));
+            }
+            open()
+        }
+        other => other,
+    }
+}
+
 /// The file store in `DIR/vault.db`, the audit log in `DIR/audit.db` and its per-person index
 /// in `DIR/audit-index.db`.
 pub struct SqliteStore {
@@ -380,13 +421,7 @@ impl SqliteStore {
     /// Opens (and migrates) the file store of an existing data directory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
-        let index = Arc::new(open_pool_with(
-            dir,
-            AUDIT_INDEX_FILE,
-            INDEX_MIGRATIONS,
-            init_index,
-            init_index_writer,
-        )?);
+        let index = Arc::new(open_index(dir)?);
         // Before the log's migration 2 drops the index it held.
         take_old_index(dir)?;
         let log = Arc::new(open_pool_with(
@@ -1057,8 +1092,9 @@ pub(crate) fn index_pending(
                 .get_ref(1)
                 .and_then(|v| v.as_blob().map_err(Into::into))
                 .map_err(db("audit indexing"))?;
-            let e = AuditEntry::parse(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
-            rows.extend(e.persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
+            let persons =
+                AuditEntry::persons_of(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+            rows.extend(persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
         }
     }
     rows.sort_unstable();
@@ -1079,6 +1115,107 @@ pub(crate) fn index_pending(
     )
     .map_err(db("advance audit index"))?;
     Ok((to - from) as usize)
+}
+
+/// The persons the index records for the entries of stretch `bucket` up to `through`, against
+/// `expected`, the persons those entries name (sorted, without repeats): the first entry where
+/// they differ.
+fn first_difference(
+    expected: Vec<(String, i64)>,
+    index: &Connection,
+    bucket: i64,
+    through: i64,
+) -> Result<Option<i64>, StoreError> {
+    let actual: Vec<(String, i64)> = index
+        .prepare_cached(
+            "SELECT person_id, seq FROM persons WHERE bucket = ?1 AND seq <= ?2
+             ORDER BY person_id, seq",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![bucket, through], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(db("read audit index"))?;
+    if actual == expected {
+        return Ok(None);
+    }
+    let (a, e): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+        (actual.iter().collect(), expected.iter().collect());
+    Ok(a.symmetric_difference(&e).map(|(_, seq)| *seq).min())
+}
+
+/// [`Store::check_audit_index`] on a snapshot of the index and one of the log.
+fn check_index(
+    index: &Connection,
+    log: &Connection,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<IndexCheck, StoreError> {
+    let (through, leaf) = index_position(index)?;
+    let len = log_len(log)?;
+    let found = |first: Option<i64>| IndexCheck {
+        through: through.max(0) as u64,
+        first_difference: first.map(|s| s.max(1) as u64),
+    };
+    if through > len || (through > 0 && leaf_at(log, through)? != leaf) {
+        // Not this log's index (it is emptied and rebuilt at the next opening).
+        return Ok(found(Some(through.min(len + 1))));
+    }
+    let mut expected: Vec<(String, i64)> = Vec::new();
+    let mut rows: i64 = 0;
+    let mut bucket = 0i64;
+    {
+        let mut st = log
+            .prepare_cached("SELECT seq, entry FROM audit_log WHERE seq <= ?1 ORDER BY seq")
+            .map_err(db("prepare audit index check"))?;
+        let mut q = st
+            .query(params![through])
+            .map_err(db("audit index check"))?;
+        while let Some(r) = q.next().map_err(db("audit index check"))? {
+            let seq: i64 = r.get(0).map_err(db("audit index check"))?;
+            if seq >> BUCKET_BITS != bucket {
+                expected.sort_unstable();
+                expected.dedup();
+                rows += expected.len() as i64;
+                if let Some(d) =
+                    first_difference(std::mem::take(&mut expected), index, bucket, through)?
+                {
+                    return Ok(found(Some(d)));
+                }
+                progress(seq as u64 - 1, through as u64);
+                bucket = seq >> BUCKET_BITS;
+            }
+            let bytes = r
+                .get_ref(1)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(db("audit index check"))?;
+            let persons =
+                AuditEntry::persons_of(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+            expected.extend(persons.into_iter().map(|p| (p, seq)));
+        }
+    }
+    expected.sort_unstable();
+    expected.dedup();
+    rows += expected.len() as i64;
+    if let Some(d) = first_difference(expected, index, bucket, through)? {
+        return Ok(found(Some(d)));
+    }
+    progress(through as u64, through as u64);
+    // Every stretch matched; rows anywhere else (past the position, or in another stretch than
+    // their entry's) are extra.
+    let total: i64 = index
+        .query_row("SELECT COUNT(*) FROM persons", [], |r| r.get(0))
+        .map_err(db("read audit index"))?;
+    if total != rows {
+        let stray: Option<i64> = index
+            .query_row(
+                "SELECT MIN(seq) FROM persons WHERE seq > ?1 OR bucket != (seq >> ?2)",
+                params![through, BUCKET_BITS],
+                |r| r.get(0),
+            )
+            .map_err(db("read audit index"))?;
+        return Ok(found(Some(stray.unwrap_or(through + 1))));
+    }
+    Ok(found(None))
 }
 
 impl Store for SqliteStore {
@@ -1524,6 +1661,15 @@ impl Store for SqliteStore {
                     ))?;
                 let e =
                     AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                // A row added to the index by hand must not put someone else's entry in this
+                // history (`audit verify` names it).
+                if !e.persons.iter().any(|p| p == person) {
+                    tracing::warn!(
+                        seq,
+                        "the audit index names an entry that does not name the person: skipped (run `rempart audit verify`)"
+                    );
+                    continue;
+                }
                 out.push((seq as u64, e));
             }
             bucket -= 1;
@@ -1590,6 +1736,54 @@ impl Store for SqliteStore {
             out.push(serde_json::from_slice(&b).map_err(|_| StoreError::Corrupt("checkpoint"))?);
         }
         Ok(out)
+    }
+
+    fn check_audit_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<IndexCheck, StoreError> {
+        // The index's snapshot first, then the log's: everything indexed is in the log.
+        let ic = self.index.read().map_err(db("open reader"))?;
+        let itx = ReadTx::begin(&ic).map_err(db("begin audit index check"))?;
+        let c = self.log.read().map_err(db("open reader"))?;
+        let tx = ReadTx::begin(&c).map_err(db("begin audit index check"))?;
+        let checked = check_index(&ic, &c, progress)?;
+        tx.finish().map_err(db("end audit index check"))?;
+        itx.finish().map_err(db("end audit index check"))?;
+        Ok(checked)
+    }
+
+    fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
+        {
+            let mut w = self.index.write();
+            let tx = w
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db("begin audit index reset"))?;
+            tx.execute_batch("DELETE FROM persons; UPDATE position SET through = 0, leaf = NULL;")
+                .map_err(db("reset audit index"))?;
+            tx.commit().map_err(db("commit audit index reset"))?;
+        }
+        let total = self.audit_len()?;
+        let mut known = Known::default();
+        loop {
+            let done = {
+                let reader = self.log.read().map_err(db("open reader"))?;
+                let rtx = ReadTx::begin(&reader).map_err(db("begin audit indexing"))?;
+                let mut w = self.index.write();
+                let tx = w
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db("begin audit indexing"))?;
+                let n = index_pending(&tx, &reader, 50_000, None, &mut known)?;
+                tx.commit().map_err(db("commit audit indexing"))?;
+                rtx.finish().map_err(db("end audit indexing"))?;
+                n
+            };
+            let (through, _) = index_position(&*self.index.read().map_err(db("open reader"))?)?;
+            progress((through.max(0) as u64).min(total), total);
+            if done == 0 {
+                return Ok(through.max(0) as u64);
+            }
+        }
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {
@@ -2211,12 +2405,19 @@ mod tests {
         let (through, leaf) = index_position(&s.index.read().unwrap()).unwrap();
         assert_eq!(through, 200);
         assert_eq!(leaf, leaf_at(&s.log.read().unwrap(), 200).unwrap());
-        let z = s.audit_for_person("z", 10).unwrap();
-        assert_eq!(
-            z.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
-            [7],
-            "copied"
-        );
+        // Read from the index itself: the history skips an entry that does not name "z".
+        let z: Vec<i64> = s
+            .index
+            .read()
+            .unwrap()
+            .prepare("SELECT seq FROM persons WHERE person_id = 'z'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(z, [7], "copied");
+        assert!(s.audit_for_person("z", 10).unwrap().is_empty());
         assert_eq!(s.audit_for_person("a", 1000).unwrap().len(), 300);
         let left: (i64, i64) = s
             .log
@@ -2404,6 +2605,30 @@ mod tests {
             0,
             "the audit entry went with the failed insert"
         );
+    }
+
+    #[test]
+    fn a_corrupt_index_is_moved_aside_and_built_again_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.append_audit(&[entry(), entry()]).unwrap();
+        wait_indexed(&s);
+        drop(s);
+        let file = dir.path().join(AUDIT_INDEX_FILE);
+        std::fs::write(&file, vec![0x5Au8; 8192]).unwrap();
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("{AUDIT_INDEX_FILE}{suffix}")));
+        }
+        let s =
+            SqliteStore::open(dir.path()).expect("a corrupt index does not keep the store closed");
+        assert!(dir
+            .path()
+            .join(format!("{AUDIT_INDEX_FILE}.corrupt"))
+            .exists());
+        wait_indexed(&s);
+        assert_eq!(history_times(&s, "a", 10).len(), 2);
+        let checked = s.check_audit_index(&mut |_, _| {}).unwrap();
+        assert_eq!((checked.through, checked.first_difference), (2, None));
     }
 
     #[test]

@@ -1723,6 +1723,21 @@ impl Vault {
         Ok(v.finish())
     }
 
+    /// Compares the per-person index of the log (which answers the access history) with the
+    /// entries it covers: run after [`Vault::verify_audit`] has found the log intact.
+    pub fn check_audit_index(
+        &self,
+        progress: ImportProgress<'_>,
+    ) -> Result<rempart_store::IndexCheck, VaultError> {
+        Ok(self.store.check_audit_index(&mut |d, t| progress(d, t))?)
+    }
+
+    /// Empties the per-person index and builds it again from the log; returns the entries
+    /// indexed.
+    pub fn rebuild_audit_index(&self, progress: ImportProgress<'_>) -> Result<u64, VaultError> {
+        Ok(self.store.rebuild_audit_index(&mut |d, t| progress(d, t))?)
+    }
+
     /// Number of audit entries.
     pub fn audit_len(&self) -> Result<u64, VaultError> {
         Ok(self.store.audit_len()?)

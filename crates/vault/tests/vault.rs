@@ -970,6 +970,90 @@ fn a_log_cut_back_behind_a_checkpoint_kept_outside_is_detected() {
     );
 }
 
+/// The per-person index answers the access history; it is derived and unsigned, so `audit
+/// verify` compares it with the log, and `audit reindex` builds it again.
+#[test]
+fn an_index_row_deleted_or_added_by_hand_is_found_and_rebuilt() {
+    let (f, _w, _key) = audited();
+    let p = principal("c", "ML-1");
+    let a = f
+        .vault
+        .create(&p, followed_by(&p, file("ML-1", "Alpha", "a@example.fr")))
+        .unwrap();
+    let b = f
+        .vault
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "b@example.fr")))
+        .unwrap();
+    f.vault.read(&p, &a, Purpose::Accompaniment, None).unwrap();
+    f.vault.read(&p, &b, Purpose::Accompaniment, None).unwrap();
+    assert_eq!(f.vault.rebuild_audit_index(&|_, _| {}).unwrap(), 16);
+    let intact = f.vault.check_audit_index(&|_, _| {}).unwrap();
+    assert_eq!((intact.through, intact.first_difference), (16, None));
+    assert_eq!(history(&f.store, &a).len(), 2, "creation and read of a");
+
+    // The read of `a` (entry 15) removed from the index: its history loses it.
+    let index = rempart_store::AUDIT_INDEX_FILE;
+    sql_in(
+        &f,
+        index,
+        &format!("DELETE FROM persons WHERE person_id = '{a}' AND seq = 15"),
+    );
+    assert_eq!(history(&f.store, &a).len(), 1);
+    assert_eq!(
+        f.vault
+            .check_audit_index(&|_, _| {})
+            .unwrap()
+            .first_difference,
+        Some(15)
+    );
+    assert_eq!(f.vault.rebuild_audit_index(&|_, _| {}).unwrap(), 16);
+    assert_eq!(
+        f.vault
+            .check_audit_index(&|_, _| {})
+            .unwrap()
+            .first_difference,
+        None
+    );
+    assert_eq!(
+        history(&f.store, &a).len(),
+        2,
+        "the rebuilt index has it again"
+    );
+
+    // The read of `b` (entry 16) attributed to `a` too: found, and kept out of a's history.
+    sql_in(
+        &f,
+        index,
+        &format!("INSERT INTO persons (bucket, person_id, seq) VALUES (0, '{a}', 16)"),
+    );
+    assert_eq!(
+        f.vault
+            .check_audit_index(&|_, _| {})
+            .unwrap()
+            .first_difference,
+        Some(16)
+    );
+    assert_eq!(
+        history(&f.store, &a).len(),
+        2,
+        "b's read is not shown as a's"
+    );
+    // A row past the index's position, or in another stretch, is extra too.
+    f.vault.rebuild_audit_index(&|_, _| {}).unwrap();
+    sql_in(
+        &f,
+        index,
+        &format!("INSERT INTO persons (bucket, person_id, seq) VALUES (7, '{a}', 3)"),
+    );
+    assert_eq!(
+        f.vault
+            .check_audit_index(&|_, _| {})
+            .unwrap()
+            .first_difference,
+        Some(3)
+    );
+}
+
 #[test]
 fn concurrent_reads_are_group_committed_each_with_its_own_entry() {
     let (f, w, key) = audited();
