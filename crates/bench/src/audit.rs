@@ -37,6 +37,13 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
     let write_secs = t.elapsed().as_secs_f64();
     // Fold the WAL back into the database, as a running server's checkpoints keep doing.
     store.checkpoint()?;
+    // The per-person index built from the log (`audit reindex`), so that what follows is timed
+    // with the indexer idle, as on an installation whose server keeps its index current (the
+    // store's indexer thread would otherwise be indexing the ten million entries meanwhile).
+    eprintln!("bench: rebuilding the per-person index");
+    let t = Instant::now();
+    let reindexed = vault.rebuild_audit_index(&|_, _| {})?;
+    let reindex_secs = t.elapsed().as_secs_f64();
     let witness = Witness::new(root.join("audit.witness"));
     let t = Instant::now();
     let cp = vault.checkpoint(&witness)?;
@@ -55,12 +62,8 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
     let verified = vault.verify_audit(&key, &witness.read()?, &|_, _| {})?;
     let verify_secs = t.elapsed().as_secs_f64();
     let ok = verified.map(|v| v.entries == n).unwrap_or(false);
-    // The per-person index: built again from the log (`audit reindex`), then compared with it
-    // (`audit verify`'s second pass).
-    eprintln!("bench: rebuilding and checking the per-person index");
-    let t = Instant::now();
-    let reindexed = vault.rebuild_audit_index(&|_, _| {})?;
-    let reindex_secs = t.elapsed().as_secs_f64();
+    // The per-person index compared with the log (`audit verify`'s second pass).
+    eprintln!("bench: checking the per-person index");
     let t = Instant::now();
     let index = vault.check_audit_index(&|_, _| {})?;
     let index_secs = t.elapsed().as_secs_f64();
@@ -113,7 +116,7 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
          | signed checkpoint over the whole log (root recomputed from the entries) | {:.2} s ({:.0} entries/s) | |\n\
          | reading the entries alone (SQLite scan, {:.0} bytes per entry) | {:.2} s, {:.0} entries/s | |\n\
          | `audit verify` of the whole log against its checkpoint{} | {:.2} s, {:.0} entries/s | ≥ 2,000,000 entries/s |\n\
-         | `audit reindex`: the per-person index rebuilt from the log | {:.2} s, {:.0} entries/s | |\n\
+         | `audit reindex`: the per-person index rebuilt from the log (the store's own indexer thread indexing the same entries meanwhile) | {:.2} s, {:.0} entries/s | |\n\
          | per-person index compared with the log (`audit verify`'s second pass){} | {:.2} s, {:.0} entries/s | |\n\
          | next checkpoint, 1,000 entries later (resumed from the stored subtrees) | {:.2} ms | |\n\
          | inclusion proof generation for a random entry (1,000 proofs) | p50 {:.0} µs, p99 {:.0} µs | < 1 ms |\n\
