@@ -807,6 +807,9 @@ fn take_old_index(dir: &Path) -> Result<(), StoreError> {
         .map_err(db("detach the audit log"))
 }
 
+/// Empties the per-person index: it is built again from the log.
+const RESET_INDEX: &str = "DELETE FROM persons; UPDATE position SET through = 0, leaf = NULL;";
+
 /// The last entry indexed (0 for none) and its leaf.
 fn index_position(c: &Connection) -> Result<(i64, Option<Vec<u8>>), StoreError> {
     c.prepare_cached("SELECT through, leaf FROM position WHERE id = 1")
@@ -844,7 +847,7 @@ fn index_in_step(index: &Pool, log: &Pool) -> Result<(), StoreError> {
         tracing::warn!(
             "the audit index does not describe audit.db (restored from a copy?): it is built again from the log"
         );
-        tx.execute_batch("DELETE FROM persons; UPDATE position SET through = 0, leaf = NULL;")
+        tx.execute_batch(RESET_INDEX)
             .map_err(db("reset audit index"))?;
     }
     tx.commit().map_err(db("commit audit index reset"))
@@ -1759,7 +1762,7 @@ impl Store for SqliteStore {
             let tx = w
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db("begin audit index reset"))?;
-            tx.execute_batch("DELETE FROM persons; UPDATE position SET through = 0, leaf = NULL;")
+            tx.execute_batch(RESET_INDEX)
                 .map_err(db("reset audit index"))?;
             tx.commit().map_err(db("commit audit index reset"))?;
         }
