@@ -24,7 +24,8 @@
 //! Exactly one byte string encodes an entry: the encoder always takes the most specific form,
 //! and the decoder refuses bytes that do not re-encode to themselves (an over-long length, a
 //! literal that should have been a word, trailing bytes). The dictionary and the tables are
-//! part of format 1: changing them needs a new format byte.
+//! part of format 1: changing what a code means needs a new format byte; a new action only
+//! appends a code to [`ACTIONS`].
 
 use crate::entry::{Action, AuditEntry, Outcome};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -32,8 +33,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// The format byte of this encoding. JSON entries of older logs begin with `{`.
 pub const FORMAT_1: u8 = 0x01;
 
-/// Actions by code, format 1.
-pub const ACTIONS: [Action; 15] = [
+/// Actions by code, format 1. A new action takes the next code: codes are never reused or
+/// reordered, so every entry ever written decodes the same way (a binary older than an action
+/// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
+pub const ACTIONS: [Action; 16] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -49,6 +52,7 @@ pub const ACTIONS: [Action; 15] = [
     Action::Assign,
     Action::Enrol,
     Action::Unenrol,
+    Action::AuditReindex,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -224,6 +228,7 @@ fn action_code(a: Action) -> u8 {
         Action::Assign => 12,
         Action::Enrol => 13,
         Action::Unenrol => 14,
+        Action::AuditReindex => 15,
     }
 }
 
@@ -464,7 +469,8 @@ mod tests {
 
     #[test]
     fn the_format_is_frozen() {
-        // Changing a table changes what stored entries mean: it needs a new format byte.
+        // Changing a table changes what stored entries mean: it needs a new format byte. Only
+        // appending an action is allowed (the length below moves; the codes before it do not).
         let b = encode(&read_entry());
         assert_eq!(
             hex::encode(&b),
@@ -472,8 +478,18 @@ mod tests {
              01c00000c350000040008000000000000001028d9086c27f000001c06f1c2d9e8a4b4c3d9e2f0a1b\
              2c3d4e5f00ff"
         );
-        assert_eq!(ACTIONS.len(), 15);
         assert_eq!(WORDS.len(), 24);
+        // Every action's code, by its name in JSON: appending is the only change allowed.
+        let names: Vec<String> = ACTIONS
+            .iter()
+            .map(|a| serde_json::to_string(a).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            names.join(","),
+            "\"read\",\"search\",\"list\",\"create\",\"update\",\"erase\",\"import\",\
+             \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
+             \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\""
+        );
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum Action {
     Enrol,
     /// An enrolment with a partner ended (`detail`: the partner).
     Unenrol,
+    /// The per-person index of the log was emptied and built again from the log (`detail`:
+    /// the entries indexed).
+    AuditReindex,
 }
 
 /// How it ended.

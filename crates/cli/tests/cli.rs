@@ -816,6 +816,15 @@ fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it()
     let o = i.run(&["audit", "reindex"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("entries indexed"), "{}", stderr(&o));
+    // Recorded in the log, as the local administrator.
+    let o = i.run(&["audit", "export"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.contains("\"audit_reindex\""))
+        .unwrap_or_else(|| panic!("no audit_reindex entry in {out}"));
+    assert!(line.contains("\"principal\":\"cli\""), "{line}");
     let o = i.run(&["audit", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(

@@ -323,6 +323,16 @@ impl Vault {
         }
     }
 
+    /// Records an administrative act of the local administrator (`cli`, agency `LOCAL`) that
+    /// names no person, durably.
+    fn record_local(&self, action: Action, detail: String) -> Result<(), VaultError> {
+        let actor =
+            Principal::local(Agency::parse("LOCAL").map_err(|_| StoreError::Corrupt("agency"))?);
+        let mut e = self.entry(&actor, action, vec![], vec![], None, Outcome::Allowed);
+        e.detail = Some(detail);
+        Ok(self.store.append_audit(&[e])?)
+    }
+
     /// Records a refusal, then returns `err`: a probe of another agency's files leaves a trace.
     fn denied(
         &self,
@@ -1240,18 +1250,10 @@ impl Vault {
             done += out.len() as u64;
             progress(done, total);
         }
-        let actor =
-            Principal::local(Agency::parse("LOCAL").map_err(|_| StoreError::Corrupt("agency"))?);
-        let mut e = self.entry(
-            &actor,
+        self.record_local(
             Action::KeyRotate,
-            vec![],
-            vec![],
-            None,
-            Outcome::Allowed,
-        );
-        e.detail = Some(format!("master_version={current} rewrapped={done}"));
-        self.store.append_audit(&[e])?;
+            format!("master_version={current} rewrapped={done}"),
+        )?;
         Ok(RotationReport { rewrapped: done })
     }
 
@@ -1733,9 +1735,12 @@ impl Vault {
     }
 
     /// Empties the per-person index and builds it again from the log; returns the entries
-    /// indexed.
+    /// indexed. An administrative act, recorded (`audit_reindex`, by `cli`) once the index is
+    /// rebuilt: the access history answers from it.
     pub fn rebuild_audit_index(&self, progress: ImportProgress<'_>) -> Result<u64, VaultError> {
-        Ok(self.store.rebuild_audit_index(&mut |d, t| progress(d, t))?)
+        let n = self.store.rebuild_audit_index(&mut |d, t| progress(d, t))?;
+        self.record_local(Action::AuditReindex, format!("indexed={n}"))?;
+        Ok(n)
     }
 
     /// Number of audit entries.
