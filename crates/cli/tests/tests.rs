@@ -13,3 +13,6 @@ mod http;
 
 /// Data at rest: no plaintext in any file of the data directory.
 mod at_rest;
+
+/// A crash: the server killed while it reads and writes.
+mod crash;

@@ -153,6 +153,10 @@ impl Drop for Server {
     /// Stops the server as an operator would (SIGTERM, so that it signs its last checkpoint),
     /// and kills it if it has not stopped within five seconds.
     fn drop(&mut self) {
+        // Already stopped (and reaped: its pid may belong to another process by now).
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -174,6 +178,13 @@ pub struct Resp {
 }
 
 impl Server {
+    /// Kills the server at once (SIGKILL: no checkpoint, no clean shutdown), as a crash or the
+    /// kernel's OOM killer would, and waits for it.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     fn send(&self, req: reqwest::blocking::RequestBuilder, token: Option<&str>) -> Resp {
         let req = match token {
             Some(t) => req.bearer_auth(t),
