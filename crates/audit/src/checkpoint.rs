@@ -4,7 +4,7 @@ use crate::entry::leaf_of;
 use crate::merkle::{Hash, StreamingRoot};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -46,7 +46,9 @@ impl Checkpoint {
         hex::decode(&self.root).ok()?.try_into().ok()
     }
 
-    /// Whether the signature is valid for `public_key`.
+    /// Whether the signature is valid for `public_key`. Strict Ed25519 verification: a public
+    /// key of small order (for which signatures can be made without any secret) and
+    /// non-canonical signatures are refused.
     pub fn verify(&self, public_key: &[u8; 32]) -> bool {
         let (Some(root), Ok(sig)) = (self.root_hash(), B64.decode(&self.signature)) else {
             return false;
@@ -57,7 +59,7 @@ impl Checkpoint {
         let Ok(key) = VerifyingKey::from_bytes(public_key) else {
             return false;
         };
-        key.verify(
+        key.verify_strict(
             &Checkpoint::message(self.size, &root, self.time),
             &Signature::from_bytes(&sig),
         )
@@ -278,5 +280,32 @@ impl LogVerifier {
             checkpoints,
             unchecked_tail: len - self.last_good,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The identity point as a public key: under cofactorless, non-strict verification the
+    /// "signature" (R = identity, s = 0) is valid for every message, no secret needed.
+    #[test]
+    fn a_small_order_public_key_does_not_make_any_checkpoint_valid() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut forged = [0u8; 64];
+        forged[0] = 1;
+        let cp = Checkpoint::new(12, &[9u8; 32], 1_795_000_000, &forged);
+        let key = VerifyingKey::from_bytes(&identity).expect("a point of the curve");
+        assert!(
+            ed25519_dalek::Verifier::verify(
+                &key,
+                &Checkpoint::message(cp.size, &[9u8; 32], cp.time),
+                &Signature::from_bytes(&forged)
+            )
+            .is_ok(),
+            "the weakness this test guards against"
+        );
+        assert!(!cp.verify(&identity));
     }
 }

@@ -575,6 +575,29 @@ mod tests {
             prop_assert!(!verify_consistency(m as u64, n as u64, &root(&forged), &root(&leaves), &p));
         }
 
+        /// What a proof file from outside can hold: any position, sizes over the whole range
+        /// of u64 (and small ones), any path of any length. The verifiers neither panic (the
+        /// tests run with overflow checks) nor accept hashes that were never in a tree.
+        #[test]
+        fn arbitrary_positions_sizes_and_paths_never_panic_nor_verify(
+            index in any::<u64>(), size in any::<u64>(), small in 0u64..70,
+            path in proptest::collection::vec(any::<[u8; 32]>(), 0..70),
+            leaf in any::<[u8; 32]>(),
+        ) {
+            let mut root = leaf;
+            root[0] ^= 1;
+            for (i, n) in [
+                (index, size),
+                (index % (small + 1), small),
+                (u64::MAX - 1, u64::MAX),
+                (0, u64::MAX),
+                (u64::MAX, u64::MAX),
+            ] {
+                prop_assert!(!verify_inclusion(&leaf, i, n, &path, &root));
+                prop_assert!(!verify_consistency(i, n, &leaf, &root, &path));
+            }
+        }
+
         #[test]
         fn streaming_root_equals_recursive_root(n in 0usize..300) {
             let leaves = leaves_of(n);
