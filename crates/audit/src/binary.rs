@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 16] = [
+pub const ACTIONS: [Action; 21] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -53,6 +53,11 @@ pub const ACTIONS: [Action; 16] = [
     Action::Enrol,
     Action::Unenrol,
     Action::AuditReindex,
+    Action::IntegrityAlert,
+    Action::TokenRevoke,
+    Action::PrincipalSuspend,
+    Action::PrincipalRestore,
+    Action::FactsBind,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -229,6 +234,11 @@ fn action_code(a: Action) -> u8 {
         Action::Enrol => 13,
         Action::Unenrol => 14,
         Action::AuditReindex => 15,
+        Action::IntegrityAlert => 16,
+        Action::TokenRevoke => 17,
+        Action::PrincipalSuspend => 18,
+        Action::PrincipalRestore => 19,
+        Action::FactsBind => 20,
     }
 }
 
@@ -488,7 +498,8 @@ mod tests {
             names.join(","),
             "\"read\",\"search\",\"list\",\"create\",\"update\",\"erase\",\"import\",\
              \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
-             \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\""
+             \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\",\"integrity_alert\",\
+             \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\""
         );
     }
 

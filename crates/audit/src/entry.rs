@@ -41,6 +41,19 @@ pub enum Action {
     /// The per-person index of the log was emptied and built again from the log (`detail`:
     /// the entries indexed).
     AuditReindex,
+    /// A stored row failed its integrity check (a token or a file's access facts rewritten
+    /// without the key): refused as unknown, and recorded (`detail`: what failed, never a
+    /// value). Written with principal `integrity` when the caller is not known.
+    IntegrityAlert,
+    /// A token was revoked (`detail`: its id).
+    TokenRevoke,
+    /// A principal was suspended: every one of its tokens stops working (`detail`: the name).
+    PrincipalSuspend,
+    /// A suspended principal was restored (`detail`: the name and the justification).
+    PrincipalRestore,
+    /// Files and tokens stored before their access facts were tagged received their tags
+    /// (`detail`: how many), once, at the upgrade.
+    FactsBind,
 }
 
 /// How it ended.

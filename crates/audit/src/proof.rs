@@ -5,20 +5,33 @@ use crate::entry::{leaf_of, AuditEntry};
 use crate::merkle::{verify_consistency, verify_inclusion, Hash};
 use serde::{Deserialize, Serialize};
 
-/// Entry `seq` (with its canonical bytes) is in the tree of the signed `checkpoint`.
+/// Entry `seq` is in the tree of the signed `checkpoint`: with its canonical bytes, or, for a
+/// caller who may not see who made the entry, with its fields naming people, tokens and
+/// addresses redacted and only its leaf (the hash of the canonical bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {
     /// Entry number (1-based).
     pub seq: u64,
-    /// The entry, readable; checked to be what `canonical` holds.
+    /// The entry, readable; checked to be what `canonical` holds (when it is given).
     pub entry: AuditEntry,
-    /// The entry's canonical bytes (what the leaf hashes), hex.
-    pub canonical: String,
+    /// The entry's canonical bytes (what the leaf hashes), hex; absent from a redacted proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<String>,
+    /// The entry's leaf, hex: `SHA-256(0x00 ‖ seq ‖ canonical)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf: Option<String>,
+    /// The entry's principal, token, client address, request id, persons and detail are
+    /// redacted (`entry` shows `<redacted>`, and no canonical bytes are given).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
     /// Audit path, hex, leaf to root.
     pub path: Vec<String>,
     /// The signed checkpoint the path leads to.
     pub checkpoint: Checkpoint,
 }
+
+/// What a redacted entry shows instead of a name, a token id or a justification.
+pub const REDACTED: &str = "<redacted>";
 
 /// The signed tree `first` is a prefix of the signed tree `second`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,14 +67,33 @@ impl InclusionProof {
         Some(InclusionProof {
             seq,
             entry: AuditEntry::parse(canonical).ok()?,
-            canonical: hex::encode(canonical),
+            canonical: Some(hex::encode(canonical)),
+            leaf: Some(hex::encode(leaf_of(seq, canonical))),
+            redacted: false,
             path: hex_path(path),
             checkpoint,
         })
     }
 
+    /// The same proof without what names who made the entry (principal, token id, client
+    /// address, request id, persons, detail) and without the canonical bytes: it still proves
+    /// that the entry's leaf is in the signed tree, and shows the act, its time, role, agency,
+    /// categories, purpose and outcome.
+    pub fn redact(mut self) -> InclusionProof {
+        let e = &mut self.entry;
+        e.principal = REDACTED.into();
+        e.token_id = REDACTED.into();
+        e.client = None;
+        e.request_id = None;
+        e.persons = Vec::new();
+        e.detail = e.detail.as_ref().map(|_| REDACTED.into());
+        self.canonical = None;
+        self.redacted = true;
+        self
+    }
+
     /// Checks the checkpoint's signature, the entry's leaf, that the readable entry is the one
-    /// hashed, and the path to the signed root.
+    /// hashed (when the canonical bytes are given), and the path to the signed root.
     pub fn verify(&self, public_key: &[u8; 32]) -> Result<(), &'static str> {
         if !self.checkpoint.verify(public_key) {
             return Err("the checkpoint's signature does not verify with this public key");
@@ -71,12 +103,25 @@ impl InclusionProof {
         if self.seq == 0 {
             return Err("entries are numbered from 1");
         }
-        let canonical = hex::decode(&self.canonical).map_err(|_| "malformed canonical entry")?;
-        match AuditEntry::parse(&canonical) {
-            Ok(e) if e == self.entry => {}
-            _ => return Err("the readable entry is not the entry hashed"),
-        }
-        let leaf = leaf_of(self.seq, &canonical);
+        let leaf: Hash = match (&self.canonical, &self.leaf) {
+            (Some(c), given) => {
+                let canonical = hex::decode(c).map_err(|_| "malformed canonical entry")?;
+                match AuditEntry::parse(&canonical) {
+                    Ok(e) if e == self.entry && !self.redacted => {}
+                    _ => return Err("the readable entry is not the entry hashed"),
+                }
+                let leaf = leaf_of(self.seq, &canonical);
+                if given.as_ref().is_some_and(|g| *g != hex::encode(leaf)) {
+                    return Err("the leaf given is not the entry's");
+                }
+                leaf
+            }
+            (None, Some(l)) if self.redacted => hex::decode(l)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or("malformed leaf")?,
+            (None, _) => return Err("the proof has neither the entry's bytes nor its leaf"),
+        };
         if verify_inclusion(&leaf, self.seq - 1, self.checkpoint.size, &path, &root) {
             Ok(())
         } else {

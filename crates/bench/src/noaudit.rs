@@ -9,8 +9,8 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AuditVisitor, IndexCheck, ListScope, NewPerson, PersonUpdate, SqliteKeyStore, SqliteStore,
-    Store, StoreError, StoredPerson, TokenRecord,
+    AuditVisitor, FactsChange, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
+    SqliteKeyStore, SqliteStore, Store, StoreError, StoredPerson, TokenChange, TokenRecord,
 };
 use rempart_vault::{SystemClock, Vault};
 use std::path::Path;
@@ -42,9 +42,10 @@ impl Store for WithoutReadAudit {
         &self,
         kind: i64,
         hash: &[u8; 32],
+        scope: &ListScope<'_>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        self.0.find_by_index(kind, hash, limit)
+        self.0.find_by_index(kind, hash, scope, limit)
     }
     fn list_persons(
         &self,
@@ -74,10 +75,12 @@ impl Store for WithoutReadAudit {
         person: &str,
         partner: &str,
         enrolled: bool,
+        facts: &FactsChange,
         now: i64,
         a: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        self.0.set_enrolment(person, partner, enrolled, now, a)
+        self.0
+            .set_enrolment(person, partner, enrolled, facts, now, a)
     }
     fn count_persons(&self) -> Result<u64, StoreError> {
         self.0.count_persons()
@@ -128,6 +131,35 @@ impl Store for WithoutReadAudit {
     }
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         self.0.token_by_hash(hash)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.0.tokens()
+    }
+    fn change_tokens(
+        &self,
+        principal: Option<&PrincipalRecord>,
+        changes: &[TokenChange],
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0.change_tokens(principal, changes, a)
+    }
+    fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.0.principal(name)
+    }
+    fn unbound_facts(
+        &self,
+        limit: usize,
+    ) -> Result<(Vec<StoredPerson>, Vec<TokenRecord>), StoreError> {
+        self.0.unbound_facts(limit)
+    }
+    fn bind_facts(
+        &self,
+        persons: &[(String, Vec<u8>)],
+        tokens: &[(String, Vec<u8>)],
+        done: bool,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0.bind_facts(persons, tokens, done, a)
     }
 }
 

@@ -83,6 +83,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Principals: suspension and restoration.
+    Principal {
+        #[command(subcommand)]
+        command: PrincipalCommand,
+    },
     /// Imports files from a CSV export; all or nothing, errors by line and column.
     Import {
         #[command(flatten)]
@@ -255,6 +260,45 @@ pub enum TokenCommand {
         /// Lifetime: a number followed by d, h, m or s.
         #[arg(long, default_value = "90d")]
         expires: String,
+        /// Longest lifetime allowed at this installation; a longer --expires is refused.
+        #[arg(long, env = "REMPART_MAX_TOKEN_LIFETIME", default_value = "90d")]
+        max_lifetime: String,
+    },
+    /// Lists every token: id, principal, role, agency, creation, expiry and state (active,
+    /// expired, suspended, revoked, or invalid when its row does not verify). Never a secret.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revokes a token for good (recorded).
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token's id (`tok_…`, as `token list` shows it).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrincipalCommand {
+    /// Suspends a principal: every one of its tokens is refused (403) at once, and no token is
+    /// created for it until it is restored (recorded).
+    Suspend {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Principal name.
+        name: String,
+    },
+    /// Restores a suspended principal; its tokens that were not revoked work again (recorded
+    /// with the justification).
+    Restore {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Principal name.
+        name: String,
+        /// Why, in 10 to 500 characters (kept in the audit log).
+        #[arg(long)]
+        justification: String,
     },
 }
 

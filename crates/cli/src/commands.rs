@@ -1,6 +1,9 @@
 //! What each command does: paths and keys resolved here, the work done by the library crates.
 
-use crate::cli::{AuditCommand, Cli, Command, KeysCommand, PolicyCommand, StoreArgs, TokenCommand};
+use crate::cli::{
+    AuditCommand, Cli, Command, KeysCommand, PolicyCommand, PrincipalCommand, StoreArgs,
+    TokenCommand,
+};
 use crate::progress::bar;
 use anyhow::{anyhow, bail, Context, Result};
 use rempart_crypto::{Keyring, Passphrase};
@@ -43,12 +46,74 @@ pub fn run(cli: Cli) -> Result<()> {
                     role,
                     agency,
                     expires,
+                    max_lifetime,
                 },
         } => {
+            let max = parse_duration(&max_lifetime).context("--max-lifetime")?;
+            if parse_duration(&expires)? > max {
+                bail!("--expires {expires} is longer than this installation allows (--max-lifetime / REMPART_MAX_TOKEN_LIFETIME: {max_lifetime})");
+            }
             let vault = open_vault(&store)?;
             let token = create_token(&vault, &principal, &role, &agency, &expires)?;
             vault.checkpoint(&witness(&store)?)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::List { store },
+        } => {
+            let vault = open_vault(&store)?;
+            let tokens = vault.list_tokens()?;
+            println!("id\tprincipal\trole\tagency\tcreated\texpires\tstate");
+            for t in tokens {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.principal,
+                    t.role,
+                    t.agency,
+                    rfc3339(t.created_at),
+                    rfc3339(t.expires_at),
+                    t.state.as_str()
+                );
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { store, id },
+        } => {
+            let vault = open_vault(&store)?;
+            let by = local_admin()?;
+            match vault.revoke_token(&by, &id) {
+                Ok(true) => eprintln!("rempart: token {id} revoked"),
+                Ok(false) => eprintln!("rempart: token {id} was already revoked"),
+                Err(rempart_vault::VaultError::NotFound) => bail!("no token {id:?}; `rempart token list` shows them"),
+                Err(e) => return Err(e.into()),
+            }
+            vault.checkpoint(&witness(&store)?)?;
+            Ok(())
+        }
+        Command::Principal {
+            command: PrincipalCommand::Suspend { store, name },
+        } => {
+            let vault = open_vault(&store)?;
+            let n = vault.suspend_principal(&local_admin()?, &name)?;
+            vault.checkpoint(&witness(&store)?)?;
+            eprintln!("rempart: principal {name} suspended ({n} tokens refused from now on)");
+            Ok(())
+        }
+        Command::Principal {
+            command:
+                PrincipalCommand::Restore {
+                    store,
+                    name,
+                    justification,
+                },
+        } => {
+            let vault = open_vault(&store)?;
+            let n = vault.restore_principal(&local_admin()?, &name, &justification)?;
+            vault.checkpoint(&witness(&store)?)?;
+            eprintln!("rempart: principal {name} restored ({n} tokens work again)");
             Ok(())
         }
         Command::Import {
@@ -269,8 +334,14 @@ fn audit(command: AuditCommand) -> Result<()> {
                     serde_json::from_value(value).context("not an inclusion proof")?;
                 p.verify(&key).map(|()| {
                     format!(
-                        "entry {} is in the signed log of {} entries",
-                        p.seq, p.checkpoint.size
+                        "entry {} is in the signed log of {} entries{}",
+                        p.seq,
+                        p.checkpoint.size,
+                        if p.redacted {
+                            " (its leaf only: who made it is redacted for this caller)"
+                        } else {
+                            ""
+                        }
                     )
                 })
             } else {
@@ -666,7 +737,24 @@ pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
     if n > 0 {
         eprintln!("rempart: {n} files stored before caseloads were assigned to their counsellor");
     }
+    let n = vault
+        .bind_legacy_facts()
+        .context("tagging the access facts of files and tokens stored before tags")?;
+    if n > 0 {
+        eprintln!("rempart: the access facts of {n} files and tokens stored before this version were tagged with the key");
+    }
     Ok(vault)
+}
+
+/// The local administrator running a command (principal `cli`, agency `LOCAL`).
+fn local_admin() -> Result<Principal> {
+    Ok(Principal::local(Agency::parse("LOCAL")?))
+}
+
+fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| secs.to_string())
 }
 
 fn parse_duration(s: &str) -> Result<i64> {

@@ -1,5 +1,6 @@
 //! The master keyring and its key file.
 
+use crate::facts::FactsKey;
 use crate::seal::{unwrap_with, wrap_with, BlindIndex, CryptoError, DataKey, WrappedKey};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -78,6 +79,8 @@ pub struct Keyring {
     /// Ed25519 seed signing the audit log's checkpoints (absent in key files written before
     /// the audit log existed).
     audit: Option<Zeroizing<[u8; 32]>>,
+    /// Derived from the blind-index key.
+    facts: FactsKey,
 }
 
 impl fmt::Debug for Keyring {
@@ -164,10 +167,12 @@ impl Keyring {
     pub fn generate() -> Keyring {
         let mut masters = BTreeMap::new();
         masters.insert(1, Zeroizing::new(random32()));
+        let blind = random32();
         Keyring {
             current: 1,
             masters,
-            blind: BlindIndex::from_bytes(random32()),
+            facts: FactsKey::derive(&blind),
+            blind: BlindIndex::from_bytes(blind),
             audit: Some(Zeroizing::new(random32())),
         }
     }
@@ -243,6 +248,12 @@ impl Keyring {
         &self.blind
     }
 
+    /// The key of the tags over authorisation facts (tokens, files' access facts), derived
+    /// from the blind-index key: it never changes with master key rotation.
+    pub fn facts(&self) -> &FactsKey {
+        &self.facts
+    }
+
     fn to_plain(&self) -> PlainFile {
         PlainFile {
             format: FORMAT_PLAIN.into(),
@@ -283,6 +294,7 @@ impl Keyring {
         Ok(Keyring {
             current: p.current,
             masters,
+            facts: FactsKey::derive(&b),
             blind: BlindIndex::from_bytes(*b),
             audit,
         })

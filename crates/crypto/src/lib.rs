@@ -8,6 +8,9 @@
 //!   a ciphertext moved to another person or category does not open.
 //! - Blind indexes are HMAC-SHA-256 under their own key, over normalised values.
 //! - API tokens are 256-bit random secrets; only their SHA-256 is stored.
+//! - The facts authorisation relies on (a token's principal, role, agency and expiry; a file's
+//!   agency, counsellor and enrolments) are tagged with HMAC-SHA-256 under a [`FactsKey`]
+//!   derived from the key file: a row rewritten without the key no longer verifies.
 //!
 //! Every secret type prints nothing in `Debug` and zeroises on drop.
 //!
@@ -27,10 +30,12 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod facts;
 mod keyring;
 mod seal;
 mod token;
 
+pub use facts::{FactsKey, FactsKind, FactsTag};
 pub use keyring::{KeyFileError, Keyring, Passphrase};
 pub use seal::{BlindIndex, CryptoError, DataKey, FieldContext, Plaintext, Sealed, WrappedKey};
 pub use token::{hash_token, ApiToken, TokenHash};

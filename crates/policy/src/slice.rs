@@ -85,6 +85,16 @@ enum Fact {
 }
 
 impl Fact {
+    /// The principal names the test compares with, wherever they sit: a `when` test, or an
+    /// `unless` test (negated) — a request's name changes the outcome of either.
+    fn names(&self) -> Vec<&str> {
+        match self {
+            Fact::OneOf(Attr::Name, v) => v.iter().map(String::as_str).collect(),
+            Fact::Not(inner) => inner.names(),
+            Fact::OneOf(..) | Fact::SameAgency | Fact::BreakGlass => Vec::new(),
+        }
+    }
+
     fn holds(&self, s: &Shape<'_>, category: &str) -> bool {
         match self {
             Fact::OneOf(attr, values) => {
@@ -126,10 +136,7 @@ impl Scope {
             Who::Name(n) => Some(n.as_str()),
             _ => None,
         };
-        let tested = self.facts.iter().flat_map(|f| match f {
-            Fact::OneOf(Attr::Name, v) => v.iter().map(String::as_str).collect(),
-            _ => Vec::new(),
-        });
+        let tested = self.facts.iter().flat_map(Fact::names);
         scoped.into_iter().chain(tested)
     }
 

@@ -24,6 +24,7 @@
 mod group;
 mod pool;
 mod sqlite;
+mod tokens;
 
 pub use group::AuditTicket;
 
@@ -96,6 +97,13 @@ pub enum StoreError {
     /// A row holds something this version cannot interpret.
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),
+    /// The row changed since it was read (its tag is no longer the one expected): nothing was
+    /// written; read it again and retry.
+    #[error("{0} changed meanwhile; nothing was written")]
+    Conflict(&'static str),
+    /// The principal is suspended: no token is created for it.
+    #[error("this principal is suspended")]
+    PrincipalSuspended,
 }
 
 /// Called with (seq, canonical bytes, recorded leaf) of each audit entry; `false` stops the scan.
@@ -124,6 +132,18 @@ pub struct NewPerson {
     pub index: Vec<IndexEntry>,
     /// Creation time, Unix seconds.
     pub now: i64,
+    /// Tag over the access facts (id, agency, counsellor, no enrolment), made with the key.
+    pub facts_tag: Vec<u8>,
+}
+
+/// A change of a file's access facts: the new tag, written only if the row still holds the
+/// tag the change was computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactsChange {
+    /// The tag read with the facts the change starts from (`None`: a file not tagged yet).
+    pub expected: Option<Vec<u8>>,
+    /// The tag of the facts after the change.
+    pub tag: Vec<u8>,
 }
 
 /// A stored file: sealed categories only.
@@ -141,6 +161,9 @@ pub struct StoredPerson {
     pub dk_version: u32,
     /// Sealed bytes per category present.
     pub fields: Vec<(Category, Vec<u8>)>,
+    /// Tag over the access facts (`None`: stored before tags, or a row inserted without the
+    /// key).
+    pub facts_tag: Option<Vec<u8>>,
 }
 
 /// A change to a file: categories to replace, index entries to replace.
@@ -152,6 +175,8 @@ pub struct PersonUpdate {
     pub index: Vec<IndexEntry>,
     /// The new assigned counsellor (`Some(None)`: none), or `None` to leave it.
     pub counsellor: Option<Option<String>>,
+    /// The new tag of the access facts, when they change (with the counsellor).
+    pub facts: Option<FactsChange>,
     /// Update time, Unix seconds.
     pub now: i64,
 }
@@ -189,8 +214,42 @@ pub struct TokenRecord {
     pub created_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
-    /// Whether the token is suspended.
+    /// Whether the token is suspended (its principal is).
     pub suspended: bool,
+    /// When the token was revoked, Unix seconds; a revoked token never works again.
+    pub revoked_at: Option<i64>,
+    /// Tag over every field above, made with the key (`None`: a row not made by Rempart, or
+    /// stored before tags).
+    pub tag: Option<Vec<u8>>,
+}
+
+/// A change of a token's state (suspension, revocation), written only if the row still
+/// holds the tag it was computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenChange {
+    /// Token id.
+    pub id: String,
+    /// The tag read with the state the change starts from.
+    pub expected: Option<Vec<u8>>,
+    /// Suspended after the change.
+    pub suspended: bool,
+    /// Revoked after the change.
+    pub revoked_at: Option<i64>,
+    /// The tag of the token after the change.
+    pub tag: Vec<u8>,
+}
+
+/// A principal's suspension as stored (absent: never suspended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    /// Principal name.
+    pub name: String,
+    /// Suspended now.
+    pub suspended: bool,
+    /// When it last changed, Unix seconds.
+    pub since: i64,
+    /// Tag over the three fields above, made with the key.
+    pub tag: Option<Vec<u8>>,
 }
 
 /// A wrapped data key as stored.
@@ -223,12 +282,13 @@ pub trait Store: Send + Sync {
     /// Removes a file and its index entries, with its audit entry in the same transaction;
     /// `false` if there was none.
     fn delete_person(&self, id: &str, audit: &AuditEntry) -> Result<bool, StoreError>;
-    /// Ids of files whose blind index `kind` holds `hash`, in id order (the caller decides
-    /// which of them may be seen).
+    /// Ids of files of `scope` whose blind index `kind` holds `hash`, in id order (the caller
+    /// decides which of them may be seen; files outside the scope never take a place).
     fn find_by_index(
         &self,
         kind: i64,
         hash: &[u8; 32],
+        scope: &ListScope<'_>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError>;
     /// Files of `scope` with ids after `after`, in id order.
@@ -254,14 +314,15 @@ pub trait Store: Send + Sync {
         done: bool,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
-    /// Enrols the person with `partner` (`enrolled`) or ends the enrolment, with its audit
-    /// entry in the same transaction; `false` (nothing written) if there is no such file, or
-    /// nothing to change.
+    /// Enrols the person with `partner` (`enrolled`) or ends the enrolment, with the new tag
+    /// of the access facts and its audit entry in the same transaction; `false` (nothing
+    /// written) if there is no such file, or nothing to change.
     fn set_enrolment(
         &self,
         person: &str,
         partner: &str,
         enrolled: bool,
+        facts: &FactsChange,
         now: i64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
@@ -313,6 +374,35 @@ pub trait Store: Send + Sync {
     fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError>;
     /// A token by hash.
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// Every token, by creation time (hashes included: they are not secrets).
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Applies token changes (each only if the row still holds its expected tag) and, when
+    /// given, a principal's suspension, with their audit entry, all in one transaction. For a
+    /// principal, `changes` must name every one of its tokens, else `Conflict`.
+    fn change_tokens(
+        &self,
+        principal: Option<&PrincipalRecord>,
+        changes: &[TokenChange],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// A principal's suspension record.
+    fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError>;
+    /// Up to `limit` files and tokens stored before access facts were tagged; both empty once
+    /// [`Store::bind_facts`] has been told it is done (from then on an untagged row is a row
+    /// written without the key).
+    fn unbound_facts(
+        &self,
+        limit: usize,
+    ) -> Result<(Vec<StoredPerson>, Vec<TokenRecord>), StoreError>;
+    /// Writes the tags of files and tokens stored before tags (only where none is set),
+    /// with their audit entry; `done` ends the upgrade.
+    fn bind_facts(
+        &self,
+        persons: &[(String, Vec<u8>)],
+        tokens: &[(String, Vec<u8>)],
+        done: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 }
 
 /// What [`Store::check_audit_index`] found.

@@ -4,8 +4,8 @@ use crate::group::GroupCommit;
 use crate::pool::Pool;
 use crate::{AuditVisitor, IndexCheck, IndexEntry};
 use crate::{
-    KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError, StoredKey, StoredPerson,
-    TokenRecord,
+    FactsChange, KeyStore, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Store, StoreError,
+    StoredKey, StoredPerson, TokenChange, TokenRecord,
 };
 use rempart_audit::merkle::{self, Hash, Subtrees, BLOCK, BLOCK_LEVEL};
 use rempart_audit::{leaf_of, AuditEntry, Checkpoint};
@@ -101,6 +101,21 @@ const VAULT_MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         entry BLOB NOT NULL
     );",
+    // 8: the facts authorisation relies on are tagged with a key from the key file (a file's
+    // agency, counsellor and enrolments; a token's every field), tokens can be revoked, and
+    // principals suspended. Rows stored before get their tags once (`facts_unbound`), by a
+    // process holding the key; from then on an untagged row was written without it.
+    "ALTER TABLE persons ADD COLUMN facts_tag BLOB;
+    ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
+    ALTER TABLE tokens ADD COLUMN tag BLOB;
+    CREATE INDEX tokens_principal ON tokens (principal, id);
+    CREATE TABLE principals (
+        name TEXT PRIMARY KEY,
+        suspended INTEGER NOT NULL,
+        since INTEGER NOT NULL,
+        tag BLOB
+    );
+    INSERT INTO audit_meta (key, value) VALUES ('facts_unbound', (SELECT (SELECT COUNT(*) FROM persons) + (SELECT COUNT(*) FROM tokens) > 0));",
 ];
 
 /// The audit log, in a database of its own so that appending read entries does not change
@@ -381,7 +396,7 @@ pub struct SqliteKeyStore {
     pool: Pool,
 }
 
-const COLUMNS: &str = "id, agency, counsellor, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives";
+const COLUMNS: &str = "id, agency, counsellor, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives, facts_tag";
 
 fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPerson> {
     let mut fields = Vec::new();
@@ -397,6 +412,7 @@ fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPerson> {
         partners: Vec::new(),
         dk_version: r.get(3)?,
         fields,
+        facts_tag: r.get(4 + Category::ALL.len())?,
     })
 }
 
@@ -1221,6 +1237,25 @@ fn check_index(
     Ok(found(None))
 }
 
+/// Writes a file's new facts tag, only if the row still holds the one the change was computed
+/// from; otherwise `Conflict` (the caller's transaction is rolled back when dropped).
+fn set_facts_tag(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    f: &FactsChange,
+) -> Result<(), StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE persons SET facts_tag = ?1 WHERE id = ?2 AND facts_tag IS ?3",
+            params![f.tag, id, f.expected],
+        )
+        .map_err(db("tag file facts"))?;
+    if n == 0 {
+        return Err(StoreError::Conflict("the file"));
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn begin_read_snapshot(&self) -> Result<bool, StoreError> {
         self.pool.pin().map_err(db("begin read snapshot"))
@@ -1243,9 +1278,9 @@ impl Store for SqliteStore {
         {
             let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
             let sql = format!(
-                "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, {})",
+                "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, facts_tag, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, {})",
                 cols.join(", "),
-                (7..7 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                (8..8 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
             );
             let mut ins = tx.prepare_cached(&sql).map_err(db("prepare insert"))?;
             // Sorted inserts touch each B-tree page once instead of at random.
@@ -1266,6 +1301,7 @@ impl Store for SqliteStore {
                     &p.dk_version,
                     &p.now,
                     &entries,
+                    &p.facts_tag,
                 ];
                 for v in &values {
                     params.push(v);
@@ -1353,6 +1389,9 @@ impl Store for SqliteStore {
             )
             .map_err(db("assign counsellor"))?;
         }
+        if let Some(f) = &u.facts {
+            set_facts_tag(&tx, id, f)?;
+        }
         {
             let mut idx = tx
                 .prepare_cached(INSERT_INDEX)
@@ -1390,18 +1429,49 @@ impl Store for SqliteStore {
         &self,
         kind: i64,
         hash: &[u8; 32],
+        scope: &ListScope<'_>,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
-        let mut st = c
-            .prepare_cached(
-                "SELECT person_id FROM blind_index WHERE kind = ?1 AND hash = ?2 ORDER BY person_id LIMIT ?3",
-            )
-            .map_err(db("prepare search"))?;
-        let rows = st
-            .query_map(params![kind, &hash[..], limit as i64], |r| r.get(0))
-            .map_err(db("search"))?;
-        rows.collect::<Result<_, _>>().map_err(db("search"))
+        let limit = limit as i64;
+        let rows: Vec<String> = match scope {
+            ListScope::Agency(agency) => {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT b.person_id FROM blind_index b JOIN persons p ON p.id = b.person_id WHERE b.kind = ?1 AND b.hash = ?2 AND p.agency = ?3 ORDER BY b.person_id LIMIT ?4",
+                    )
+                    .map_err(db("prepare search"))?;
+                let rows = st
+                    .query_map(params![kind, &hash[..], agency, limit], |r| r.get(0))
+                    .map_err(db("search"))?;
+                rows.collect::<Result<_, _>>().map_err(db("search"))?
+            }
+            ListScope::Caseload { agency, counsellor } => {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT b.person_id FROM blind_index b JOIN persons p ON p.id = b.person_id WHERE b.kind = ?1 AND b.hash = ?2 AND p.agency = ?3 AND p.counsellor = ?4 ORDER BY b.person_id LIMIT ?5",
+                    )
+                    .map_err(db("prepare search"))?;
+                let rows = st
+                    .query_map(params![kind, &hash[..], agency, counsellor, limit], |r| {
+                        r.get(0)
+                    })
+                    .map_err(db("search"))?;
+                rows.collect::<Result<_, _>>().map_err(db("search"))?
+            }
+            ListScope::Enrolled(partner) => {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT b.person_id FROM blind_index b JOIN enrolments e ON e.person_id = b.person_id WHERE b.kind = ?1 AND b.hash = ?2 AND e.partner = ?3 ORDER BY b.person_id LIMIT ?4",
+                    )
+                    .map_err(db("prepare search"))?;
+                let rows = st
+                    .query_map(params![kind, &hash[..], partner, limit], |r| r.get(0))
+                    .map_err(db("search"))?;
+                rows.collect::<Result<_, _>>().map_err(db("search"))?
+            }
+        };
+        Ok(rows)
     }
 
     fn list_persons(
@@ -1530,6 +1600,7 @@ impl Store for SqliteStore {
         person: &str,
         partner: &str,
         enrolled: bool,
+        facts: &FactsChange,
         now: i64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
@@ -1564,6 +1635,7 @@ impl Store for SqliteStore {
         if changed == 0 {
             return Ok(false);
         }
+        set_facts_tag(&tx, person, facts)?;
         outbox(&tx, std::slice::from_ref(audit))?;
         tx.commit().map_err(db("commit enrolment"))?;
         drop(w);
@@ -1583,10 +1655,13 @@ impl Store for SqliteStore {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin token insert"))?;
+        if crate::tokens::principal(&tx, &t.principal)?.is_some_and(|p| p.suspended) {
+            return Err(StoreError::PrincipalSuspended);
+        }
         outbox(&tx, std::slice::from_ref(audit))?;
         tx.execute(
-            "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended],
+            "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended, revoked_at, tag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended, t.revoked_at, t.tag],
         )
         .map_err(db("insert token"))?;
         tx.commit().map_err(db("commit token insert"))?;
@@ -1798,43 +1873,124 @@ impl Store for SqliteStore {
 
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
-        let mut st = c
-            .prepare_cached("SELECT id, hash, principal, role, agency, created_at, expires_at, suspended FROM tokens WHERE hash = ?1")
-            .map_err(db("prepare token"))?;
-        st.query_row(params![&hash[..]], |r| {
-            let h: Vec<u8> = r.get(1)?;
-            Ok((
-                r.get(0)?,
-                h,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })
-        .optional()
-        .map_err(db("read token"))?
-        .map(
-            |(id, h, principal, role, agency, created_at, expires_at, suspended)| {
-                let hash: [u8; 32] = h
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("token hash length"))?;
-                Ok(TokenRecord {
-                    id,
-                    hash,
-                    principal,
-                    role,
-                    agency,
-                    created_at,
-                    expires_at,
-                    suspended,
-                })
-            },
-        )
-        .transpose()
+        crate::tokens::by_hash(&c, hash)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        crate::tokens::all(&c)
+    }
+
+    fn change_tokens(
+        &self,
+        principal: Option<&PrincipalRecord>,
+        changes: &[TokenChange],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin token change"))?;
+        crate::tokens::change(&tx, principal, changes)?;
+        outbox(&tx, std::slice::from_ref(audit))?;
+        tx.commit().map_err(db("commit token change"))?;
+        drop(w);
+        self.settle();
+        Ok(())
+    }
+
+    fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        crate::tokens::principal(&c, name)
+    }
+
+    fn unbound_facts(
+        &self,
+        limit: usize,
+    ) -> Result<(Vec<StoredPerson>, Vec<TokenRecord>), StoreError> {
+        let conn = self.pool.read().map_err(db("open reader"))?;
+        let c = ReadTx::begin(&conn).map_err(db("begin read"))?;
+        let pending: i64 = c
+            .query_row(
+                "SELECT COALESCE((SELECT value FROM audit_meta WHERE key = 'facts_unbound'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db("read facts flag"))?;
+        if pending == 0 {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let persons: Vec<StoredPerson> = {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM persons WHERE facts_tag IS NULL ORDER BY id LIMIT ?1"
+                ))
+                .map_err(db("prepare unbound files"))?;
+            let rows = st
+                .query_map(params![limit as i64], row_to_person)
+                .map_err(db("unbound files"))?;
+            rows.collect::<Result<_, _>>()
+                .map_err(db("unbound files"))?
+        };
+        let persons = persons
+            .into_iter()
+            .map(|p| with_partners(&c, p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tokens = crate::tokens::untagged(&c, limit)?;
+        c.finish().map_err(db("end read"))?;
+        Ok((persons, tokens))
+    }
+
+    fn bind_facts(
+        &self,
+        persons: &[(String, Vec<u8>)],
+        tokens: &[(String, Vec<u8>)],
+        done: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut w = self.pool.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("begin binding"))?;
+        let pending: i64 = tx
+            .query_row(
+                "SELECT COALESCE((SELECT value FROM audit_meta WHERE key = 'facts_unbound'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db("read facts flag"))?;
+        if pending == 0 {
+            // Done already (by another process): a row untagged now was not stored before.
+            return Ok(());
+        }
+        for (id, tag) in persons {
+            tx.execute(
+                "UPDATE persons SET facts_tag = ?1 WHERE id = ?2 AND facts_tag IS NULL",
+                params![tag, id],
+            )
+            .map_err(db("bind file facts"))?;
+        }
+        for (id, tag) in tokens {
+            tx.execute(
+                "UPDATE tokens SET tag = ?1 WHERE id = ?2 AND tag IS NULL",
+                params![tag, id],
+            )
+            .map_err(db("bind token"))?;
+        }
+        if done {
+            tx.execute(
+                "UPDATE audit_meta SET value = 0 WHERE key = 'facts_unbound'",
+                [],
+            )
+            .map_err(db("finish binding"))?;
+        }
+        if !persons.is_empty() || !tokens.is_empty() || done {
+            outbox(&tx, std::slice::from_ref(audit))?;
+        }
+        tx.commit().map_err(db("commit binding"))?;
+        drop(w);
+        self.settle();
+        Ok(())
     }
 }
 
@@ -1966,6 +2122,7 @@ mod tests {
             ],
             index: vec![(1, [9; 32])],
             now: 100,
+            facts_tag: vec![id.as_bytes()[0]; 32],
         }
     }
 
@@ -1978,8 +2135,15 @@ mod tests {
         let a = s.get_person("a").unwrap().unwrap();
         assert_eq!(a.fields.len(), 2);
         assert_eq!(
-            s.find_by_index(1, &[9; 32], 10).unwrap(),
-            vec!["a".to_string(), "b".to_string()]
+            s.find_by_index(1, &[9; 32], &ListScope::Agency("ML-1"), 10)
+                .unwrap(),
+            vec!["a".to_string()],
+            "a search sees the files of its scope only"
+        );
+        assert_eq!(
+            s.find_by_index(1, &[9; 32], &ListScope::Agency("ML-2"), 10)
+                .unwrap(),
+            vec!["b".to_string()]
         );
         assert_eq!(
             s.list_persons(&ListScope::Agency("ML-2"), None, 10)
@@ -2005,14 +2169,42 @@ mod tests {
         };
         assert_eq!((caseload("c.a"), caseload("c.b")), (1, 0));
         // Enrolments: written with their entry, read back with the file, listed by partner.
-        assert!(s.set_enrolment("a", "AFPA", true, 5, &entry()).unwrap());
+        let tagged = |old: u8, new: u8| FactsChange {
+            expected: Some(vec![old; 32]),
+            tag: vec![new; 32],
+        };
         assert!(
-            !s.set_enrolment("a", "AFPA", true, 6, &entry()).unwrap(),
+            matches!(
+                s.set_enrolment("a", "AFPA", true, &tagged(7, 8), 5, &entry()),
+                Err(StoreError::Conflict(_))
+            ),
+            "a change computed from another tag is refused"
+        );
+        assert!(
+            s.get_person("a").unwrap().unwrap().partners.is_empty(),
+            "and nothing written"
+        );
+        assert!(s
+            .set_enrolment("a", "AFPA", true, &tagged(b'a', 1), 5, &entry())
+            .unwrap());
+        assert_eq!(
+            s.get_person("a").unwrap().unwrap().facts_tag,
+            Some(vec![1; 32])
+        );
+        assert!(
+            !s.set_enrolment("a", "AFPA", true, &tagged(1, 2), 6, &entry())
+                .unwrap(),
             "already"
         );
         assert!(
-            !s.set_enrolment("zz", "AFPA", true, 6, &entry()).unwrap(),
+            !s.set_enrolment("zz", "AFPA", true, &tagged(1, 2), 6, &entry())
+                .unwrap(),
             "no file"
+        );
+        assert_eq!(
+            s.find_by_index(1, &[9; 32], &ListScope::Enrolled("AFPA"), 10)
+                .unwrap(),
+            vec!["a".to_string()]
         );
         assert_eq!(
             s.get_person("a").unwrap().unwrap().partners,
@@ -2028,6 +2220,10 @@ mod tests {
             fields: vec![(Category::Contact, None)],
             index: vec![(2, [8; 32])],
             counsellor: Some(Some("c.b".into())),
+            facts: Some(FactsChange {
+                expected: Some(vec![1; 32]),
+                tag: vec![3; 32],
+            }),
             now: 200,
         };
         assert!(
@@ -2040,10 +2236,10 @@ mod tests {
         assert_eq!(a.fields.len(), 1);
         assert_eq!(a.counsellor.as_deref(), Some("c.b"));
         assert_eq!((caseload("c.a"), caseload("c.b")), (0, 1));
-        assert_eq!(
-            s.find_by_index(1, &[9; 32], 10).unwrap(),
-            vec!["b".to_string()]
-        );
+        assert!(s
+            .find_by_index(1, &[9; 32], &ListScope::Agency("ML-1"), 10)
+            .unwrap()
+            .is_empty());
         assert!(s.delete_person("a", &entry()).unwrap());
         assert!(s.get_person("a").unwrap().is_none());
         assert!(s
@@ -2546,6 +2742,8 @@ mod tests {
                                         created_at: 0,
                                         expires_at: 1,
                                         suspended: false,
+                                        revoked_at: None,
+                                        tag: None,
                                     },
                                     &entry(),
                                 )

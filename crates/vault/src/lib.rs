@@ -15,11 +15,14 @@ mod access;
 mod clock;
 mod codec;
 mod export;
+mod facts;
+mod principals;
 mod service;
 mod witness;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use export::{parquet_schema, ExportFormat};
+pub use principals::{TokenInfo, TokenState};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
 pub use service::Access;
 pub use service::{

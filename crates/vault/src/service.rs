@@ -3,6 +3,7 @@
 use crate::access::{self, Caller};
 use crate::clock::Clock;
 use crate::codec;
+use crate::facts;
 use rempart_audit::{Action, AuditEntry, Outcome};
 use rempart_crypto::{hash_token, ApiToken, DataKey, FieldContext, Keyring, Sealed, WrappedKey};
 use rempart_domain::{
@@ -11,8 +12,8 @@ use rempart_domain::{
 };
 use rempart_policy::{Act, Decide, LogAct, Situation, Target};
 use rempart_store::{
-    IndexEntry, KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError, StoredKey,
-    StoredPerson, TokenRecord,
+    FactsChange, IndexEntry, KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError,
+    StoredKey, StoredPerson, TokenRecord,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ const DATA_KEY_VERSION: u32 = 1;
 const SEARCH_LIMIT: usize = 20;
 /// Most files a search looks at, before the policy keeps those the caller may see.
 const SEARCH_CANDIDATES: usize = 200;
+/// Most files a listing looks at for one page (those the caller may not see are skipped).
+const LIST_SCAN: usize = 5_000;
 /// Longest break-glass justification kept.
 pub const JUSTIFICATION_MAX: usize = 500;
 
@@ -48,6 +51,20 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Rempart itself, recording what no caller did (an integrity alert for a row that does
+    /// not verify, before anyone is authenticated): principal `integrity`, token `-`.
+    fn integrity(agency: Agency) -> Principal {
+        Principal {
+            token_id: "-".into(),
+            name: "integrity".into(),
+            role: Role::Operator,
+            agency,
+            client: None,
+            request_id: None,
+            break_glass: None,
+        }
+    }
+
     /// The local administrator running a command on the server (`rempart import`,
     /// `token create`, `keys rotate`): recorded as principal `cli`, token `-`.
     pub fn local(agency: Agency) -> Principal {
@@ -231,10 +248,10 @@ pub struct RotationReport {
 
 /// The vault service.
 pub struct Vault {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     keys: Arc<dyn KeyStore>,
-    keyring: Arc<Keyring>,
-    clock: Arc<dyn Clock>,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) clock: Arc<dyn Clock>,
     france_travail: FranceTravailPattern,
     policies: Arc<dyn Decide>,
 }
@@ -297,7 +314,7 @@ impl Vault {
     }
 
     /// An audit entry for an act of `p`.
-    fn entry(
+    pub(crate) fn entry(
         &self,
         p: &Principal,
         action: Action,
@@ -393,6 +410,14 @@ impl Vault {
             master_version: wrapped.master_version,
             wrapped: wrapped.bytes,
         };
+        let facts_tag = facts::file_tag(
+            self.keyring.facts(),
+            &id,
+            file.agency().as_str(),
+            file.counsellor(),
+            &[],
+        )
+        .to_vec();
         let person = NewPerson {
             id,
             agency: file.agency().as_str().to_string(),
@@ -401,6 +426,7 @@ impl Vault {
             fields,
             index: self.index_entries(file),
             now: self.clock.now(),
+            facts_tag,
         };
         (person, key)
     }
@@ -420,7 +446,10 @@ impl Vault {
             .store
             .token_by_hash(&hash_token(presented))?
             .ok_or(VaultError::Unauthenticated)?;
-        if rec.expires_at <= self.clock.now() {
+        if !facts::token_verifies(self.keyring.facts(), &rec) {
+            return Err(self.integrity_alert(None, None, format!("token {}", rec.id)));
+        }
+        if rec.expires_at <= self.clock.now() || rec.revoked_at.is_some() {
             return Err(VaultError::Unauthenticated);
         }
         if rec.suspended {
@@ -451,7 +480,7 @@ impl Vault {
     ) -> Result<(ApiToken, TokenRecord), VaultError> {
         let (token, hash) = ApiToken::generate();
         let now = self.clock.now();
-        let rec = TokenRecord {
+        let mut rec = TokenRecord {
             id: format!("tok_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
             hash,
             principal: principal.to_string(),
@@ -460,7 +489,10 @@ impl Vault {
             created_at: now,
             expires_at: now.saturating_add(ttl_secs),
             suspended: false,
+            revoked_at: None,
+            tag: None,
         };
+        rec.tag = Some(facts::token_tag(self.keyring.facts(), &rec).to_vec());
         let mut e = self.entry(
             by,
             Action::TokenCreate,
@@ -473,7 +505,12 @@ impl Vault {
             "{} principal={} role={} agency={}",
             rec.id, rec.principal, rec.role, rec.agency
         ));
-        self.store.insert_token(&rec, &e)?;
+        self.store.insert_token(&rec, &e).map_err(|e| match e {
+            StoreError::PrincipalSuspended => VaultError::Forbidden(
+                "this principal is suspended: restore it before creating a token",
+            ),
+            e => e.into(),
+        })?;
         Ok((token, rec))
     }
 
@@ -606,8 +643,64 @@ impl Vault {
     /// caller may see it is for the policy to say.
     fn load(&self, id: &str) -> Result<(StoredPerson, DataKey), VaultError> {
         let stored = self.store.get_person(id)?.ok_or(VaultError::NotFound)?;
+        let stored = self.verified(stored)?;
         let dk = self.data_key(id)?.ok_or(VaultError::NotFound)?;
         Ok((stored, dk))
+    }
+
+    /// The stored file if its access facts verify; otherwise it is treated as missing
+    /// (`NotFound`), with an integrity alert recorded.
+    fn verified(&self, stored: StoredPerson) -> Result<StoredPerson, VaultError> {
+        if facts::file_verifies(self.keyring.facts(), &stored) {
+            return Ok(stored);
+        }
+        Err(self.integrity_alert(
+            None,
+            Some(&stored.id),
+            "file access facts (agency, counsellor, enrolments)".to_string(),
+        ))
+    }
+
+    /// Records that a stored row failed its integrity check (it was written without the key:
+    /// the threat model's insider with write access to the database) and returns the refusal
+    /// the row gets: `NotFound` for a file, `Unauthenticated` for a token. `what` names the
+    /// kind of row, never a value.
+    fn integrity_alert(
+        &self,
+        by: Option<&Principal>,
+        person: Option<&str>,
+        what: String,
+    ) -> VaultError {
+        tracing::error!(
+            target: "rempart::integrity",
+            row = %what,
+            person = person.unwrap_or("-"),
+            "a stored row does not verify against its tag: treated as absent"
+        );
+        let actor = match by {
+            Some(p) => p.clone(),
+            None => match Agency::parse("LOCAL") {
+                Ok(local) => Principal::integrity(local),
+                Err(_) => return StoreError::Corrupt("agency").into(),
+            },
+        };
+        let mut e = self.entry(
+            &actor,
+            Action::IntegrityAlert,
+            person.into_iter().map(str::to_string).collect(),
+            vec![],
+            None,
+            Outcome::Denied,
+        );
+        e.detail = Some(format!("{what} do not verify"));
+        if let Err(err) = self.store.append_audit(&[e]) {
+            return err.into();
+        }
+        if person.is_some() {
+            VaultError::NotFound
+        } else {
+            VaultError::Unauthenticated
+        }
     }
 
     fn data_key(&self, id: &str) -> Result<Option<DataKey>, VaultError> {
@@ -825,8 +918,12 @@ impl Vault {
         if patch.agency.as_deref().is_some_and(|a| {
             Agency::parse(a).ok().map(|a| a.as_str().to_string()) != Some(stored.agency.clone())
         }) {
-            return Err(VaultError::Forbidden(
-                "a file cannot be moved to another agency",
+            return Err(self.denied(
+                p,
+                Action::Update,
+                id,
+                Some(purpose),
+                VaultError::Forbidden("a file cannot be moved to another agency"),
             ));
         }
         for c in &changed {
@@ -857,6 +954,17 @@ impl Vault {
                 .collect(),
             index: self.index_entries(&file),
             counsellor: reassigned.then(|| counsellor.clone()),
+            facts: reassigned.then(|| FactsChange {
+                expected: stored.facts_tag.clone(),
+                tag: facts::file_tag(
+                    self.keyring.facts(),
+                    id,
+                    &stored.agency,
+                    counsellor.as_deref(),
+                    &stored.partners,
+                )
+                .to_vec(),
+            }),
             now: self.clock.now(),
         };
         let mut e = self.entry(
@@ -867,11 +975,25 @@ impl Vault {
             Some(purpose),
             Outcome::Allowed,
         );
+        // A change of what the policy is told about the file (its counsellor, whether the
+        // person is a minor, which follows the birth date) is recorded as such.
+        let minor_after = access::is_minor(file.record(), self.clock.today());
+        let mut changes = Vec::new();
         if reassigned {
-            e.detail = Some(format!(
+            changes.push(format!(
                 "counsellor={}",
                 counsellor.as_deref().unwrap_or("-")
             ));
+        }
+        if minor_after != minor {
+            changes.push(format!("access fact changed: minor={minor_after}"));
+        }
+        if !changes.is_empty() {
+            let mut detail = changes.join(" ");
+            if let Some(bg) = e.detail.take() {
+                detail = format!("{detail} {bg}");
+            }
+            e.detail = Some(detail);
         }
         if !self.store.update_person(id, &stored.agency, &update, &e)? {
             return Err(VaultError::NotFound);
@@ -885,7 +1007,7 @@ impl Vault {
         };
         let grant = self.policies.grant(
             &caller.subject(),
-            &access::facts(&after, minor),
+            &access::facts(&after, minor_after),
             &self.situation(p, purpose),
         );
         let mut record = PersonInput {
@@ -919,6 +1041,9 @@ impl Vault {
         let Some(stored) = self.store.get_person(id)? else {
             return Err(self.denied(p, action, id, None, VaultError::NotFound));
         };
+        let stored = self
+            .verified(stored)
+            .map_err(|e| self.denied(p, action, id, None, e))?;
         let dk = self.data_key(id)?;
         // A file whose key is already gone (an erasure cut short) is decided as an adult's.
         let minor = match &dk {
@@ -974,6 +1099,17 @@ impl Vault {
             )],
             index: self.index_entries(&file),
             counsellor: Some(counsellor.clone()),
+            facts: Some(FactsChange {
+                expected: stored.facts_tag.clone(),
+                tag: facts::file_tag(
+                    self.keyring.facts(),
+                    id,
+                    &stored.agency,
+                    counsellor.as_deref(),
+                    &stored.partners,
+                )
+                .to_vec(),
+            }),
             now: self.clock.now(),
         };
         let mut e = self.entry(
@@ -1008,7 +1144,7 @@ impl Vault {
         } else {
             Action::Unenrol
         };
-        self.authorise_whole_file(
+        let (stored, _) = self.authorise_whole_file(
             p,
             id,
             Act::Enrol,
@@ -1016,6 +1152,23 @@ impl Vault {
             Purpose::Accompaniment,
             "the access policy does not allow you to enrol this person",
         )?;
+        let mut partners = stored.partners.clone();
+        partners.retain(|x| x != partner.as_str());
+        if enrolled {
+            partners.push(partner.as_str().to_string());
+            partners.sort();
+        }
+        let change = FactsChange {
+            expected: stored.facts_tag.clone(),
+            tag: facts::file_tag(
+                self.keyring.facts(),
+                id,
+                &stored.agency,
+                stored.counsellor.as_deref(),
+                &partners,
+            )
+            .to_vec(),
+        };
         let mut e = self.entry(
             p,
             action,
@@ -1025,9 +1178,14 @@ impl Vault {
             Outcome::Allowed,
         );
         e.detail = Some(format!("partner={}", partner.as_str()));
-        Ok(self
-            .store
-            .set_enrolment(id, partner.as_str(), enrolled, self.clock.now(), &e)?)
+        Ok(self.store.set_enrolment(
+            id,
+            partner.as_str(),
+            enrolled,
+            &change,
+            self.clock.now(),
+            &e,
+        )?)
     }
 
     /// Erases a file by destroying its data key, then removes its sealed rows.
@@ -1063,6 +1221,12 @@ impl Vault {
         how: &Situation,
         stored: &StoredPerson,
     ) -> Result<Option<SearchHit>, VaultError> {
+        if !facts::file_verifies(self.keyring.facts(), stored) {
+            return match self.verified(stored.clone()) {
+                Err(VaultError::NotFound) | Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         let Some(dk) = self.data_key(&stored.id)? else {
             return Ok(None);
         };
@@ -1090,7 +1254,11 @@ impl Vault {
         term: &SearchTerm,
     ) -> Result<Vec<SearchHit>, VaultError> {
         let (kind, hash) = self.index_entry(term);
-        let ids = self.store.find_by_index(kind, &hash, SEARCH_CANDIDATES)?;
+        // Only files the caller could see are candidates: matches in other agencies cannot
+        // crowd out the one searched for.
+        let ids =
+            self.store
+                .find_by_index(kind, &hash, &Self::scope_of(p, false), SEARCH_CANDIDATES)?;
         let caller = Caller::of(p);
         let how = self.situation(p, purpose);
         let mut hits = Vec::new();
@@ -1140,27 +1308,53 @@ impl Vault {
         let limit = limit.clamp(1, 200);
         let caller = Caller::of(p);
         let name = p.name.to_ascii_lowercase();
-        let scope = match p.role {
-            Role::Counsellor => ListScope::Caseload {
-                agency: p.agency.as_str(),
+        let scope = match Self::scope_of(p, true) {
+            ListScope::Caseload { agency, .. } => ListScope::Caseload {
+                agency,
                 counsellor: &name,
             },
-            Role::Partner => ListScope::Enrolled(p.agency.as_str()),
-            _ => ListScope::Agency(p.agency.as_str()),
+            other => other,
         };
-        let rows = self.store.list_persons(&scope, cursor, limit + 1)?;
-        let more = rows.len() > limit;
         let how = self.situation(p, purpose);
+        // Files the caller may not see are skipped, and the cursor is only ever the id of a
+        // file returned: it never reveals another one. At most LIST_SCAN files are looked at
+        // per page; the walk is recorded with the listing.
         let mut items = Vec::with_capacity(limit);
-        let mut last = None;
-        for stored in rows.into_iter().take(limit) {
-            last = Some(stored.id.clone());
-            if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
-                items.push(hit);
+        let mut after = cursor.map(str::to_string);
+        let mut scanned = 0usize;
+        let mut more = false;
+        'pages: while scanned < LIST_SCAN {
+            let batch = (limit + 1).max(64).min(LIST_SCAN - scanned + 1);
+            let rows = self.store.list_persons(&scope, after.as_deref(), batch)?;
+            let end = rows.len() < batch;
+            for stored in rows {
+                if items.len() == limit {
+                    more = true;
+                    break 'pages;
+                }
+                scanned += 1;
+                after = Some(stored.id.clone());
+                if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
+                    items.push(hit);
+                }
+                if scanned == LIST_SCAN {
+                    break;
+                }
+            }
+            if end {
+                break;
             }
         }
-        let next_cursor = if more { last } else { None };
-        let e = self.entry(
+        if scanned == LIST_SCAN {
+            // The scan stopped early: the next page starts after the last file returned.
+            more = !items.is_empty();
+        }
+        let next_cursor = if more {
+            items.last().map(|h| h.id.clone())
+        } else {
+            None
+        };
+        let mut e = self.entry(
             p,
             Action::List,
             items.iter().map(|h| h.id.clone()).collect(),
@@ -1168,8 +1362,27 @@ impl Vault {
             Some(purpose),
             Outcome::Allowed,
         );
+        let walk = format!("scanned={scanned}");
+        e.detail = Some(match e.detail.take() {
+            Some(bg) => format!("{walk} {bg}"),
+            None => walk,
+        });
         self.store.append_audit(&[e])?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// The files a role works with, for listings (`caseload`: a counsellor's own) and searches:
+    /// a counsellor's caseload or agency, the people enrolled with a partner, the agency's
+    /// files for the other roles.
+    fn scope_of(p: &Principal, caseload: bool) -> ListScope<'_> {
+        match p.role {
+            Role::Counsellor if caseload => ListScope::Caseload {
+                agency: p.agency.as_str(),
+                counsellor: &p.name,
+            },
+            Role::Partner => ListScope::Enrolled(p.agency.as_str()),
+            _ => ListScope::Agency(p.agency.as_str()),
+        }
     }
 
     /// Fills in the caseload of files stored before caseloads existed, from the assigned
@@ -1510,8 +1723,39 @@ impl Vault {
             seq - 1,
             checkpoint.size,
         )?;
-        rempart_audit::InclusionProof::new(seq, &entry, &path, checkpoint)
-            .ok_or_else(|| StoreError::Corrupt("audit entry").into())
+        let proof = rempart_audit::InclusionProof::new(seq, &entry, &path, checkpoint)
+            .ok_or(StoreError::Corrupt("audit entry"))?;
+        if self.may_see_entry(p, &proof.entry)? {
+            Ok(proof)
+        } else {
+            Ok(proof.redact())
+        }
+    }
+
+    /// Whether `p` may see who made an entry (principal, token, client address, request id,
+    /// persons, justification): the local administrator always; otherwise an entry made by a
+    /// principal of the caller's own agency, or one whose every person is a file of the caller's
+    /// agency (a partner's or a colleague's access to the agency's files). Entries of other
+    /// agencies are shown redacted.
+    fn may_see_entry(&self, p: &Principal, e: &AuditEntry) -> Result<bool, VaultError> {
+        if p.token_id == "-" && p.name == "cli" {
+            return Ok(true);
+        }
+        if e.agency == p.agency.as_str() {
+            return Ok(true);
+        }
+        if e.persons.is_empty() {
+            return Ok(false);
+        }
+        for id in &e.persons {
+            match self.store.get_person(id)? {
+                Some(f)
+                    if f.agency == p.agency.as_str()
+                        && facts::file_verifies(self.keyring.facts(), &f) => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
     }
 
     /// A proof that the signed checkpoint of size `first` is a prefix of the one of `second`.

@@ -339,13 +339,18 @@ fn unknown_expired_and_suspended_tokens_are_refused() {
             3600,
         )
         .unwrap();
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
-    db.execute("UPDATE tokens SET suspended = 1 WHERE id = ?1", [&rec2.id])
-        .unwrap();
+    assert_eq!(
+        f.vault
+            .suspend_principal(&Principal::local(agency.clone()), "c.x")
+            .unwrap(),
+        1
+    );
     assert!(matches!(
         f.vault.authenticate(tok2.reveal_once()),
         Err(VaultError::Suspended)
     ));
+    assert_eq!(rec2.principal, "c.x");
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
     // Only the hash is stored.
     let n: i64 = db
         .query_row(
@@ -1131,7 +1136,12 @@ fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
         forged.verify(&key),
         Err("the readable entry is not the entry hashed")
     );
-    forged.canonical = hex::encode(forged.entry.canonical());
+    forged.canonical = Some(hex::encode(forged.entry.canonical()));
+    assert_eq!(
+        forged.verify(&key),
+        Err("the leaf given is not the entry's")
+    );
+    forged.leaf = None;
     assert_eq!(
         forged.verify(&key),
         Err("the entry is not in the signed tree")
@@ -1842,4 +1852,527 @@ mod policy {
         ));
         assert!(v.read(&b, &id, Purpose::Accompaniment, None).is_ok());
     }
+}
+
+// ---- Authorisation facts bound by a key outside the database (issue 16, item 2) ----
+
+fn local(agency: &str) -> Principal {
+    Principal::local(Agency::parse(agency).unwrap())
+}
+
+fn alerts(store: &SqliteStore) -> Vec<rempart_audit::AuditEntry> {
+    use rempart_store::Store;
+    (1..=store.audit_len().unwrap())
+        .map(|s| entry_at(store, s))
+        .filter(|e| e.action == rempart_audit::Action::IntegrityAlert)
+        .collect()
+}
+
+#[test]
+fn a_token_row_written_without_the_key_does_not_authenticate() {
+    let f = fixture();
+    let agency = Agency::parse("ML-075-13").unwrap();
+    let (tok, rec) = f
+        .vault
+        .create_token(
+            &local("ML-075-13"),
+            "c.durand",
+            Role::Counsellor,
+            &agency,
+            3600,
+        )
+        .unwrap();
+    assert!(f.vault.authenticate(tok.reveal_once()).is_ok());
+    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
+    // A row of the attacker's choosing: a secret they know, the DPO role, a 31-year expiry.
+    let chosen = "rmp_attacker-chosen-secret";
+    db.execute(
+        "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES ('tok_evil', ?1, 'evil', 'dpo', 'ML-075-13', ?2, ?3, 0)",
+        rusqlite::params![&rempart_crypto::hash_token(chosen)[..], NOW, NOW + 31 * 365 * 86_400],
+    )
+    .unwrap();
+    assert!(matches!(
+        f.vault.authenticate(chosen),
+        Err(VaultError::Unauthenticated)
+    ));
+    // The same row with a tag copied from a real token.
+    db.execute(
+        "UPDATE tokens SET tag = (SELECT tag FROM tokens WHERE id = ?1) WHERE id = 'tok_evil'",
+        [&rec.id],
+    )
+    .unwrap();
+    assert!(matches!(
+        f.vault.authenticate(chosen),
+        Err(VaultError::Unauthenticated)
+    ));
+    // A real token's role, agency or expiry rewritten: refused too.
+    for change in [
+        "role = 'dpo'",
+        "agency = 'ML-093-01'",
+        "expires_at = expires_at + 86400000",
+        "principal = 'c.other'",
+    ] {
+        db.execute(
+            &format!("UPDATE tokens SET {change} WHERE id = ?1"),
+            [&rec.id],
+        )
+        .unwrap();
+        assert!(
+            matches!(
+                f.vault.authenticate(tok.reveal_once()),
+                Err(VaultError::Unauthenticated)
+            ),
+            "{change}"
+        );
+    }
+    let alerts = alerts(&f.store);
+    assert_eq!(alerts.len(), 6, "{alerts:?}");
+    assert!(alerts[0].detail.as_deref().unwrap().contains("tok_evil"));
+    assert_eq!(alerts[0].outcome, rempart_audit::Outcome::Denied);
+    assert_eq!(alerts[0].principal, "integrity");
+}
+
+#[test]
+fn a_file_moved_into_another_caseload_by_sql_reads_as_missing_with_an_alert() {
+    let f = fixture();
+    let owner = principal("c.durand", "ML-075-13");
+    let id = f
+        .vault
+        .create(
+            &owner,
+            followed_by(&owner, file("ML-075-13", "Martin", "lea@example.fr")),
+        )
+        .unwrap();
+    let evil = principal("c.evil", "ML-093-01");
+    assert!(matches!(
+        f.vault.read(&evil, &id, Purpose::Payment, None),
+        Err(VaultError::NotFound)
+    ));
+    sql_in(
+        &f,
+        VAULT_FILE,
+        &format!(
+            "UPDATE persons SET agency = 'ML-093-01', counsellor = 'c.evil' WHERE id = '{id}'"
+        ),
+    );
+    assert!(matches!(
+        f.vault.read(&evil, &id, Purpose::Payment, None),
+        Err(VaultError::NotFound)
+    ));
+    let page = f
+        .vault
+        .list(&evil, Purpose::Accompaniment, None, 50)
+        .unwrap();
+    assert!(page.items.is_empty() && page.next_cursor.is_none());
+    let found = f
+        .vault
+        .search(
+            &evil,
+            Purpose::Accompaniment,
+            &SearchTerm::email("lea@example.fr").unwrap(),
+        )
+        .unwrap();
+    assert!(found.is_empty());
+    let a = alerts(&f.store);
+    assert!(a.len() >= 3, "{a:?}");
+    assert!(a.iter().all(|e| e.persons == vec![id.clone()]));
+    // Put back, it reads again: the tag is over the facts, not the row's history.
+    sql_in(
+        &f,
+        VAULT_FILE,
+        &format!(
+            "UPDATE persons SET agency = 'ML-075-13', counsellor = 'c.durand' WHERE id = '{id}'"
+        ),
+    );
+    assert!(f
+        .vault
+        .read(&owner, &id, Purpose::Accompaniment, None)
+        .is_ok());
+    // An enrolment added by hand gives the partner nothing, and hides the file from everyone.
+    sql_in(
+        &f,
+        VAULT_FILE,
+        &format!(
+            "INSERT INTO enrolments (person_id, partner, since) VALUES ('{id}', 'AFPA-75', 0)"
+        ),
+    );
+    let mut partner = principal("afpa", "AFPA-75");
+    partner.role = Role::Partner;
+    assert!(matches!(
+        f.vault.read(&partner, &id, Purpose::PartnerService, None),
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        f.vault.read(&owner, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+    sql_in(&f, VAULT_FILE, "DELETE FROM enrolments");
+    // A row whose tag is removed, or inserted with none, is refused.
+    sql_in(
+        &f,
+        VAULT_FILE,
+        &format!("UPDATE persons SET facts_tag = NULL WHERE id = '{id}'"),
+    );
+    assert!(matches!(
+        f.vault.read(&owner, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+}
+
+#[test]
+fn enrolments_and_assignments_made_through_the_vault_keep_the_file_readable() {
+    let f = fixture();
+    let owner = principal("c.durand", "ML-075-13");
+    let id = f
+        .vault
+        .create(
+            &owner,
+            followed_by(&owner, file("ML-075-13", "Martin", "lea@example.fr")),
+        )
+        .unwrap();
+    let partner_agency = Agency::parse("AFPA-75").unwrap();
+    assert!(f.vault.enrol(&owner, &id, &partner_agency, true).unwrap());
+    let mut partner = principal("afpa", "AFPA-75");
+    partner.role = Role::Partner;
+    assert!(f
+        .vault
+        .read(&partner, &id, Purpose::PartnerService, None)
+        .is_ok());
+    f.vault.assign(&owner, &id, Some("c.other")).unwrap();
+    let other = principal("c.other", "ML-075-13");
+    assert!(f.vault.read(&other, &id, Purpose::Payment, None).is_ok());
+    assert!(f.vault.enrol(&other, &id, &partner_agency, false).unwrap());
+    assert!(matches!(
+        f.vault.read(&partner, &id, Purpose::PartnerService, None),
+        Err(VaultError::NotFound)
+    ));
+    assert!(f
+        .vault
+        .read(&other, &id, Purpose::Accompaniment, None)
+        .is_ok());
+    assert!(alerts(&f.store).is_empty());
+}
+
+#[test]
+fn rows_stored_before_tags_are_tagged_once_and_untagged_rows_after_that_are_refused() {
+    let f = fixture();
+    let owner = principal("c.durand", "ML-075-13");
+    let id = f
+        .vault
+        .create(
+            &owner,
+            followed_by(&owner, file("ML-075-13", "Martin", "lea@example.fr")),
+        )
+        .unwrap();
+    let agency = Agency::parse("ML-075-13").unwrap();
+    let (tok, _) = f
+        .vault
+        .create_token(
+            &local("ML-075-13"),
+            "c.durand",
+            Role::Counsellor,
+            &agency,
+            3600,
+        )
+        .unwrap();
+    // As an installation upgraded from before tags: no tag anywhere, the upgrade pending.
+    sql_in(
+        &f,
+        VAULT_FILE,
+        "UPDATE persons SET facts_tag = NULL; UPDATE tokens SET tag = NULL;
+         UPDATE audit_meta SET value = 1 WHERE key = 'facts_unbound';",
+    );
+    assert!(f
+        .vault
+        .read(&owner, &id, Purpose::Accompaniment, None)
+        .is_err());
+    assert_eq!(f.vault.bind_legacy_facts().unwrap(), 2);
+    assert!(f
+        .vault
+        .read(&owner, &id, Purpose::Accompaniment, None)
+        .is_ok());
+    assert!(f.vault.authenticate(tok.reveal_once()).is_ok());
+    assert_eq!(f.vault.bind_legacy_facts().unwrap(), 0, "once");
+    sql_in(&f, VAULT_FILE, "UPDATE persons SET facts_tag = NULL");
+    assert_eq!(f.vault.bind_legacy_facts().unwrap(), 0);
+    assert!(matches!(
+        f.vault.read(&owner, &id, Purpose::Accompaniment, None),
+        Err(VaultError::NotFound)
+    ));
+}
+
+// ---- Tokens and principals as records (issue 16, item 5) ----
+
+#[test]
+fn tokens_are_listed_revoked_and_principals_suspended_and_restored_with_a_record() {
+    use rempart_audit::Action;
+    let f = fixture();
+    let agency = Agency::parse("ML-075-13").unwrap();
+    let admin = local("ML-075-13");
+    let mk = |name: &str| {
+        f.vault
+            .create_token(&admin, name, Role::Counsellor, &agency, 3600)
+            .unwrap()
+    };
+    let (a1, r1) = mk("c.a");
+    let (a2, _) = mk("c.a");
+    let (b, rb) = mk("c.b");
+    let list = f.vault.list_tokens().unwrap();
+    assert_eq!(list.len(), 3);
+    assert!(list.iter().all(|t| t.state == TokenState::Active));
+    // Revoked: refused for good.
+    assert!(f.vault.revoke_token(&admin, &rb.id).unwrap());
+    assert!(!f.vault.revoke_token(&admin, &rb.id).unwrap(), "already");
+    assert!(matches!(
+        f.vault.revoke_token(&admin, "tok_nope"),
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        f.vault.authenticate(b.reveal_once()),
+        Err(VaultError::Unauthenticated)
+    ));
+    // Suspended: every token of the principal, at once; no new token meanwhile.
+    assert_eq!(f.vault.suspend_principal(&admin, "c.a").unwrap(), 2);
+    for t in [&a1, &a2] {
+        assert!(matches!(
+            f.vault.authenticate(t.reveal_once()),
+            Err(VaultError::Suspended)
+        ));
+    }
+    assert!(matches!(
+        f.vault
+            .create_token(&admin, "c.a", Role::Counsellor, &agency, 3600),
+        Err(VaultError::Forbidden(_))
+    ));
+    // The suspension cannot be undone by writing the database.
+    sql_in(
+        &f,
+        VAULT_FILE,
+        "UPDATE tokens SET suspended = 0; DELETE FROM principals;",
+    );
+    assert!(matches!(
+        f.vault.authenticate(a1.reveal_once()),
+        Err(VaultError::Unauthenticated)
+    ));
+    sql_in(
+        &f,
+        VAULT_FILE,
+        "UPDATE tokens SET suspended = 1 WHERE principal = 'c.a'",
+    );
+    // Restoring needs a justification and a suspended principal (the record deleted by hand
+    // is not there: suspend again first).
+    assert_eq!(f.vault.suspend_principal(&admin, "c.a").unwrap(), 2);
+    assert!(f.vault.restore_principal(&admin, "c.a", "short").is_err());
+    assert!(f
+        .vault
+        .restore_principal(&admin, "c.b", "the investigation is closed")
+        .is_err());
+    assert_eq!(
+        f.vault
+            .restore_principal(&admin, "c.a", "the investigation is closed")
+            .unwrap(),
+        2
+    );
+    assert!(f.vault.authenticate(a1.reveal_once()).is_ok());
+    assert!(f.vault.authenticate(a2.reveal_once()).is_ok());
+    // A revoked token stays revoked through a suspension and restoration.
+    assert!(f.vault.revoke_token(&admin, &r1.id).unwrap());
+    f.vault.suspend_principal(&admin, "c.a").unwrap();
+    f.vault
+        .restore_principal(&admin, "c.a", "the investigation is closed")
+        .unwrap();
+    assert!(f.vault.authenticate(a1.reveal_once()).is_err());
+    assert!(f.vault.authenticate(a2.reveal_once()).is_ok());
+    let mut states: Vec<&str> = f
+        .vault
+        .list_tokens()
+        .unwrap()
+        .iter()
+        .map(|t| t.state.as_str())
+        .collect();
+    states.sort();
+    assert_eq!(states, ["active", "revoked", "revoked"]);
+    // Every act is recorded.
+    use rempart_store::Store;
+    let actions: Vec<Action> = (1..=f.store.audit_len().unwrap())
+        .map(|s| entry_at(&f.store, s).action)
+        .collect();
+    for a in [
+        Action::TokenRevoke,
+        Action::PrincipalSuspend,
+        Action::PrincipalRestore,
+    ] {
+        assert!(actions.contains(&a), "{a:?}");
+    }
+    let restore = (1..=f.store.audit_len().unwrap())
+        .map(|s| entry_at(&f.store, s))
+        .find(|e| e.action == Action::PrincipalRestore)
+        .unwrap();
+    assert!(restore
+        .detail
+        .unwrap()
+        .contains("the investigation is closed"));
+}
+
+// ---- Proofs, listings, searches and changes (issue 16, items 3 and 9) ----
+
+#[test]
+fn an_inclusion_proof_of_another_agencys_entry_is_redacted_and_still_verifies() {
+    let f = fixture();
+    let w = Witness::new(f.dir.path().join("witness.jsonl"));
+    let mut c = principal("c.secret-name", "ML-093-01");
+    c.client = Some("10.9.8.7".into());
+    c.break_glass = Some("urgent: a justification naming a case".into());
+    let id = f
+        .vault
+        .create(
+            &c,
+            followed_by(&c, file("ML-093-01", "Martin", "lea@example.fr")),
+        )
+        .unwrap();
+    f.vault.read(&c, &id, Purpose::Accompaniment, None).unwrap();
+    f.vault.checkpoint(&w).unwrap();
+    let key = f.vault.audit_public_key().unwrap();
+    let mut dpo = principal("dpo", "ML-075-13");
+    dpo.role = Role::Dpo;
+    let proof = f.vault.inclusion_proof(&dpo, 2, None).unwrap();
+    assert!(proof.redacted);
+    assert_eq!(proof.verify(&key), Ok(()));
+    let text = serde_json::to_string(&proof).unwrap();
+    for secret in ["c.secret-name", "10.9.8.7", "naming a case", &id, "\"t\""] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(proof.entry.action, rempart_audit::Action::Read);
+    // The DPO of the agency sees it whole.
+    let mut own = principal("dpo2", "ML-093-01");
+    own.role = Role::Dpo;
+    let full = f.vault.inclusion_proof(&own, 2, None).unwrap();
+    assert!(!full.redacted && full.entry.principal == "c.secret-name");
+    assert_eq!(full.verify(&key), Ok(()));
+    // A redacted proof cannot pass for a full one, nor a full one's entry be changed.
+    let mut lie = proof.clone();
+    lie.redacted = false;
+    assert!(lie.verify(&key).is_err());
+    let mut lie = full.clone();
+    lie.redacted = true;
+    assert!(lie.verify(&key).is_err());
+}
+
+#[test]
+fn a_listing_cursor_never_names_a_file_the_caller_cannot_see_and_the_walk_is_recorded() {
+    let f = fixture();
+    let c = principal("c.durand", "ML-075-13");
+    for i in 0..5 {
+        f.vault
+            .create(
+                &c,
+                followed_by(&c, file("ML-075-13", "Martin", &format!("l{i}@example.fr"))),
+            )
+            .unwrap();
+    }
+    let mut op = principal("ops", "ML-075-13");
+    op.role = Role::Operator;
+    let page = f.vault.list(&op, Purpose::Accompaniment, None, 1).unwrap();
+    assert!(page.items.is_empty());
+    assert!(page.next_cursor.is_none(), "{:?}", page.next_cursor);
+    use rempart_store::Store;
+    let last = entry_at(&f.store, f.store.audit_len().unwrap());
+    assert_eq!(last.action, rempart_audit::Action::List);
+    assert_eq!(last.detail.as_deref(), Some("scanned=5"));
+    // The counsellor pages through all five, each cursor a file returned.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = f
+            .vault
+            .list(&c, Purpose::Accompaniment, cursor.as_deref(), 2)
+            .unwrap();
+        seen.extend(page.items.iter().map(|h| h.id.clone()));
+        if let Some(next) = &page.next_cursor {
+            assert_eq!(Some(next), page.items.last().map(|h| &h.id));
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 5);
+}
+
+#[test]
+fn matches_in_other_agencies_cannot_hide_a_person_from_a_search() {
+    let f = fixture();
+    let rules = f.vault.rules();
+    let elsewhere: Vec<ValidFile> = (0..210)
+        .map(|_| ValidFile::parse(file("ML-001-01", "Martin", "same@example.fr"), &rules).unwrap())
+        .collect();
+    f.vault.import(&elsewhere, &|_, _| {}).unwrap();
+    let c = principal("c.durand", "ML-999-01");
+    let id = f
+        .vault
+        .create(
+            &c,
+            followed_by(&c, file("ML-999-01", "Martin", "same@example.fr")),
+        )
+        .unwrap();
+    let hits = f
+        .vault
+        .search(
+            &c,
+            Purpose::Accompaniment,
+            &SearchTerm::email("same@example.fr").unwrap(),
+        )
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, id);
+}
+
+#[test]
+fn a_refused_move_to_another_agency_is_recorded_and_a_changed_minor_fact_too() {
+    use rempart_audit::{Action, Outcome};
+    use rempart_store::Store;
+    let f = fixture();
+    let c = principal("c.durand", "ML-075-13");
+    // No NIR, whose digits would have to agree with the birth date changed below.
+    let mut adult = file("ML-075-13", "Martin", "lea@example.fr");
+    adult.nir = None;
+    let id = f.vault.create(&c, followed_by(&c, adult)).unwrap();
+    let before = f.store.audit_len().unwrap();
+    let patch = PersonInput {
+        agency: Some("ML-093-01".into()),
+        contact: Some(Contact {
+            email: Some("x@example.fr".into()),
+            phones: vec![],
+            address: None,
+        }),
+        ..Default::default()
+    };
+    assert!(matches!(
+        f.vault.update(&c, &id, Purpose::Accompaniment, patch),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert_eq!(f.store.audit_len().unwrap(), before + 1);
+    let e = entry_at(&f.store, before + 1);
+    assert_eq!((e.action, e.outcome), (Action::Update, Outcome::Denied));
+    // A birth date that makes the person a minor is a change of what the policy sees.
+    let mut identity = file("ML-075-13", "Martin", "lea@example.fr")
+        .identity
+        .unwrap();
+    identity.birth_date = Some("2012-01-01".into());
+    let patch = PersonInput {
+        identity: Some(identity),
+        ..Default::default()
+    };
+    f.vault
+        .update(&c, &id, Purpose::Accompaniment, patch)
+        .unwrap();
+    let e = entry_at(&f.store, f.store.audit_len().unwrap());
+    assert_eq!(e.action, Action::Update);
+    assert!(
+        e.detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("access fact changed: minor=true"),
+        "{e:?}"
+    );
 }
