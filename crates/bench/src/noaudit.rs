@@ -120,6 +120,9 @@ impl Store for WithoutReadAudit {
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.0.checkpoints()
     }
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.0.latest_checkpoint()
+    }
     fn check_audit_index(
         &self,
         progress: &mut dyn FnMut(u64, u64),

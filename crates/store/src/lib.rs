@@ -363,6 +363,10 @@ pub trait Store: Send + Sync {
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
     /// Every recorded checkpoint, by size.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// The latest recorded checkpoint (the largest), read alone: checkpoints accumulate (one
+    /// every few seconds while the log grows), and the latest is read at every checkpoint and
+    /// every request for it.
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
     /// Compares the per-person index of the log (derived data, unsigned) with the persons the
     /// entries it covers name, in one snapshot of both; `progress(done, total)` per stretch.
     fn check_audit_index(

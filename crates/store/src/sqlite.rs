@@ -1816,6 +1816,17 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let c = self.log.read().map_err(db("open reader"))?;
+        let bytes: Option<Vec<u8>> = c
+            .prepare_cached("SELECT checkpoint FROM audit_checkpoints ORDER BY size DESC LIMIT 1")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+            .map_err(db("latest checkpoint"))?;
+        bytes
+            .map(|b| serde_json::from_slice(&b).map_err(|_| StoreError::Corrupt("checkpoint")))
+            .transpose()
+    }
+
     fn check_audit_index(
         &self,
         progress: &mut dyn FnMut(u64, u64),
@@ -2421,6 +2432,32 @@ mod tests {
     }
 
     /// The canonical bytes of `entry()` at `time`.
+    #[test]
+    fn the_latest_checkpoint_is_read_alone_among_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.latest_checkpoint().unwrap(), None);
+        let cp = |size: u64| Checkpoint::new(size, &[size as u8; 32], size as i64, &[7; 64]);
+        // Recorded out of order: the latest is the largest, not the last inserted.
+        for i in 0..2_000u64 {
+            s.insert_checkpoint(&cp((i * 7_919) % 2_000 + 1)).unwrap();
+        }
+        assert_eq!(s.latest_checkpoint().unwrap(), Some(cp(2_000)));
+        assert_eq!(s.checkpoints().unwrap().len(), 2_000);
+        // An older row that does not parse is not read.
+        let c = Connection::open(dir.path().join(AUDIT_FILE)).unwrap();
+        c.execute(
+            "UPDATE audit_checkpoints SET checkpoint = x'00' WHERE size = 1000",
+            [],
+        )
+        .unwrap();
+        assert_eq!(s.latest_checkpoint().unwrap(), Some(cp(2_000)));
+        assert!(matches!(
+            s.checkpoints(),
+            Err(StoreError::Corrupt("checkpoint"))
+        ));
+    }
+
     fn canonical_at(time: i64) -> Vec<u8> {
         let mut e = entry();
         e.time = time;

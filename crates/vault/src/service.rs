@@ -1635,7 +1635,7 @@ impl Vault {
         &self,
         witness: &crate::witness::Witness,
     ) -> Result<rempart_audit::Checkpoint, VaultError> {
-        let latest = self.store.checkpoints()?.pop();
+        let latest = self.store.latest_checkpoint()?;
         // Nothing new since the latest checkpoint: no need to read the log again.
         let len = self.store.audit_len()?;
         if let Some(l) = latest.as_ref().filter(|l| l.size == len) {
@@ -1882,7 +1882,7 @@ impl Vault {
 
     /// The latest recorded checkpoint.
     pub fn latest_checkpoint(&self) -> Result<Option<rempart_audit::Checkpoint>, VaultError> {
-        Ok(self.store.checkpoints()?.pop())
+        Ok(self.store.latest_checkpoint()?)
     }
 
     /// The public key that verifies checkpoints.

@@ -715,6 +715,42 @@ fn an_untouched_log_verifies_and_a_checkpoint_is_not_repeated() {
     assert_eq!(w.read().unwrap().len(), 1);
 }
 
+/// The checkpoint route and every new checkpoint read the latest checkpoint alone, not all of
+/// them: an older row that does not parse is never read.
+#[test]
+fn the_latest_checkpoint_is_read_without_the_older_ones() {
+    let (f, w, _) = audited();
+    let p = principal("c", "ML-1");
+    for i in 0..20 {
+        f.vault
+            .create(
+                &p,
+                followed_by(&p, file("ML-1", "Bravo", &format!("b{i}@example.fr"))),
+            )
+            .unwrap();
+        f.vault.checkpoint(&w).unwrap();
+    }
+    assert_eq!(f.store.checkpoints().unwrap().len(), 21);
+    sql(
+        &f,
+        "UPDATE audit_checkpoints SET checkpoint = x'00' WHERE size = 12",
+    );
+    let mut operator = principal("rssi", "ML-1");
+    operator.role = Role::Operator;
+    let latest = f.vault.checkpoint_for(&operator).unwrap().unwrap();
+    assert_eq!(latest.size, 32);
+    assert_eq!(f.vault.latest_checkpoint().unwrap(), Some(latest.clone()));
+    assert_eq!(
+        f.vault.checkpoint(&w).unwrap(),
+        latest,
+        "nothing new to sign"
+    );
+    f.vault
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "z@example.fr")))
+        .unwrap();
+    assert_eq!(f.vault.checkpoint(&w).unwrap().size, 33);
+}
+
 #[test]
 fn an_entry_edited_by_hand_is_named() {
     let (f, w, key) = audited();
