@@ -154,6 +154,23 @@ fn a_csv_with_a_bad_line_imports_nothing_and_names_line_and_column() {
 }
 
 #[test]
+fn a_csv_without_its_header_line_is_refused_without_echoing_a_value() {
+    let i = Install::new();
+    let csv = i.data.with_file_name("no-header.csv");
+    // An export that starts with the NIR and the email, its header line dropped.
+    let row = "2060475113042 33,lea.martin@example.fr,Martin,Léa,2006-04-17,F,FR";
+    std::fs::write(&csv, format!("{row}\n{row}\n")).unwrap();
+    let o = i.run(&["import", "--agency", "ML-075-13", csv.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    for value in ["2060475113042", "lea.martin", "example.fr", "Martin", "Léa"] {
+        assert!(!e.contains(value), "{value} echoed: {e}");
+    }
+    assert!(e.contains("column 1 of line 1"), "{e}");
+    assert!(e.contains("must be the header"), "{e}");
+}
+
+#[test]
 fn key_rotation_rewraps_every_key_and_files_still_read() {
     let i = Install::new();
     let files = i.synth_import(60, 1, 9);

@@ -145,14 +145,21 @@ pub fn parse_csv(
     let mut pos = std::collections::HashMap::new();
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim().trim_start_matches('\u{feff}');
-        if !COLUMNS.contains(&h) && h != AGENCY_COLUMN {
+        // Named by position, never by its text: in a file without a header line, the first
+        // line is a person's data.
+        let Some(name) = COLUMNS
+            .iter()
+            .chain(std::iter::once(&AGENCY_COLUMN))
+            .find(|c| **c == h)
+        else {
             return Err(ImportError::Header(format!(
-                "unknown column {h:?}; expected {}",
+                "column {} of line 1 is not a known column name (the first line must be the header: {}[,{AGENCY_COLUMN}])",
+                i + 1,
                 COLUMNS.join(",")
             )));
-        }
-        if pos.insert(h.to_string(), i).is_some() {
-            return Err(ImportError::Header(format!("column {h:?} appears twice")));
+        };
+        if pos.insert(*name, i).is_some() {
+            return Err(ImportError::Header(format!("column {name} appears twice")));
         }
     }
     let missing: Vec<&str> = COLUMNS
@@ -427,6 +434,37 @@ mod tests {
         assert_eq!(
             parse_csv(format!("{}\n{GOOD}\n", header()).as_bytes(), None, &rules()).unwrap_err(),
             ImportError::NoAgency
+        );
+    }
+
+    #[test]
+    fn a_file_without_its_header_line_is_refused_without_echoing_its_first_line() {
+        // Some exports put the NIR or the email first.
+        let row = "2060475113042 33,lea.martin@example.fr,Martin,Léa Anne,2006-04-17";
+        for csv in [
+            format!("{row}\n{GOOD}\n"),
+            format!("{GOOD}\n{GOOD}\n"),
+            format!("{},{row}\n{GOOD}\n", header()),
+        ] {
+            let err = parse_csv(csv.as_bytes(), Some(&ml()), &rules()).unwrap_err();
+            assert!(matches!(err, ImportError::Header(_)), "{err:?}");
+            let shown = format!("{err} {err:?}");
+            for value in [
+                "2060475113042",
+                "lea.martin@example.fr",
+                "lea@example.fr",
+                "Martin",
+                "Léa",
+                "2006-04-17",
+            ] {
+                assert!(!shown.contains(value), "{value} echoed in: {shown}");
+            }
+            assert!(shown.contains("must be the header"), "{shown}");
+        }
+        let twice = format!("{},email\n{GOOD},x\n", header());
+        assert_eq!(
+            parse_csv(twice.as_bytes(), Some(&ml()), &rules()).unwrap_err(),
+            ImportError::Header("column email appears twice".into())
         );
     }
 
