@@ -25,8 +25,9 @@ pub struct StoreArgs {
         conflicts_with = "data"
     )]
     pub database: Option<String>,
-    /// Master key file; defaults to DIR.key beside the data directory. A passphrase-protected
-    /// key file is opened with REMPART_PASSPHRASE.
+    /// Master key file, outside the data directory (every command refuses one inside it);
+    /// defaults to DIR.key beside the data directory. A passphrase-protected key file is opened
+    /// with REMPART_PASSPHRASE.
     #[arg(long, env = "REMPART_KEY_FILE", global = true)]
     pub key_file: Option<PathBuf>,
     /// Witness file of the audit log's checkpoints, outside the data directory; defaults to

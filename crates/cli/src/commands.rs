@@ -180,12 +180,18 @@ pub fn run(cli: Cli) -> Result<()> {
             data,
             key_file,
             listen,
-        } => rempart_bench::serve_without_read_audit(&data, &key_file, &listen),
+        } => {
+            check_key_outside_data(&data, &key_file)?;
+            rempart_bench::serve_without_read_audit(&data, &key_file, &listen)
+        }
         Command::BenchNoPolicy {
             data,
             key_file,
             listen,
-        } => rempart_bench::serve_without_policies(&data, &key_file, &listen),
+        } => {
+            check_key_outside_data(&data, &key_file)?;
+            rempart_bench::serve_without_policies(&data, &key_file, &listen)
+        }
         Command::Policy { command } => policy(command),
     }
 }
@@ -529,17 +535,34 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     Ok(parent.join(name))
 }
 
-/// Creates the data directory and the key file; refuses a key file inside the data directory.
-pub fn init(store: &StoreArgs, with_passphrase: bool) -> Result<()> {
-    let data = absolute(&data_dir(store)?)?;
-    let key_file = absolute(&key_path(store, &data)?)?;
-    if key_file.starts_with(&data) {
+/// Refuses a key file inside the data directory (both paths absolute, symbolic links
+/// resolved): a copy of the data must never carry the key that opens it. Checked by `init`
+/// and by every command that opens an installation.
+fn refuse_key_inside_data(data: &Path, key_file: &Path) -> Result<()> {
+    if key_file.starts_with(data) {
         bail!(
-            "refusing to put the key file {} inside the data directory {}: a copy of the data must never carry its key; choose a --key-file outside it",
+            "refusing a key file inside the data directory ({} is inside {}): a copy of the data must never carry its key; keep the key file outside it and give its path with --key-file",
             key_file.display(),
             data.display()
         );
     }
+    Ok(())
+}
+
+/// [`refuse_key_inside_data`] for an existing installation. A key file that does not resolve
+/// does not exist: loading it reports that.
+fn check_key_outside_data(data: &Path, key_file: &Path) -> Result<()> {
+    match (absolute(data), absolute(key_file)) {
+        (Ok(data), Ok(key_file)) => refuse_key_inside_data(&data, &key_file),
+        _ => Ok(()),
+    }
+}
+
+/// Creates the data directory and the key file; refuses a key file inside the data directory.
+pub fn init(store: &StoreArgs, with_passphrase: bool) -> Result<()> {
+    let data = absolute(&data_dir(store)?)?;
+    let key_file = absolute(&key_path(store, &data)?)?;
+    refuse_key_inside_data(&data, &key_file)?;
     if data.exists()
         && std::fs::read_dir(&data)
             .map(|mut d| d.next().is_some())
@@ -594,6 +617,7 @@ fn pattern(store: &StoreArgs) -> Result<FranceTravailPattern> {
 
 fn load_keyring(store: &StoreArgs, data: &Path) -> Result<(Keyring, PathBuf)> {
     let key_file = key_path(store, data)?;
+    check_key_outside_data(data, &key_file)?;
     let ring = Keyring::load(&key_file, passphrase()?.as_ref())?;
     Ok((ring, key_file))
 }

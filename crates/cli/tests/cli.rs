@@ -1,4 +1,4 @@
-use crate::util::{files_under, run, stderr, Install};
+use crate::util::{files_under, run, run_for, stderr, Install};
 
 #[test]
 fn init_refuses_a_key_file_inside_the_data_directory() {
@@ -37,6 +37,78 @@ fn init_refuses_a_key_file_inside_the_data_directory() {
         stderr(&o)
     );
     assert!(std::fs::read_dir(&data).unwrap().next().is_none());
+}
+
+#[test]
+fn every_command_refuses_a_key_file_inside_the_data_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let i = Install::new();
+    i.synth_import(3, 1, 1);
+    let inside = i.data.join("master.key");
+    std::fs::copy(&i.key, &inside).unwrap();
+    std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A path outside that leads inside through a symbolic link is the same key file.
+    let link = i.data.with_file_name("link.key");
+    std::os::unix::fs::symlink(&inside, &link).unwrap();
+    let before = std::fs::read(&inside).unwrap();
+    let data = i.data.to_str().unwrap();
+    let some_id = "00000000-0000-0000-0000-000000000000";
+    let commands: [&[&str]; 13] = [
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[
+            "token",
+            "create",
+            "--principal",
+            "x",
+            "--role",
+            "dpo",
+            "--agency",
+            "ML-1",
+        ],
+        &["import", "missing.csv"],
+        &["keys", "rotate"],
+        &["audit", "verify"],
+        &["audit", "checkpoint"],
+        &["audit", "public-key"],
+        &["audit", "prove", "--seq", "1"],
+        &["audit", "export"],
+        &["audit", "reindex"],
+        &[
+            "policy",
+            "check",
+            "--principal",
+            "c",
+            "--role",
+            "counsellor",
+            "--agency",
+            "ML-1",
+            "--person",
+            some_id,
+        ],
+        &["bench-no-audit", "--listen", "127.0.0.1:0"],
+        &["bench-no-policy", "--listen", "127.0.0.1:0"],
+    ];
+    for key in [&inside, &link] {
+        for command in commands {
+            let mut args = command.to_vec();
+            args.extend(["--data", data, "--key-file", key.to_str().unwrap()]);
+            let o = run_for(&args, std::time::Duration::from_secs(30));
+            assert!(
+                !o.status.success(),
+                "{command:?} accepted {}",
+                key.display()
+            );
+            assert!(
+                stderr(&o).contains("refusing a key file inside the data directory"),
+                "{command:?}: {}",
+                stderr(&o)
+            );
+        }
+    }
+    assert_eq!(std::fs::read(&inside).unwrap(), before, "nothing rotated");
+    // The same key file outside is accepted.
+    let o = i.run(&["audit", "public-key"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

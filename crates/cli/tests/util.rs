@@ -22,6 +22,22 @@ pub fn run(args: &[&str]) -> Output {
     rempart().args(args).output().expect("running rempart")
 }
 
+/// [`run`] for a command that might not stop on its own (a server): killed after `limit`.
+pub fn run_for(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = rempart()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running rempart");
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && start.elapsed() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
