@@ -31,7 +31,9 @@ pub struct StoreArgs {
     #[arg(long, env = "REMPART_KEY_FILE", global = true)]
     pub key_file: Option<PathBuf>,
     /// Witness file of the audit log's checkpoints, outside the data directory; defaults to
-    /// DIR.witness beside it.
+    /// DIR.witness beside it, where the account that writes the database can write it too:
+    /// keep it (or a copy) where that account cannot, and add an outside copy with
+    /// --witness-url (or syslog forwarded off the machine).
     #[arg(long, env = "REMPART_WITNESS", global = true)]
     pub witness: Option<PathBuf>,
     /// Syslog socket that also receives each checkpoint, or `off`. The default socket is
@@ -322,7 +324,8 @@ pub enum KeysCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recomputes the whole log and checks it against every signed checkpoint of the database
-    /// and of the witness; non-zero exit naming the first bad entry.
+    /// and of the witness; non-zero exit naming the first bad entry, or when the log has signed
+    /// checkpoints and the witness file is missing or empty (unless --no-witness).
     Verify {
         #[command(flatten)]
         store: StoreArgs,
@@ -334,6 +337,11 @@ pub enum AuditCommand {
         /// log must hold its entries and give its root.
         #[arg(long, value_name = "FILE")]
         from_checkpoint: Option<PathBuf>,
+        /// Verify without the witness file: only against the database's own checkpoints (and
+        /// --from-checkpoint). Without this flag, a log with signed checkpoints and no witness
+        /// (missing or empty) fails verification.
+        #[arg(long)]
+        no_witness: bool,
     },
     /// Empties the per-person index of the log (`audit-index.db`, which answers the access
     /// history) and builds it again from the log, after `audit verify` found it out of step.

@@ -10,7 +10,7 @@ use rempart_crypto::{Keyring, Passphrase};
 use rempart_domain::{Agency, FranceTravailPattern, Purpose, Role};
 use rempart_policy::{Act, Policies};
 use rempart_store::{SqliteKeyStore, SqliteStore, VAULT_FILE};
-use rempart_vault::{Principal, SystemClock, Vault, Witness};
+use rempart_vault::{Principal, SystemClock, Vault, VaultError, Witness, Witnessed};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,7 +33,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::demo::serve_demo(&store, &listen, demo_files, every)
             } else {
                 let vault = open_vault(&store)?;
-                serve_blocking(vault, &listen, (witness(&store)?, every), |addr| {
+                let w = witness_of(&store, &vault)?;
+                serve_blocking(vault, &listen, (w, every), |addr| {
                     eprintln!("rempart: listening on http://{addr}")
                 })
             }
@@ -55,7 +56,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             let vault = open_vault(&store)?;
             let token = create_token(&vault, &principal, &role, &agency, &expires)?;
-            vault.checkpoint(&witness(&store)?)?;
+            vault.checkpoint(&witness_of(&store, &vault)?)?;
             println!("{token}");
             Ok(())
         }
@@ -123,7 +124,7 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let vault = open_vault(&store)?;
             let n = import(&vault, agency.as_deref(), &file)?;
-            vault.checkpoint(&witness(&store)?)?;
+            vault.checkpoint(&witness_of(&store, &vault)?)?;
             eprintln!("rempart: imported {n} files from {}", file.display());
             Ok(())
         }
@@ -275,6 +276,28 @@ pub fn witness(store: &StoreArgs) -> Result<Witness> {
     Ok(w)
 }
 
+/// [`witness`], for a command that signs checkpoints: warns (log and standard error) when the
+/// witness file is missing or empty while the log already has signed checkpoints, since the
+/// next checkpoint starts a new file that lacks them.
+fn witness_of(store: &StoreArgs, vault: &Vault) -> Result<Witness> {
+    let w = witness(store)?;
+    if w.is_missing_or_empty()? {
+        if let Some(latest) = vault.latest_checkpoint()? {
+            tracing::warn!(
+                witness = %w.path().display(),
+                latest_checkpoint = latest.size,
+                "the audit witness file is missing or empty while the log has signed checkpoints"
+            );
+            eprintln!(
+                "rempart: warning: the witness file {} is missing or empty, but the audit log has signed checkpoints (the latest of size {}): it was deleted or emptied, or --witness names another file. Restore it from a copy: the next checkpoint starts a new witness file without the earlier checkpoints, and `rempart audit verify` can then check the log only against the checkpoints that follow",
+                w.path().display(),
+                latest.size
+            );
+        }
+    }
+    Ok(w)
+}
+
 fn witness_file(store: &StoreArgs) -> Result<PathBuf> {
     if let Some(w) = &store.witness {
         return Ok(w.clone());
@@ -295,7 +318,7 @@ fn audit(command: AuditCommand) -> Result<()> {
     match command {
         AuditCommand::Checkpoint { store } => {
             let vault = open_vault(&store)?;
-            let w = witness(&store)?;
+            let w = witness_of(&store, &vault)?;
             let cp = vault.checkpoint(&w)?;
             println!("{}", serde_json::to_string(&cp)?);
             eprintln!(
@@ -438,6 +461,7 @@ fn audit(command: AuditCommand) -> Result<()> {
             store,
             public_key,
             from_checkpoint,
+            no_witness,
         } => {
             let trusted = from_checkpoint
                 .as_deref()
@@ -452,24 +476,55 @@ fn audit(command: AuditCommand) -> Result<()> {
                 None => vault.audit_public_key()?,
             };
             let w = witness(&store)?;
-            let witnessed = w.read()?;
+            let witnessed = if no_witness {
+                Witnessed::NotChecked
+            } else {
+                w.read()?
+            };
             let pb = bar(vault.audit_len()?, "verifying the audit log");
             let result = vault.verify_audit_from(&key, &witnessed, trusted.as_ref(), &|d, _| {
                 pb.set_position(d)
-            })?;
+            });
             pb.finish_and_clear();
             let v = match result {
-                Ok(v) => v,
-                Err(t) => bail!("audit log tampered: {t}"),
+                Ok(Ok(v)) => v,
+                Ok(Err(t)) => bail!("audit log tampered: {t}"),
+                Err(VaultError::NoWitness {
+                    checkpoints,
+                    latest,
+                }) => bail!(
+                    "audit log not verified: the witness {} {}, but the database holds {checkpoints} signed checkpoint(s), the latest of size {latest}: the witness was deleted or emptied (or --witness names another file), and without it a log cut back together with its checkpoints goes unnoticed. Restore the witness or give its path with --witness; `--no-witness` verifies against the database's checkpoints alone",
+                    w.path().display(),
+                    if matches!(witnessed, Witnessed::Missing) {
+                        "does not exist"
+                    } else {
+                        "holds no checkpoint"
+                    }
+                ),
+                Err(e) => return Err(e.into()),
+            };
+            let witness_note = match &witnessed {
+                Witnessed::NotChecked => "witness not checked".to_string(),
+                _ => format!(
+                    "{} in the witness {}",
+                    witnessed.checkpoints().len(),
+                    w.path().display()
+                ),
             };
             eprintln!(
-                "rempart: audit log intact: {} entries, {} signed checkpoints ({} in the witness {}), {} entries after the last checkpoint",
-                v.entries,
-                v.checkpoints,
-                witnessed.len(),
-                w.path().display(),
-                v.unchecked_tail
+                "rempart: audit log intact: {} entries, {} signed checkpoints ({witness_note}), {} entries after the last checkpoint",
+                v.entries, v.checkpoints, v.unchecked_tail
             );
+            if no_witness {
+                eprintln!(
+                    "rempart: the witness was NOT checked (--no-witness): the log matches the checkpoints of the database{}, but a log cut back or rolled back together with them would not be detected",
+                    if trusted.is_some() {
+                        " and the checkpoint file"
+                    } else {
+                        ""
+                    }
+                );
+            }
             let pb = bar(v.entries, "checking the per-person index");
             let index = vault.check_audit_index(&|d, _| pb.set_position(d))?;
             pb.finish_and_clear();
@@ -912,7 +967,7 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
         "rempart: {} data keys re-wrapped under master key v{current}; no file was decrypted",
         report.rewrapped
     );
-    vault.checkpoint(&witness(store)?)?;
+    vault.checkpoint(&witness_of(store, &vault)?)?;
     if retire_old {
         ring.retire_before(current);
         ring.replace_file(&key_file, pass.as_ref())?;

@@ -898,6 +898,85 @@ fn audit_verify_checks_the_log_against_a_checkpoint_kept_outside() {
     );
 }
 
+/// The witness deleted and the log cut back together with its checkpoints: what remains agrees
+/// with itself, so a missing witness must not count as an empty one.
+#[test]
+fn audit_verify_fails_when_the_witness_is_deleted_and_the_log_cut_back() {
+    let i = Install::new();
+    let files = i.synth_import(5, 1, 3);
+    let cut = {
+        let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+        db.query_row("SELECT MAX(size) FROM audit_checkpoints", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+    };
+    i.token("c", "counsellor", &files[0].agency);
+    let o = i.run(&["audit", "checkpoint"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    db.execute_batch(&format!(
+        "DELETE FROM audit_log WHERE seq > {cut}; DELETE FROM audit_checkpoints WHERE size > {cut};"
+    ))
+    .unwrap();
+    drop(db);
+    let o = i.run(&["audit", "verify"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+
+    let witness = i.data.with_file_name("data.witness");
+    std::fs::remove_file(&witness).unwrap();
+    let o = i.run(&["audit", "verify"]);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("audit log not verified"), "{e}");
+    assert!(
+        e.contains(&format!("the witness {} does not exist", witness.display())),
+        "{e}"
+    );
+    assert!(e.contains("--no-witness"), "{e}");
+    // Emptied rather than deleted: the same.
+    std::fs::write(&witness, "").unwrap();
+    let o = i.run(&["audit", "verify"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("holds no checkpoint"), "{}", stderr(&o));
+    std::fs::remove_file(&witness).unwrap();
+
+    // Said explicitly: verified against the database's checkpoints alone, and said so.
+    let o = i.run(&["audit", "verify", "--no-witness"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("audit log intact"), "{e}");
+    assert!(
+        e.contains("the witness was NOT checked (--no-witness)"),
+        "{e}"
+    );
+    assert!(!witness.exists(), "verify creates no witness");
+}
+
+#[test]
+fn serve_warns_when_the_witness_is_missing_while_the_log_has_checkpoints() {
+    let i = Install::new();
+    i.synth_import(3, 1, 3);
+    let (s, before) = i.serve_logged();
+    drop(s);
+    assert!(!before.iter().any(|l| l.contains("witness")), "{before:?}");
+    std::fs::remove_file(i.data.with_file_name("data.witness")).unwrap();
+    let (s, before) = i.serve_logged();
+    drop(s);
+    let warning = before
+        .iter()
+        .find(|l| l.starts_with("rempart: warning: the witness file"))
+        .unwrap_or_else(|| panic!("no warning in {before:?}"));
+    assert!(warning.contains("is missing or empty"), "{warning}");
+    assert!(
+        before
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("audit witness file is missing")),
+        "the log has it too: {before:?}"
+    );
+}
+
 #[test]
 fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it() {
     let i = Install::new();

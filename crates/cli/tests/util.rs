@@ -133,6 +133,11 @@ impl Install {
     }
 
     pub fn serve(&self) -> Server {
+        self.serve_logged().0
+    }
+
+    /// [`Install::serve`], with what the server wrote to standard error before it listened.
+    pub fn serve_logged(&self) -> (Server, Vec<String>) {
         let mut child = rempart()
             .args(self.args(&["serve", "--listen", "127.0.0.1:0"]))
             .stdout(Stdio::null())
@@ -140,6 +145,7 @@ impl Install {
             .spawn()
             .expect("starting rempart serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut before = Vec::new();
         let addr = loop {
             let line = lines
                 .next()
@@ -148,14 +154,16 @@ impl Install {
             if let Some(a) = line.strip_prefix("rempart: listening on ") {
                 break a.to_string();
             }
+            before.push(line);
         };
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server {
+        let server = Server {
             child,
             base: addr,
             client: reqwest::blocking::Client::new(),
-        }
+        };
+        (server, before)
     }
 }
 

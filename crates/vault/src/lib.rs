@@ -29,4 +29,4 @@ pub use service::{
     justification, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, Principal,
     RotationReport, SearchHit, Vault, VaultError,
 };
-pub use witness::{Witness, WitnessError, DEFAULT_SYSLOG};
+pub use witness::{Witness, WitnessError, Witnessed, DEFAULT_SYSLOG};

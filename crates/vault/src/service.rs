@@ -190,6 +190,15 @@ pub enum VaultError {
     /// The witness file failed.
     #[error(transparent)]
     Witness(#[from] crate::witness::WitnessError),
+    /// `audit verify` found no witness (the file missing or empty) for a log with signed
+    /// checkpoints: a log cut back together with its checkpoints would go unnoticed.
+    #[error("the witness holds no checkpoint (missing or empty) but the database holds {checkpoints} signed checkpoint(s), the latest of size {latest}")]
+    NoWitness {
+        /// Checkpoints in the database.
+        checkpoints: usize,
+        /// Size of the latest.
+        latest: u64,
+    },
     /// Writing an export failed.
     #[error("writing the export: {0}")]
     Output(std::io::Error),
@@ -1893,11 +1902,13 @@ impl Vault {
     }
 
     /// Recomputes the whole log and checks it against every checkpoint of the database and
-    /// of the witness. `Ok(Err(tamper))` names the first problem.
+    /// of the witness. `Ok(Err(tamper))` names the first problem. A witness missing or empty
+    /// while the database holds signed checkpoints is [`VaultError::NoWitness`], unless it was
+    /// deliberately not read ([`Witnessed::NotChecked`](crate::Witnessed::NotChecked)).
     pub fn verify_audit(
         &self,
         public_key: &[u8; 32],
-        witness: &[rempart_audit::Checkpoint],
+        witness: &crate::witness::Witnessed,
         progress: ImportProgress<'_>,
     ) -> Result<Result<rempart_audit::Verified, rempart_audit::Tamper>, VaultError> {
         self.verify_audit_from(public_key, witness, None, progress)
@@ -1911,13 +1922,28 @@ impl Vault {
     pub fn verify_audit_from(
         &self,
         public_key: &[u8; 32],
-        witness: &[rempart_audit::Checkpoint],
+        witness: &crate::witness::Witnessed,
         trusted: Option<&rempart_audit::Checkpoint>,
         progress: ImportProgress<'_>,
     ) -> Result<Result<rempart_audit::Verified, rempart_audit::Tamper>, VaultError> {
+        use crate::witness::Witnessed;
         use rempart_audit::LogVerifier;
         let total = self.store.audit_len()?;
         let database = self.store.checkpoints()?;
+        // Deleting (or emptying) the witness must not be a way to cut the log back together
+        // with its checkpoints unnoticed.
+        let unwitnessed = match witness {
+            Witnessed::Missing => true,
+            Witnessed::Checkpoints(c) => c.is_empty(),
+            Witnessed::NotChecked => false,
+        };
+        if let (true, Some(latest)) = (unwitnessed, database.last()) {
+            return Err(VaultError::NoWitness {
+                checkpoints: database.len(),
+                latest: latest.size,
+            });
+        }
+        let witness = witness.checkpoints();
         let v = match trusted {
             None => LogVerifier::new(public_key, &database, witness),
             Some(t) => LogVerifier::with_file(public_key, &database, witness, t),

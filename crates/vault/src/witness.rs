@@ -32,6 +32,28 @@ struct Syslog {
     warned: Arc<AtomicBool>,
 }
 
+/// The witness file as `rempart audit verify` reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Witnessed {
+    /// There is no witness file.
+    Missing,
+    /// The checkpoints the file holds, in the order appended (none if it is empty).
+    Checkpoints(Vec<Checkpoint>),
+    /// Not read: the operator chose to verify without it (`rempart audit verify
+    /// --no-witness`).
+    NotChecked,
+}
+
+impl Witnessed {
+    /// The checkpoints read (none when the file is missing or was not read).
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        match self {
+            Witnessed::Checkpoints(c) => c,
+            Witnessed::Missing | Witnessed::NotChecked => &[],
+        }
+    }
+}
+
 /// Why the witness could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("witness {path}: {reason}")]
@@ -169,11 +191,13 @@ impl Witness {
         f.sync_all().map_err(|e| self.err(e))
     }
 
-    /// Every checkpoint it holds (none if the file does not exist yet).
-    pub fn read(&self) -> Result<Vec<Checkpoint>, WitnessError> {
+    /// Every checkpoint it holds, or [`Witnessed::Missing`] when the file does not exist: a
+    /// missing witness is not an empty one (`audit verify` refuses a log with signed
+    /// checkpoints and no witness).
+    pub fn read(&self) -> Result<Witnessed, WitnessError> {
         let f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Witnessed::Missing),
             Err(e) => return Err(self.err(e)),
         };
         let mut out = Vec::new();
@@ -187,6 +211,16 @@ impl Witness {
                     .map_err(|_| self.err(format!("line {} is not a checkpoint", i + 1)))?,
             );
         }
-        Ok(out)
+        Ok(Witnessed::Checkpoints(out))
+    }
+
+    /// Whether the file is missing or empty, without reading it (`serve` checks this at
+    /// start).
+    pub fn is_missing_or_empty(&self) -> Result<bool, WitnessError> {
+        match std::fs::metadata(&self.path) {
+            Ok(m) => Ok(m.len() == 0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(self.err(e)),
+        }
     }
 }

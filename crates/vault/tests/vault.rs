@@ -712,7 +712,7 @@ fn an_untouched_log_verifies_and_a_checkpoint_is_not_repeated() {
         })
     );
     assert_eq!(f.vault.checkpoint(&w).unwrap().size, 12);
-    assert_eq!(w.read().unwrap().len(), 1);
+    assert_eq!(w.read().unwrap().checkpoints().len(), 1);
 }
 
 /// The checkpoint route and every new checkpoint read the latest checkpoint alone, not all of
@@ -912,6 +912,55 @@ fn a_database_rolled_back_behind_the_witness_is_detected() {
     );
 }
 
+/// Deleting or emptying the witness would otherwise hide a log cut back together with its
+/// checkpoints.
+#[test]
+fn a_missing_or_empty_witness_fails_verification_unless_deliberately_not_checked() {
+    let (f, w, key) = audited();
+    let check = |witnessed: &Witnessed| f.vault.verify_audit(&key, witnessed, &|_, _| {});
+    std::fs::remove_file(w.path()).unwrap();
+    assert_eq!(w.read().unwrap(), Witnessed::Missing);
+    assert!(w.is_missing_or_empty().unwrap());
+    assert!(matches!(
+        check(&w.read().unwrap()),
+        Err(VaultError::NoWitness {
+            checkpoints: 1,
+            latest: 12
+        })
+    ));
+    std::fs::write(w.path(), "").unwrap();
+    assert_eq!(w.read().unwrap(), Witnessed::Checkpoints(Vec::new()));
+    assert!(w.is_missing_or_empty().unwrap());
+    assert!(matches!(
+        check(&w.read().unwrap()),
+        Err(VaultError::NoWitness { .. })
+    ));
+    assert_eq!(
+        check(&Witnessed::NotChecked).unwrap(),
+        Ok(Verified {
+            entries: 12,
+            checkpoints: 1,
+            unchecked_tail: 0
+        })
+    );
+    // A log without a signed checkpoint yet has nothing to witness.
+    let fresh = fixture();
+    let p = principal("c", "ML-1");
+    fresh
+        .vault
+        .create(&p, followed_by(&p, file("ML-1", "Bravo", "b@example.fr")))
+        .unwrap();
+    let key = fresh.vault.audit_public_key().unwrap();
+    assert_eq!(
+        fresh
+            .vault
+            .verify_audit(&key, &Witnessed::Missing, &|_, _| {})
+            .unwrap()
+            .map(|v| v.entries),
+        Ok(1)
+    );
+}
+
 fn verify_from(
     f: &Fixture,
     w: &Witness,
@@ -929,7 +978,7 @@ fn verify_from(
 #[test]
 fn a_history_rewritten_and_resigned_is_caught_by_a_checkpoint_kept_outside() {
     let (f, w, key) = audited();
-    let kept = w.read().unwrap().pop().unwrap();
+    let kept = w.read().unwrap().checkpoints().last().unwrap().clone();
     assert_eq!(
         verify_from(&f, &w, &key, &kept),
         Ok(Verified {
