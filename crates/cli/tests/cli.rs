@@ -1030,3 +1030,124 @@ fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it()
     let o = i.run(&["audit", "verify"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn tokens_are_listed_revoked_and_principals_suspended_and_restored_from_the_command_line() {
+    let i = Install::new();
+    i.token("c.a", "counsellor", "ML-075-13");
+    i.token("c.b", "counsellor", "ML-075-13");
+    let list = |i: &Install| {
+        let o = i.run(&["token", "list"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = list(&i);
+    assert!(
+        out.starts_with("id\tprincipal\trole\tagency\tcreated\texpires\tstate\n"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with("\tactive")).count(),
+        2,
+        "{out}"
+    );
+    assert!(!out.contains("rmp_"), "a listing never shows a secret");
+    let b_id = out
+        .lines()
+        .find(|l| l.contains("\tc.b\t"))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_string();
+    let o = i.run(&["token", "revoke", &b_id]);
+    assert!(
+        o.status.success() && stderr(&o).contains("revoked"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!i.run(&["token", "revoke", "tok_nope"]).status.success());
+    let o = i.run(&["principal", "suspend", "c.a"]);
+    assert!(
+        o.status.success() && stderr(&o).contains("suspended"),
+        "{}",
+        stderr(&o)
+    );
+    let out = list(&i);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\tc.a\t") && l.ends_with("\tsuspended")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\tc.b\t") && l.ends_with("\trevoked")),
+        "{out}"
+    );
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "c.a",
+        "--role",
+        "counsellor",
+        "--agency",
+        "ML-075-13",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("suspended"),
+        "{}",
+        stderr(&o)
+    );
+    let o = i.run(&["principal", "restore", "c.a", "--justification", "short"]);
+    assert!(!o.status.success());
+    let o = i.run(&[
+        "principal",
+        "restore",
+        "c.a",
+        "--justification",
+        "account owner verified by phone",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(list(&i)
+        .lines()
+        .any(|l| l.contains("\tc.a\t") && l.ends_with("\tactive")));
+    // The lifetime is capped by configuration.
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "c.c",
+        "--role",
+        "dpo",
+        "--agency",
+        "ML-075-13",
+        "--expires",
+        "120d",
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("max-lifetime"),
+        "{}",
+        stderr(&o)
+    );
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "c.c",
+        "--role",
+        "dpo",
+        "--agency",
+        "ML-075-13",
+        "--expires",
+        "120d",
+        "--max-lifetime",
+        "180d",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Each act is in the log.
+    let o = i.run(&["audit", "export"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = String::from_utf8(o.stdout).unwrap();
+    for action in ["token_revoke", "principal_suspend", "principal_restore"] {
+        assert!(log.contains(&format!("\"{action}\"")), "{action}");
+    }
+}
