@@ -78,7 +78,9 @@ impl InclusionProof {
     /// The same proof without what names who made the entry (principal, token id, client
     /// address, request id, persons, detail) and without the canonical bytes: it still proves
     /// that the entry's leaf is in the signed tree, and shows the act, its time, role, agency,
-    /// categories, purpose and outcome.
+    /// categories, purpose and outcome as the server read them. Those readable fields are not
+    /// bound to the leaf (only the whole canonical entry is), so [`InclusionProof::verify`]
+    /// checks the leaf alone.
     pub fn redact(mut self) -> InclusionProof {
         let e = &mut self.entry;
         e.principal = REDACTED.into();

@@ -367,7 +367,7 @@ fn audit(command: AuditCommand) -> Result<()> {
                         p.seq,
                         p.checkpoint.size,
                         if p.redacted {
-                            " (its leaf only: who made it is redacted for this caller)"
+                            " (its leaf only: the entry is redacted for this caller, and its readable fields are not checked)"
                         } else {
                             ""
                         }
@@ -817,7 +817,9 @@ pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
         eprintln!("rempart: {n} files stored before caseloads were assigned to their counsellor");
     }
     let n = vault
-        .bind_legacy_facts()
+        .bind_legacy_facts(
+            std::env::var_os("REMPART_TRUST_UNTAGGED_ROWS").is_some_and(|v| v == "1"),
+        )
         .context("tagging the access facts of files and tokens stored before tags")?;
     if n > 0 {
         eprintln!("rempart: the access facts of {n} files and tokens stored before this version were tagged with the key");

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use std::path::PathBuf;
 
 /// The training partner of the demonstration.
-const PARTNER: &str = "FORMATION-PLUS";
+const PARTNER: &str = "AFPA-75";
 
 struct TempInstall(PathBuf);
 
@@ -90,13 +90,13 @@ pub fn serve_demo(
         )?;
     }
     // A file of the agency outside that caseload, for the break-glass example.
-    let service = rempart_vault::Principal {
-        name: "case-app".into(),
-        role: rempart_domain::Role::Service,
+    let dpo = rempart_vault::Principal {
+        name: "dpo".into(),
+        role: rempart_domain::Role::Dpo,
         ..first.clone()
     };
     let other = vault
-        .list(&service, rempart_domain::Purpose::Accompaniment, None, 50)
+        .list(&dpo, rempart_domain::Purpose::DataSubjectRequest, None, 50)
         .ok()
         .and_then(|page| {
             page.items

@@ -1,4 +1,4 @@
-use crate::util::{files_under, run, run_for, stderr, Install};
+use crate::util::{files_under, rempart, run, run_for, stderr, Install};
 
 #[test]
 fn init_refuses_a_key_file_inside_the_data_directory() {
@@ -1150,4 +1150,69 @@ fn tokens_are_listed_revoked_and_principals_suspended_and_restored_from_the_comm
     for action in ["token_revoke", "principal_suspend", "principal_restore"] {
         assert!(log.contains(&format!("\"{action}\"")), "{action}");
     }
+}
+
+/// README's first command: the demo starts, and the calls it prints answer as their comments
+/// say (the listing, a read, another agency's 404, the partner's read).
+#[test]
+fn the_demo_starts_and_its_example_calls_answer_as_printed() {
+    use std::io::{BufRead, BufReader};
+    let mut child = rempart()
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let ok = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("Listening on ") => break true,
+            Some(Ok(l)) => printed.push(l),
+            _ => break false,
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let status = child.try_wait().unwrap();
+    assert!(ok, "the demo did not start ({status:?}): {printed:?}");
+    let token = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("export T="))
+        .unwrap()
+        .to_string();
+    let client = reqwest::blocking::Client::new();
+    let mut checked = 0;
+    for line in printed
+        .iter()
+        .filter(|l| l.trim().starts_with("curl -s -H \"Authorization"))
+    {
+        if line.contains(" -d ") || line.contains("X-Break-Glass") {
+            continue;
+        }
+        let bearer = line
+            .split("Bearer ")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let bearer = if bearer == "$T" {
+            token.as_str()
+        } else {
+            bearer
+        };
+        let url = line.split('\'').nth(1).unwrap();
+        let expected = if line.contains("# another agency: 404") {
+            404
+        } else {
+            200
+        };
+        let r = client.get(url).bearer_auth(bearer).send().unwrap();
+        assert_eq!(r.status().as_u16(), expected, "{line}");
+        checked += 1;
+    }
+    assert!(checked >= 5, "{printed:?}");
+    assert!(!printed.iter().any(|l| l.contains("/ID?")), "{printed:?}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

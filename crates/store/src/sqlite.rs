@@ -389,6 +389,25 @@ pub struct SqliteStore {
     log: Arc<Pool>,
     index: Arc<Pool>,
     audit: GroupCommit,
+    /// This process applied the migration that introduced facts tags (or was told to trust
+    /// the untagged rows): it may tag the rows stored before.
+    facts_binding: std::sync::atomic::AtomicBool,
+}
+
+/// The schema version of a database file, 0 when there is none yet.
+fn schema_version(path: &Path) -> i64 {
+    if !path.exists() {
+        return 0;
+    }
+    Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap_or(0)
 }
 
 /// The key store in `DIR/keys.db`.
@@ -436,6 +455,10 @@ fn with_partners(
 impl SqliteStore {
     /// Opens (and migrates) the file store of an existing data directory.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        // Rows stored before access facts were tagged may be tagged only by the process that
+        // applies the migration which introduced tags (8): a flag in the database alone could
+        // be set again by someone who writes it, to have forged rows tagged.
+        let tags_before = schema_version(&dir.join(VAULT_FILE)) < 8;
         let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
         let index = Arc::new(open_index(dir)?);
         // Before the log's migration 2 drops the index it held.
@@ -460,6 +483,7 @@ impl SqliteStore {
             log,
             index,
             audit,
+            facts_binding: std::sync::atomic::AtomicBool::new(tags_before),
         })
     }
 
@@ -1655,7 +1679,9 @@ impl Store for SqliteStore {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin token insert"))?;
-        if crate::tokens::principal(&tx, &t.principal)?.is_some_and(|p| p.suspended) {
+        if crate::tokens::principal(&tx, &t.principal)?.is_some_and(|p| p.suspended)
+            || crate::tokens::suspended_tokens(&tx, &t.principal)?
+        {
             return Err(StoreError::PrincipalSuspended);
         }
         outbox(&tx, std::slice::from_ref(audit))?;
@@ -1910,6 +1936,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn trust_untagged_rows(&self) {
+        self.facts_binding
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
         crate::tokens::principal(&c, name)
@@ -1928,7 +1959,11 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .map_err(db("read facts flag"))?;
-        if pending == 0 {
+        if pending == 0
+            || !self
+                .facts_binding
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Ok((Vec::new(), Vec::new()));
         }
         let persons: Vec<StoredPerson> = {
@@ -1970,8 +2005,13 @@ impl Store for SqliteStore {
                 |r| r.get(0),
             )
             .map_err(db("read facts flag"))?;
-        if pending == 0 {
-            // Done already (by another process): a row untagged now was not stored before.
+        if pending == 0
+            || !self
+                .facts_binding
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // Done already (by another process), or not this process's to do: a row untagged
+            // now was not stored before.
             return Ok(());
         }
         for (id, tag) in persons {

@@ -51,13 +51,17 @@ pub(crate) fn by_hash(c: &Connection, hash: &[u8; 32]) -> Result<Option<TokenRec
     .pop())
 }
 
-/// Every token, by creation time.
+/// Every token that can be read, by creation time: a row that cannot (a hash of the wrong
+/// length, a text where a number goes, written by hand) is skipped, so that one such row does
+/// not stop the listing, revocation or suspension of the others.
 pub(crate) fn all(c: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
-    query(
-        c,
-        &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"),
-        [],
-    )
+    let mut st = c
+        .prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
+        ))
+        .map_err(db("prepare tokens"))?;
+    let rows = st.query_map([], row_to_token).map_err(db("read tokens"))?;
+    Ok(rows.filter_map(|r| r.ok().and_then(Result::ok)).collect())
 }
 
 /// Up to `limit` tokens without a tag.
@@ -67,6 +71,17 @@ pub(crate) fn untagged(c: &Connection, limit: usize) -> Result<Vec<TokenRecord>,
         &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tag IS NULL ORDER BY id LIMIT ?1"),
         params![limit as i64],
     )
+}
+
+/// Whether the principal holds a suspended token that is not revoked (its suspension, even
+/// if its record was deleted by hand).
+pub(crate) fn suspended_tokens(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tokens WHERE principal = ?1 AND suspended = 1 AND revoked_at IS NULL)",
+        params![name],
+        |r| r.get(0),
+    )
+    .map_err(db("read suspension"))
 }
 
 /// A principal's suspension record.

@@ -147,7 +147,7 @@ impl Vault {
     pub fn principal_suspended(&self, name: &str) -> Result<bool, VaultError> {
         Ok(self
             .store
-            .principal(name)?
+            .principal(&name.to_ascii_lowercase())?
             .is_some_and(|p| p.suspended || !facts::principal_verifies(self.keyring.facts(), &p)))
     }
 
@@ -155,7 +155,7 @@ impl Vault {
     /// token is created for it until it is restored. Returns how many tokens it holds.
     /// Recorded.
     pub fn suspend_principal(&self, by: &Principal, name: &str) -> Result<usize, VaultError> {
-        self.set_suspended(by, name, true, None)
+        self.set_suspended(by, &name.to_ascii_lowercase(), true, None)
     }
 
     /// Restores a suspended principal, with a written justification (10 to 500 characters):
@@ -168,6 +168,8 @@ impl Vault {
         why: &str,
     ) -> Result<usize, VaultError> {
         let why = justification(why).map_err(VaultError::Forbidden)?;
+        let name = name.to_ascii_lowercase();
+        let name = name.as_str();
         if !self.principal_suspended(name)? {
             return Err(VaultError::Forbidden("this principal is not suspended"));
         }
@@ -185,7 +187,7 @@ impl Vault {
             .store
             .tokens()?
             .into_iter()
-            .filter(|t| t.principal == name)
+            .filter(|t| t.principal.eq_ignore_ascii_case(name))
             .collect();
         let changes: Vec<TokenChange> = tokens
             .iter()
@@ -222,7 +224,14 @@ impl Vault {
     /// Tags the access facts of the files and tokens stored before tags existed, once, at the
     /// upgrade (the process holds the key file); from then on an untagged row is one written
     /// without the key, and is refused. Returns how many rows were tagged. Recorded.
-    pub fn bind_legacy_facts(&self) -> Result<u64, VaultError> {
+    ///
+    /// Only the process that applied the upgrade tags them (a flag in the database could be
+    /// set again by whoever writes it). `trust_untagged` is the operator's word, after an
+    /// upgrade interrupted before it finished, that the untagged rows are the old ones.
+    pub fn bind_legacy_facts(&self, trust_untagged: bool) -> Result<u64, VaultError> {
+        if trust_untagged {
+            self.store.trust_untagged_rows();
+        }
         let mut total = 0u64;
         loop {
             let (persons, tokens) = self.store.unbound_facts(BIND_BATCH)?;

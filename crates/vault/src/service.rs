@@ -487,12 +487,18 @@ impl Vault {
         agency: &Agency,
         ttl_secs: i64,
     ) -> Result<(ApiToken, TokenRecord), VaultError> {
+        if agency.as_str() == "LOCAL" {
+            return Err(VaultError::Forbidden(
+                "LOCAL is the local administrator's agency in the audit log; no token is made for it",
+            ));
+        }
         let (token, hash) = ApiToken::generate();
         let now = self.clock.now();
         let mut rec = TokenRecord {
             id: format!("tok_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
             hash,
-            principal: principal.to_string(),
+            // Logins are compared in lower case by the policies: one principal, one spelling.
+            principal: principal.to_ascii_lowercase(),
             role: role.as_str().to_string(),
             agency: agency.as_str().to_string(),
             created_at: now,
@@ -939,7 +945,13 @@ impl Vault {
             record.take_category(&patch, *c);
         }
         let file = ValidFile::parse(record, &self.rules())?;
-        let counsellor = file.counsellor().map(str::to_string);
+        // The counsellor changes only through a patch of the follow-up: otherwise it is the
+        // verified one, whatever an older follow-up ciphertext written back by hand says.
+        let counsellor = if patch.has(Category::Followup) {
+            file.counsellor().map(str::to_string)
+        } else {
+            stored.counsellor.clone()
+        };
         let reassigned = counsellor != stored.counsellor;
         if reassigned && !allowed(Act::Assign, Target::File) {
             return Err(self.refuse(

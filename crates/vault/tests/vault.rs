@@ -2139,49 +2139,80 @@ fn enrolments_and_assignments_made_through_the_vault_keep_the_file_readable() {
 }
 
 #[test]
-fn rows_stored_before_tags_are_tagged_once_and_untagged_rows_after_that_are_refused() {
-    let f = fixture();
+fn rows_stored_before_tags_are_tagged_once_by_the_upgrade_and_never_again_on_the_databases_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("k.key");
+    Keyring::generate().create_file(&key_path, None).unwrap();
+    let clock = Arc::new(FixedClock::at(NOW));
+    let open = || {
+        vault_in(
+            dir.path(),
+            Keyring::load(&key_path, None).unwrap(),
+            clock.clone(),
+        )
+        .0
+    };
     let owner = principal("c.durand", "ML-075-13");
-    let id = f
-        .vault
-        .create(
-            &owner,
-            followed_by(&owner, file("ML-075-13", "Martin", "lea@example.fr")),
-        )
-        .unwrap();
     let agency = Agency::parse("ML-075-13").unwrap();
-    let (tok, _) = f
-        .vault
-        .create_token(
-            &local("ML-075-13"),
-            "c.durand",
-            Role::Counsellor,
-            &agency,
-            3600,
-        )
-        .unwrap();
-    // As an installation upgraded from before tags: no tag anywhere, the upgrade pending.
-    sql_in(
-        &f,
-        VAULT_FILE,
+    let (id, tok) = {
+        let v = open();
+        let id = v
+            .create(
+                &owner,
+                followed_by(&owner, file("ML-075-13", "Martin", "lea@example.fr")),
+            )
+            .unwrap();
+        let (tok, _) = v
+            .create_token(
+                &local("ML-075-13"),
+                "c.durand",
+                Role::Counsellor,
+                &agency,
+                3600,
+            )
+            .unwrap();
+        (id, tok)
+    };
+    let db = || rusqlite::Connection::open(dir.path().join(VAULT_FILE)).unwrap();
+    // As an installation made before tags: no tag anywhere, the schema before migration 8.
+    db().execute_batch(
         "UPDATE persons SET facts_tag = NULL; UPDATE tokens SET tag = NULL;
-         UPDATE audit_meta SET value = 1 WHERE key = 'facts_unbound';",
-    );
-    assert!(f
-        .vault
-        .read(&owner, &id, Purpose::Accompaniment, None)
-        .is_err());
-    assert_eq!(f.vault.bind_legacy_facts().unwrap(), 2);
-    assert!(f
-        .vault
-        .read(&owner, &id, Purpose::Accompaniment, None)
-        .is_ok());
-    assert!(f.vault.authenticate(tok.reveal_once()).is_ok());
-    assert_eq!(f.vault.bind_legacy_facts().unwrap(), 0, "once");
-    sql_in(&f, VAULT_FILE, "UPDATE persons SET facts_tag = NULL");
-    assert_eq!(f.vault.bind_legacy_facts().unwrap(), 0);
+         DELETE FROM schema_migrations WHERE version = 8;
+         DROP TABLE principals; DROP INDEX tokens_principal;
+         ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
+         ALTER TABLE tokens DROP COLUMN revoked_at;
+         DELETE FROM audit_meta WHERE key = 'facts_unbound';",
+    )
+    .unwrap();
+    // The process that upgrades tags them.
+    let v = open();
+    assert_eq!(v.bind_legacy_facts(false).unwrap(), 2);
+    assert!(v.read(&owner, &id, Purpose::Accompaniment, None).is_ok());
+    assert!(v.authenticate(tok.reveal_once()).is_ok());
+    assert_eq!(v.bind_legacy_facts(false).unwrap(), 0, "once");
+    drop(v);
+    // Later, someone who writes the database sets the flag again and plants rows: a later
+    // process does not tag them.
+    let chosen = "rmp_planted-by-the-insider";
+    db().execute_batch(&format!(
+        "UPDATE audit_meta SET value = 1 WHERE key = 'facts_unbound';
+         UPDATE persons SET facts_tag = NULL, agency = 'ML-093-01', counsellor = 'c.evil' WHERE id = '{id}';"
+    ))
+    .unwrap();
+    db().execute(
+        "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended) VALUES ('tok_x', ?1, 'evil', 'dpo', 'ML-093-01', 0, ?2, 0)",
+        rusqlite::params![&rempart_crypto::hash_token(chosen)[..], NOW + 86_400],
+    )
+    .unwrap();
+    let v = open();
+    assert_eq!(v.bind_legacy_facts(false).unwrap(), 0);
     assert!(matches!(
-        f.vault.read(&owner, &id, Purpose::Accompaniment, None),
+        v.authenticate(chosen),
+        Err(VaultError::Unauthenticated)
+    ));
+    let evil = principal("c.evil", "ML-093-01");
+    assert!(matches!(
+        v.read(&evil, &id, Purpose::Accompaniment, None),
         Err(VaultError::NotFound)
     ));
 }
