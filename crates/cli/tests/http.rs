@@ -830,3 +830,98 @@ fn caseloads_enrolments_and_break_glass_over_http_each_with_its_entry() {
     ];
     assert_eq!(h, expected);
 }
+
+/// A valid file whose follow-up holds `events` copies of `event`.
+fn with_events(agency: &str, event: &str, events: usize) -> String {
+    let mut body = lea(agency);
+    body["followup"]["events"] = json!([]);
+    let text = body.to_string();
+    let list = vec![event; events].join(",");
+    text.replacen("\"events\":[]", &format!("\"events\":[{list}]"), 1)
+}
+
+#[test]
+fn a_megabyte_of_empty_events_costs_one_error_and_a_small_answer() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let s = i.serve();
+    // About 340,000 empty events, just under the body limit.
+    let body = with_events("ML-075-13", "{}", 340_000);
+    assert!(body.len() < 1024 * 1024, "{}", body.len());
+    let r = s
+        .client
+        .post(format!("{}/v1/persons", s.base))
+        .bearer_auth(&t)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let text = r.text().unwrap();
+    assert!(text.len() < 2_000, "a {}-byte answer", text.len());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["errors"][0]["field"], "followup.events");
+    assert_eq!(v["errors"][0]["message"], "at most 500 entries");
+    assert_eq!(v["total_errors"], 1);
+}
+
+#[test]
+fn validation_lists_the_first_50_errors_and_counts_them_all() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let s = i.serve();
+    // 500 events (the bound), each without its date.
+    let r = s.post_raw(
+        Some(&t),
+        "/v1/persons",
+        &with_events("ML-075-13", "{}", 500),
+    );
+    assert_eq!(r.status, 422);
+    assert_eq!(r.content_type, "application/problem+json");
+    let errors = r.json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 50);
+    assert_eq!(errors[0]["field"], "followup.events[0].date");
+    assert_eq!(r.json["total_errors"], 500);
+    assert_eq!(r.json["truncated"], true);
+
+    let r = s.post_raw(Some(&t), "/v1/persons", &with_events("ML-075-13", "{}", 2));
+    assert_eq!(r.json["errors"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (
+            r.json["total_errors"].as_u64(),
+            r.json["truncated"].as_bool()
+        ),
+        (Some(2), Some(false))
+    );
+}
+
+#[test]
+fn the_openapi_description_states_the_bounds_and_the_error_count() {
+    let i = Install::new();
+    let s = i.serve();
+    let doc = s.get(None, "/openapi.json").json;
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, max) in [
+        ("Followup", "events", 500),
+        ("Contact", "phones", 5),
+        ("Situation", "benefits", 50),
+        ("Education", "diplomas", 50),
+        ("Education", "trainings", 50),
+        ("Professional", "experiences", 50),
+        ("Professional", "contracts", 50),
+        ("PersonInput", "legal_representatives", 4),
+        ("Problem", "errors", 50),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["maxItems"], max,
+            "{schema}.{field}: {}",
+            schemas[schema]["properties"][field]
+        );
+    }
+    for field in ["total_errors", "truncated"] {
+        assert!(
+            schemas["Problem"]["properties"][field].is_object(),
+            "{field}"
+        );
+    }
+}

@@ -17,6 +17,7 @@
 
 mod contact;
 mod ids;
+pub mod limits;
 mod nir;
 mod record;
 mod validate;

@@ -77,8 +77,13 @@ pub struct PersonInput {
     /// Follow-up category.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followup: Option<Followup>,
-    /// Legal representatives category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Legal representatives category (at most 4).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::limits::representatives"
+    )]
+    #[cfg_attr(feature = "openapi", schema(max_items = 4))]
     pub legal_representatives: Option<Vec<LegalRepresentative>>,
 }
 
@@ -112,8 +117,9 @@ pub struct Contact {
     /// Email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Phone numbers (E.164 once stored).
-    #[serde(default)]
+    /// Phone numbers (E.164 once stored), at most 5.
+    #[serde(default, deserialize_with = "crate::limits::phones")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 5))]
     pub phones: Vec<String>,
     /// Postal address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,8 +153,9 @@ pub struct Address {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Situation {
-    /// Benefits received, e.g. `RSA`.
-    #[serde(default)]
+    /// Benefits received, e.g. `RSA`. At most 50.
+    #[serde(default, deserialize_with = "crate::limits::list")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub benefits: Vec<String>,
     /// Monthly resources in euros.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,11 +176,13 @@ pub struct Education {
     /// Level of studies, `1` to `8` (French nomenclature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
-    /// Diplomas obtained.
-    #[serde(default)]
+    /// Diplomas obtained. At most 50.
+    #[serde(default, deserialize_with = "crate::limits::list")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub diplomas: Vec<String>,
-    /// Training followed.
-    #[serde(default)]
+    /// Training followed. At most 50.
+    #[serde(default, deserialize_with = "crate::limits::list")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub trainings: Vec<String>,
 }
 
@@ -182,14 +191,16 @@ pub struct Education {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Professional {
-    /// Work experience.
-    #[serde(default)]
+    /// Work experience. At most 50.
+    #[serde(default, deserialize_with = "crate::limits::list")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub experiences: Vec<Experience>,
     /// Current activity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_activity: Option<String>,
-    /// Contracts.
-    #[serde(default)]
+    /// Contracts. At most 50.
+    #[serde(default, deserialize_with = "crate::limits::list")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub contracts: Vec<String>,
 }
 
@@ -223,8 +234,9 @@ pub struct Followup {
     /// Login of the assigned counsellor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counsellor: Option<String>,
-    /// Events of the accompaniment.
-    #[serde(default)]
+    /// Events of the accompaniment, at most 500.
+    #[serde(default, deserialize_with = "crate::limits::events")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub events: Vec<FollowupEvent>,
 }
 

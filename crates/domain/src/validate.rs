@@ -196,7 +196,7 @@ struct Checker<'a> {
 const NAME_MAX: usize = 100;
 const TEXT_MAX: usize = 200;
 const NOTE_MAX: usize = 2000;
-const LIST_MAX: usize = 50;
+use crate::limits::{too_many, EVENTS_MAX, LEGAL_REPRESENTATIVES_MAX, LIST_MAX, PHONES_MAX};
 
 impl Checker<'_> {
     fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
@@ -234,9 +234,19 @@ impl Checker<'_> {
         }
     }
 
+    /// Whether a list is within its bound; one error for the whole list otherwise (its
+    /// entries are then not checked one by one).
+    fn bounded<T>(&mut self, field: &str, v: &[T], max: usize) -> bool {
+        if v.len() > max {
+            self.err(field, too_many(max));
+            return false;
+        }
+        true
+    }
+
     fn list(&mut self, field: &str, v: &mut [String], max: usize) {
-        if v.len() > LIST_MAX {
-            self.err(field, format!("at most {LIST_MAX} entries"));
+        if !self.bounded(field, v, LIST_MAX) {
+            return;
         }
         for (i, s) in v.iter_mut().enumerate() {
             self.text(&format!("{field}[{i}]"), s, max);
@@ -474,10 +484,12 @@ impl ValidFile {
 
         if let Some(contact) = input.contact.as_mut() {
             c.email("contact.email", &mut contact.email, Some(&mut terms));
-            if contact.phones.len() > 5 {
-                c.err("contact.phones", "at most 5 phone numbers");
-            }
-            for (i, p) in contact.phones.iter_mut().enumerate() {
+            let phones = if c.bounded("contact.phones", &contact.phones, PHONES_MAX) {
+                contact.phones.as_mut_slice()
+            } else {
+                &mut []
+            };
+            for (i, p) in phones.iter_mut().enumerate() {
                 c.phone(&format!("contact.phones[{i}]"), p, Some(&mut terms));
             }
             if let Some(a) = contact.address.as_mut() {
@@ -551,13 +563,12 @@ impl ValidFile {
         }
 
         if let Some(p) = input.professional.as_mut() {
-            if p.experiences.len() > LIST_MAX {
-                c.err(
-                    "professional.experiences",
-                    format!("at most {LIST_MAX} entries"),
-                );
-            }
-            for (i, x) in p.experiences.iter_mut().enumerate() {
+            let experiences = if c.bounded("professional.experiences", &p.experiences, LIST_MAX) {
+                p.experiences.as_mut_slice()
+            } else {
+                &mut []
+            };
+            for (i, x) in experiences.iter_mut().enumerate() {
                 let f = format!("professional.experiences[{i}]");
                 if let Some(r) = c.required(&format!("{f}.role"), &mut x.role) {
                     c.text(&format!("{f}.role"), r, TEXT_MAX);
@@ -601,10 +612,12 @@ impl ValidFile {
                     *k = t;
                 }
             }
-            if f.events.len() > 500 {
-                c.err("followup.events", "at most 500 events");
-            }
-            for (i, ev) in f.events.iter_mut().enumerate() {
+            let events = if c.bounded("followup.events", &f.events, EVENTS_MAX) {
+                f.events.as_mut_slice()
+            } else {
+                &mut []
+            };
+            for (i, ev) in events.iter_mut().enumerate() {
                 let p = format!("followup.events[{i}]");
                 if let Some(d) = c.required(&format!("{p}.date"), &mut ev.date) {
                     c.date(&format!("{p}.date"), d);
@@ -615,9 +628,11 @@ impl ValidFile {
         }
 
         if let Some(reps) = input.legal_representatives.as_mut() {
-            if reps.len() > 4 {
-                c.err("legal_representatives", "at most 4 legal representatives");
-            }
+            let reps = if c.bounded("legal_representatives", reps, LEGAL_REPRESENTATIVES_MAX) {
+                reps.as_mut_slice()
+            } else {
+                &mut []
+            };
             for (i, r) in reps.iter_mut().enumerate() {
                 let p = format!("legal_representatives[{i}]");
                 if let Some(v) = c.required(&format!("{p}.last_name"), &mut r.last_name) {
@@ -742,6 +757,36 @@ mod tests {
                 "nir",
                 "contact.email",
                 "contact.phones[1]"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_list_past_its_bound_is_one_error_and_its_entries_are_not_checked() {
+        let mut f = example();
+        f.followup = Some(Followup {
+            events: vec![FollowupEvent::default(); 10_000],
+            ..Default::default()
+        });
+        f.contact.as_mut().unwrap().phones = vec!["12".into(); 6];
+        f.education = Some(Education {
+            diplomas: vec![String::new(); 51],
+            ..Default::default()
+        });
+        f.legal_representatives = Some(vec![LegalRepresentative::default(); 5]);
+        let errs = ValidFile::parse(f, &rules()).unwrap_err();
+        let got: Vec<_> = errs
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("contact.phones", "at most 5 entries"),
+                ("education.diplomas", "at most 50 entries"),
+                ("followup.events", "at most 500 entries"),
+                ("legal_representatives", "at most 4 entries"),
             ]
         );
     }

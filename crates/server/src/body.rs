@@ -25,6 +25,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 "unknown field {}",
                 rest.split(',').next().unwrap_or_default()
             )
+        } else if text.starts_with("at most ") {
+            // A list past its bound (rempart_domain::limits): "at most N entries at line …".
+            text.split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string()
         } else if text.starts_with("missing field") {
             text.split(" at line")
                 .next()
@@ -92,5 +98,10 @@ mod tests {
         assert!(e.message.contains("not valid JSON") && !e.message.contains("2060"));
         let e = err(r#"{"contact": {"phones": ["0612345678", 612345678]}}"#);
         assert_eq!(e.field, "contact.phones[1]");
+        let e = err(r#"{"contact": {"phones": ["1", "2", "3", "4", "5", "6"]}}"#);
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("contact.phones", "at most 5 entries")
+        );
     }
 }

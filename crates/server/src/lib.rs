@@ -16,7 +16,7 @@ mod problem;
 mod routes;
 
 pub use body::parse_json;
-pub use problem::{ApiError, Problem, PROBLEM_BASE};
+pub use problem::{ApiError, Problem, ERRORS_REPORTED, PROBLEM_BASE};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;

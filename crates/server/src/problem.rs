@@ -21,11 +21,20 @@ pub struct Problem {
     pub status: u16,
     /// Explanation (never personal data or secrets).
     pub detail: String,
-    /// For validation: every invalid field.
+    /// For validation: the invalid fields, the first [`ERRORS_REPORTED`] (50) of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, max_items = 50)]
     pub errors: Vec<FieldError>,
+    /// For validation: how many invalid fields there are in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_errors: Option<usize>,
+    /// For validation: whether `errors` lists fewer than `total_errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
 }
+
+/// The most invalid fields a validation problem lists; `total_errors` counts them all.
+pub const ERRORS_REPORTED: usize = 50;
 
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +73,13 @@ fn problem(
         status: status.as_u16(),
         detail,
         errors,
+        total_errors: None,
+        truncated: None,
     };
+    problem_response(status, body)
+}
+
+fn problem_response(status: StatusCode, body: Problem) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -74,15 +89,26 @@ fn problem(
 }
 
 /// A 422 naming every invalid field.
-fn validation(title: &str, errors: Vec<FieldError>) -> Response {
-    let detail = format!("{} invalid field(s)", errors.len());
-    problem(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-        title,
+/// A 422 naming the invalid fields: the first [`ERRORS_REPORTED`], and how many in all.
+fn validation(title: &str, mut errors: Vec<FieldError>) -> Response {
+    let total = errors.len();
+    let truncated = total > ERRORS_REPORTED;
+    errors.truncate(ERRORS_REPORTED);
+    let detail = if truncated {
+        format!("{total} invalid field(s), the first {ERRORS_REPORTED} listed")
+    } else {
+        format!("{total} invalid field(s)")
+    };
+    let body = Problem {
+        kind: format!("{PROBLEM_BASE}validation"),
+        title: title.into(),
+        status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
         detail,
         errors,
-    )
+        total_errors: Some(total),
+        truncated: Some(truncated),
+    };
+    problem_response(StatusCode::UNPROCESSABLE_ENTITY, body)
 }
 
 /// A 500 that says nothing about its cause (which is logged).
@@ -155,5 +181,47 @@ impl IntoResponse for ApiError {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(r: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn errors(n: usize) -> Vec<FieldError> {
+        (0..n)
+            .map(|i| FieldError {
+                field: format!("followup.events[{i}].date"),
+                message: "is required".into(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_validation_problem_lists_the_first_50_errors_and_counts_them_all() {
+        let r = ApiError::Invalid(errors(1_500)).into_response();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let v = body_of(r).await;
+        assert_eq!(v["errors"].as_array().unwrap().len(), ERRORS_REPORTED);
+        assert_eq!(v["errors"][49]["field"], "followup.events[49].date");
+        assert_eq!(v["total_errors"], 1_500);
+        assert_eq!(v["truncated"], true);
+
+        let v = body_of(ApiError::Invalid(errors(3)).into_response()).await;
+        assert_eq!(v["errors"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            (v["total_errors"].clone(), v["truncated"].clone()),
+            (3.into(), false.into())
+        );
+
+        let v = body_of(ApiError::Vault(VaultError::NotFound).into_response()).await;
+        assert!(v.get("total_errors").is_none() && v.get("truncated").is_none());
     }
 }
