@@ -925,3 +925,49 @@ fn the_openapi_description_states_the_bounds_and_the_error_count() {
         );
     }
 }
+
+#[test]
+fn a_caller_who_may_not_create_there_is_refused_before_the_body_is_validated() {
+    let i = Install::new();
+    let counsellor = i.token("c.durand", "counsellor", "ML-075-13");
+    let partner = i.token("p.afpa", "partner", "AFPA-75");
+    let dpo = i.token("d.pro", "dpo", "ML-075-13");
+    let s = i.serve();
+    let invalid = with_events("ML-075-13", "{}", 500);
+    // A partner, a DPO and a counsellor of another agency: refused as for a valid file.
+    for (who, token, body) in [
+        ("partner", &partner, invalid.clone()),
+        ("dpo", &dpo, invalid.clone()),
+        (
+            "other agency",
+            &counsellor,
+            with_events("ML-093-01", "{}", 500),
+        ),
+        ("partner, not JSON", &partner, "{\"agency\": ".to_string()),
+    ] {
+        let r = s.post_raw(Some(token), "/v1/persons", &body);
+        assert_eq!(r.status, 403, "{who}: {}", r.json);
+        assert_eq!(r.content_type, "application/problem+json");
+        assert!(r.json.get("errors").is_none(), "{who}: {}", r.json);
+    }
+    assert_eq!(
+        s.post(Some(&partner), "/v1/persons", &lea("ML-075-13"))
+            .status,
+        403
+    );
+    // Allowed to create in their agency: the body is validated as before.
+    let r = s.post_raw(Some(&counsellor), "/v1/persons", &invalid);
+    assert_eq!(r.status, 422);
+    let mut no_agency = lea("ML-075-13");
+    no_agency.as_object_mut().unwrap().remove("agency");
+    let r = s.post(Some(&counsellor), "/v1/persons", &no_agency);
+    assert_eq!(
+        (r.status, r.json["errors"][0]["field"].as_str()),
+        (422, Some("agency"))
+    );
+    assert_eq!(
+        s.post(Some(&counsellor), "/v1/persons", &lea("ML-075-13"))
+            .status,
+        201
+    );
+}

@@ -97,6 +97,25 @@ impl Caller {
         A: Send + 'static,
         F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
     {
+        self.run_in(vault, false, checked, move |v, p, a| {
+            f(v, p, a).map_err(ApiError::from)
+        })
+        .await
+    }
+
+    /// As [`Caller::run`], for an act whose own checks (after authentication) may fail as a
+    /// request error.
+    pub(crate) async fn run_checked<T, A, F>(
+        self,
+        vault: &Arc<Vault>,
+        checked: Result<A, ApiError>,
+        f: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        A: Send + 'static,
+        F: FnOnce(&Vault, Principal, A) -> Result<T, ApiError> + Send + 'static,
+    {
         self.run_in(vault, false, checked, f).await
     }
 
@@ -113,7 +132,10 @@ impl Caller {
         A: Send + 'static,
         F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
     {
-        self.run_in(vault, true, checked, f).await
+        self.run_in(vault, true, checked, move |v, p, a| {
+            f(v, p, a).map_err(ApiError::from)
+        })
+        .await
     }
 
     async fn run_in<T, A, F>(
@@ -126,7 +148,7 @@ impl Caller {
     where
         T: Send + 'static,
         A: Send + 'static,
-        F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
+        F: FnOnce(&Vault, Principal, A) -> Result<T, ApiError> + Send + 'static,
     {
         let v = vault.clone();
         tokio::task::spawn_blocking(move || {
@@ -143,7 +165,7 @@ impl Caller {
                 .transpose()
                 .map_err(|m| ApiError::field("x-break-glass", m))?;
             let args = checked?;
-            f(&v, p, args).map_err(ApiError::from)
+            f(&v, p, args)
         })
         .await
         .map_err(|_| ApiError::Join)?
@@ -284,11 +306,44 @@ pub async fn create(
     c: Caller,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let input = json::<PersonInput>(&body);
     let id = c
-        .run(&s.vault, input, |v, p, input| v.create(&p, input))
+        .run_checked(&s.vault, Ok(body), |v, p, body| {
+            // Whether the caller may create in this agency is decided before the body is parsed
+            // whole and validated: a refused caller costs a decision, not a validation.
+            let head = CreateHead::of(&body);
+            v.may_create(
+                &p,
+                head.agency.as_deref(),
+                head.followup.and_then(|f| f.counsellor).as_deref(),
+            )?;
+            let input = json::<PersonInput>(&body)?;
+            Ok(v.create(&p, input)?)
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// What a creation body says of where the file goes, read without the rest of it (the other
+/// fields are skipped, not kept).
+#[derive(Default, Deserialize)]
+struct CreateHead {
+    #[serde(default)]
+    agency: Option<String>,
+    #[serde(default)]
+    followup: Option<CreateHeadFollowup>,
+}
+
+#[derive(Default, Deserialize)]
+struct CreateHeadFollowup {
+    #[serde(default)]
+    counsellor: Option<String>,
+}
+
+impl CreateHead {
+    /// Empty when the body is not JSON of that shape (its validation then says why).
+    fn of(body: &[u8]) -> CreateHead {
+        serde_json::from_slice(body).unwrap_or_default()
+    }
 }
 
 /// `GET /v1/persons/{id}`

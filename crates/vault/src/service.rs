@@ -576,6 +576,50 @@ impl Vault {
         Ok(id)
     }
 
+    /// Whether `p` may create a file in `agency` at all, decided before the body is validated.
+    /// A file always has its identity: a caller the policy refuses the identity of a file of
+    /// that agency (assigned to `counsellor`, as the body says), minor or adult, can create
+    /// none, and is refused here as [`Vault::create`] would refuse it (recorded `denied`),
+    /// without the cost of validation. `agency` is the body's, or the caller's own when the body
+    /// has none that parses (validation then names it).
+    pub fn may_create(
+        &self,
+        p: &Principal,
+        agency: Option<&str>,
+        counsellor: Option<&str>,
+    ) -> Result<(), VaultError> {
+        let agency = agency
+            .and_then(|a| Agency::parse(a).ok())
+            .unwrap_or_else(|| p.agency.clone());
+        let counsellor = counsellor.map(|c| c.trim().to_ascii_lowercase());
+        let caller = Caller::of(p);
+        let how = self.situation(p, Purpose::Accompaniment);
+        let allowed = [false, true].into_iter().any(|minor| {
+            let facts = rempart_policy::FileFacts {
+                id: "",
+                agency: agency.as_str(),
+                counsellor: counsellor.as_deref(),
+                partners: &[],
+                minor,
+            };
+            self.policies.allows(
+                &caller.subject(),
+                Act::Create,
+                &facts,
+                &how,
+                Target::Category(Category::Identity),
+            )
+        });
+        if allowed {
+            return Ok(());
+        }
+        let e = self.entry(p, Action::Create, vec![], vec![], None, Outcome::Denied);
+        self.store.append_audit(&[e])?;
+        Err(VaultError::Forbidden(
+            "the access policy does not allow you to create this file",
+        ))
+    }
+
     /// Imports valid files, all or none; sealing runs on every core.
     pub fn import(
         &self,
