@@ -971,3 +971,105 @@ fn a_caller_who_may_not_create_there_is_refused_before_the_body_is_validated() {
         201
     );
 }
+
+#[test]
+fn made_up_methods_and_paths_are_counted_as_other() {
+    let i = Install::new();
+    let s = i.serve();
+    for n in 0..20 {
+        let m = reqwest::Method::from_bytes(format!("BREW{n}").as_bytes()).unwrap();
+        let r = s
+            .client
+            .request(m, format!("{}/v1/persons", s.base))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405);
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/problem+json"
+        );
+        let _ = s.get(None, &format!("/made-up/path-{n}"));
+    }
+    let m = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!m.contains("BREW") && !m.contains("made-up"), "{m}");
+    assert!(
+        m.contains(
+            "rempart_http_requests_total{method=\"other\",route=\"/v1/persons\",status=\"405\"} 20"
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains("rempart_http_requests_total{method=\"GET\",route=\"other\",status=\"404\"} 20"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_malformed_query_path_or_body_is_a_401_without_a_token_and_a_problem_with_one() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let s = i.serve();
+    let big = format!("{{\"agency\": \"{}\"}}", "A".repeat(1024 * 1024 + 1));
+    let cases = [
+        (
+            "GET",
+            "/v1/persons?purpose=accompaniment&purpose=payment",
+            None,
+            422,
+            Some("query"),
+        ),
+        (
+            "GET",
+            "/v1/persons/abc?purpose=accompaniment&categories=a&categories=b",
+            None,
+            422,
+            Some("query"),
+        ),
+        (
+            "GET",
+            "/v1/persons/%FF%FE?purpose=accompaniment",
+            None,
+            422,
+            Some("path"),
+        ),
+        (
+            "DELETE",
+            "/v1/persons/x/enrolments/%C3%28",
+            None,
+            422,
+            Some("path"),
+        ),
+        ("POST", "/v1/persons", Some(big.as_str()), 413, None),
+    ];
+    for (method, path, body, status, field) in cases {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        for token in [None, Some(t.as_str())] {
+            let mut req = s.client.request(m.clone(), format!("{}{path}", s.base));
+            if let Some(b) = body {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(b.to_string());
+            }
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let r = req.send().unwrap();
+            let got = r.status().as_u16();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            let v: serde_json::Value = r.json().unwrap();
+            assert_eq!(ct, "application/problem+json", "{method} {path}");
+            if token.is_none() {
+                assert_eq!(got, 401, "{method} {path} without a token: {v}");
+            } else {
+                assert_eq!(got, status, "{method} {path}: {v}");
+                assert_eq!(v["errors"][0]["field"].as_str(), field, "{v}");
+            }
+        }
+    }
+}

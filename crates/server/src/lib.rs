@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod body;
+mod extract;
 mod metrics;
 mod openapi;
 mod problem;
@@ -90,6 +91,7 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -107,18 +109,25 @@ async fn not_found() -> ApiError {
     ApiError::Vault(rempart_vault::VaultError::NotFound)
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Records each request by method, route template and status. Only the standard methods and
+/// the application's routes name a label: any other method, and any path no route matches,
+/// is `other`, so that made-up methods and paths cannot grow the metrics or the logs.
 async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().clone();
+    let method = metrics::method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| metrics::OTHER.into());
     let resp = next.run(req).await;
     let elapsed = start.elapsed();
     s.metrics
-        .record(method.as_str(), &route, resp.status().as_u16(), elapsed);
+        .record(method, &route, resp.status().as_u16(), elapsed);
     tracing::info!(method = %method, route = %route, status = resp.status().as_u16(), micros = elapsed.as_micros() as u64, "request");
     resp
 }

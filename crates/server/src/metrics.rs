@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::response::IntoResponse;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -10,7 +10,26 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// (method, route template, status).
-type Key = (String, String, u16);
+type Key = (&'static str, String, u16);
+
+/// The label of a method or route outside the known ones.
+pub(crate) const OTHER: &str = "other";
+
+/// The label of a method: the standard ones by name, any other `other`.
+pub(crate) fn method_label(m: &Method) -> &'static str {
+    [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+    ]
+    .into_iter()
+    .find(|(k, _)| k == m)
+    .map_or(OTHER, |(_, name)| name)
+}
 
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -19,11 +38,9 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn record(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
         let mut m = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        let e = m
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default();
+        let e = m.entry((method, route.to_string(), status)).or_default();
         e.0 += 1;
         e.1 += elapsed.as_secs_f64();
     }

@@ -48,6 +48,15 @@ pub enum ApiError {
     /// A blocking task failed.
     #[error("internal task failed")]
     Join,
+    /// The body is larger than the server accepts.
+    #[error("body too large")]
+    TooLarge,
+    /// The request could not be read.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// The route exists, not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
 }
 
 impl ApiError {
@@ -130,6 +139,27 @@ impl IntoResponse for ApiError {
                 tracing::error!("blocking task failed");
                 internal()
             }
+            ApiError::TooLarge => problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Body too large",
+                format!("the body must be at most {} bytes", crate::BODY_LIMIT),
+                vec![],
+            ),
+            ApiError::BadRequest(why) => problem(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Bad request",
+                why.into(),
+                vec![],
+            ),
+            ApiError::MethodNotAllowed => problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not take this method".into(),
+                vec![],
+            ),
             ApiError::Vault(e) => match e {
                 VaultError::Unauthenticated => {
                     let mut r = problem(

@@ -1,10 +1,10 @@
 //! The handlers of interface.md's `/v1/persons` endpoints.
 
 use crate::body::json;
+use crate::extract::{RawBody, P, Q};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -304,10 +304,10 @@ impl std::fmt::Debug for SearchRequest {
 pub async fn create(
     State(s): State<AppState>,
     c: Caller,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = c
-        .run_checked(&s.vault, Ok(body), |v, p, body| {
+        .run_checked(&s.vault, body, |v, p, body| {
             // Whether the caller may create in this agency is decided before the body is parsed
             // whole and validated: a refused caller costs a decision, not a validation.
             let head = CreateHead::of(&body);
@@ -353,13 +353,16 @@ impl CreateHead {
 pub async fn read(
     State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<ReadQuery>,
+    P(id): P<String>,
+    Q(q): Q<ReadQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked =
-        purpose(q.purpose.as_deref()).and_then(|p| Ok((p, categories(q.categories.as_deref())?)));
+    let checked = id.and_then(|id| {
+        let q = q?;
+        let p = purpose(q.purpose.as_deref())?;
+        Ok((id, p, categories(q.categories.as_deref())?))
+    });
     let (view, audited) = c
-        .run_read(&s.vault, checked, move |v, p, (purpose, cats)| {
+        .run_read(&s.vault, checked, move |v, p, (id, purpose, cats)| {
             v.read_pending_audit(&p, &id, purpose, cats.as_deref())
         })
         .await?;
@@ -378,17 +381,19 @@ pub async fn read(
 pub async fn update(
     State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<WriteQuery>,
-    body: Bytes,
+    P(id): P<String>,
+    Q(q): Q<WriteQuery>,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = match q.purpose.as_deref() {
-        None => Ok(Purpose::Accompaniment),
-        Some(p) => purpose(Some(p)),
-    }
-    .and_then(|purpose| Ok((purpose, json::<PersonInput>(&body)?)));
+    let checked = id.and_then(|id| {
+        let purpose = match q?.purpose.as_deref() {
+            None => Purpose::Accompaniment,
+            Some(p) => purpose(Some(p))?,
+        };
+        Ok((id, purpose, json::<PersonInput>(&body?)?))
+    });
     let view = c
-        .run(&s.vault, checked, move |v, p, (purpose, patch)| {
+        .run(&s.vault, checked, move |v, p, (id, purpose, patch)| {
             v.update(&p, &id, purpose, patch)
         })
         .await?;
@@ -411,11 +416,11 @@ pub struct Assignment {
 pub async fn assign(
     State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
+    P(id): P<String>,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = json::<Assignment>(&body);
-    c.run(&s.vault, checked, move |v, p, a| {
+    let checked = id.and_then(|id| Ok((id, json::<Assignment>(&body?)?)));
+    c.run(&s.vault, checked, move |v, p, (id, a)| {
         v.assign(&p, &id, a.counsellor.as_deref())
     })
     .await?;
@@ -447,12 +452,15 @@ fn partner(code: &str) -> Result<rempart_domain::Agency, ApiError> {
 pub async fn enrol(
     State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
+    P(id): P<String>,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = json::<Enrolment>(&body).and_then(|e| partner(&e.partner));
+    let checked = id.and_then(|id| {
+        let e = json::<Enrolment>(&body?)?;
+        Ok((id, partner(&e.partner)?))
+    });
     let new = c
-        .run(&s.vault, checked, move |v, p, partner| {
+        .run(&s.vault, checked, move |v, p, (id, partner)| {
             v.enrol(&p, &id, &partner, true)
         })
         .await?;
@@ -470,11 +478,11 @@ pub async fn enrol(
 pub async fn unenrol(
     State(s): State<AppState>,
     c: Caller,
-    Path((id, code)): Path<(String, String)>,
+    P(path): P<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = partner(&code);
+    let checked = path.and_then(|(id, code)| Ok((id, partner(&code)?)));
     let ended = c
-        .run(&s.vault, checked, move |v, p, partner| {
+        .run(&s.vault, checked, move |v, p, (id, partner)| {
             v.enrol(&p, &id, &partner, false)
         })
         .await?;
@@ -500,14 +508,14 @@ pub struct SinceQuery {
 pub async fn break_glass(
     State(s): State<AppState>,
     c: Caller,
-    Query(q): Query<SinceQuery>,
+    Q(q): Q<SinceQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let since = match q.since.as_deref() {
+    let since = q.and_then(|q| match q.since.as_deref() {
         None => Ok(0),
         Some(v) => v
             .parse::<i64>()
             .map_err(|_| ApiError::field("since", "must be Unix seconds")),
-    };
+    });
     let uses = c
         .run(&s.vault, since, |v, p, since| v.break_glass_uses(&p, since))
         .await?;
@@ -521,9 +529,9 @@ pub async fn break_glass(
 pub async fn erase(
     State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
+    P(id): P<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    c.run(&s.vault, Ok(()), move |v, p, ()| v.erase(&p, &id))
+    c.run(&s.vault, id, move |v, p, id| v.erase(&p, &id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -569,10 +577,10 @@ fn search_term(
 pub async fn search(
     State(s): State<AppState>,
     c: Caller,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let rules = s.vault.rules();
-    let checked = json::<SearchRequest>(&body).and_then(|req| search_term(&req, &rules));
+    let checked = body.and_then(|body| search_term(&json::<SearchRequest>(&body)?, &rules));
     let hits = c
         .run(&s.vault, checked, |v, p, (purpose, term)| {
             v.search(&p, purpose, &term)
@@ -619,19 +627,22 @@ pub struct AccessResponse {
 pub async fn accesses(
     State(s): State<AppState>,
     c: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<AccessQuery>,
+    P(id): P<String>,
+    Q(q): Q<AccessQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = match q.limit.as_deref() {
-        None => Ok(100),
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::field("limit", "must be between 1 and 1000")),
-    };
+    let checked = id.and_then(|id| {
+        let limit = match q?.limit.as_deref() {
+            None => 100,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ApiError::field("limit", "must be between 1 and 1000"))?,
+        };
+        Ok((id, limit))
+    });
     let list = c
-        .run(&s.vault, limit, move |v, p, limit| {
+        .run(&s.vault, checked, move |v, p, (id, limit)| {
             v.accesses(&p, &id, limit)
         })
         .await?;
@@ -702,16 +713,16 @@ fn number(field: &str, v: Option<&str>) -> Result<u64, ApiError> {
 pub async fn inclusion_proof(
     State(s): State<AppState>,
     c: Caller,
-    Query(q): Query<InclusionQuery>,
+    Q(q): Q<InclusionQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = number("seq", q.seq.as_deref()).and_then(|seq| {
-        Ok((
-            seq,
-            q.size
-                .as_deref()
-                .map(|v| number("size", Some(v)))
-                .transpose()?,
-        ))
+    let checked = q.and_then(|q| {
+        let seq = number("seq", q.seq.as_deref())?;
+        let size = q
+            .size
+            .as_deref()
+            .map(|v| number("size", Some(v)))
+            .transpose()?;
+        Ok((seq, size))
     });
     let proof = c
         .run(&s.vault, checked, |v, p, (seq, size)| {
@@ -729,10 +740,14 @@ pub async fn inclusion_proof(
 pub async fn consistency_proof(
     State(s): State<AppState>,
     c: Caller,
-    Query(q): Query<ConsistencyQuery>,
+    Q(q): Q<ConsistencyQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = number("first", q.first.as_deref())
-        .and_then(|a| Ok((a, number("second", q.second.as_deref())?)));
+    let checked = q.and_then(|q| {
+        Ok((
+            number("first", q.first.as_deref())?,
+            number("second", q.second.as_deref())?,
+        ))
+    });
     let proof = c
         .run(&s.vault, checked, |v, p, (a, b)| {
             v.consistency_proof(&p, a, b)
@@ -748,9 +763,10 @@ pub async fn consistency_proof(
 pub async fn list(
     State(s): State<AppState>,
     c: Caller,
-    Query(q): Query<ListQuery>,
+    Q(q): Q<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let checked = purpose(q.purpose.as_deref()).and_then(|p| {
+    let checked = q.and_then(|q| {
+        let p = purpose(q.purpose.as_deref())?;
         let limit = match q.limit.as_deref() {
             None => 50,
             Some(l) => l

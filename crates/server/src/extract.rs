@@ -1,0 +1,66 @@
+//! Extractors that never reject: a query, a path or a body that cannot be read becomes an
+//! [`ApiError`] that the handler hands to [`crate::routes::Caller::run`] with the request's
+//! other checks, so that it is reported (as `application/problem+json`) only once the caller
+//! is authenticated. An unauthenticated request always gets its 401 first.
+
+use crate::problem::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+
+/// The query string as `T`, or why it could not be read (never the value).
+pub(crate) struct Q<T>(pub(crate) Result<T, ApiError>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        Ok(Q(Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| q)
+            .map_err(|_| {
+                ApiError::field(
+                    "query",
+                    "could not be read: each parameter at most once, percent-encoded UTF-8",
+                )
+            })))
+    }
+}
+
+/// The path parameters as `T`, or why they could not be read (never the value).
+pub(crate) struct P<T>(pub(crate) Result<T, ApiError>);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for P<T> {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        Ok(P(Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| p)
+            .map_err(|_| {
+                ApiError::field("path", "could not be read: percent-encoded UTF-8 expected")
+            })))
+    }
+}
+
+/// The request body, or why it could not be read: too large (413) or cut short (400).
+pub(crate) struct RawBody(pub(crate) Result<Bytes, ApiError>);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Infallible> {
+        Ok(RawBody(Bytes::from_request(req, state).await.map_err(
+            |r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge
+                } else {
+                    ApiError::BadRequest("the body could not be read")
+                }
+            },
+        )))
+    }
+}
