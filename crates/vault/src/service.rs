@@ -707,6 +707,27 @@ impl Vault {
         Ok((stored, dk))
     }
 
+    /// The new tag of a verified file's access facts once its counsellor and enrolments are
+    /// these, written only over the tag it was read with.
+    fn facts_change(
+        &self,
+        stored: &StoredPerson,
+        counsellor: Option<&str>,
+        partners: &[String],
+    ) -> FactsChange {
+        FactsChange {
+            expected: stored.facts_tag.clone(),
+            tag: facts::file_tag(
+                self.keyring.facts(),
+                &stored.id,
+                &stored.agency,
+                counsellor,
+                partners,
+            )
+            .to_vec(),
+        }
+    }
+
     /// The stored file if its access facts verify; otherwise it is treated as missing
     /// (`NotFound`), with an integrity alert recorded.
     fn verified(&self, stored: StoredPerson) -> Result<StoredPerson, VaultError> {
@@ -1019,17 +1040,8 @@ impl Vault {
                 .collect(),
             index: self.index_entries(&file),
             counsellor: reassigned.then(|| counsellor.clone()),
-            facts: reassigned.then(|| FactsChange {
-                expected: stored.facts_tag.clone(),
-                tag: facts::file_tag(
-                    self.keyring.facts(),
-                    id,
-                    &stored.agency,
-                    counsellor.as_deref(),
-                    &stored.partners,
-                )
-                .to_vec(),
-            }),
+            facts: reassigned
+                .then(|| self.facts_change(&stored, counsellor.as_deref(), &stored.partners)),
             now: self.clock.now(),
         };
         let mut e = self.entry(
@@ -1164,17 +1176,7 @@ impl Vault {
             )],
             index: self.index_entries(&file),
             counsellor: Some(counsellor.clone()),
-            facts: Some(FactsChange {
-                expected: stored.facts_tag.clone(),
-                tag: facts::file_tag(
-                    self.keyring.facts(),
-                    id,
-                    &stored.agency,
-                    counsellor.as_deref(),
-                    &stored.partners,
-                )
-                .to_vec(),
-            }),
+            facts: Some(self.facts_change(&stored, counsellor.as_deref(), &stored.partners)),
             now: self.clock.now(),
         };
         let mut e = self.entry(
@@ -1223,17 +1225,7 @@ impl Vault {
             partners.push(partner.as_str().to_string());
             partners.sort();
         }
-        let change = FactsChange {
-            expected: stored.facts_tag.clone(),
-            tag: facts::file_tag(
-                self.keyring.facts(),
-                id,
-                &stored.agency,
-                stored.counsellor.as_deref(),
-                &partners,
-            )
-            .to_vec(),
-        };
+        let change = self.facts_change(&stored, stored.counsellor.as_deref(), &partners);
         let mut e = self.entry(
             p,
             action,
