@@ -53,6 +53,42 @@ pub struct StoreArgs {
     pub france_travail_pattern: String,
 }
 
+/// Connections, limits and TLS of `serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeFlags {
+    /// Seconds a client has to send a request's head (from the opening of the connection for
+    /// the first request, from its first byte for the next ones) and to complete a TLS
+    /// handshake; then the connection is closed.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request, a request body may take
+    /// to arrive, and a response may go unread; then the connection is closed.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub idle_timeout: u64,
+    /// Connections open at once; the next ones wait to be accepted.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub max_connections: usize,
+    /// Requests answered at once; the next ones are answered 503 with Retry-After.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_in_flight: usize,
+    /// Serve HTTPS with this PEM certificate (chain), with --tls-key.
+    #[arg(
+        long,
+        env = "REMPART_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "REMPART_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Creates the data directory and the master key file (outside the data directory).
@@ -80,6 +116,8 @@ pub enum Command {
         /// Files of the demonstration installation.
         #[arg(long, default_value_t = 300, requires = "demo")]
         demo_files: usize,
+        #[command(flatten)]
+        http: ServeFlags,
     },
     /// API tokens.
     Token {

@@ -1,8 +1,8 @@
 //! What each command does: paths and keys resolved here, the work done by the library crates.
 
 use crate::cli::{
-    AuditCommand, Cli, Command, KeysCommand, PolicyCommand, PrincipalCommand, StoreArgs,
-    TokenCommand,
+    AuditCommand, Cli, Command, KeysCommand, PolicyCommand, PrincipalCommand, ServeFlags,
+    StoreArgs, TokenCommand,
 };
 use crate::progress::bar;
 use anyhow::{anyhow, bail, Context, Result};
@@ -23,19 +23,22 @@ pub fn run(cli: Cli) -> Result<()> {
             demo,
             demo_files,
             checkpoint_every,
+            http,
         } => {
             init_logging("info");
             if checkpoint_every == 0 {
                 bail!("--checkpoint-every must be at least 1 second");
             }
             let every = std::time::Duration::from_secs(checkpoint_every);
+            let options = serve_options(&http)?;
             if demo {
-                crate::demo::serve_demo(&store, &listen, demo_files, every)
+                crate::demo::serve_demo(&store, &listen, demo_files, every, options)
             } else {
                 let vault = open_vault(&store)?;
                 let w = witness_of(&store, &vault)?;
-                serve_blocking(vault, &listen, (w, every), |addr| {
-                    eprintln!("rempart: listening on http://{addr}")
+                let scheme = scheme(&options);
+                serve_blocking(vault, &listen, (w, every), options, |addr| {
+                    eprintln!("rempart: listening on {scheme}://{addr}")
                 })
             }
         }
@@ -981,12 +984,49 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
     Ok(())
 }
 
+/// The connection limits, timeouts and TLS of `serve`'s flags; the certificate and key are
+/// read and checked here, before anything is served.
+pub fn serve_options(f: &ServeFlags) -> Result<rempart_server::ServeOptions> {
+    for (flag, v) in [
+        ("--header-timeout", f.header_timeout as usize),
+        ("--idle-timeout", f.idle_timeout as usize),
+        ("--max-connections", f.max_connections),
+        ("--max-in-flight", f.max_in_flight),
+    ] {
+        if v == 0 {
+            bail!("{flag} must be at least 1");
+        }
+    }
+    let tls = match (&f.tls_cert, &f.tls_key) {
+        (Some(cert), Some(key)) => Some(rempart_server::tls_config(cert, key)?),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    Ok(rempart_server::ServeOptions {
+        header_timeout: std::time::Duration::from_secs(f.header_timeout),
+        idle_timeout: std::time::Duration::from_secs(f.idle_timeout),
+        max_connections: f.max_connections,
+        max_in_flight: f.max_in_flight,
+        tls,
+    })
+}
+
+/// `https` under TLS, else `http`.
+pub fn scheme(options: &rempart_server::ServeOptions) -> &'static str {
+    if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
 /// Runs the server until Ctrl-C or SIGTERM, signing a checkpoint of the audit log every
 /// `audit.1` when it has grown, and once more on the way out; `ready` is told the bound address.
 pub fn serve_blocking(
     vault: Vault,
     listen: &str,
     audit: (Witness, std::time::Duration),
+    options: rempart_server::ServeOptions,
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
     // Vault calls run on the blocking pool; a few dozen threads keep every core busy on
@@ -1019,7 +1059,7 @@ pub fn serve_blocking(
             })
         };
         ready(listener.local_addr()?);
-        let served = rempart_server::serve(listener, vault.clone(), shutdown)
+        let served = rempart_server::serve_with(listener, vault.clone(), options, shutdown)
             .await
             .context("serving");
         checkpoints.abort();

@@ -22,6 +22,7 @@ pub fn serve_demo(
     listen: &str,
     files: usize,
     every: std::time::Duration,
+    options: rempart_server::ServeOptions,
 ) -> Result<()> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -110,8 +111,9 @@ pub fn serve_demo(
         .find(|f| f.agency == agencies[0]);
 
     let witness = crate::commands::witness(&store)?;
-    serve_blocking(vault, listen, (witness, every), |addr| {
-        let base = format!("http://{addr}");
+    let scheme = crate::commands::scheme(&options);
+    serve_blocking(vault, listen, (witness, every), options, |addr| {
+        let base = format!("{scheme}://{addr}");
         let t0 = &tokens[0].3;
         println!(
             "\nRempart demonstration: {n} synthetic files in agencies {}.",

@@ -1073,3 +1073,46 @@ fn a_malformed_query_path_or_body_is_a_401_without_a_token_and_a_problem_with_on
         }
     }
 }
+
+#[test]
+fn every_response_says_nosniff_and_the_api_says_no_store() {
+    let i = Install::new();
+    let t = i.token("c.durand", "counsellor", "ML-075-13");
+    let s = i.serve();
+    let id = s.post(Some(&t), "/v1/persons", &lea("ML-075-13")).json["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (path, token, api) in [
+        (
+            format!("/v1/persons/{id}?purpose=accompaniment"),
+            Some(&t),
+            true,
+        ),
+        (
+            "/v1/persons?purpose=accompaniment".to_string(),
+            Some(&t),
+            true,
+        ),
+        ("/v1/persons?purpose=accompaniment".to_string(), None, true),
+        ("/v1/nothing".to_string(), None, true),
+        ("/healthz".to_string(), None, false),
+        ("/metrics".to_string(), None, false),
+        ("/openapi.json".to_string(), None, false),
+    ] {
+        let mut req = s.client.get(format!("{}{path}", s.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        if api {
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+        }
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over plain HTTP"
+        );
+    }
+}

@@ -16,3 +16,9 @@ mod at_rest;
 
 /// A crash: the server killed while it reads and writes.
 mod crash;
+
+/// Connections: timeouts, connection and in-flight caps.
+mod connections;
+
+/// HTTPS: certificates, their errors, the security headers.
+mod tls;

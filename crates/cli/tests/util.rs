@@ -10,6 +10,8 @@ pub fn rempart() -> Command {
         "REMPART_KEY_FILE",
         "REMPART_PASSPHRASE",
         "REMPART_POLICIES",
+        "REMPART_TLS_CERT",
+        "REMPART_TLS_KEY",
         "RUST_LOG",
     ] {
         c.env_remove(var);
@@ -136,10 +138,22 @@ impl Install {
         self.serve_logged().0
     }
 
+    /// `serve` with more flags.
+    pub fn serve_with(&self, flags: &[&str]) -> Server {
+        self.serve_logged_with(flags).0
+    }
+
     /// [`Install::serve`], with what the server wrote to standard error before it listened.
     pub fn serve_logged(&self) -> (Server, Vec<String>) {
+        self.serve_logged_with(&[])
+    }
+
+    /// [`Install::serve_logged`] with more flags.
+    pub fn serve_logged_with(&self, flags: &[&str]) -> (Server, Vec<String>) {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
         let mut child = rempart()
-            .args(self.args(&["serve", "--listen", "127.0.0.1:0"]))
+            .args(self.args(&args))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -202,6 +216,19 @@ pub struct Resp {
 }
 
 impl Server {
+    /// The server's address, `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map(|(_, a)| a)
+            .unwrap_or(&self.base)
+    }
+
+    /// A plain TCP connection to the server.
+    pub fn connect(&self) -> std::net::TcpStream {
+        std::net::TcpStream::connect(self.addr()).unwrap()
+    }
+
     /// Kills the server at once (SIGKILL: no checkpoint, no clean shutdown), as a crash or the
     /// kernel's OOM killer would, and waits for it.
     pub fn kill(&mut self) {

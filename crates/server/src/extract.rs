@@ -4,6 +4,7 @@
 //! is authenticated. An unauthenticated request always gets its 401 first.
 
 use crate::problem::ApiError;
+use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -46,21 +47,21 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for P<T> {
     }
 }
 
-/// The request body, or why it could not be read: too large (413) or cut short (400).
+/// The request body, or why it could not be read: too large (413), cut short or too slow
+/// (400).
 pub(crate) struct RawBody(pub(crate) Result<Bytes, ApiError>);
 
-impl<S: Send + Sync> FromRequest<S> for RawBody {
+impl FromRequest<AppState> for RawBody {
     type Rejection = Infallible;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Infallible> {
-        Ok(RawBody(Bytes::from_request(req, state).await.map_err(
-            |r| {
-                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::TooLarge
-                } else {
-                    ApiError::BadRequest("the body could not be read")
-                }
-            },
-        )))
+    /// The body must arrive whole within the idle timeout ([`crate::ServeOptions`]).
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Infallible> {
+        let read = tokio::time::timeout(state.body_timeout, Bytes::from_request(req, state));
+        Ok(RawBody(match read.await {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::TooLarge),
+            Ok(Err(_)) => Err(ApiError::BadRequest("the body could not be read")),
+            Err(_) => Err(ApiError::BadRequest("the body did not arrive in time")),
+        }))
     }
 }

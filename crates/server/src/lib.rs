@@ -15,11 +15,14 @@ mod metrics;
 mod openapi;
 mod problem;
 mod routes;
+mod serve;
 
 pub use body::parse_json;
 pub use problem::{ApiError, Problem, ERRORS_REPORTED, PROBLEM_BASE};
+pub use serve::{tls_config, ServeOptions, TlsError};
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,6 +36,12 @@ use std::time::Instant;
 pub struct AppState {
     vault: Arc<Vault>,
     metrics: Arc<metrics::Metrics>,
+    /// One permit per request being answered ([`ServeOptions::max_in_flight`]).
+    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Time a request body may take to arrive whole ([`ServeOptions::idle_timeout`]).
+    body_timeout: std::time::Duration,
+    /// Served over TLS: responses say so (`Strict-Transport-Security`).
+    tls: bool,
 }
 
 /// Largest accepted body (a file with many events stays far below).
@@ -52,11 +61,20 @@ pub fn blocking_threads() -> usize {
         .max(4)
 }
 
-/// The application.
+/// The application, with the default [`ServeOptions`].
 pub fn router(vault: Arc<Vault>) -> Router {
+    router_with(vault, &ServeOptions::default())
+}
+
+/// The application, with the request limits of `options` (in-flight cap, body timeout,
+/// `Strict-Transport-Security` under TLS).
+pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
     let state = AppState {
         vault,
         metrics: Arc::new(metrics::Metrics::default()),
+        in_flight: Arc::new(tokio::sync::Semaphore::new(options.max_in_flight.max(1))),
+        body_timeout: options.idle_timeout,
+        tls: options.tls.is_some(),
     };
     Router::new()
         .route("/v1/persons", get(routes::list).post(routes::create))
@@ -92,7 +110,15 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_in_flight,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -132,14 +158,60 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     resp
 }
 
-/// Serves the application on `listener` until `shutdown` completes.
+/// At most [`ServeOptions::max_in_flight`] requests are answered at once; the next get a `503`
+/// with `Retry-After` at once rather than queueing.
+async fn limit_in_flight(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match s.in_flight.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let resp = next.run(req).await;
+            drop(permit);
+            resp
+        }
+        Err(_) => ApiError::Busy.into_response(),
+    }
+}
+
+/// Headers of every response: `X-Content-Type-Options: nosniff`; `Cache-Control: no-store` on
+/// the API (`/v1/…`, where personal data is answered); `Strict-Transport-Security` under TLS.
+async fn security_headers(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let api = path == "/v1" || path.starts_with("/v1/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if s.tls {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
+}
+
+/// Serves the application on `listener` with the default [`ServeOptions`] until `shutdown`
+/// completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     vault: Arc<Vault>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(vault).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, vault, ServeOptions::default(), shutdown).await
+}
+
+/// Serves the application on `listener` until `shutdown` completes, with the connection
+/// limits, timeouts and TLS of `options`; then lets the requests under way finish.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    vault: Arc<Vault>,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router_with(vault, &options);
+    serve::run(listener, app, options, shutdown).await
 }

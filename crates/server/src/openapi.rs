@@ -19,7 +19,7 @@ impl Modify for Bearer {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`."),
+    info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`. Every error is `application/problem+json`; a validation problem lists the first 50 invalid fields in `errors`, all of them counted in `total_errors` (`truncated` when some are left out). Lists in a file are bounded (`maxItems`). A query or path that cannot be read is a 422 and a body over 1 MiB a 413, both only after authentication (401 first). Any request may be answered 503 with `Retry-After` when the server answers as many requests as it allows at once. API responses carry `Cache-Control: no-store`."),
     paths(routes::create, routes::read, routes::update, routes::erase, routes::search, routes::list, routes::accesses, routes::assign, routes::enrol, routes::unenrol, routes::break_glass, routes::checkpoint, routes::inclusion_proof, routes::consistency_proof),
     components(schemas(
         Problem, routes::Created, routes::PersonResponse, routes::Hit, routes::PageResponse, routes::SearchRequest, routes::NameBirth, routes::AccessResponse, routes::CheckpointResponse, routes::Assignment, routes::Enrolment,

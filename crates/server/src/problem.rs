@@ -57,6 +57,9 @@ pub enum ApiError {
     /// The route exists, not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Too many requests in progress: try again shortly.
+    #[error("server busy")]
+    Busy,
 }
 
 impl ApiError {
@@ -160,6 +163,18 @@ impl IntoResponse for ApiError {
                 "this route does not take this method".into(),
                 vec![],
             ),
+            ApiError::Busy => {
+                let mut r = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "Server busy",
+                    "too many requests in progress; try again shortly".into(),
+                    vec![],
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
             ApiError::Vault(e) => match e {
                 VaultError::Unauthenticated => {
                     let mut r = problem(
