@@ -105,12 +105,17 @@ fn a_kept_alive_connection_waits_for_the_idle_timeout_not_the_header_timeout() {
 #[test]
 fn requests_past_the_in_flight_cap_get_503_with_retry_after() {
     let i = Install::new();
+    // A valid token: an unknown one is refused before the body is read, freeing the slot.
+    let token = i.token("c.durand", "counsellor", "ML-075-13");
     let s = i.serve_with(&["--max-in-flight", "1", "--idle-timeout", "60"]);
     // A request whose body never comes holds the only slot while its handler waits for it.
     let mut held = s.connect();
     held.write_all(
-        b"POST /v1/persons HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n\
-          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        format!(
+            "POST /v1/persons HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+        )
+        .as_bytes(),
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
