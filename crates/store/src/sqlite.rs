@@ -1261,6 +1261,24 @@ fn check_index(
     Ok(found(None))
 }
 
+impl SqliteStore {
+    /// Whether rows stored before facts tags are still to be tagged (the upgrade's flag) and
+    /// this process may tag them.
+    fn may_bind_facts(&self, c: &Connection) -> Result<bool, StoreError> {
+        let pending: i64 = c
+            .query_row(
+                "SELECT COALESCE((SELECT value FROM audit_meta WHERE key = 'facts_unbound'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db("read facts flag"))?;
+        Ok(pending != 0
+            && self
+                .facts_binding
+                .load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// Writes a file's new facts tag, only if the row still holds the one the change was computed
 /// from; otherwise `Conflict` (the caller's transaction is rolled back when dropped).
 fn set_facts_tag(
@@ -1952,18 +1970,7 @@ impl Store for SqliteStore {
     ) -> Result<(Vec<StoredPerson>, Vec<TokenRecord>), StoreError> {
         let conn = self.pool.read().map_err(db("open reader"))?;
         let c = ReadTx::begin(&conn).map_err(db("begin read"))?;
-        let pending: i64 = c
-            .query_row(
-                "SELECT COALESCE((SELECT value FROM audit_meta WHERE key = 'facts_unbound'), 0)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db("read facts flag"))?;
-        if pending == 0
-            || !self
-                .facts_binding
-                .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if !self.may_bind_facts(&c)? {
             return Ok((Vec::new(), Vec::new()));
         }
         let persons: Vec<StoredPerson> = {
@@ -1998,18 +2005,7 @@ impl Store for SqliteStore {
         let tx = w
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin binding"))?;
-        let pending: i64 = tx
-            .query_row(
-                "SELECT COALESCE((SELECT value FROM audit_meta WHERE key = 'facts_unbound'), 0)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db("read facts flag"))?;
-        if pending == 0
-            || !self
-                .facts_binding
-                .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if !self.may_bind_facts(&tx)? {
             // Done already (by another process), or not this process's to do: a row untagged
             // now was not stored before.
             return Ok(());
