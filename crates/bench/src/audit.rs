@@ -6,7 +6,8 @@ use rand::{Rng, SeedableRng};
 use rempart_audit::{Action, AuditEntry, Outcome};
 use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
-use rempart_store::{SqliteKeyStore, SqliteStore, Store};
+use rempart_store::{AuditLog, FileStore};
+use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault, Witness};
 use std::path::Path;
 use std::sync::Arc;
@@ -110,7 +111,7 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
             anyhow::bail!("a consistency proof did not verify");
         }
     }
-    let size_mib = std::fs::metadata(data.join(rempart_store::AUDIT_FILE))
+    let size_mib = std::fs::metadata(data.join(rempart_store_sqlite::AUDIT_FILE))
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
     Ok(format!(

@@ -9,22 +9,22 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AuditVisitor, FactsChange, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
-    SqliteKeyStore, SqliteStore, Store, StoreError, StoredPerson, TokenChange, TokenRecord,
+    AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, FactsChange, FactsUpgrade, FileStore,
+    IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots,
+    Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
+use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Delegates everything to the SQLite store except `append_audit`, which does nothing.
+/// Delegates everything to the SQLite store except the audit log's `append_audit`, which
+/// does nothing (and so `submit_audit`, whose default is `append_audit`).
 struct WithoutReadAudit(SqliteStore);
 
-impl Store for WithoutReadAudit {
+impl FileStore for WithoutReadAudit {
     fn insert_persons(&self, p: &[NewPerson], a: &[AuditEntry]) -> Result<(), StoreError> {
         self.0.insert_persons(p, a)
-    }
-    fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
-        self.0.get_person(id)
     }
     fn update_person(
         &self,
@@ -85,55 +85,30 @@ impl Store for WithoutReadAudit {
     fn count_persons(&self) -> Result<u64, StoreError> {
         self.0.count_persons()
     }
-    // Reads run in one snapshot as in the real server: the difference is the audit log only.
-    fn begin_read_snapshot(&self) -> Result<bool, StoreError> {
-        self.0.begin_read_snapshot()
-    }
-    fn end_read_snapshot(&self) {
-        self.0.end_read_snapshot()
-    }
-    fn insert_token(&self, t: &TokenRecord, a: &AuditEntry) -> Result<(), StoreError> {
-        self.0.insert_token(t, a)
-    }
-    fn append_audit(&self, _entries: &[AuditEntry]) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn audit_for_person(
-        &self,
-        person: &str,
-        limit: usize,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        self.0.audit_for_person(person, limit)
-    }
-    fn audit_len(&self) -> Result<u64, StoreError> {
-        self.0.audit_len()
-    }
-    fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
-        self.0.audit_visit(after, visit)
-    }
-    fn audit_subtrees(&self) -> Result<Box<rempart_store::AuditSubtrees<'_>>, StoreError> {
-        self.0.audit_subtrees()
-    }
-    fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
-        self.0.insert_checkpoint(c)
-    }
-    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        self.0.checkpoints()
-    }
-    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        self.0.latest_checkpoint()
-    }
-    fn check_audit_index(
-        &self,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<IndexCheck, StoreError> {
-        self.0.check_audit_index(progress)
-    }
-    fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
-        self.0.rebuild_audit_index(progress)
+}
+
+impl Reads for WithoutReadAudit {
+    fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
+        self.0.get_person(id)
     }
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
         self.0.token_by_hash(hash)
+    }
+    fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.0.principal(name)
+    }
+}
+
+// Reads run in one snapshot as in the real server: the difference is the audit log only.
+impl Snapshots for WithoutReadAudit {
+    fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        self.0.snapshot()
+    }
+}
+
+impl TokenStore for WithoutReadAudit {
+    fn insert_token(&self, t: &TokenRecord, a: &AuditEntry) -> Result<(), StoreError> {
+        self.0.insert_token(t, a)
     }
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.0.tokens()
@@ -146,11 +121,11 @@ impl Store for WithoutReadAudit {
     ) -> Result<(), StoreError> {
         self.0.change_tokens(principal, changes, a)
     }
+}
+
+impl FactsUpgrade for WithoutReadAudit {
     fn trust_untagged_rows(&self) {
         self.0.trust_untagged_rows()
-    }
-    fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
-        self.0.principal(name)
     }
     fn unbound_facts(
         &self,
@@ -166,6 +141,49 @@ impl Store for WithoutReadAudit {
         a: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.0.bind_facts(persons, tokens, done, a)
+    }
+}
+
+impl AuditLog for WithoutReadAudit {
+    fn append_audit(&self, _entries: &[AuditEntry]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        self.0.audit_len()
+    }
+    fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
+        self.0.audit_visit(after, visit)
+    }
+    fn audit_subtrees(&self) -> Result<Box<AuditSubtrees<'_>>, StoreError> {
+        self.0.audit_subtrees()
+    }
+    fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
+        self.0.insert_checkpoint(c)
+    }
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.0.checkpoints()
+    }
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.0.latest_checkpoint()
+    }
+}
+
+impl AuditIndex for WithoutReadAudit {
+    fn audit_for_person(
+        &self,
+        person: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        self.0.audit_for_person(person, limit)
+    }
+    fn check_audit_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<IndexCheck, StoreError> {
+        self.0.check_audit_index(progress)
+    }
+    fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
+        self.0.rebuild_audit_index(progress)
     }
 }
 
@@ -217,10 +235,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_take_the_same_snapshot_as_in_the_real_server() {
+    fn only_appending_to_the_log_is_dropped_and_reads_take_a_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let store = WithoutReadAudit(SqliteStore::open(dir.path()).unwrap());
-        assert!(store.begin_read_snapshot().unwrap());
-        store.end_read_snapshot();
+        let before = store.audit_len().unwrap();
+        let entry = AuditEntry {
+            time: 1,
+            principal: "c".into(),
+            token_id: "t".into(),
+            agency: "ML-1".into(),
+            role: "counsellor".into(),
+            action: rempart_audit::Action::Read,
+            persons: vec!["a".into()],
+            categories: vec![],
+            purpose: None,
+            client: None,
+            request_id: None,
+            outcome: rempart_audit::Outcome::Allowed,
+            detail: None,
+        };
+        store.append_audit(std::slice::from_ref(&entry)).unwrap();
+        store.submit_audit(&[entry]).wait().unwrap();
+        assert_eq!(store.audit_len().unwrap(), before);
+        let snap = store.snapshot().unwrap();
+        assert!(snap.get_person("nobody").unwrap().is_none());
     }
 }

@@ -8,7 +8,7 @@ use rempart_domain::{Category, Role};
 use rempart_policy::{
     Act, Decide, FileFacts, Grant, LogAct, NirForm, Situation, Subject, Target, Verdict,
 };
-use rempart_store::SqliteStore;
+use rempart_store_sqlite::SqliteStore;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use rempart_crypto::{Keyring, Passphrase};
 use rempart_domain::{Agency, FranceTravailPattern, Purpose, Role};
 use rempart_policy::{Act, Policies};
-use rempart_store::{SqliteKeyStore, SqliteStore, VAULT_FILE};
+use rempart_store_sqlite::{SqliteKeyStore, SqliteStore, VAULT_FILE};
 use rempart_vault::{Principal, SystemClock, Vault, VaultError, Witness, Witnessed};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

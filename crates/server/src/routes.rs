@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use rempart_domain::{Category, PersonInput, Purpose, SearchTerm};
+use rempart_store::Reads;
 use rempart_vault::{Principal, Vault, VaultError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -97,7 +98,7 @@ impl Caller {
         A: Send + 'static,
         F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
     {
-        self.run_in(vault, false, checked, move |v, p, a| {
+        self.run_in(vault, checked, move |v, p, a| {
             f(v, p, a).map_err(ApiError::from)
         })
         .await
@@ -116,11 +117,11 @@ impl Caller {
         A: Send + 'static,
         F: FnOnce(&Vault, Principal, A) -> Result<T, ApiError> + Send + 'static,
     {
-        self.run_in(vault, false, checked, f).await
+        self.run_in(vault, checked, f).await
     }
 
     /// As [`Caller::run`], for an act that only reads: authentication and the act read one
-    /// snapshot of the database ([`Vault::read_snapshot`]).
+    /// snapshot of the database ([`Vault::snapshot`]), which the act is given.
     pub(crate) async fn run_read<T, A, F>(
         self,
         vault: &Arc<Vault>,
@@ -130,18 +131,22 @@ impl Caller {
     where
         T: Send + 'static,
         A: Send + 'static,
-        F: FnOnce(&Vault, Principal, A) -> Result<T, VaultError> + Send + 'static,
+        F: FnOnce(&Vault, &dyn Reads, Principal, A) -> Result<T, VaultError> + Send + 'static,
     {
-        self.run_in(vault, true, checked, move |v, p, a| {
-            f(v, p, a).map_err(ApiError::from)
+        let v = vault.clone();
+        tokio::task::spawn_blocking(move || {
+            let snapshot = v.snapshot()?;
+            let p = self.principal(&v, &*snapshot)?;
+            let args = checked?;
+            f(&v, &*snapshot, p, args).map_err(ApiError::from)
         })
         .await
+        .map_err(|_| ApiError::Join)?
     }
 
     async fn run_in<T, A, F>(
         self,
         vault: &Arc<Vault>,
-        snapshot: bool,
         checked: Result<A, ApiError>,
         f: F,
     ) -> Result<T, ApiError>
@@ -152,23 +157,24 @@ impl Caller {
     {
         let v = vault.clone();
         tokio::task::spawn_blocking(move || {
-            let _snapshot = if snapshot {
-                Some(v.read_snapshot()?)
-            } else {
-                None
-            };
-            let mut p = v.authenticate(&self.token)?;
-            p.client = self.client;
-            p.request_id = Some(self.request_id);
-            p.break_glass = self
-                .break_glass
-                .transpose()
-                .map_err(|m| ApiError::field("x-break-glass", m))?;
+            let p = self.principal(&v, v.reads())?;
             let args = checked?;
             f(&v, p, args)
         })
         .await
         .map_err(|_| ApiError::Join)?
+    }
+
+    /// The caller's principal, authenticated through `reads`, with the request's facts.
+    fn principal(self, v: &Vault, reads: &dyn Reads) -> Result<Principal, ApiError> {
+        let mut p = v.authenticate_in(reads, &self.token)?;
+        p.client = self.client;
+        p.request_id = Some(self.request_id);
+        p.break_glass = self
+            .break_glass
+            .transpose()
+            .map_err(|m| ApiError::field("x-break-glass", m))?;
+        Ok(p)
     }
 }
 
@@ -362,9 +368,13 @@ pub async fn read(
         Ok((id, p, categories(q.categories.as_deref())?))
     });
     let (view, audited) = c
-        .run_read(&s.vault, checked, move |v, p, (id, purpose, cats)| {
-            v.read_pending_audit(&p, &id, purpose, cats.as_deref())
-        })
+        .run_read(
+            &s.vault,
+            checked,
+            move |v, reads, p, (id, purpose, cats)| {
+                v.read_pending_audit_in(reads, &p, &id, purpose, cats.as_deref())
+            },
+        )
         .await?;
     // No log, no data: the file leaves only once its audit entry is durable. Waiting here
     // holds no thread of the blocking pool.

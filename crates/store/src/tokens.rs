@@ -1,141 +1,23 @@
-//! Tokens and principals' suspensions in `vault.db`: reads, and changes made only when the
-//! row still holds the tag the change was computed from.
+//! API tokens (their hashes, never the tokens) and principals' suspensions.
 
 use crate::{PrincipalRecord, StoreError, TokenChange, TokenRecord};
-use rusqlite::{params, Connection, OptionalExtension};
+use rempart_audit::AuditEntry;
 
-fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Database { context, source }
-}
-
-const TOKEN_COLUMNS: &str =
-    "id, hash, principal, role, agency, created_at, expires_at, suspended, revoked_at, tag";
-
-fn row_to_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TokenRecord, StoreError>> {
-    let h: Vec<u8> = r.get(1)?;
-    let Ok(hash) = <[u8; 32]>::try_from(h.as_slice()) else {
-        return Ok(Err(StoreError::Corrupt("token hash length")));
-    };
-    Ok(Ok(TokenRecord {
-        id: r.get(0)?,
-        hash,
-        principal: r.get(2)?,
-        role: r.get(3)?,
-        agency: r.get(4)?,
-        created_at: r.get(5)?,
-        expires_at: r.get(6)?,
-        suspended: r.get(7)?,
-        revoked_at: r.get(8)?,
-        tag: r.get(9)?,
-    }))
-}
-
-fn query(
-    c: &Connection,
-    sql: &str,
-    p: impl rusqlite::Params,
-) -> Result<Vec<TokenRecord>, StoreError> {
-    let mut st = c.prepare_cached(sql).map_err(db("prepare tokens"))?;
-    let rows = st.query_map(p, row_to_token).map_err(db("read tokens"))?;
-    rows.map(|r| r.map_err(db("read tokens")).and_then(|t| t))
-        .collect()
-}
-
-/// The token whose hash is `hash`.
-pub(crate) fn by_hash(c: &Connection, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-    Ok(query(
-        c,
-        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
-        params![&hash[..]],
-    )?
-    .pop())
-}
-
-/// Every token that can be read, by creation time: a row that cannot (a hash of the wrong
-/// length, a text where a number goes, written by hand) is skipped, so that one such row does
-/// not stop the listing, revocation or suspension of the others.
-pub(crate) fn all(c: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
-    let mut st = c
-        .prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
-        ))
-        .map_err(db("prepare tokens"))?;
-    let rows = st.query_map([], row_to_token).map_err(db("read tokens"))?;
-    Ok(rows.filter_map(|r| r.ok().and_then(Result::ok)).collect())
-}
-
-/// Up to `limit` tokens without a tag.
-pub(crate) fn untagged(c: &Connection, limit: usize) -> Result<Vec<TokenRecord>, StoreError> {
-    query(
-        c,
-        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE tag IS NULL ORDER BY id LIMIT ?1"),
-        params![limit as i64],
-    )
-}
-
-/// Whether the principal holds a suspended token that is not revoked (its suspension, even
-/// if its record was deleted by hand).
-pub(crate) fn suspended_tokens(c: &Connection, name: &str) -> Result<bool, StoreError> {
-    c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM tokens WHERE principal = ?1 AND suspended = 1 AND revoked_at IS NULL)",
-        params![name],
-        |r| r.get(0),
-    )
-    .map_err(db("read suspension"))
-}
-
-/// A principal's suspension record.
-pub(crate) fn principal(c: &Connection, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
-    c.prepare_cached("SELECT name, suspended, since, tag FROM principals WHERE name = ?1")
-        .map_err(db("prepare principal"))?
-        .query_row(params![name], |r| {
-            Ok(PrincipalRecord {
-                name: r.get(0)?,
-                suspended: r.get(1)?,
-                since: r.get(2)?,
-                tag: r.get(3)?,
-            })
-        })
-        .optional()
-        .map_err(db("read principal"))
-}
-
-/// Applies `changes` (each only where the row holds its expected tag) and the principal's
-/// record; `Conflict` if a row changed meanwhile, or if the principal has a token that
-/// `changes` does not name.
-pub(crate) fn change(
-    tx: &rusqlite::Transaction<'_>,
-    principal: Option<&PrincipalRecord>,
-    changes: &[TokenChange],
-) -> Result<(), StoreError> {
-    for ch in changes {
-        let n = tx
-            .execute(
-                "UPDATE tokens SET suspended = ?1, revoked_at = ?2, tag = ?3 WHERE id = ?4 AND tag IS ?5",
-                params![ch.suspended, ch.revoked_at, ch.tag, ch.id, ch.expected],
-            )
-            .map_err(db("change token"))?;
-        if n == 0 {
-            return Err(StoreError::Conflict("a token"));
-        }
-    }
-    if let Some(p) = principal {
-        let tokens: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM tokens WHERE principal = ?1",
-                params![p.name],
-                |r| r.get(0),
-            )
-            .map_err(db("count tokens"))?;
-        if tokens as usize != changes.len() {
-            return Err(StoreError::Conflict("the principal's tokens"));
-        }
-        tx.execute(
-            "INSERT INTO principals (name, suspended, since, tag) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name) DO UPDATE SET suspended = excluded.suspended, since = excluded.since, tag = excluded.tag",
-            params![p.name, p.suspended, p.since, p.tag],
-        )
-        .map_err(db("record principal"))?;
-    }
-    Ok(())
+/// Where tokens and principals' suspensions live (their point reads are in [`crate::Reads`]).
+pub trait TokenStore: Send + Sync {
+    /// Stores a new token record, with its audit entry in the same transaction;
+    /// `PrincipalSuspended` (nothing written) while its principal is suspended.
+    fn insert_token(&self, token: &TokenRecord, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Every token that can be read, by creation time (hashes included: they are not
+    /// secrets); a row that cannot be read is skipped.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Applies token changes (each only if the row still holds its expected tag) and, when
+    /// given, a principal's suspension, with their audit entry, all in one transaction. For a
+    /// principal, `changes` must name every one of its tokens, else `Conflict`.
+    fn change_tokens(
+        &self,
+        principal: Option<&PrincipalRecord>,
+        changes: &[TokenChange],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
 }

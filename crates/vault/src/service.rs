@@ -12,8 +12,8 @@ use rempart_domain::{
 };
 use rempart_policy::{Act, Decide, LogAct, Situation, Target};
 use rempart_store::{
-    FactsChange, IndexEntry, KeyStore, ListScope, NewPerson, PersonUpdate, Store, StoreError,
-    StoredKey, StoredPerson, TokenRecord,
+    FactsChange, IndexEntry, KeyStore, ListScope, NewPerson, PersonUpdate, Reads, Snapshot, Store,
+    StoreError, StoredKey, StoredPerson, TokenRecord,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -440,19 +440,32 @@ impl Vault {
         (person, key)
     }
 
-    /// Until the guard is dropped, this thread's reads share one read transaction: for a
-    /// request that only reads, authentication and the file then come from one snapshot, and
-    /// the database's page cache is revalidated once instead of once per read. Writes made
-    /// meanwhile (audit entries) go through other connections and are not seen.
-    pub fn read_snapshot(&self) -> Result<rempart_store::ReadSnapshot<'_>, VaultError> {
-        Ok(rempart_store::read_snapshot(&*self.store)?)
+    /// One read transaction, until dropped: for a request that only reads, authentication and
+    /// the file then come from one state of the database ([`Vault::authenticate_in`],
+    /// [`Vault::read_pending_audit_in`]), and the database's page cache is revalidated once
+    /// instead of once per read. Writes made meanwhile (audit entries) are not seen by it.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, VaultError> {
+        Ok(self.store.snapshot()?)
+    }
+
+    /// The store's point reads, each in a transaction of its own.
+    pub fn reads(&self) -> &dyn Reads {
+        &*self.store
     }
 
     /// Checks a presented token: unknown or expired is `Unauthenticated`, suspended is
     /// `Suspended`.
     pub fn authenticate(&self, presented: &str) -> Result<Principal, VaultError> {
-        let rec = self
-            .store
+        self.authenticate_in(self.reads(), presented)
+    }
+
+    /// [`Vault::authenticate`], reading through `reads` (a snapshot).
+    pub fn authenticate_in(
+        &self,
+        reads: &dyn Reads,
+        presented: &str,
+    ) -> Result<Principal, VaultError> {
+        let rec = reads
             .token_by_hash(&hash_token(presented))?
             .ok_or(VaultError::Unauthenticated)?;
         if !facts::token_verifies(self.keyring.facts(), &rec) {
@@ -701,7 +714,12 @@ impl Vault {
     /// A stored file and its data key; `NotFound` for a missing or erased one. Whether the
     /// caller may see it is for the policy to say.
     fn load(&self, id: &str) -> Result<(StoredPerson, DataKey), VaultError> {
-        let stored = self.store.get_person(id)?.ok_or(VaultError::NotFound)?;
+        self.load_in(self.reads(), id)
+    }
+
+    /// [`Vault::load`], reading the file through `reads` (a snapshot).
+    fn load_in(&self, reads: &dyn Reads, id: &str) -> Result<(StoredPerson, DataKey), VaultError> {
+        let stored = reads.get_person(id)?.ok_or(VaultError::NotFound)?;
         let stored = self.verified(stored)?;
         let dk = self.data_key(id)?.ok_or(VaultError::NotFound)?;
         Ok((stored, dk))
@@ -888,8 +906,20 @@ impl Vault {
         purpose: Purpose,
         wanted: Option<&[Category]>,
     ) -> Result<(PersonView, rempart_store::AuditTicket), VaultError> {
+        self.read_pending_audit_in(self.reads(), p, id, purpose, wanted)
+    }
+
+    /// [`Vault::read_pending_audit`], reading the file through `reads` (a snapshot).
+    pub fn read_pending_audit_in(
+        &self,
+        reads: &dyn Reads,
+        p: &Principal,
+        id: &str,
+        purpose: Purpose,
+        wanted: Option<&[Category]>,
+    ) -> Result<(PersonView, rempart_store::AuditTicket), VaultError> {
         let (stored, dk) = self
-            .load(id)
+            .load_in(reads, id)
             .map_err(|e| self.denied(p, Action::Read, id, Some(purpose), e))?;
         // The identity is opened once: for the minor test, and returned if allowed.
         let identity = self.open(&stored, &dk, &[Category::Identity])?;

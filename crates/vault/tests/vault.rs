@@ -4,7 +4,8 @@
 
 use rempart_crypto::Keyring;
 use rempart_domain::*;
-use rempart_store::{SqliteKeyStore, SqliteStore, AUDIT_FILE, KEYS_FILE, VAULT_FILE};
+use rempart_store::{AuditIndex, AuditLog, FileStore, Reads};
+use rempart_store_sqlite::{SqliteKeyStore, SqliteStore, AUDIT_FILE, KEYS_FILE, VAULT_FILE};
 use rempart_vault::*;
 use rempart_vault::{Checkpoint, Tamper, Verified, Witness};
 use std::path::Path;
@@ -233,8 +234,6 @@ fn an_erased_file_is_unreadable_even_from_a_copy_of_the_store_taken_before() {
     ));
 }
 
-use rempart_store::Store;
-
 #[test]
 fn another_agency_cannot_read_search_list_update_or_erase() {
     let f = fixture();
@@ -428,7 +427,6 @@ fn rotation_rewraps_every_key_and_resumes_after_interruption() {
 
 /// Entry `seq` of the log, decoded.
 fn entry_at(store: &SqliteStore, seq: u64) -> rempart_audit::AuditEntry {
-    use rempart_store::Store;
     let mut found = None;
     store
         .audit_visit(seq - 1, &mut |s, bytes, _| {
@@ -571,50 +569,66 @@ fn a_probe_of_another_agencys_file_is_recorded_as_denied() {
     }
 }
 
+/// A vault over `dir` whose store refuses audit entries on demand, through the traits.
+fn refusing_vault(dir: &Path) -> (Vault, Arc<rempart_store_conformance::Refusing>) {
+    let store = Arc::new(rempart_store_conformance::Refusing::new(Arc::new(
+        SqliteStore::open(dir).unwrap(),
+    )));
+    let vault = Vault::new(
+        store.clone(),
+        Arc::new(SqliteKeyStore::open(dir).unwrap()),
+        Arc::new(Keyring::generate()),
+        Arc::new(FixedClock::at(NOW)),
+        FranceTravailPattern::default(),
+        Arc::new(rempart_policy::Policies::default_policies().unwrap()),
+    );
+    (vault, store)
+}
+
 #[test]
-fn no_log_no_data_a_read_fails_while_the_audit_table_refuses_writes() {
-    let f = fixture();
+fn no_log_no_data_a_read_fails_while_the_audit_log_refuses_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, store) = refusing_vault(dir.path());
     let p = principal("c", "ML-1");
-    let id = f
-        .vault
+    let id = vault
         .create(
             &p,
             followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
         )
         .unwrap();
-    let log = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
-    log.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
+    store.refuse(true);
     assert!(matches!(
-        f.vault.read(&p, &id, Purpose::Accompaniment, None),
+        vault.read(&p, &id, Purpose::Accompaniment, None),
         Err(VaultError::Store(_))
     ));
+    let (_, ticket) = vault
+        .read_pending_audit(&p, &id, Purpose::Accompaniment, None)
+        .unwrap();
+    assert!(ticket.wait().is_err(), "the view's ticket fails");
     let term = SearchTerm::email("lea@example.fr").unwrap();
-    assert!(f.vault.search(&p, Purpose::Accompaniment, &term).is_err());
-    assert!(f.vault.list(&p, Purpose::Accompaniment, None, 10).is_err());
-    log.execute_batch("DROP TRIGGER refuse;").unwrap();
-    assert!(f.vault.read(&p, &id, Purpose::Accompaniment, None).is_ok());
+    assert!(vault.search(&p, Purpose::Accompaniment, &term).is_err());
+    assert!(vault.list(&p, Purpose::Accompaniment, None, 10).is_err());
+    store.refuse(false);
+    assert!(vault.read(&p, &id, Purpose::Accompaniment, None).is_ok());
 }
 
 #[test]
 fn no_log_no_act_a_write_fails_while_its_entry_cannot_be_written() {
-    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let (vault, store) = refusing_vault(dir.path());
     let p = principal("c", "ML-1");
-    let id = f
-        .vault
+    let id = vault
         .create(
             &p,
             followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
         )
         .unwrap();
-    // A write act's entries go into the outbox of vault.db, in the act's own transaction.
-    let db = rusqlite::Connection::open(f.dir.path().join(VAULT_FILE)).unwrap();
-    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_outbox BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
-    assert!(f
-        .vault
+    store.refuse(true);
+    assert!(vault
         .create(&p, followed_by(&p, file("ML-1", "Other", "o@example.fr")))
         .is_err());
     assert_eq!(
-        f.store.count_persons().unwrap(),
+        store.count_persons().unwrap(),
         1,
         "a create without its entry leaves no file"
     );
@@ -622,41 +636,14 @@ fn no_log_no_act_a_write_fails_while_its_entry_cannot_be_written() {
         ml_file_number: Some("X9".into()),
         ..Default::default()
     };
-    assert!(f
-        .vault
+    assert!(vault
         .update(&p, &id, Purpose::Accompaniment, patch)
         .is_err());
-    db.execute_batch("DROP TRIGGER refuse;").unwrap();
-    let v = f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
+    store.refuse(false);
+    let v = vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
     assert!(
         v.record.ml_file_number.is_none(),
         "the update without its entry did not happen"
-    );
-}
-
-#[test]
-fn a_write_made_while_the_log_refuses_entries_reaches_the_log_once_it_accepts_them() {
-    let f = fixture();
-    let p = principal("c", "ML-1");
-    let log = rusqlite::Connection::open(f.dir.path().join(AUDIT_FILE)).unwrap();
-    log.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;").unwrap();
-    // The act and its entry are durable together, in vault.db; the entry waits there.
-    let id = f
-        .vault
-        .create(
-            &p,
-            followed_by(&p, file("ML-1", "Martin", "lea@example.fr")),
-        )
-        .unwrap();
-    assert_eq!(f.store.audit_len().unwrap(), 0);
-    log.execute_batch("DROP TRIGGER refuse;").unwrap();
-    // The next batch of the writer moves it first.
-    f.vault.read(&p, &id, Purpose::Accompaniment, None).unwrap();
-    let entries = f.store.audit_for_person(&id, 10).unwrap();
-    let actions: Vec<_> = entries.iter().map(|(_, e)| e.action).collect();
-    assert_eq!(
-        actions,
-        [rempart_audit::Action::Read, rempart_audit::Action::Create]
     );
 }
 
@@ -1109,7 +1096,7 @@ fn an_index_row_deleted_or_added_by_hand_is_found_and_rebuilt() {
     assert_eq!(history(&f.store, &a).len(), 2, "creation and read of a");
 
     // The read of `a` (entry 15) removed from the index: its history loses it.
-    let index = rempart_store::AUDIT_INDEX_FILE;
+    let index = rempart_store_sqlite::AUDIT_INDEX_FILE;
     sql_in(
         &f,
         index,
@@ -1360,7 +1347,6 @@ fn bulk_entries(n: usize) -> Vec<rempart_audit::AuditEntry> {
 
 #[test]
 fn proofs_and_checkpoints_of_a_large_log_come_from_whole_subtrees_and_stay_valid() {
-    use rempart_store::Store;
     let (f, w, key) = audited();
     let op = Principal::local(Agency::parse("ML-1").unwrap());
     f.store.append_audit(&bulk_entries(1000)).unwrap();
@@ -1946,7 +1932,6 @@ fn local(agency: &str) -> Principal {
 }
 
 fn alerts(store: &SqliteStore) -> Vec<rempart_audit::AuditEntry> {
-    use rempart_store::Store;
     (1..=store.audit_len().unwrap())
         .map(|s| entry_at(store, s))
         .filter(|e| e.action == rempart_audit::Action::IntegrityAlert)
@@ -2309,7 +2294,6 @@ fn tokens_are_listed_revoked_and_principals_suspended_and_restored_with_a_record
     states.sort();
     assert_eq!(states, ["active", "revoked", "revoked"]);
     // Every act is recorded.
-    use rempart_store::Store;
     let actions: Vec<Action> = (1..=f.store.audit_len().unwrap())
         .map(|s| entry_at(&f.store, s).action)
         .collect();
@@ -2391,7 +2375,6 @@ fn a_listing_cursor_never_names_a_file_the_caller_cannot_see_and_the_walk_is_rec
     let page = f.vault.list(&op, Purpose::Accompaniment, None, 1).unwrap();
     assert!(page.items.is_empty());
     assert!(page.next_cursor.is_none(), "{:?}", page.next_cursor);
-    use rempart_store::Store;
     let last = entry_at(&f.store, f.store.audit_len().unwrap());
     assert_eq!(last.action, rempart_audit::Action::List);
     assert_eq!(last.detail.as_deref(), Some("scanned=5"));
@@ -2446,7 +2429,6 @@ fn matches_in_other_agencies_cannot_hide_a_person_from_a_search() {
 #[test]
 fn a_refused_move_to_another_agency_is_recorded_and_a_changed_minor_fact_too() {
     use rempart_audit::{Action, Outcome};
-    use rempart_store::Store;
     let f = fixture();
     let c = principal("c.durand", "ML-075-13");
     // No NIR, whose digits would have to agree with the birth date changed below.

@@ -12,12 +12,13 @@
 //! tells it the persons of what each commit appended, and it indexes them in batches, without
 //! reading them back, so that the log's commits never wait behind indexing.
 
+use crate::index::{index_pending, unindexed, Known};
+use crate::outbox::{append_with_outbox, outbox_holds_after, prune_outbox, Appended, Encoded};
 use crate::pool::Pool;
-use crate::sqlite::{Appended, Encoded, Known};
-use crate::StoreError;
 use rempart_audit::AuditEntry;
+use rempart_store::{AuditTicket, StoreError, TicketSender};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Most entries committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -43,63 +44,10 @@ fn prefer_this_thread() {
     }
 }
 
-/// Where the writer reports one request's outcome, to a thread blocked in [`Slot::wait`] or a
-/// task awaiting its ticket.
-#[derive(Default)]
-struct Slot {
-    state: Mutex<SlotState>,
-    cv: Condvar,
-}
-
-#[derive(Default)]
-struct SlotState {
-    done: Option<Result<(), String>>,
-    /// The task to wake, when the ticket is awaited.
-    waker: Option<std::task::Waker>,
-    /// Whether a thread waits on the condition variable (notifying costs a system call, which
-    /// the writer saves for awaited tickets).
-    sleeping: bool,
-}
-
-impl Slot {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn complete(&self, r: Result<(), String>) {
-        let (sleeping, waker) = {
-            let mut g = self.lock();
-            g.done = Some(r);
-            (g.sleeping, g.waker.take())
-        };
-        if sleeping {
-            self.cv.notify_one();
-        }
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
-    fn wait(&self) -> Result<(), String> {
-        let mut g = self.lock();
-        loop {
-            if let Some(r) = g.done.take() {
-                return r;
-            }
-            g.sleeping = true;
-            g = self.cv.wait(g).unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    /// The outcome if it is known; otherwise `waker` is woken once it is.
-    fn poll(&self, waker: &std::task::Waker) -> Option<Result<(), String>> {
-        let mut g = self.lock();
-        let done = g.done.take();
-        if done.is_none() && !g.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            g.waker = Some(waker.clone());
-        }
-        done
-    }
+fn stopped() -> AuditTicket {
+    AuditTicket::ready(Err(StoreError::Audit(
+        "the audit writer has stopped".into(),
+    )))
 }
 
 /// What a request hands the writer: its entries (encoded on the request's thread), whether the
@@ -107,7 +55,7 @@ impl Slot {
 struct Job {
     entries: Vec<Encoded>,
     drain: bool,
-    slot: Arc<Slot>,
+    slot: TicketSender,
 }
 
 /// The handle requests use; dropping it stops the writer thread and waits for it, so that
@@ -183,71 +131,21 @@ impl GroupCommit {
     }
 
     fn send(&self, entries: Vec<Encoded>, drain: bool) -> AuditTicket {
-        let slot = Arc::new(Slot::default());
-        let sent = match &self.tx {
-            Some(tx) => tx
-                .send(Job {
-                    entries,
-                    drain,
-                    slot: slot.clone(),
-                })
-                .is_ok(),
-            None => false,
+        let Some(tx) = &self.tx else {
+            return stopped();
         };
-        if !sent {
-            return AuditTicket::ready(Err(StoreError::Audit(
-                "the audit writer has stopped".into(),
-            )));
-        }
-        AuditTicket(Ticket::Pending(slot))
-    }
-}
-
-enum Ticket {
-    Ready(Option<Result<(), StoreError>>),
-    Pending(Arc<Slot>),
-}
-
-/// The promise that audit entries handed over are (or failed to be) durable: wait for it on a
-/// thread, or `.await` it without holding one. Whatever it guards must not be released before
-/// it completes with `Ok`.
-#[must_use = "the act is allowed only once its audit entry is durable"]
-pub struct AuditTicket(Ticket);
-
-impl std::fmt::Debug for AuditTicket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AuditTicket")
-    }
-}
-
-impl AuditTicket {
-    /// A ticket already decided (stores without group commit).
-    pub fn ready(r: Result<(), StoreError>) -> AuditTicket {
-        AuditTicket(Ticket::Ready(Some(r)))
-    }
-
-    /// Blocks until the entries are durable.
-    pub fn wait(self) -> Result<(), StoreError> {
-        match self.0 {
-            Ticket::Ready(r) => r.unwrap_or(Ok(())),
-            Ticket::Pending(slot) => slot.wait().map_err(StoreError::Audit),
-        }
-    }
-}
-
-impl std::future::Future for AuditTicket {
-    type Output = Result<(), StoreError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        match &mut self.0 {
-            Ticket::Ready(r) => std::task::Poll::Ready(r.take().unwrap_or(Ok(()))),
-            Ticket::Pending(slot) => match slot.poll(cx.waker()) {
-                Some(r) => std::task::Poll::Ready(r.map_err(StoreError::Audit)),
-                None => std::task::Poll::Pending,
-            },
+        let (ticket, slot) = AuditTicket::pending();
+        match tx.send(Job {
+            entries,
+            drain,
+            slot,
+        }) {
+            Ok(()) => ticket,
+            Err(std::sync::mpsc::SendError(job)) => {
+                job.slot
+                    .complete(Err("the audit writer has stopped".into()));
+                ticket
+            }
         }
     }
 }
@@ -272,7 +170,7 @@ fn index(index: &Pool, log: &Pool, known: &mut Known, through: Option<i64>) -> u
         reader
             .execute_batch("BEGIN DEFERRED")
             .map_err(|e| e.to_string())?;
-        let n = crate::sqlite::index_pending(&tx, &reader, INDEX_BATCH, through, known);
+        let n = index_pending(&tx, &reader, INDEX_BATCH, through, known);
         let _ = reader.execute_batch("COMMIT");
         let n = n.map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
@@ -291,7 +189,7 @@ fn backlog(index: &Pool, log: &Pool) -> i64 {
     let (Ok(i), Ok(l)) = (index.read(), log.read()) else {
         return 0;
     };
-    crate::sqlite::unindexed(&i, &l).unwrap_or(0)
+    unindexed(&i, &l).unwrap_or(0)
 }
 
 /// The indexer thread: indexes what the writer's notes tell, without reading it back from the
@@ -358,7 +256,7 @@ struct Outbox {
 impl Outbox {
     fn prune(&mut self, vault: &Pool) {
         if self.moved > self.pruned {
-            match crate::sqlite::prune_outbox(vault, self.moved) {
+            match prune_outbox(vault, self.moved) {
                 Ok(true) => self.pruned = self.moved,
                 // vault.db is being written: next round.
                 Ok(false) => {}
@@ -436,8 +334,8 @@ impl Writer<'_> {
             let tx = w
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| e.to_string())?;
-            let appended = crate::sqlite::append_with_outbox(&tx, vault, &entries, drain)
-                .map_err(|e| e.to_string())?;
+            let appended =
+                append_with_outbox(&tx, vault, &entries, drain).map_err(|e| e.to_string())?;
             tx.commit().map_err(|e| e.to_string())?;
             Ok::<Appended, String>(appended)
         })();
@@ -469,8 +367,8 @@ impl Writer<'_> {
     /// Between batches, when nothing came: entries another process left in the outbox, the
     /// outbox's moved rows.
     fn idle(&mut self, log: &Pool, vault: &Pool) {
-        let waiting = self.outbox.dirty
-            || crate::sqlite::outbox_holds_after(vault, self.outbox.moved).unwrap_or(true);
+        let waiting =
+            self.outbox.dirty || outbox_holds_after(vault, self.outbox.moved).unwrap_or(true);
         if waiting {
             if let Err(e) = self.commit(log, vault, Vec::new(), true) {
                 tracing::error!(error = %e, "moving the audit outbox failed");
@@ -553,15 +451,6 @@ fn writer(pool: &Pool, vault: &Pool, rx: Receiver<Job>, notes: &Sender<Note>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    struct Flag(AtomicBool);
-
-    impl std::task::Wake for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
 
     fn told(rx: &Receiver<Note>) -> Vec<(i64, usize)> {
         rx.try_iter()
@@ -664,26 +553,5 @@ mod tests {
             "only the writer thread changes priority"
         );
         drop(store);
-    }
-
-    #[test]
-    fn a_blocked_thread_and_an_awaiting_task_both_learn_the_outcome() {
-        let slot = Arc::new(Slot::default());
-        let waiting = slot.clone();
-        let t = std::thread::spawn(move || waiting.wait());
-        while !slot.lock().sleeping {
-            std::thread::yield_now();
-        }
-        slot.complete(Err("refused".into()));
-        assert_eq!(t.join().unwrap(), Err("refused".into()));
-
-        let flag = Arc::new(Flag(AtomicBool::new(false)));
-        let waker = std::task::Waker::from(flag.clone());
-        let slot = Slot::default();
-        assert_eq!(slot.poll(&waker), None);
-        assert!(!flag.0.load(Ordering::SeqCst));
-        slot.complete(Ok(()));
-        assert!(flag.0.load(Ordering::SeqCst), "the task is woken");
-        assert_eq!(slot.poll(&waker), Some(Ok(())));
     }
 }

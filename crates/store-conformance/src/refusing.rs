@@ -1,0 +1,220 @@
+//! A store that refuses audit entries on demand, through the traits: for tests of "no log, no
+//! data" on any backend.
+
+use rempart_audit::{AuditEntry, Checkpoint};
+use rempart_store::{
+    AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor, FactsChange, FactsUpgrade,
+    FileStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot,
+    Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Wraps a store; while [`Refusing::refuse`] is on, every audit entry is refused: appended
+/// ones by the log, and a write act's own ones with the act (which then does not happen),
+/// as a backend does when it cannot write them.
+pub struct Refusing {
+    inner: Arc<dyn Store>,
+    refusing: AtomicBool,
+}
+
+impl Refusing {
+    /// Wraps `inner`, accepting entries.
+    pub fn new(inner: Arc<dyn Store>) -> Refusing {
+        Refusing {
+            inner,
+            refusing: AtomicBool::new(false),
+        }
+    }
+
+    /// Refuses every audit entry from now on (`true`), or accepts them again.
+    pub fn refuse(&self, on: bool) {
+        self.refusing.store(on, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.refusing.load(Ordering::SeqCst) {
+            return Err(StoreError::Audit("refused by the test".into()));
+        }
+        Ok(())
+    }
+}
+
+impl FileStore for Refusing {
+    fn insert_persons(&self, p: &[NewPerson], a: &[AuditEntry]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_persons(p, a)
+    }
+    fn update_person(
+        &self,
+        id: &str,
+        agency: &str,
+        u: &PersonUpdate,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.update_person(id, agency, u, a)
+    }
+    fn delete_person(&self, id: &str, a: &AuditEntry) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.delete_person(id, a)
+    }
+    fn find_by_index(
+        &self,
+        kind: i64,
+        hash: &[u8; 32],
+        scope: &ListScope<'_>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.find_by_index(kind, hash, scope, limit)
+    }
+    fn list_persons(
+        &self,
+        scope: &ListScope<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError> {
+        self.inner.list_persons(scope, after, limit)
+    }
+    fn caseload_backfill(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredPerson>, StoreError> {
+        self.inner.caseload_backfill(after, limit)
+    }
+    fn set_caseloads(
+        &self,
+        assignments: &[(String, String)],
+        done: bool,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.set_caseloads(assignments, done, a)
+    }
+    fn set_enrolment(
+        &self,
+        person: &str,
+        partner: &str,
+        enrolled: bool,
+        facts: &FactsChange,
+        now: i64,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner
+            .set_enrolment(person, partner, enrolled, facts, now, a)
+    }
+    fn count_persons(&self) -> Result<u64, StoreError> {
+        self.inner.count_persons()
+    }
+}
+
+impl Reads for Refusing {
+    fn get_person(&self, id: &str) -> Result<Option<StoredPerson>, StoreError> {
+        self.inner.get_person(id)
+    }
+    fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner.token_by_hash(hash)
+    }
+    fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.inner.principal(name)
+    }
+}
+
+impl Snapshots for Refusing {
+    fn snapshot(&self) -> Result<Snapshot<'_>, StoreError> {
+        self.inner.snapshot()
+    }
+}
+
+impl TokenStore for Refusing {
+    fn insert_token(&self, t: &TokenRecord, a: &AuditEntry) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_token(t, a)
+    }
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.inner.tokens()
+    }
+    fn change_tokens(
+        &self,
+        principal: Option<&PrincipalRecord>,
+        changes: &[TokenChange],
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.change_tokens(principal, changes, a)
+    }
+}
+
+impl FactsUpgrade for Refusing {
+    fn trust_untagged_rows(&self) {
+        self.inner.trust_untagged_rows()
+    }
+    fn unbound_facts(
+        &self,
+        limit: usize,
+    ) -> Result<(Vec<StoredPerson>, Vec<TokenRecord>), StoreError> {
+        self.inner.unbound_facts(limit)
+    }
+    fn bind_facts(
+        &self,
+        persons: &[(String, Vec<u8>)],
+        tokens: &[(String, Vec<u8>)],
+        done: bool,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.bind_facts(persons, tokens, done, a)
+    }
+}
+
+impl AuditLog for Refusing {
+    fn append_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.append_audit(entries)
+    }
+    fn submit_audit(&self, entries: &[AuditEntry]) -> AuditTicket {
+        match self.check() {
+            Ok(()) => self.inner.submit_audit(entries),
+            Err(e) => AuditTicket::ready(Err(e)),
+        }
+    }
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        self.inner.audit_len()
+    }
+    fn audit_visit(&self, after: u64, visit: &mut AuditVisitor<'_>) -> Result<u64, StoreError> {
+        self.inner.audit_visit(after, visit)
+    }
+    fn audit_subtrees(&self) -> Result<Box<AuditSubtrees<'_>>, StoreError> {
+        self.inner.audit_subtrees()
+    }
+    fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
+        self.inner.insert_checkpoint(c)
+    }
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.inner.checkpoints()
+    }
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.inner.latest_checkpoint()
+    }
+}
+
+impl AuditIndex for Refusing {
+    fn audit_for_person(
+        &self,
+        person: &str,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        self.inner.audit_for_person(person, limit)
+    }
+    fn check_audit_index(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<IndexCheck, StoreError> {
+        self.inner.check_audit_index(progress)
+    }
+    fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
+        self.inner.rebuild_audit_index(progress)
+    }
+}
