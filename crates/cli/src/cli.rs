@@ -1,4 +1,4 @@
-//! The command line (interface.md).
+//! The command line (docs/api.md).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
