@@ -19,7 +19,7 @@ const EXTRA_POLICIES: usize = 1_000;
 
 /// A thousand policies of the kind a network would add: for each of 500 agencies, no reads
 /// outside the caseload at night, and a partner's extra category; each scoped to its agency
-/// (`principal in …`, `resource in …`), as the README advises.
+/// (`principal in …`, `resource in …`), as docs/policies.md advises.
 fn site_policies() -> String {
     let mut src = DEFAULT_POLICIES.to_string();
     for i in 0..EXTRA_POLICIES / 2 {

@@ -1,4 +1,4 @@
-//! The command line (interface.md).
+//! The command line (docs/api.md).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -265,7 +265,7 @@ pub enum PolicyCommand {
         break_glass: bool,
     },
     /// Prints the Markdown table of what each role sees for each purpose, computed from the
-    /// policies (README.md holds the default policies' table).
+    /// policies (docs/policies.md holds the default policies' table).
     Table {
         /// Policy file (the default policies when absent).
         #[arg(long, env = "REMPART_POLICIES")]

@@ -659,7 +659,7 @@ fn stdout(o: &std::process::Output) -> String {
 }
 
 #[test]
-fn the_readme_table_is_the_one_the_default_policies_give() {
+fn the_role_table_of_docs_policies_is_the_one_the_default_policies_give() {
     let o = run(&["policy", "table"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let table = stdout(&o);
@@ -667,11 +667,14 @@ fn the_readme_table_is_the_one_the_default_policies_give() {
         table.contains("| counsellor | file of their caseload |"),
         "{table}"
     );
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/policies.md"
+    ))
+    .unwrap();
     assert!(
-        readme.contains(&table),
-        "README.md's role table differs from `rempart policy table`; paste the command's output into README.md:\n{table}"
+        doc.contains(&table),
+        "docs/policies.md's role table differs from `rempart policy table`; paste the command's output into docs/policies.md:\n{table}"
     );
     // `policy default` prints the file the table comes from, and it validates.
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! CSV import: parses a whole export and returns valid files, or every error with its line
 //! and column. Nothing is returned unless every line is valid, so an import is all or nothing.
 //!
-//! Columns (interface.md): `last_name,first_names,birth_date,sex,nationality,nir,
+//! Columns (docs/api.md): `last_name,first_names,birth_date,sex,nationality,nir,
 //! france_travail_id,email,phone,address_line1,postal_code,city,benefits,education_level,
 //! registered_on,status,counsellor`, in any order, plus an optional `agency` column (written by
 //! `rempart synth` for several agencies). `benefits` and `phone` take several values separated
@@ -25,7 +25,7 @@ use rempart_domain::{
 };
 use std::fmt;
 
-/// The columns of interface.md, in their documented order.
+/// The columns of docs/api.md, in their documented order.
 pub const COLUMNS: [&str; 17] = [
     "last_name",
     "first_names",

@@ -1,4 +1,4 @@
-//! Rempart's HTTP API (interface.md): the only crate that knows HTTP and JSON bodies.
+//! Rempart's HTTP API (docs/api.md): the only crate that knows HTTP and JSON bodies.
 //!
 //! [`router`] builds the axum application over a [`rempart_vault::Vault`]; [`serve`] runs it
 //! on a listener until shutdown. Every vault call runs on the blocking pool. Errors are

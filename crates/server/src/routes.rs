@@ -1,4 +1,4 @@
-//! The handlers of interface.md's `/v1/persons` endpoints.
+//! The handlers of the `/v1` endpoints (docs/api.md).
 
 use crate::body::json;
 use crate::extract::{RawBody, P, Q};
