@@ -37,11 +37,10 @@ pub enum NotifyError {
     #[error("not an http:// or https:// URL")]
     NotHttp,
     /// The syslog socket did not accept the message.
-    #[error("syslog {}: {source}", socket.display())]
+    #[error("syslog {}: {error}", socket.display())]
     Syslog {
         socket: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The HTTP request could not be made, or its answer not read.
     #[error("{endpoint}: {reason}")]

@@ -124,9 +124,9 @@ impl Channel for Syslog {
         std::os::unix::net::UnixDatagram::unbound()
             .and_then(|sock| sock.send_to(&self.frame(message), &self.socket))
             .map(|_| ())
-            .map_err(|source| NotifyError::Syslog {
+            .map_err(|error| NotifyError::Syslog {
                 socket: self.socket.clone(),
-                source,
+                error,
             })
     }
 }

@@ -168,7 +168,7 @@ impl Witness {
 /// HTTP endpoint's scheme and host.
 fn copy_failed(e: NotifyError) -> WitnessError {
     let (path, reason) = match e {
-        NotifyError::Syslog { socket, source } => (socket, format!("syslog: {source}")),
+        NotifyError::Syslog { socket, error } => (socket, format!("syslog: {error}")),
         NotifyError::Http { endpoint, reason } => {
             (PathBuf::from(endpoint), format!("HTTP witness: {reason}"))
         }
