@@ -1,14 +1,27 @@
 //! The command line (docs/api.md).
 
+use crate::settings::{
+    Layer, LogFormat, LogLayer, ServeLayer, StoreLayer, TlsLayer, VaultLayer, WitnessLayer,
+};
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 use std::path::PathBuf;
 
 /// Rempart: the personal-data vault and case-file store.
 #[derive(Debug, Parser)]
 #[command(name = "rempart", version, about)]
 pub struct Cli {
+    /// Configuration file (TOML; `rempart.example.toml` lists every setting). Environment
+    /// variables override it, and flags override both.
+    #[arg(long, env = "REMPART_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A value kept as a secret from the moment it is read: never printed.
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
 }
 
 /// Where the store is and where its keys are.
@@ -22,9 +35,11 @@ pub struct StoreArgs {
         long,
         env = "REMPART_DATABASE_URL",
         global = true,
-        conflicts_with = "data"
+        conflicts_with = "data",
+        value_parser = secret,
+        hide_env_values = true
     )]
-    pub database: Option<String>,
+    pub database: Option<SecretString>,
     /// Master key file, outside the data directory (every command refuses one inside it);
     /// defaults to DIR.key beside the data directory. A passphrase-protected key file is opened
     /// with REMPART_PASSPHRASE.
@@ -42,51 +57,105 @@ pub struct StoreArgs {
     pub witness_syslog: Option<String>,
     /// HTTP(S) endpoint of an outside witness that receives each checkpoint (JSON POST, must
     /// answer 2xx).
-    #[arg(long, env = "REMPART_WITNESS_URL", global = true)]
-    pub witness_url: Option<String>,
+    #[arg(
+        long,
+        env = "REMPART_WITNESS_URL",
+        global = true,
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub witness_url: Option<SecretString>,
     /// Access policy file (Cedar), checked against the schema when loaded; the default
     /// policies (`rempart policy default`) when absent.
     #[arg(long, env = "REMPART_POLICIES", global = true)]
     pub policies: Option<PathBuf>,
-    /// Pattern (regular expression) of France Travail identifiers.
-    #[arg(long, env = "REMPART_FRANCE_TRAVAIL_PATTERN", global = true, default_value = rempart_domain::DEFAULT_FRANCE_TRAVAIL_PATTERN)]
-    pub france_travail_pattern: String,
+    /// Pattern (regular expression) of France Travail identifiers [default:
+    /// ^[0-9A-Z]{8,11}$].
+    #[arg(long, env = "REMPART_FRANCE_TRAVAIL_PATTERN", global = true)]
+    pub france_travail_pattern: Option<String>,
 }
 
-/// Connections, limits and TLS of `serve`.
+impl StoreArgs {
+    /// The settings these flags (and their environment variables) give.
+    pub fn layer(&self) -> Layer {
+        Layer {
+            store: StoreLayer {
+                data: self.data.clone(),
+                database_url: self.database.clone(),
+                key_file: self.key_file.clone(),
+            },
+            vault: VaultLayer {
+                policies: self.policies.clone(),
+                france_travail_pattern: self.france_travail_pattern.clone(),
+            },
+            witness: WitnessLayer {
+                file: self.witness.clone(),
+                syslog: self.witness_syslog.as_ref().map(PathBuf::from),
+                url: self.witness_url.clone(),
+            },
+            ..Layer::default()
+        }
+    }
+}
+
+/// Address, checkpoints, connections, limits, TLS and log of `serve`.
 #[derive(Debug, Args, Clone)]
 pub struct ServeFlags {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "REMPART_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Seconds between signed checkpoints of the audit log (when it has grown) [default: 10].
+    #[arg(long, env = "REMPART_CHECKPOINT_EVERY", value_name = "SECS")]
+    pub checkpoint_every: Option<u64>,
     /// Seconds a client has to send a request's head (from the opening of the connection for
     /// the first request, from its first byte for the next ones) and to complete a TLS
-    /// handshake; then the connection is closed.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    pub header_timeout: u64,
+    /// handshake; then the connection is closed [default: 10].
+    #[arg(long, env = "REMPART_HEADER_TIMEOUT", value_name = "SECS")]
+    pub header_timeout: Option<u64>,
     /// Seconds a kept-alive connection may wait for its next request, a request body may take
-    /// to arrive, and a response may go unread; then the connection is closed.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub idle_timeout: u64,
-    /// Connections open at once; the next ones wait to be accepted.
-    #[arg(long, default_value_t = 512, value_name = "N")]
-    pub max_connections: usize,
-    /// Requests answered at once; the next ones are answered 503 with Retry-After.
-    #[arg(long, default_value_t = 256, value_name = "N")]
-    pub max_in_flight: usize,
+    /// to arrive, and a response may go unread; then the connection is closed [default: 60].
+    #[arg(long, env = "REMPART_IDLE_TIMEOUT", value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Connections open at once; the next ones wait to be accepted [default: 512].
+    #[arg(long, env = "REMPART_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Requests answered at once; the next ones are answered 503 with Retry-After [default:
+    /// 256].
+    #[arg(long, env = "REMPART_MAX_IN_FLIGHT", value_name = "N")]
+    pub max_in_flight: Option<usize>,
     /// Serve HTTPS with this PEM certificate (chain), with --tls-key.
-    #[arg(
-        long,
-        env = "REMPART_TLS_CERT",
-        requires = "tls_key",
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "REMPART_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(
-        long,
-        env = "REMPART_TLS_KEY",
-        requires = "tls_cert",
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "REMPART_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Log lines on standard error as text or JSON [default: text].
+    #[arg(long, env = "REMPART_LOG_FORMAT", value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeFlags {
+    /// The settings these flags (and their environment variables) give.
+    pub fn layer(&self) -> Layer {
+        Layer {
+            serve: ServeLayer {
+                listen: self.listen.clone(),
+                checkpoint_every: self.checkpoint_every,
+                header_timeout: self.header_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
+                max_in_flight: self.max_in_flight,
+            },
+            tls: TlsLayer {
+                cert: self.tls_cert.clone(),
+                key: self.tls_key.clone(),
+            },
+            log: LogLayer {
+                format: self.log_format,
+            },
+            ..Layer::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,12 +172,6 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         store: StoreArgs,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Seconds between signed checkpoints of the audit log (when it has grown).
-        #[arg(long, default_value_t = 10)]
-        checkpoint_every: u64,
         /// Start on a fresh demonstration installation (temporary directory, synthetic
         /// agencies and files, a token per role printed with example calls).
         #[arg(long)]
@@ -301,9 +364,10 @@ pub enum TokenCommand {
         /// Lifetime: a number followed by d, h, m or s.
         #[arg(long, default_value = "90d")]
         expires: String,
-        /// Longest lifetime allowed at this installation; a longer --expires is refused.
-        #[arg(long, env = "REMPART_MAX_TOKEN_LIFETIME", default_value = "90d")]
-        max_lifetime: String,
+        /// Longest lifetime allowed at this installation; a longer --expires is refused
+        /// [default: 90d].
+        #[arg(long, env = "REMPART_MAX_TOKEN_LIFETIME")]
+        max_lifetime: Option<String>,
     },
     /// Lists every token: id, principal, role, agency, creation, expiry and state (active,
     /// expired, suspended, revoked, or invalid when its row does not verify). Never a secret.

@@ -1,43 +1,50 @@
 //! What each command does: paths and keys resolved here, the work done by the library crates.
 
 use crate::cli::{
-    AuditCommand, Cli, Command, KeysCommand, PolicyCommand, PrincipalCommand, ServeFlags,
-    StoreArgs, TokenCommand,
+    AuditCommand, Cli, Command, KeysCommand, PolicyCommand, PrincipalCommand, StoreArgs,
+    TokenCommand,
 };
 use crate::progress::bar;
+use crate::settings::{Layer, LogFormat, Settings, TokensLayer, VaultLayer};
 use anyhow::{anyhow, bail, Context, Result};
 use rempart_crypto::{Keyring, Passphrase};
 use rempart_domain::{Agency, FranceTravailPattern, Purpose, Role};
 use rempart_policy::{Act, Policies};
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore, VAULT_FILE};
 use rempart_vault::{Principal, SystemClock, Vault, VaultError, Witness, Witnessed};
+use secrecy::ExposeSecret;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub fn run(cli: Cli) -> Result<()> {
+    let config = cli.config;
+    // The settings of the configuration file, overridden by those of the flags (and their
+    // environment variables) in `layer`.
+    let settings =
+        |layer: Layer| -> Result<Settings> { Ok(Settings::load(config.as_deref(), layer)?) };
+    let of = |store: &StoreArgs| settings(store.layer());
     match cli.command {
-        Command::Init { store, passphrase } => init(&store, passphrase),
+        Command::Init { store, passphrase } => init(&of(&store)?, passphrase),
         Command::Serve {
             store,
-            listen,
             demo,
             demo_files,
-            checkpoint_every,
             http,
         } => {
-            init_logging("info");
-            if checkpoint_every == 0 {
-                bail!("--checkpoint-every must be at least 1 second");
+            let s = settings(store.layer().over(http.layer()))?;
+            init_logging("info", s.log.format);
+            if s.serve.checkpoint_every == 0 {
+                bail!("--checkpoint-every (serve.checkpoint_every) must be at least 1 second");
             }
-            let every = std::time::Duration::from_secs(checkpoint_every);
-            let options = serve_options(&http)?;
+            let every = std::time::Duration::from_secs(s.serve.checkpoint_every);
+            let options = serve_options(&s)?;
             if demo {
-                crate::demo::serve_demo(&store, &listen, demo_files, every, options)
+                crate::demo::serve_demo(&s, demo_files, every, options)
             } else {
-                let vault = open_vault(&store)?;
-                let w = witness_of(&store, &vault)?;
+                let vault = open_vault(&s)?;
+                let w = witness_of(&s, &vault)?;
                 let scheme = scheme(&options);
-                serve_blocking(vault, &listen, (w, every), options, |addr| {
+                serve_blocking(vault, &s.serve.listen, (w, every), options, |addr| {
                     eprintln!("rempart: listening on {scheme}://{addr}")
                 })
             }
@@ -53,20 +60,25 @@ pub fn run(cli: Cli) -> Result<()> {
                     max_lifetime,
                 },
         } => {
-            let max = parse_duration(&max_lifetime).context("--max-lifetime")?;
+            let s = settings(store.layer().over(Layer {
+                tokens: TokensLayer { max_lifetime },
+                ..Layer::default()
+            }))?;
+            let max_lifetime = &s.tokens.max_lifetime;
+            let max = parse_duration(max_lifetime).context("--max-lifetime")?;
             if parse_duration(&expires)? > max {
-                bail!("--expires {expires} is longer than this installation allows (--max-lifetime / REMPART_MAX_TOKEN_LIFETIME: {max_lifetime})");
+                bail!("--expires {expires} is longer than this installation allows (--max-lifetime / REMPART_MAX_TOKEN_LIFETIME / tokens.max_lifetime: {max_lifetime})");
             }
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&s)?;
             let token = create_token(&vault, &principal, &role, &agency, &expires)?;
-            vault.checkpoint(&witness_of(&store, &vault)?)?;
+            vault.checkpoint(&witness_of(&s, &vault)?)?;
             println!("{token}");
             Ok(())
         }
         Command::Token {
             command: TokenCommand::List { store },
         } => {
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&of(&store)?)?;
             let tokens = vault.list_tokens()?;
             println!("id\tprincipal\trole\tagency\tcreated\texpires\tstate");
             for t in tokens {
@@ -86,7 +98,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Token {
             command: TokenCommand::Revoke { store, id },
         } => {
-            let vault = open_vault(&store)?;
+            let s = of(&store)?;
+            let vault = open_vault(&s)?;
             let by = local_admin()?;
             match vault.revoke_token(&by, &id) {
                 Ok(true) => eprintln!("rempart: token {id} revoked"),
@@ -94,15 +107,16 @@ pub fn run(cli: Cli) -> Result<()> {
                 Err(rempart_vault::VaultError::NotFound) => bail!("no token {id:?}; `rempart token list` shows them"),
                 Err(e) => return Err(e.into()),
             }
-            vault.checkpoint(&witness(&store)?)?;
+            vault.checkpoint(&witness(&s)?)?;
             Ok(())
         }
         Command::Principal {
             command: PrincipalCommand::Suspend { store, name },
         } => {
-            let vault = open_vault(&store)?;
+            let s = of(&store)?;
+            let vault = open_vault(&s)?;
             let n = vault.suspend_principal(&local_admin()?, &name)?;
-            vault.checkpoint(&witness(&store)?)?;
+            vault.checkpoint(&witness(&s)?)?;
             eprintln!("rempart: principal {name} suspended ({n} tokens refused from now on)");
             Ok(())
         }
@@ -114,9 +128,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     justification,
                 },
         } => {
-            let vault = open_vault(&store)?;
+            let s = of(&store)?;
+            let vault = open_vault(&s)?;
             let n = vault.restore_principal(&local_admin()?, &name, &justification)?;
-            vault.checkpoint(&witness(&store)?)?;
+            vault.checkpoint(&witness(&s)?)?;
             eprintln!("rempart: principal {name} restored ({n} tokens work again)");
             Ok(())
         }
@@ -125,9 +140,10 @@ pub fn run(cli: Cli) -> Result<()> {
             agency,
             file,
         } => {
-            let vault = open_vault(&store)?;
+            let s = of(&store)?;
+            let vault = open_vault(&s)?;
             let n = import(&vault, agency.as_deref(), &file)?;
-            vault.checkpoint(&witness_of(&store, &vault)?)?;
+            vault.checkpoint(&witness_of(&s, &vault)?)?;
             eprintln!("rempart: imported {n} files from {}", file.display());
             Ok(())
         }
@@ -154,8 +170,8 @@ pub fn run(cli: Cli) -> Result<()> {
                     batch,
                     retire_old,
                 },
-        } => rotate(&store, batch, retire_old),
-        Command::Audit { command } => audit(command),
+        } => rotate(&of(&store)?, batch, retire_old),
+        Command::Audit { command } => audit(command, &of),
         Command::Bench {
             files,
             agencies,
@@ -196,7 +212,7 @@ pub fn run(cli: Cli) -> Result<()> {
             check_key_outside_data(&data, &key_file)?;
             rempart_bench::serve_without_policies(&data, &key_file, &listen)
         }
-        Command::Policy { command } => policy(command),
+        Command::Policy { command } => policy(command, &settings),
     }
 }
 
@@ -223,33 +239,31 @@ fn bench(opts: rempart_bench::BenchOptions, append_to: Option<&Path>) -> Result<
     Ok(())
 }
 
-pub fn init_logging(default: &str) {
+pub fn init_logging(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if std::env::var("REMPART_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
     };
 }
 
-fn data_dir(store: &StoreArgs) -> Result<PathBuf> {
-    if store.database.is_some() {
+fn data_dir(s: &Settings) -> Result<PathBuf> {
+    if s.store.database_url.is_some() {
         bail!(
             "PostgreSQL (--database) is not available in this version yet; use --data DIR (SQLite)"
         );
     }
-    store
-        .data
-        .clone()
-        .ok_or_else(|| anyhow!("give --data DIR or set REMPART_DATA"))
+    s.store.data.clone().ok_or_else(|| {
+        anyhow!("give --data DIR, set REMPART_DATA, or set `data` in the [store] table of the configuration file")
+    })
 }
 
-fn key_path(store: &StoreArgs, data: &Path) -> Result<PathBuf> {
-    if let Some(k) = &store.key_file {
+fn key_path(s: &Settings, data: &Path) -> Result<PathBuf> {
+    if let Some(k) = &s.store.key_file {
         return Ok(k.clone());
     }
     let name = data.file_name().ok_or_else(|| {
@@ -265,16 +279,18 @@ fn key_path(store: &StoreArgs, data: &Path) -> Result<PathBuf> {
 
 /// The witness: the file (`--witness`, or DIR.witness beside the data directory), syslog
 /// (`--witness-syslog`, `/dev/log` by default) and the optional `--witness-url`.
-pub fn witness(store: &StoreArgs) -> Result<Witness> {
-    let mut w = Witness::new(witness_file(store)?);
-    match store.witness_syslog.as_deref() {
-        Some("off") => {}
-        Some("") => bail!("--witness-syslog needs a socket path or `off`"),
+pub fn witness(s: &Settings) -> Result<Witness> {
+    let mut w = Witness::new(witness_file(s)?);
+    match s.witness.syslog.as_deref() {
+        Some(p) if p == Path::new("off") => {}
+        Some(p) if p.as_os_str().is_empty() => {
+            bail!("--witness-syslog (witness.syslog) needs a socket path or `off`")
+        }
         Some(socket) => w = w.with_syslog(socket, true),
         None => w = w.with_syslog(rempart_vault::DEFAULT_SYSLOG, false),
     }
-    if let Some(url) = &store.witness_url {
-        w = w.with_http(url)?;
+    if let Some(url) = &s.witness.url {
+        w = w.with_http(url.expose_secret())?;
     }
     Ok(w)
 }
@@ -282,8 +298,8 @@ pub fn witness(store: &StoreArgs) -> Result<Witness> {
 /// [`witness`], for a command that signs checkpoints: warns (log and standard error) when the
 /// witness file is missing or empty while the log already has signed checkpoints, since the
 /// next checkpoint starts a new file that lacks them.
-fn witness_of(store: &StoreArgs, vault: &Vault) -> Result<Witness> {
-    let w = witness(store)?;
+fn witness_of(s: &Settings, vault: &Vault) -> Result<Witness> {
+    let w = witness(s)?;
     if w.is_missing_or_empty()? {
         if let Some(latest) = vault.latest_checkpoint()? {
             tracing::warn!(
@@ -301,11 +317,11 @@ fn witness_of(store: &StoreArgs, vault: &Vault) -> Result<Witness> {
     Ok(w)
 }
 
-fn witness_file(store: &StoreArgs) -> Result<PathBuf> {
-    if let Some(w) = &store.witness {
+fn witness_file(s: &Settings) -> Result<PathBuf> {
+    if let Some(w) = &s.witness.file {
         return Ok(w.clone());
     }
-    let data = data_dir(store)?;
+    let data = data_dir(s)?;
     let name = data.file_name().ok_or_else(|| {
         anyhow!(
             "cannot derive a witness file name from {}; give --witness",
@@ -317,11 +333,12 @@ fn witness_file(store: &StoreArgs) -> Result<PathBuf> {
     Ok(data.with_file_name(file))
 }
 
-fn audit(command: AuditCommand) -> Result<()> {
+fn audit(command: AuditCommand, of: &dyn Fn(&StoreArgs) -> Result<Settings>) -> Result<()> {
     match command {
         AuditCommand::Checkpoint { store } => {
-            let vault = open_vault(&store)?;
-            let w = witness_of(&store, &vault)?;
+            let s = of(&store)?;
+            let vault = open_vault(&s)?;
+            let w = witness_of(&s, &vault)?;
             let cp = vault.checkpoint(&w)?;
             println!("{}", serde_json::to_string(&cp)?);
             eprintln!(
@@ -338,7 +355,7 @@ fn audit(command: AuditCommand) -> Result<()> {
             first,
             second,
         } => {
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&of(&store)?)?;
             let me = Principal::local(Agency::parse("LOCAL")?);
             let json = match (seq, first, second) {
                 (Some(seq), _, _) => {
@@ -412,7 +429,7 @@ fn audit(command: AuditCommand) -> Result<()> {
                         .ok_or_else(|| anyhow!("--since must be Unix seconds or YYYY-MM-DD"))?,
                 },
             };
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&of(&store)?)?;
             let local = Principal::local(Agency::parse("LOCAL")?);
             let n = match &out {
                 Some(path) => {
@@ -448,7 +465,7 @@ fn audit(command: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::Reindex { store } => {
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&of(&store)?)?;
             let pb = bar(vault.audit_len()?, "rebuilding the per-person index");
             let n = vault.rebuild_audit_index(&|d, _| pb.set_position(d))?;
             pb.finish_and_clear();
@@ -456,7 +473,7 @@ fn audit(command: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::PublicKey { store } => {
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&of(&store)?)?;
             println!("{}", hex::encode(vault.audit_public_key()?));
             Ok(())
         }
@@ -470,7 +487,8 @@ fn audit(command: AuditCommand) -> Result<()> {
                 .as_deref()
                 .map(read_checkpoint_file)
                 .transpose()?;
-            let vault = open_vault(&store)?;
+            let s = of(&store)?;
+            let vault = open_vault(&s)?;
             let key: [u8; 32] = match public_key {
                 Some(h) => hex::decode(h.trim())
                     .ok()
@@ -478,7 +496,7 @@ fn audit(command: AuditCommand) -> Result<()> {
                     .ok_or_else(|| anyhow!("--public-key must be 64 hexadecimal characters"))?,
                 None => vault.audit_public_key()?,
             };
-            let w = witness(&store)?;
+            let w = witness(&s)?;
             let witnessed = if no_witness {
                 Witnessed::NotChecked
             } else {
@@ -617,9 +635,9 @@ fn check_key_outside_data(data: &Path, key_file: &Path) -> Result<()> {
 }
 
 /// Creates the data directory and the key file; refuses a key file inside the data directory.
-pub fn init(store: &StoreArgs, with_passphrase: bool) -> Result<()> {
-    let data = absolute(&data_dir(store)?)?;
-    let key_file = absolute(&key_path(store, &data)?)?;
+pub fn init(s: &Settings, with_passphrase: bool) -> Result<()> {
+    let data = absolute(&data_dir(s)?)?;
+    let key_file = absolute(&key_path(s, &data)?)?;
     refuse_key_inside_data(&data, &key_file)?;
     if data.exists()
         && std::fs::read_dir(&data)
@@ -669,12 +687,12 @@ fn create_private_dir(p: &Path) -> Result<()> {
         .with_context(|| format!("creating {}", p.display()))
 }
 
-fn pattern(store: &StoreArgs) -> Result<FranceTravailPattern> {
-    Ok(FranceTravailPattern::new(&store.france_travail_pattern)?)
+fn pattern(s: &Settings) -> Result<FranceTravailPattern> {
+    Ok(FranceTravailPattern::new(&s.vault.france_travail_pattern)?)
 }
 
-fn load_keyring(store: &StoreArgs, data: &Path) -> Result<(Keyring, PathBuf)> {
-    let key_file = key_path(store, data)?;
+fn load_keyring(s: &Settings, data: &Path) -> Result<(Keyring, PathBuf)> {
+    let key_file = key_path(s, data)?;
     check_key_outside_data(data, &key_file)?;
     let ring = Keyring::load(&key_file, passphrase()?.as_ref())?;
     Ok((ring, key_file))
@@ -712,7 +730,7 @@ fn vault_with(
     ))
 }
 
-fn policy(command: PolicyCommand) -> Result<()> {
+fn policy(command: PolicyCommand, settings: &dyn Fn(Layer) -> Result<Settings>) -> Result<()> {
     match command {
         PolicyCommand::Check {
             store,
@@ -732,7 +750,7 @@ fn policy(command: PolicyCommand) -> Result<()> {
             })?;
             let purpose = Purpose::parse(&purpose)
                 .ok_or_else(|| anyhow!("--purpose must be one of {}", Purpose::expected()))?;
-            let vault = open_vault(&store)?;
+            let vault = open_vault(&settings(store.layer())?)?;
             let mut who = Principal::local(agency);
             who.name = principal;
             who.role = role;
@@ -775,9 +793,16 @@ fn policy(command: PolicyCommand) -> Result<()> {
             Ok(())
         }
         PolicyCommand::Table { policies } => {
+            let s = settings(Layer {
+                vault: VaultLayer {
+                    policies,
+                    france_travail_pattern: None,
+                },
+                ..Layer::default()
+            })?;
             print!(
                 "{}",
-                rempart_policy::role_table(&load_policies(policies.as_deref())?)
+                rempart_policy::role_table(&load_policies(s.vault.policies.as_deref())?)
             );
             Ok(())
         }
@@ -801,8 +826,8 @@ fn policy(command: PolicyCommand) -> Result<()> {
     }
 }
 
-pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
-    let data = data_dir(store)?;
+pub fn open_vault(s: &Settings) -> Result<Vault> {
+    let data = data_dir(s)?;
     if !data.join(VAULT_FILE).exists() {
         bail!(
             "{} is not a Rempart data directory; run `rempart init --data {}` first",
@@ -810,9 +835,9 @@ pub fn open_vault(store: &StoreArgs) -> Result<Vault> {
             data.display()
         );
     }
-    let policies = load_policies(store.policies.as_deref())?;
-    let (ring, _) = load_keyring(store, &data)?;
-    let vault = vault_with(&data, ring, pattern(store)?, policies)?;
+    let policies = load_policies(s.vault.policies.as_deref())?;
+    let (ring, _) = load_keyring(s, &data)?;
+    let vault = vault_with(&data, ring, pattern(s)?, policies)?;
     let n = vault
         .backfill_caseloads()
         .context("filling in the caseloads of files stored before them")?;
@@ -929,18 +954,18 @@ pub fn synth(count: usize, agencies: usize, seed: u64, out: &Path) -> Result<()>
     Ok(())
 }
 
-fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
-    let data = data_dir(store)?;
+fn rotate(s: &Settings, batch: usize, retire_old: bool) -> Result<()> {
+    let data = data_dir(s)?;
     if !data.join(VAULT_FILE).exists() {
         bail!("{} is not a Rempart data directory", data.display());
     }
     let pass = passphrase()?;
-    let (mut ring, key_file) = load_keyring(store, &data)?;
+    let (mut ring, key_file) = load_keyring(s, &data)?;
     let pending = vault_with(
         &data,
         Keyring::load(&key_file, pass.as_ref())?,
-        pattern(store)?,
-        load_policies(store.policies.as_deref())?,
+        pattern(s)?,
+        load_policies(s.vault.policies.as_deref())?,
     )?
     .pending_rewrap()?;
     if pending > 0 {
@@ -961,8 +986,8 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
     let vault = vault_with(
         &data,
         Keyring::load(&key_file, pass.as_ref())?,
-        pattern(store)?,
-        load_policies(store.policies.as_deref())?,
+        pattern(s)?,
+        load_policies(s.vault.policies.as_deref())?,
     )?;
     let total = vault.pending_rewrap()?;
     let pb = bar(total, "re-wrapping data keys");
@@ -972,7 +997,7 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
         "rempart: {} data keys re-wrapped under master key v{current}; no file was decrypted",
         report.rewrapped
     );
-    vault.checkpoint(&witness_of(store, &vault)?)?;
+    vault.checkpoint(&witness_of(s, &vault)?)?;
     if retire_old {
         ring.retire_before(current);
         ring.replace_file(&key_file, pass.as_ref())?;
@@ -984,23 +1009,28 @@ fn rotate(store: &StoreArgs, batch: usize, retire_old: bool) -> Result<()> {
     Ok(())
 }
 
-/// The connection limits, timeouts and TLS of `serve`'s flags; the certificate and key are
+/// The connection limits, timeouts and TLS of `serve`'s settings; the certificate and key are
 /// read and checked here, before anything is served.
-pub fn serve_options(f: &ServeFlags) -> Result<rempart_server::ServeOptions> {
-    for (flag, v) in [
-        ("--header-timeout", f.header_timeout as usize),
-        ("--idle-timeout", f.idle_timeout as usize),
-        ("--max-connections", f.max_connections),
-        ("--max-in-flight", f.max_in_flight),
+pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
+    let f = &s.serve;
+    for (flag, key, zero) in [
+        ("--header-timeout", "header_timeout", f.header_timeout == 0),
+        ("--idle-timeout", "idle_timeout", f.idle_timeout == 0),
+        (
+            "--max-connections",
+            "max_connections",
+            f.max_connections == 0,
+        ),
+        ("--max-in-flight", "max_in_flight", f.max_in_flight == 0),
     ] {
-        if v == 0 {
-            bail!("{flag} must be at least 1");
+        if zero {
+            bail!("{flag} must be at least 1 (serve.{key} in a configuration file)");
         }
     }
-    let tls = match (&f.tls_cert, &f.tls_key) {
+    let tls = match (&s.tls.cert, &s.tls.key) {
         (Some(cert), Some(key)) => Some(rempart_server::tls_config(cert, key)?),
         (None, None) => None,
-        _ => bail!("--tls-cert and --tls-key go together"),
+        _ => bail!("--tls-cert and --tls-key (tls.cert and tls.key) go together"),
     };
     Ok(rempart_server::ServeOptions {
         header_timeout: std::time::Duration::from_secs(f.header_timeout),

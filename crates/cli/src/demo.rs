@@ -1,8 +1,8 @@
 //! `rempart serve --demo`: a fresh installation in a temporary directory, synthetic agencies
 //! and files, a token per role, example calls printed, then the server.
 
-use crate::cli::StoreArgs;
 use crate::commands::{create_token, import, init, open_vault, serve_blocking, synth};
+use crate::settings::{Settings, StoreSettings};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
@@ -18,8 +18,7 @@ impl Drop for TempInstall {
 }
 
 pub fn serve_demo(
-    base: &StoreArgs,
-    listen: &str,
+    base: &Settings,
     files: usize,
     every: std::time::Duration,
     options: rempart_server::ServeOptions,
@@ -31,13 +30,13 @@ pub fn serve_demo(
     let root = std::env::temp_dir().join(format!("rempart-demo-{}-{stamp}", std::process::id()));
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let install = TempInstall(root.clone());
-    let store = StoreArgs {
+    let mut store = base.clone();
+    store.store = StoreSettings {
         data: Some(root.join("data")),
-        database: None,
+        database_url: None,
         key_file: Some(root.join("master.key")),
-        witness: Some(root.join("audit.witness")),
-        ..base.clone()
     };
+    store.witness.file = Some(root.join("audit.witness"));
     init(&store, false)?;
     let vault = open_vault(&store)?;
     let csv = root.join("synthetic.csv");
@@ -112,56 +111,62 @@ pub fn serve_demo(
 
     let witness = crate::commands::witness(&store)?;
     let scheme = crate::commands::scheme(&options);
-    serve_blocking(vault, listen, (witness, every), options, |addr| {
-        let base = format!("{scheme}://{addr}");
-        let t0 = &tokens[0].3;
-        println!(
-            "\nRempart demonstration: {n} synthetic files in agencies {}.",
-            agencies.join(", ")
-        );
-        println!(
-            "Data in {} (deleted on exit). Nothing here is a real person.\n",
-            root.display()
-        );
-        println!("Tokens (valid one day):");
-        for (name, role, agency, tok) in &tokens {
-            println!("  {role:<10} {name:<16} {agency:<10} {tok}");
-        }
-        println!("\nTry:");
-        println!("  export T={t0}");
-        println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons?purpose=accompaniment&limit=3'");
-        println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{id}?purpose=accompaniment&categories=identity,contact'");
-        if let Some(s) = &sample {
+    serve_blocking(
+        vault,
+        &store.serve.listen,
+        (witness, every),
+        options,
+        |addr| {
+            let base = format!("{scheme}://{addr}");
+            let t0 = &tokens[0].3;
             println!(
+                "\nRempart demonstration: {n} synthetic files in agencies {}.",
+                agencies.join(", ")
+            );
+            println!(
+                "Data in {} (deleted on exit). Nothing here is a real person.\n",
+                root.display()
+            );
+            println!("Tokens (valid one day):");
+            for (name, role, agency, tok) in &tokens {
+                println!("  {role:<10} {name:<16} {agency:<10} {tok}");
+            }
+            println!("\nTry:");
+            println!("  export T={t0}");
+            println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons?purpose=accompaniment&limit=3'");
+            println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{id}?purpose=accompaniment&categories=identity,contact'");
+            if let Some(s) = &sample {
+                println!(
                 "  curl -s -H \"Authorization: Bearer $T\" -d '{{\"purpose\":\"accompaniment\",\"email\":\"{}\"}}' {base}/v1/persons/search",
                 s.email
             );
-        }
-        println!(
+            }
+            println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=accompaniment'   # another agency: 404",
             tokens[1].3
         );
-        println!(
+            println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=partner_service'   # the partner: identity, contact, education",
             tokens[2].3
         );
-        println!(
+            println!(
             "  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{other}?purpose=accompaniment'   # not in the caseload: identity and contact"
         );
-        println!(
+            println!(
             "  curl -s -H \"Authorization: Bearer $T\" -H 'X-Break-Glass: the young person is at the desk, their counsellor is away' '{base}/v1/persons/{other}?purpose=accompaniment'"
         );
-        println!(
+            println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/audit/break-glass'   # the DPO reviews break-glass reads",
             tokens[4].3
         );
-        println!(
+            println!(
             "  curl -s -H \"Authorization: Bearer $T\" -H 'Content-Type: application/json' -d '{{\"agency\":\"{}\",\"identity\":{{\"last_name\":\"Martin\",\"first_names\":\"Léa\",\"birth_date\":\"2006-04-17\",\"sex\":\"F\"}},\"nir\":\"2060475113042 33\"}}' {base}/v1/persons",
             agencies[0]
         );
-        println!("  curl -s {base}/openapi.json | head -c 300\n");
-        println!("Listening on {base} — Ctrl-C to stop.");
-    })?;
+            println!("  curl -s {base}/openapi.json | head -c 300\n");
+            println!("Listening on {base} — Ctrl-C to stop.");
+        },
+    )?;
     drop(install);
     Ok(())
 }

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod demo;
 mod progress;
+mod settings;
 
 use clap::Parser;
 

@@ -22,3 +22,6 @@ mod connections;
 
 /// HTTPS: certificates, their errors, the security headers.
 mod tls;
+
+/// Settings: the configuration file, the environment and the flags, in that order.
+mod settings;

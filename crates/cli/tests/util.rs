@@ -4,18 +4,14 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub fn rempart() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rempart"));
-    for var in [
-        "REMPART_DATA",
-        "REMPART_DATABASE_URL",
-        "REMPART_KEY_FILE",
-        "REMPART_PASSPHRASE",
-        "REMPART_POLICIES",
-        "REMPART_TLS_CERT",
-        "REMPART_TLS_KEY",
-        "RUST_LOG",
-    ] {
-        c.env_remove(var);
+    // Every setting of the environment (REMPART_CONFIG included) and the log filter: a test
+    // sets those it needs.
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(|v| v.starts_with("REMPART_")) {
+            c.env_remove(var);
+        }
     }
+    c.env_remove("RUST_LOG");
     c.stdin(Stdio::null());
     c
 }

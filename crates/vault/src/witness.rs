@@ -1,35 +1,25 @@
 //! The witness: where every checkpoint is copied outside the database, so that someone able to
 //! rewrite the database cannot also rewrite what was signed before. Always an append-only file
 //! (read back by `rempart audit verify`); also the local syslog socket, and optionally an HTTP
-//! endpoint of another organisation, which keep their own copy.
+//! endpoint of another organisation, which keep their own copy (sent through `rempart-notify`).
 
 use rempart_audit::Checkpoint;
+use rempart_notify::{Channel, Facility, HttpPost, NotifyError, Outbound, Severity, Syslog};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// The default syslog socket.
 pub const DEFAULT_SYSLOG: &str = "/dev/log";
 
-/// Syslog priority of a checkpoint message: facility authpriv (10), severity notice (5).
-const SYSLOG_PRIORITY: u8 = 10 * 8 + 5;
+/// What is logged when the default syslog socket does not take a checkpoint.
+const NO_SYSLOG: &str = "no syslog to copy audit checkpoints to; the witness file still has them";
 
 /// A witness file (JSON lines, one checkpoint each), with its syslog and HTTP copies.
 #[derive(Debug, Clone)]
 pub struct Witness {
     path: PathBuf,
-    syslog: Option<Syslog>,
-    http: Option<String>,
-    http_name: String,
-}
-
-#[derive(Debug, Clone)]
-struct Syslog {
-    socket: PathBuf,
-    /// Chosen by the operator (a failure is an error) rather than the default (a warning).
-    required: bool,
-    warned: Arc<AtomicBool>,
+    syslog: Option<Outbound<Syslog>>,
+    http: Option<HttpPost>,
 }
 
 /// The witness file as `rempart audit verify` reads it back.
@@ -69,36 +59,33 @@ impl Witness {
             path: path.into(),
             syslog: None,
             http: None,
-            http_name: String::new(),
         }
     }
 
-    /// Also sends each checkpoint to the syslog socket at `socket`. When `required`, a failure
-    /// to send is an error; otherwise (the default socket) it is a warning, once.
+    /// Also sends each checkpoint to the syslog socket at `socket` (facility authpriv,
+    /// severity notice). When `required`, a failure to send is an error; otherwise (the
+    /// default socket) it is a warning, once.
     pub fn with_syslog(mut self, socket: impl Into<PathBuf>, required: bool) -> Witness {
-        self.syslog = Some(Syslog {
-            socket: socket.into(),
-            required,
-            warned: Arc::new(AtomicBool::new(false)),
+        let syslog = Syslog::new(
+            socket,
+            Facility::AuthPriv,
+            Severity::Notice,
+            "audit-checkpoint",
+        );
+        self.syslog = Some(if required {
+            Outbound::required(syslog)
+        } else {
+            Outbound::optional(syslog, NO_SYSLOG)
         });
         self
     }
 
     /// Also POSTs each checkpoint (JSON) to `url`, which must answer 2xx.
     pub fn with_http(mut self, url: &str) -> Result<Witness, WitnessError> {
-        let parsed: ureq::http::Uri = url
-            .parse()
-            .map_err(|_| self.err("the HTTP witness is not a URL"))?;
-        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
-            return Err(self.err("the HTTP witness must be an http:// or https:// URL"));
-        }
-        self.http = Some(url.to_string());
-        // Errors name the endpoint without its path, query or credentials.
-        self.http_name = format!(
-            "{}://{}",
-            parsed.scheme_str().unwrap_or("http"),
-            parsed.host().unwrap_or("?")
-        );
+        self.http = Some(HttpPost::new(url).map_err(|e| match e {
+            NotifyError::NotAUrl => self.err("the HTTP witness is not a URL"),
+            _ => self.err("the HTTP witness must be an http:// or https:// URL"),
+        })?);
         Ok(self)
     }
 
@@ -120,58 +107,10 @@ impl Witness {
         let json = serde_json::to_vec(c).map_err(|e| self.err(e))?;
         self.append_file(&json)?;
         if let Some(s) = &self.syslog {
-            self.send_syslog(s, &json)?;
+            s.send(&json).map_err(copy_failed)?;
         }
-        if let Some(url) = &self.http {
-            self.post(url, &json)?;
-        }
-        Ok(())
-    }
-
-    fn send_syslog(&self, s: &Syslog, json: &[u8]) -> Result<(), WitnessError> {
-        // RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let mut msg = format!(
-            "<{SYSLOG_PRIORITY}>1 {now} - rempart {} audit-checkpoint - ",
-            std::process::id()
-        )
-        .into_bytes();
-        msg.extend_from_slice(json);
-        let sent = std::os::unix::net::UnixDatagram::unbound()
-            .and_then(|sock| sock.send_to(&msg, &s.socket));
-        match sent {
-            Ok(_) => Ok(()),
-            Err(e) if s.required => Err(WitnessError {
-                path: s.socket.clone(),
-                reason: format!("syslog: {e}"),
-            }),
-            Err(e) => {
-                if !s.warned.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(socket = %s.socket.display(), error = %e,
-                        "no syslog to copy audit checkpoints to; the witness file still has them");
-                }
-                Ok(())
-            }
-        }
-    }
-
-    fn post(&self, url: &str, json: &[u8]) -> Result<(), WitnessError> {
-        let fail = |reason: String| WitnessError {
-            path: PathBuf::from(&self.http_name),
-            reason,
-        };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(std::time::Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let resp = agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(json)
-            .map_err(|e| fail(format!("HTTP witness: {e}")))?;
-        if !resp.status().is_success() {
-            return Err(fail(format!("HTTP witness answered {}", resp.status())));
+        if let Some(h) = &self.http {
+            h.send(&json).map_err(copy_failed)?;
         }
         Ok(())
     }
@@ -223,4 +162,23 @@ impl Witness {
             Err(e) => Err(self.err(e)),
         }
     }
+}
+
+/// A copy that failed, named as the witness has always named it: the syslog socket, or the
+/// HTTP endpoint's scheme and host.
+fn copy_failed(e: NotifyError) -> WitnessError {
+    let (path, reason) = match e {
+        NotifyError::Syslog { socket, error } => (socket, format!("syslog: {error}")),
+        NotifyError::Http { endpoint, reason } => {
+            (PathBuf::from(endpoint), format!("HTTP witness: {reason}"))
+        }
+        NotifyError::Status { endpoint, status } => (
+            PathBuf::from(endpoint),
+            format!("HTTP witness answered {status}"),
+        ),
+        e @ (NotifyError::NotAUrl | NotifyError::NotHttp) => {
+            (PathBuf::new(), format!("HTTP witness: {e}"))
+        }
+    };
+    WitnessError { path, reason }
 }
