@@ -1,6 +1,6 @@
 //! What the access policy is told about a request, and the NIR's masked form.
 
-use crate::service::Principal;
+use crate::principal::Principal;
 use rempart_domain::{Category, PersonInput};
 use rempart_policy::{FileFacts, Subject};
 use rempart_store::StoredPerson;

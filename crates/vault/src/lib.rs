@@ -12,21 +12,44 @@
 #![deny(missing_docs)]
 
 mod access;
+mod auth;
 mod clock;
 mod codec;
-mod export;
+mod core;
+mod error;
 mod facts;
+mod files;
+mod integrity;
+mod log;
+mod oversight;
+mod principal;
 mod principals;
-mod service;
+mod rotation;
+mod sealing;
+mod upgrade;
+mod views;
 mod witness;
 
+pub use crate::core::Vault;
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use export::{parquet_schema, ExportFormat};
+pub use error::VaultError;
+pub use log::export::{parquet_schema, ExportFormat};
+pub use principal::{justification, Principal};
 pub use principals::{TokenInfo, TokenState};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
-pub use service::Access;
-pub use service::{
-    justification, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, Principal,
-    RotationReport, SearchHit, Vault, VaultError,
+pub use views::{
+    Access, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, RotationReport, SearchHit,
 };
 pub use witness::{Witness, WitnessError, Witnessed, DEFAULT_SYSLOG};
+
+/// The data key version of new files (per-person data-key rotation is not implemented yet,
+/// so every file is sealed under version 1 of its own key).
+pub(crate) const DATA_KEY_VERSION: u32 = 1;
+/// Most results a search returns.
+pub(crate) const SEARCH_LIMIT: usize = 20;
+/// Most files a search looks at, before the policy keeps those the caller may see.
+pub(crate) const SEARCH_CANDIDATES: usize = 200;
+/// Most files a listing looks at for one page (those the caller may not see are skipped).
+pub(crate) const LIST_SCAN: usize = 5_000;
+/// Longest break-glass justification kept.
+pub const JUSTIFICATION_MAX: usize = 500;

@@ -2,8 +2,10 @@
 //! restoration, each recorded in the audit log; and the one-time tagging of the rows stored
 //! before access facts were tagged.
 
+use crate::core::Vault;
+use crate::error::VaultError;
 use crate::facts;
-use crate::service::{justification, Principal, Vault, VaultError};
+use crate::principal::{justification, Principal};
 use rempart_audit::{Action, Outcome};
 use rempart_store::{PrincipalRecord, StoreError, TokenChange, TokenRecord};
 

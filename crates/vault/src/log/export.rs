@@ -2,11 +2,16 @@
 //! column per field of the entry plus the entry as JSON, its canonical bytes (hex) and its leaf
 //! hash, so that an archive can still be checked against a signed checkpoint.
 
-use crate::service::VaultError;
+use crate::core::Vault;
+use crate::error::VaultError;
+use crate::principal::Principal;
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
+use rempart_audit::{Action, AuditEntry, Outcome};
+use rempart_policy::LogAct;
+use rempart_store::StoreError;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -241,5 +246,57 @@ impl<W: Write + Send> Sink<W> {
             Sink::Parquet(p) => p.finish(),
             Sink::Jsonl(mut out) => out.flush().map_err(VaultError::Output),
         }
+    }
+}
+
+impl Vault {
+    /// Every entry from `since` (Unix seconds) on, for a SIEM or an archive; returns how many
+    /// were written. Only operators and the DPO may export; the export is itself recorded
+    /// (before anything is written).
+    pub fn export_audit<W: std::io::Write + Send>(
+        &self,
+        p: &Principal,
+        since: i64,
+        format: crate::ExportFormat,
+        out: W,
+    ) -> Result<u64, VaultError> {
+        self.audit_reader(p, LogAct::Export, Action::AuditExport)?;
+        let mut entry = self.entry(
+            p,
+            Action::AuditExport,
+            vec![],
+            vec![],
+            None,
+            Outcome::Allowed,
+        );
+        entry.detail = Some(format!("format={format:?} since={since}").to_lowercase());
+        self.store.append_audit(&[entry])?;
+        let mut sink = Sink::new(format, out)?;
+        let mut n = 0u64;
+        let mut failed = None;
+        self.store.audit_visit(0, &mut |seq, bytes, leaf| {
+            // Only the time is needed to filter.
+            let time = match AuditEntry::time_of(bytes) {
+                Ok(t) => t,
+                Err(_) => {
+                    failed = Some(StoreError::Corrupt("audit entry").into());
+                    return false;
+                }
+            };
+            if time < since {
+                return true;
+            }
+            if let Err(e) = sink.push(seq, &hex::encode(leaf), bytes) {
+                failed = Some(e);
+                return false;
+            }
+            n += 1;
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        sink.finish()?;
+        Ok(n)
     }
 }

@@ -1,0 +1,55 @@
+//! Why an operation did not happen.
+
+use rempart_domain::ValidationErrors;
+use rempart_store::StoreError;
+
+/// Why an operation did not happen. Messages never contain personal data or secrets.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No token, an unknown token, or an expired one.
+    #[error("missing, unknown or expired token")]
+    Unauthenticated,
+    /// The principal is suspended.
+    #[error("this principal is suspended")]
+    Suspended,
+    /// Not allowed (never used for a file of another agency: that is `NotFound`).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No such file visible to the caller.
+    #[error("no such file")]
+    NotFound,
+    /// Invalid input, every field named.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// A stored ciphertext did not authenticate: tampering or a moved ciphertext.
+    #[error("stored data failed its integrity check")]
+    Integrity,
+    /// The log's stored subtrees do not give the root of the latest signed checkpoint: the
+    /// log was altered; `rempart audit verify` names where.
+    #[error("the audit log does not match its latest signed checkpoint (size {0}); run `rempart audit verify`")]
+    AuditMismatch(u64),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The witness file failed.
+    #[error(transparent)]
+    Witness(#[from] crate::witness::WitnessError),
+    /// `audit verify` found no witness (the file missing or empty) for a log with signed
+    /// checkpoints: a log cut back together with its checkpoints would go unnoticed.
+    #[error("the witness holds no checkpoint (missing or empty) but the database holds {checkpoints} signed checkpoint(s), the latest of size {latest}")]
+    NoWitness {
+        /// Checkpoints in the database.
+        checkpoints: usize,
+        /// Size of the latest.
+        latest: u64,
+    },
+    /// Writing an export failed.
+    #[error("writing the export: {0}")]
+    Output(std::io::Error),
+    /// The key file has no audit signing key (written before the audit log existed).
+    #[error(
+        "the key file has no audit signing key; create a new installation with `rempart init`"
+    )]
+    NoAuditKey,
+}

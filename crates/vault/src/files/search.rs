@@ -1,0 +1,62 @@
+//! Exact search through blind indexes, within the caller's scope.
+
+use crate::access::Caller;
+use crate::core::*;
+use crate::error::VaultError;
+use crate::principal::Principal;
+use crate::views::*;
+use crate::{SEARCH_CANDIDATES, SEARCH_LIMIT};
+use rempart_audit::{Action, Outcome};
+use rempart_domain::{Category, Purpose, SearchTerm};
+
+impl Vault {
+    /// Exact search through a blind index, among the files whose identity the policy lets the
+    /// caller read for `purpose`.
+    pub fn search(
+        &self,
+        p: &Principal,
+        purpose: Purpose,
+        term: &SearchTerm,
+    ) -> Result<Vec<SearchHit>, VaultError> {
+        let (kind, hash) = self.index_entry(term);
+        // Only files the caller could see are candidates: matches in other agencies cannot
+        // crowd out the one searched for.
+        let ids =
+            self.store
+                .find_by_index(kind, &hash, &Self::scope_of(p, false), SEARCH_CANDIDATES)?;
+        let caller = Caller::of(p);
+        let how = self.situation(p, purpose);
+        let mut hits = Vec::new();
+        for id in ids {
+            if hits.len() == SEARCH_LIMIT {
+                break;
+            }
+            let Some(stored) = self.store.get_person(&id)? else {
+                continue;
+            };
+            if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
+                hits.push(hit);
+            }
+        }
+        // The search term is recorded as its blind-index value, never in clear.
+        let mut e = self.entry(
+            p,
+            Action::Search,
+            hits.iter().map(|h| h.id.clone()).collect(),
+            names([Category::Identity]),
+            Some(purpose),
+            Outcome::Allowed,
+        );
+        let term = format!(
+            "{}:{}",
+            term.kind.label(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, hash)
+        );
+        e.detail = Some(match e.detail {
+            Some(bg) => format!("{term} {bg}"),
+            None => term,
+        });
+        self.store.append_audit(&[e])?;
+        Ok(hits)
+    }
+}
