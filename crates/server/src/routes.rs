@@ -367,20 +367,19 @@ pub async fn read(
         let p = purpose(q.purpose.as_deref())?;
         Ok((id, p, categories(q.categories.as_deref())?))
     });
-    let (view, audited) = c
+    // No log, no data: the file leaves the vault as a `Disclosure`, released once its audit
+    // entry is durable. Waiting here holds no thread of the blocking pool.
+    let view = c
         .run_read(
             &s.vault,
             checked,
             move |v, reads, p, (id, purpose, cats)| {
-                v.read_pending_audit_in(reads, &p, &id, purpose, cats.as_deref())
+                v.disclose_read_in(reads, &p, &id, purpose, cats.as_deref())
             },
         )
+        .await?
+        .release()
         .await?;
-    // No log, no data: the file leaves only once its audit entry is durable. Waiting here
-    // holds no thread of the blocking pool.
-    audited
-        .await
-        .map_err(|e| ApiError::Vault(VaultError::from(e)))?;
     Ok(Json(view))
 }
 
@@ -404,8 +403,10 @@ pub async fn update(
     });
     let view = c
         .run(&s.vault, checked, move |v, p, (id, purpose, patch)| {
-            v.update(&p, &id, purpose, patch)
+            v.disclose_update(&p, &id, purpose, patch)
         })
+        .await?
+        .release()
         .await?;
     Ok(Json(view))
 }
@@ -593,8 +594,10 @@ pub async fn search(
     let checked = body.and_then(|body| search_term(&json::<SearchRequest>(&body)?, &rules));
     let hits = c
         .run(&s.vault, checked, |v, p, (purpose, term)| {
-            v.search(&p, purpose, &term)
+            v.disclose_search(&p, purpose, &term)
         })
+        .await?
+        .release()
         .await?;
     Ok(Json(hits))
 }
@@ -789,8 +792,10 @@ pub async fn list(
     });
     let page = c
         .run(&s.vault, checked, |v, p, (purpose, limit, cursor)| {
-            v.list(&p, purpose, cursor.as_deref(), limit)
+            v.disclose_list(&p, purpose, cursor.as_deref(), limit)
         })
+        .await?
+        .release()
         .await?;
     Ok(Json(page))
 }

@@ -16,6 +16,7 @@ mod auth;
 mod clock;
 mod codec;
 mod core;
+mod disclosure;
 mod error;
 mod facts;
 mod files;
@@ -32,6 +33,7 @@ mod witness;
 
 pub use crate::core::Vault;
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use disclosure::Disclosure;
 pub use error::VaultError;
 pub use log::export::{parquet_schema, ExportFormat};
 pub use principal::{justification, Principal};

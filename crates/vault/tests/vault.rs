@@ -601,10 +601,14 @@ fn no_log_no_data_a_read_fails_while_the_audit_log_refuses_entries() {
         vault.read(&p, &id, Purpose::Accompaniment, None),
         Err(VaultError::Store(_))
     ));
-    let (_, ticket) = vault
-        .read_pending_audit(&p, &id, Purpose::Accompaniment, None)
+    let disclosure = vault
+        .disclose_read(&p, &id, Purpose::Accompaniment, None)
         .unwrap();
-    assert!(ticket.wait().is_err(), "the view's ticket fails");
+    assert_eq!(disclosure.people(), std::slice::from_ref(&id));
+    assert!(
+        disclosure.wait().is_err(),
+        "nothing leaves without its entry"
+    );
     let term = SearchTerm::email("lea@example.fr").unwrap();
     assert!(vault.search(&p, Purpose::Accompaniment, &term).is_err());
     assert!(vault.list(&p, Purpose::Accompaniment, None, 10).is_err());

@@ -2,6 +2,7 @@
 
 use crate::access::Caller;
 use crate::core::*;
+use crate::disclosure::Disclosure;
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -21,6 +22,18 @@ impl Vault {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page, VaultError> {
+        self.disclose_list(p, purpose, cursor, limit)?.wait()
+    }
+
+    /// [`Vault::list`] for an asynchronous caller: the page leaves through
+    /// [`Disclosure::release`].
+    pub fn disclose_list(
+        &self,
+        p: &Principal,
+        purpose: Purpose,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Disclosure<Page>, VaultError> {
         let limit = limit.clamp(1, 200);
         let caller = Caller::of(p);
         let name = p.name.to_ascii_lowercase();
@@ -70,10 +83,11 @@ impl Vault {
         } else {
             None
         };
+        let people: Vec<String> = items.iter().map(|h| h.id.clone()).collect();
         let mut e = self.entry(
             p,
             Action::List,
-            items.iter().map(|h| h.id.clone()).collect(),
+            people.clone(),
             names([Category::Identity]),
             Some(purpose),
             Outcome::Allowed,
@@ -83,7 +97,7 @@ impl Vault {
             Some(bg) => format!("{walk} {bg}"),
             None => walk,
         });
-        self.store.append_audit(&[e])?;
-        Ok(Page { items, next_cursor })
+        let ticket = self.store.submit_audit(&[e]);
+        Ok(Disclosure::new(Page { items, next_cursor }, people, ticket))
     }
 }

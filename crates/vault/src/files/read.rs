@@ -2,6 +2,7 @@
 
 use crate::access::{self, Caller};
 use crate::core::*;
+use crate::disclosure::Disclosure;
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -20,33 +21,30 @@ impl Vault {
         purpose: Purpose,
         wanted: Option<&[Category]>,
     ) -> Result<PersonView, VaultError> {
-        let (view, ticket) = self.read_pending_audit(p, id, purpose, wanted)?;
-        ticket.wait()?;
-        Ok(view)
+        self.disclose_read(p, id, purpose, wanted)?.wait()
     }
 
-    /// [`Vault::read`] in two halves, for an asynchronous caller: the view and the ticket of its
-    /// audit entry. **The view must not leave before the ticket completes with `Ok`** (no log,
-    /// no data); awaiting the ticket does not hold a thread.
-    pub fn read_pending_audit(
+    /// [`Vault::read`] for an asynchronous caller: the file leaves through
+    /// [`Disclosure::release`], which does not hold a thread while its entry becomes durable.
+    pub fn disclose_read(
         &self,
         p: &Principal,
         id: &str,
         purpose: Purpose,
         wanted: Option<&[Category]>,
-    ) -> Result<(PersonView, rempart_store::AuditTicket), VaultError> {
-        self.read_pending_audit_in(self.reads(), p, id, purpose, wanted)
+    ) -> Result<Disclosure<PersonView>, VaultError> {
+        self.disclose_read_in(self.reads(), p, id, purpose, wanted)
     }
 
-    /// [`Vault::read_pending_audit`], reading the file through `reads` (a snapshot).
-    pub fn read_pending_audit_in(
+    /// [`Vault::disclose_read`], reading the file through `reads` (a snapshot).
+    pub fn disclose_read_in(
         &self,
         reads: &dyn Reads,
         p: &Principal,
         id: &str,
         purpose: Purpose,
         wanted: Option<&[Category]>,
-    ) -> Result<(PersonView, rempart_store::AuditTicket), VaultError> {
+    ) -> Result<Disclosure<PersonView>, VaultError> {
         let (stored, dk) = self
             .load_in(reads, id)
             .map_err(|e| self.denied(p, Action::Read, id, Some(purpose), e))?;
@@ -97,11 +95,12 @@ impl Vault {
             Outcome::Allowed,
         );
         let ticket = self.store.submit_audit(&[entry]);
-        Ok((
+        Ok(Disclosure::new(
             PersonView {
-                id: stored.id,
+                id: stored.id.clone(),
                 record,
             },
+            vec![stored.id],
             ticket,
         ))
     }

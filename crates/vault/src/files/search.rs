@@ -2,6 +2,7 @@
 
 use crate::access::Caller;
 use crate::core::*;
+use crate::disclosure::Disclosure;
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -18,6 +19,17 @@ impl Vault {
         purpose: Purpose,
         term: &SearchTerm,
     ) -> Result<Vec<SearchHit>, VaultError> {
+        self.disclose_search(p, purpose, term)?.wait()
+    }
+
+    /// [`Vault::search`] for an asynchronous caller: the hits leave through
+    /// [`Disclosure::release`].
+    pub fn disclose_search(
+        &self,
+        p: &Principal,
+        purpose: Purpose,
+        term: &SearchTerm,
+    ) -> Result<Disclosure<Vec<SearchHit>>, VaultError> {
         let (kind, hash) = self.index_entry(term);
         // Only files the caller could see are candidates: matches in other agencies cannot
         // crowd out the one searched for.
@@ -39,10 +51,11 @@ impl Vault {
             }
         }
         // The search term is recorded as its blind-index value, never in clear.
+        let people: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
         let mut e = self.entry(
             p,
             Action::Search,
-            hits.iter().map(|h| h.id.clone()).collect(),
+            people.clone(),
             names([Category::Identity]),
             Some(purpose),
             Outcome::Allowed,
@@ -56,7 +69,7 @@ impl Vault {
             Some(bg) => format!("{term} {bg}"),
             None => term,
         });
-        self.store.append_audit(&[e])?;
-        Ok(hits)
+        let ticket = self.store.submit_audit(&[e]);
+        Ok(Disclosure::new(hits, people, ticket))
     }
 }

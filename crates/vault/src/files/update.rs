@@ -2,6 +2,7 @@
 
 use crate::access::{self, Caller};
 use crate::core::*;
+use crate::disclosure::Disclosure;
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::sealing::Sealing;
@@ -22,6 +23,18 @@ impl Vault {
         purpose: Purpose,
         patch: PersonInput,
     ) -> Result<PersonView, VaultError> {
+        self.disclose_update(p, id, purpose, patch)?.wait()
+    }
+
+    /// [`Vault::update`] for an asynchronous caller: the changed categories leave through
+    /// [`Disclosure::release`] (the update's entry is durable with the update itself).
+    pub fn disclose_update(
+        &self,
+        p: &Principal,
+        id: &str,
+        purpose: Purpose,
+        patch: PersonInput,
+    ) -> Result<Disclosure<PersonView>, VaultError> {
         if !Category::ALL.iter().any(|c| patch.has(*c)) {
             return Err(VaultError::Invalid(rempart_domain::ValidationErrors(vec![
                 rempart_domain::FieldError {
@@ -162,9 +175,14 @@ impl Vault {
         if grant.nir == rempart_policy::NirForm::LastDigits {
             access::mask_nir(&mut record);
         }
-        Ok(PersonView {
-            id: id.to_string(),
-            record,
-        })
+        // The entry went into the log with the update.
+        Ok(Disclosure::new(
+            PersonView {
+                id: id.to_string(),
+                record,
+            },
+            vec![id.to_string()],
+            rempart_store::AuditTicket::ready(Ok(())),
+        ))
     }
 }
