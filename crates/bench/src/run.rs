@@ -326,15 +326,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             FranceTravailPattern::default(),
             Arc::new(rempart_policy::Policies::default_policies()?),
         );
-        let p = Principal {
-            token_id: "bench".into(),
-            name: counsellor.clone(),
-            role: Role::Counsellor,
-            agency: Agency::parse(&agency)?,
-            client: None,
-            request_id: None,
-            break_glass: None,
-        };
+        let p = Principal::described(&counsellor, Role::Counsellor, Agency::parse(&agency)?);
         let mut ids = Vec::new();
         let mut after: Option<String> = None;
         loop {

@@ -7,9 +7,18 @@ use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
 use std::path::PathBuf;
 
-/// Rempart: the personal-data vault and case-file store.
+/// Rempart keeps the files of the young people that Missions locales, France Travail and their
+/// partners follow: a stolen database is ciphertext, every read is decided by access policies
+/// and recorded in a tamper-evident audit log before any data leaves, and erasing a file
+/// destroys its key.
+///
+/// Try it with `rempart serve --demo`: a throw-away installation with synthetic files and a
+/// token per role, and example calls to copy. For a real installation: `rempart init`, then
+/// `rempart token create` for each caller, then `rempart serve`. `rempart audit verify` checks
+/// the audit log against its signed checkpoints. Every command takes `--help`; the operations
+/// guide is docs/operations.md in the repository.
 #[derive(Debug, Parser)]
-#[command(name = "rempart", version, about)]
+#[command(name = "rempart", version)]
 pub struct Cli {
     /// Configuration file (TOML; `rempart.example.toml` lists every setting). Environment
     /// variables override it, and flags override both.

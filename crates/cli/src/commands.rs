@@ -751,20 +751,18 @@ fn policy(command: PolicyCommand, settings: &dyn Fn(Layer) -> Result<Settings>) 
             let purpose = Purpose::parse(&purpose)
                 .ok_or_else(|| anyhow!("--purpose must be one of {}", Purpose::expected()))?;
             let vault = open_vault(&settings(store.layer())?)?;
-            let mut who = Principal::local(agency);
-            who.name = principal;
-            who.role = role;
+            let mut who = Principal::described(&principal, role, agency);
             if break_glass {
-                who.break_glass = Some("(policy check)".into());
+                who = who.with_break_glass("(policy check)".into());
             }
             let e = vault
                 .explain(&who, &person, act, purpose)
                 .with_context(|| format!("explaining a decision on file {person}"))?;
             println!(
                 "{} ({}, {}) · {} · file {person} (agency {}, counsellor {}, partners [{}], {}) · purpose {}{}",
-                who.name,
-                who.role.as_str(),
-                who.agency.as_str(),
+                who.name(),
+                who.role().as_str(),
+                who.agency().as_str(),
                 act.as_str(),
                 e.agency,
                 e.counsellor.as_deref().unwrap_or("none"),

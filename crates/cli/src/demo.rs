@@ -65,15 +65,8 @@ pub fn serve_demo(
         ));
     }
     // One file id and one synthetic email of the first agency, for the example calls.
-    let first = rempart_vault::Principal {
-        token_id: "demo".into(),
-        name: c0.clone(),
-        role: rempart_domain::Role::Counsellor,
-        agency: rempart_domain::Agency::parse(&agencies[0])?,
-        client: None,
-        request_id: None,
-        break_glass: None,
-    };
+    // The demo acts through the tokens it printed, as a client would.
+    let first = vault.authenticate(&tokens[0].3)?;
     let caseload = vault.list(&first, rempart_domain::Purpose::Accompaniment, None, 5)?;
     let id = caseload
         .items
@@ -90,11 +83,7 @@ pub fn serve_demo(
         )?;
     }
     // A file of the agency outside that caseload, for the break-glass example.
-    let dpo = rempart_vault::Principal {
-        name: "dpo".into(),
-        role: rempart_domain::Role::Dpo,
-        ..first.clone()
-    };
+    let dpo = vault.authenticate(&tokens[4].3)?;
     let other = vault
         .list(&dpo, rempart_domain::Purpose::DataSubjectRequest, None, 50)
         .ok()

@@ -1219,3 +1219,28 @@ fn the_demo_starts_and_its_example_calls_answer_as_printed() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_top_level_help_describes_the_product_and_where_to_start() {
+    let o = run(&["--help"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for expected in [
+        "Missions locales",
+        "audit log",
+        "rempart serve --demo",
+        "rempart init",
+        "docs/operations.md",
+        "serve",
+        "token",
+        "audit",
+    ] {
+        assert!(
+            help.contains(expected),
+            "--help lacks {expected:?}:\n{help}"
+        );
+    }
+    // `-h` gives the short form: the first paragraph only.
+    let short = String::from_utf8_lossy(&run(&["-h"]).stdout).to_string();
+    assert!(short.contains("Missions locales") && !short.contains("docs/operations.md"));
+}

@@ -167,14 +167,12 @@ impl Caller {
 
     /// The caller's principal, authenticated through `reads`, with the request's facts.
     fn principal(self, v: &Vault, reads: &dyn Reads) -> Result<Principal, ApiError> {
-        let mut p = v.authenticate_in(reads, &self.token)?;
-        p.client = self.client;
-        p.request_id = Some(self.request_id);
-        p.break_glass = self
+        let p = v.authenticate_in(reads, &self.token)?;
+        let break_glass = self
             .break_glass
             .transpose()
             .map_err(|m| ApiError::field("x-break-glass", m))?;
-        Ok(p)
+        Ok(p.with_request(self.client, Some(self.request_id), break_glass))
     }
 }
 

@@ -36,15 +36,7 @@ impl Vault {
         }
         let role = Role::parse(&rec.role).ok_or(StoreError::Corrupt("token role"))?;
         let agency = Agency::parse(&rec.agency).map_err(|_| StoreError::Corrupt("token agency"))?;
-        Ok(Principal {
-            token_id: rec.id,
-            name: rec.principal,
-            role,
-            agency,
-            client: None,
-            request_id: None,
-            break_glass: None,
-        })
+        Ok(Principal::from_token(rec.id, rec.principal, role, agency))
     }
 
     /// Creates a token valid for `ttl_secs`; the secret is returned once and only its hash is

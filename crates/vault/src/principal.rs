@@ -3,27 +3,104 @@
 use crate::JUSTIFICATION_MAX;
 use rempart_domain::{Agency, Role};
 
-/// Who is calling: established by [`Vault::authenticate`] from a token.
+/// Who is calling. Its fields are private: a principal comes only from one of its sources —
+/// a token the vault authenticated ([`crate::Vault::authenticate`]), the local administrator
+/// ([`Principal::local`]), or a principal described to the policy to ask what it would decide
+/// ([`Principal::described`]) — and a request adds only its own facts (client, request id,
+/// break-glass justification).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Public id of the token used.
-    pub token_id: String,
+    pub(crate) token_id: String,
     /// Principal name, e.g. `c.durand`.
-    pub name: String,
+    pub(crate) name: String,
     /// Role.
-    pub role: Role,
+    pub(crate) role: Role,
     /// Agency.
-    pub agency: Agency,
+    pub(crate) agency: Agency,
     /// Client address, for the audit log.
-    pub client: Option<String>,
+    pub(crate) client: Option<String>,
     /// Request id, for the audit log.
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// Break-glass: the written justification given to read past the caseload, if any. It
     /// is recorded with every entry of the request; it must say why, not name the person.
-    pub break_glass: Option<String>,
+    pub(crate) break_glass: Option<String>,
 }
 
 impl Principal {
+    fn new(token_id: String, name: String, role: Role, agency: Agency) -> Principal {
+        Principal {
+            token_id,
+            name,
+            role,
+            agency,
+            client: None,
+            request_id: None,
+            break_glass: None,
+        }
+    }
+
+    /// The holder of a token the vault authenticated (its record verified against its tag).
+    pub(crate) fn from_token(
+        token_id: String,
+        name: String,
+        role: Role,
+        agency: Agency,
+    ) -> Principal {
+        Principal::new(token_id, name, role, agency)
+    }
+
+    /// A principal described by the local administrator, to ask the policy what it would
+    /// decide for them (`rempart policy check`); never authenticated, token `-`.
+    pub fn described(name: &str, role: Role, agency: Agency) -> Principal {
+        Principal::new("-".into(), name.to_string(), role, agency)
+    }
+
+    /// The request's own facts, recorded with every entry it makes: the client's address, the
+    /// request id, and a break-glass justification (checked by [`justification`]).
+    pub fn with_request(
+        mut self,
+        client: Option<String>,
+        request_id: Option<String>,
+        break_glass: Option<String>,
+    ) -> Principal {
+        self.client = client;
+        self.request_id = request_id;
+        self.break_glass = break_glass;
+        self
+    }
+
+    /// The same principal reading past its caseload, for this justification.
+    pub fn with_break_glass(mut self, justification: String) -> Principal {
+        self.break_glass = Some(justification);
+        self
+    }
+
+    /// Public id of the token used (`-` for the local administrator).
+    pub fn token_id(&self) -> &str {
+        &self.token_id
+    }
+
+    /// Principal name, e.g. `c.durand`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Agency.
+    pub fn agency(&self) -> &Agency {
+        &self.agency
+    }
+
+    /// The break-glass justification of the request, if any.
+    pub fn break_glass(&self) -> Option<&str> {
+        self.break_glass.as_deref()
+    }
+
     /// Rempart itself, recording what no caller did (an integrity alert for a row that does
     /// not verify, before anyone is authenticated): principal `integrity`, token `-`.
     pub(crate) fn integrity(agency: Agency) -> Principal {

@@ -49,21 +49,17 @@ fn fixture() -> Fixture {
 }
 
 fn principal(name: &str, agency: &str) -> Principal {
-    Principal {
-        token_id: "t".into(),
-        name: name.into(),
-        role: Role::Counsellor,
-        agency: Agency::parse(agency).unwrap(),
-        client: None,
-        request_id: None,
-        break_glass: None,
-    }
+    as_role(name, agency, Role::Counsellor)
+}
+
+fn as_role(name: &str, agency: &str, role: Role) -> Principal {
+    Principal::described(name, role, Agency::parse(agency).unwrap())
 }
 
 /// The file, in the caseload of `p`.
 fn followed_by(p: &Principal, mut input: PersonInput) -> PersonInput {
     input.followup = Some(Followup {
-        counsellor: Some(p.name.clone()),
+        counsellor: Some(p.name().to_string()),
         ..Default::default()
     });
     input
@@ -311,7 +307,7 @@ fn unknown_expired_and_suspended_tokens_are_refused() {
         .unwrap();
     let p = f.vault.authenticate(tok.reveal_once()).unwrap();
     assert_eq!(
-        (p.name.as_str(), p.role, p.agency.as_str()),
+        (p.name(), p.role(), p.agency().as_str()),
         ("c.durand", Role::Counsellor, "ML-1")
     );
     assert!(matches!(
@@ -482,10 +478,7 @@ fn every_act_leaves_an_entry_naming_person_categories_and_purpose() {
         f.vault.accesses(&p, &id, 100),
         Err(VaultError::Forbidden(_))
     ));
-    let dpo = Principal {
-        role: Role::Dpo,
-        ..principal("dpo", "ML-1")
-    };
+    let dpo = as_role("dpo", "ML-1", Role::Dpo);
     assert_eq!(
         f.vault.accesses(&dpo, &id, 100).unwrap().len(),
         7,
@@ -726,8 +719,7 @@ fn the_latest_checkpoint_is_read_without_the_older_ones() {
         &f,
         "UPDATE audit_checkpoints SET checkpoint = x'00' WHERE size = 12",
     );
-    let mut operator = principal("rssi", "ML-1");
-    operator.role = Role::Operator;
+    let operator = as_role("rssi", "ML-1", Role::Operator);
     let latest = f.vault.checkpoint_for(&operator).unwrap().unwrap();
     assert_eq!(latest.size, 32);
     assert_eq!(f.vault.latest_checkpoint().unwrap(), Some(latest.clone()));
@@ -1527,12 +1519,11 @@ mod policy {
                 AGENCIES[a.agency].to_string(),
             ),
         };
-        Principal {
-            role: a.role,
-            break_glass: a
-                .break_glass
-                .then(|| "the counsellor is away today".to_string()),
-            ..principal(&name, &agency)
+        let p = as_role(&name, &agency, a.role);
+        if a.break_glass {
+            p.with_break_glass("the counsellor is away today".to_string())
+        } else {
+            p
         }
     }
 
@@ -1558,7 +1549,7 @@ mod policy {
             let f = fixture();
             let ids: Vec<String> = world.iter().enumerate().map(|(i, s)| {
                 let creator = principal(s.counsellor.map_or("c.a", |c| COUNSELLORS[c]), AGENCIES[s.agency]);
-                let creator = Principal { role: Role::Service, ..creator };
+                let creator = Principal::described(creator.name(), Role::Service, creator.agency().clone());
                 let id = f.vault.create(&creator, full_file(s, i)).unwrap();
                 for &p in &s.partners {
                     assert!(f.vault.enrol(&creator, &id, &Agency::parse(PARTNERS[p]).unwrap(), true).unwrap());
@@ -1581,10 +1572,10 @@ mod policy {
                 };
                 let case = Case {
                     role: a.role,
-                    same_agency: p.agency.as_str() == AGENCIES[spec.agency],
-                    assigned: spec.counsellor.is_some_and(|c| COUNSELLORS[c] == p.name),
+                    same_agency: p.agency().as_str() == AGENCIES[spec.agency],
+                    assigned: spec.counsellor.is_some_and(|c| COUNSELLORS[c] == p.name()),
                     enrolled: a.role == Role::Partner
-                        && spec.partners.iter().any(|&x| PARTNERS[x] == p.agency.as_str()),
+                        && spec.partners.iter().any(|&x| PARTNERS[x] == p.agency().as_str()),
                     minor: spec.minor,
                     purpose: a.purpose,
                     break_glass: a.break_glass,
@@ -1737,10 +1728,8 @@ mod policy {
     #[test]
     fn break_glass_is_allowed_recorded_and_listed_for_the_dpo() {
         let (f, _, theirs) = world();
-        let c = Principal {
-            break_glass: Some("the young person is at the desk, c.b is away".into()),
-            ..principal("c.a", "ML-1")
-        };
+        let c = principal("c.a", "ML-1")
+            .with_break_glass("the young person is at the desk, c.b is away".into());
         let v = f
             .vault
             .read(&c, &theirs, Purpose::Accompaniment, None)
@@ -1750,10 +1739,7 @@ mod policy {
             v.record.followup.is_some(),
             "everything a caseload read gives"
         );
-        let dpo = Principal {
-            role: Role::Dpo,
-            ..principal("dpo", "ML-1")
-        };
+        let dpo = as_role("dpo", "ML-1", Role::Dpo);
         let uses = f.vault.break_glass_uses(&dpo, 0).unwrap();
         assert_eq!(uses.len(), 1);
         assert_eq!(uses[0].principal, "c.a");
@@ -1768,16 +1754,10 @@ mod policy {
             f.vault.break_glass_uses(&principal("c.a", "ML-1"), 0),
             Err(VaultError::Forbidden(_))
         ));
-        let other_dpo = Principal {
-            role: Role::Dpo,
-            ..principal("dpo", "ML-2")
-        };
+        let other_dpo = as_role("dpo", "ML-2", Role::Dpo);
         assert!(f.vault.break_glass_uses(&other_dpo, 0).unwrap().is_empty());
         // Break-glass does not cross agencies.
-        let far = Principal {
-            break_glass: Some("an emergency, I promise".into()),
-            ..principal("c.z", "ML-2")
-        };
+        let far = principal("c.z", "ML-2").with_break_glass("an emergency, I promise".into());
         assert!(matches!(
             f.vault.read(&far, &theirs, Purpose::Accompaniment, None),
             Err(VaultError::NotFound)
@@ -1798,10 +1778,7 @@ mod policy {
             ),
             "only the file's counsellor enrols it"
         );
-        let partner = Principal {
-            role: Role::Partner,
-            ..principal("afpa.paris", "AFPA-1")
-        };
+        let partner = as_role("afpa.paris", "AFPA-1", Role::Partner);
         let v = f
             .vault
             .read(&partner, &mine, Purpose::PartnerService, None)
@@ -1844,20 +1821,14 @@ mod policy {
     #[test]
     fn an_operator_reads_no_file_and_the_dpo_reads_for_requests_and_breaches() {
         let (f, mine, _) = world();
-        let op = Principal {
-            role: Role::Operator,
-            ..principal("ops", "ML-1")
-        };
+        let op = as_role("ops", "ML-1", Role::Operator);
         for &purpose in Purpose::ALL {
             assert!(matches!(
                 f.vault.read(&op, &mine, purpose, None),
                 Err(VaultError::NotFound)
             ));
         }
-        let dpo = Principal {
-            role: Role::Dpo,
-            ..principal("dpo", "ML-1")
-        };
+        let dpo = as_role("dpo", "ML-1", Role::Dpo);
         assert!(f
             .vault
             .read(&dpo, &mine, Purpose::Accompaniment, None)
@@ -2070,8 +2041,7 @@ fn a_file_moved_into_another_caseload_by_sql_reads_as_missing_with_an_alert() {
             "INSERT INTO enrolments (person_id, partner, since) VALUES ('{id}', 'AFPA-75', 0)"
         ),
     );
-    let mut partner = principal("afpa", "AFPA-75");
-    partner.role = Role::Partner;
+    let partner = as_role("afpa", "AFPA-75", Role::Partner);
     assert!(matches!(
         f.vault.read(&partner, &id, Purpose::PartnerService, None),
         Err(VaultError::NotFound)
@@ -2106,8 +2076,7 @@ fn enrolments_and_assignments_made_through_the_vault_keep_the_file_readable() {
         .unwrap();
     let partner_agency = Agency::parse("AFPA-75").unwrap();
     assert!(f.vault.enrol(&owner, &id, &partner_agency, true).unwrap());
-    let mut partner = principal("afpa", "AFPA-75");
-    partner.role = Role::Partner;
+    let partner = as_role("afpa", "AFPA-75", Role::Partner);
     assert!(f
         .vault
         .read(&partner, &id, Purpose::PartnerService, None)
@@ -2324,9 +2293,11 @@ fn tokens_are_listed_revoked_and_principals_suspended_and_restored_with_a_record
 fn an_inclusion_proof_of_another_agencys_entry_is_redacted_and_still_verifies() {
     let f = fixture();
     let w = Witness::new(f.dir.path().join("witness.jsonl"));
-    let mut c = principal("c.secret-name", "ML-093-01");
-    c.client = Some("10.9.8.7".into());
-    c.break_glass = Some("urgent: a justification naming a case".into());
+    let c = principal("c.secret-name", "ML-093-01").with_request(
+        Some("10.9.8.7".into()),
+        None,
+        Some("urgent: a justification naming a case".into()),
+    );
     let id = f
         .vault
         .create(
@@ -2337,8 +2308,7 @@ fn an_inclusion_proof_of_another_agencys_entry_is_redacted_and_still_verifies() 
     f.vault.read(&c, &id, Purpose::Accompaniment, None).unwrap();
     f.vault.checkpoint(&w).unwrap();
     let key = f.vault.audit_public_key().unwrap();
-    let mut dpo = principal("dpo", "ML-075-13");
-    dpo.role = Role::Dpo;
+    let dpo = as_role("dpo", "ML-075-13", Role::Dpo);
     let proof = f.vault.inclusion_proof(&dpo, 2, None).unwrap();
     assert!(proof.redacted);
     assert_eq!(proof.verify(&key), Ok(()));
@@ -2348,8 +2318,7 @@ fn an_inclusion_proof_of_another_agencys_entry_is_redacted_and_still_verifies() 
     }
     assert_eq!(proof.entry.action, rempart_audit::Action::Read);
     // The DPO of the agency sees it whole.
-    let mut own = principal("dpo2", "ML-093-01");
-    own.role = Role::Dpo;
+    let own = as_role("dpo2", "ML-093-01", Role::Dpo);
     let full = f.vault.inclusion_proof(&own, 2, None).unwrap();
     assert!(!full.redacted && full.entry.principal == "c.secret-name");
     assert_eq!(full.verify(&key), Ok(()));
@@ -2374,8 +2343,7 @@ fn a_listing_cursor_never_names_a_file_the_caller_cannot_see_and_the_walk_is_rec
             )
             .unwrap();
     }
-    let mut op = principal("ops", "ML-075-13");
-    op.role = Role::Operator;
+    let op = as_role("ops", "ML-075-13", Role::Operator);
     let page = f.vault.list(&op, Purpose::Accompaniment, None, 1).unwrap();
     assert!(page.items.is_empty());
     assert!(page.next_cursor.is_none(), "{:?}", page.next_cursor);
