@@ -2446,3 +2446,81 @@ fn a_refused_move_to_another_agency_is_recorded_and_a_changed_minor_fact_too() {
         "{e:?}"
     );
 }
+
+#[test]
+fn no_token_is_made_for_the_local_agency_and_logins_are_lower_cased() {
+    let f = fixture();
+    let admin = local("ML-075-13");
+    assert!(matches!(
+        f.vault.create_token(
+            &admin,
+            "x",
+            Role::Operator,
+            &Agency::parse("LOCAL").unwrap(),
+            3600
+        ),
+        Err(VaultError::Forbidden(_))
+    ));
+    let agency = Agency::parse("ML-075-13").unwrap();
+    let (t, rec) = f
+        .vault
+        .create_token(&admin, "C.Durand", Role::Counsellor, &agency, 3600)
+        .unwrap();
+    assert_eq!(rec.principal, "c.durand");
+    assert_eq!(
+        f.vault.authenticate(t.reveal_once()).unwrap().name(),
+        "c.durand"
+    );
+    // A suspension names the principal in any case.
+    assert_eq!(f.vault.suspend_principal(&admin, "C.DURAND").unwrap(), 1);
+    assert!(matches!(
+        f.vault.authenticate(t.reveal_once()),
+        Err(VaultError::Suspended)
+    ));
+}
+
+#[test]
+fn a_suspension_outlives_its_record_deleted_by_hand() {
+    let f = fixture();
+    let admin = local("ML-075-13");
+    let agency = Agency::parse("ML-075-13").unwrap();
+    f.vault
+        .create_token(&admin, "c.a", Role::Counsellor, &agency, 3600)
+        .unwrap();
+    f.vault.suspend_principal(&admin, "c.a").unwrap();
+    sql_in(&f, VAULT_FILE, "DELETE FROM principals;");
+    assert!(
+        matches!(
+            f.vault
+                .create_token(&admin, "c.a", Role::Counsellor, &agency, 3600),
+            Err(VaultError::Forbidden(_))
+        ),
+        "its suspended tokens still say it is suspended"
+    );
+}
+
+#[test]
+fn a_token_row_that_cannot_be_read_does_not_stop_the_listing() {
+    let f = fixture();
+    let admin = local("ML-075-13");
+    let agency = Agency::parse("ML-075-13").unwrap();
+    f.vault
+        .create_token(&admin, "c.a", Role::Counsellor, &agency, 3600)
+        .unwrap();
+    sql_in(
+        &f,
+        VAULT_FILE,
+        "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at) \
+         VALUES ('tok_bad', x'0102', 'c.b', 'counsellor', 'ML-075-13', 'not a number', 0);",
+    );
+    let listed: Vec<String> = f
+        .vault
+        .list_tokens()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.principal)
+        .collect();
+    assert_eq!(listed, ["c.a"]);
+    // And a suspension still reaches the readable ones.
+    assert_eq!(f.vault.suspend_principal(&admin, "c.a").unwrap(), 1);
+}
