@@ -15,7 +15,8 @@ pub struct Checkpoint {
     pub size: u64,
     /// Merkle root, hex.
     pub root: String,
-    /// Unix seconds when it was made.
+    /// Unix seconds when it was made (read back from RFC 3339 text too).
+    #[serde(deserialize_with = "crate::time::unix_or_rfc3339")]
     pub time: i64,
     /// Ed25519 signature of [`Checkpoint::message`], base64.
     pub signature: String,

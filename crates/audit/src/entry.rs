@@ -70,7 +70,8 @@ pub enum Outcome {
 /// categories are names, search terms are their blind-index hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
-    /// Unix seconds.
+    /// Unix seconds (read back from RFC 3339 text too).
+    #[serde(deserialize_with = "crate::time::unix_or_rfc3339")]
     pub time: i64,
     /// Principal name (`cli` for local administrative commands).
     pub principal: String,

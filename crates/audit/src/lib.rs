@@ -28,6 +28,7 @@ mod checkpoint;
 mod entry;
 pub mod merkle;
 mod proof;
+mod time;
 
 pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified, CHECKPOINT_FILE};
 pub use entry::{leaf_of, Action, AuditEntry, EntryError, Outcome};

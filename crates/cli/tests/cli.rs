@@ -438,6 +438,17 @@ fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
     );
     let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=1");
     assert_eq!(r.status, 200, "{:?}", r.json);
+    // Times over HTTP are RFC 3339 with the Unix seconds beside them; the saved proof checks.
+    let cp = &r.json["checkpoint"];
+    let text = cp["time"].as_str().expect("an RFC 3339 time");
+    let unix = cp["time_unix"].as_i64().expect("Unix seconds");
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp(),
+        unix
+    );
+    assert!(r.json["entry"]["time"].as_str().unwrap().ends_with('Z'));
     std::fs::write(&proof, r.json.to_string()).unwrap();
     let o = run(&[
         "audit",

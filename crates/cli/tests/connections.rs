@@ -124,7 +124,21 @@ fn requests_past_the_in_flight_cap_get_503_with_retry_after() {
         if r.status().as_u16() == 503 {
             break r;
         }
-        assert!(Instant::now() < deadline, "never refused");
+        if Instant::now() >= deadline {
+            // Say what became of the held request, so that a failure explains itself.
+            held.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut buf = [0u8; 512];
+            let got = match held.read(&mut buf) {
+                Ok(0) => "the server closed the held connection".to_string(),
+                Ok(n) => format!(
+                    "the held request was answered: {:?}",
+                    String::from_utf8_lossy(&buf[..n])
+                ),
+                Err(e) => format!("the held request is still waiting ({e})"),
+            };
+            panic!("never refused; {got}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(busy.headers()["retry-after"], "1");

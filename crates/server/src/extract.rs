@@ -1,5 +1,5 @@
 //! Extractors that never reject: a query, a path or a body that cannot be read becomes an
-//! [`ApiError`] that the handler hands to [`crate::routes::Caller::run`] with the request's
+//! [`ApiError`] that the handler hands to [`crate::api::Caller`] with the request's
 //! other checks, so that it is reported (as `application/problem+json`) only once the caller
 //! is authenticated. An unauthenticated request always gets its 401 first.
 

@@ -9,12 +9,12 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod api;
 mod body;
 mod extract;
 mod metrics;
 mod openapi;
 mod problem;
-mod routes;
 mod serve;
 
 pub use body::parse_json;
@@ -25,8 +25,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use rempart_vault::Vault;
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,38 +75,7 @@ pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
         body_timeout: options.idle_timeout,
         tls: options.tls.is_some(),
     };
-    Router::new()
-        .route("/v1/persons", get(routes::list).post(routes::create))
-        .route("/v1/persons/search", axum::routing::post(routes::search))
-        .route(
-            "/v1/persons/{id}",
-            get(routes::read)
-                .patch(routes::update)
-                .delete(routes::erase),
-        )
-        .route("/v1/persons/{id}/accesses", get(routes::accesses))
-        .route(
-            "/v1/persons/{id}/counsellor",
-            axum::routing::put(routes::assign),
-        )
-        .route(
-            "/v1/persons/{id}/enrolments",
-            axum::routing::post(routes::enrol),
-        )
-        .route(
-            "/v1/persons/{id}/enrolments/{partner}",
-            axum::routing::delete(routes::unenrol),
-        )
-        .route("/v1/audit/break-glass", get(routes::break_glass))
-        .route("/v1/audit/checkpoint", get(routes::checkpoint))
-        .route("/v1/audit/proof/inclusion", get(routes::inclusion_proof))
-        .route(
-            "/v1/audit/proof/consistency",
-            get(routes::consistency_proof),
-        )
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::render))
-        .route("/openapi.json", get(openapi_json))
+    api::router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -121,14 +89,6 @@ pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
-}
-
-async fn healthz() -> impl IntoResponse {
-    Json(serde_json::json!({"status": "ok"}))
-}
-
-async fn openapi_json() -> impl IntoResponse {
-    Json(openapi::document())
 }
 
 async fn not_found() -> ApiError {

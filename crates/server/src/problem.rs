@@ -3,6 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rempart_domain::FieldError;
+use rempart_store::StoreError;
 use rempart_vault::VaultError;
 use serde::Serialize;
 
@@ -220,6 +221,18 @@ impl IntoResponse for ApiError {
                         vec![],
                     )
                 }
+                VaultError::Store(StoreError::Conflict(_)) => {
+                    let mut r = problem(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        "Conflict",
+                        e.to_string(),
+                        vec![],
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    r
+                }
                 other => {
                     tracing::error!(error = %other, "internal error");
                     internal()
@@ -247,6 +260,20 @@ mod tests {
                 message: "is required".into(),
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_write_that_lost_a_race_is_a_409_naming_what_changed() {
+        let r =
+            ApiError::Vault(VaultError::Store(StoreError::Conflict("the file"))).into_response();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let v = body_of(r).await;
+        assert_eq!(v["status"], 409);
+        assert!(v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the file changed meanwhile"));
     }
 
     #[tokio::test]
