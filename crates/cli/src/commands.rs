@@ -36,17 +36,16 @@ pub fn run(cli: Cli) -> Result<()> {
             if s.serve.checkpoint_every == 0 {
                 bail!("--checkpoint-every (serve.checkpoint_every) must be at least 1 second");
             }
-            let every = std::time::Duration::from_secs(s.serve.checkpoint_every);
-            let options = serve_options(&s)?;
             if demo {
-                crate::demo::serve_demo(&s, demo_files, every, options)
+                crate::demo::serve_demo(&s, demo_files)
             } else {
-                let vault = open_vault(&s)?;
-                let w = witness_of(&s, &vault)?;
-                let scheme = scheme(&options);
-                serve_blocking(vault, &s.serve.listen, (w, every), options, |addr| {
-                    eprintln!("rempart: listening on {scheme}://{addr}")
-                })
+                let app = crate::Application::build(&s)?;
+                eprintln!(
+                    "rempart: listening on {}://{}",
+                    app.scheme(),
+                    app.local_addr()?
+                );
+                app.run()
             }
         }
         Command::Token {
@@ -298,7 +297,7 @@ pub fn witness(s: &Settings) -> Result<Witness> {
 /// [`witness`], for a command that signs checkpoints: warns (log and standard error) when the
 /// witness file is missing or empty while the log already has signed checkpoints, since the
 /// next checkpoint starts a new file that lacks them.
-fn witness_of(s: &Settings, vault: &Vault) -> Result<Witness> {
+pub fn witness_of(s: &Settings, vault: &Vault) -> Result<Witness> {
     let w = witness(s)?;
     if w.is_missing_or_empty()? {
         if let Some(latest) = vault.latest_checkpoint()? {
@@ -1037,87 +1036,6 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         max_in_flight: f.max_in_flight,
         tls,
     })
-}
-
-/// `https` under TLS, else `http`.
-pub fn scheme(options: &rempart_server::ServeOptions) -> &'static str {
-    if options.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    }
-}
-
-/// Runs the server until Ctrl-C or SIGTERM, signing a checkpoint of the audit log every
-/// `audit.1` when it has grown, and once more on the way out; `ready` is told the bound address.
-pub fn serve_blocking(
-    vault: Vault,
-    listen: &str,
-    audit: (Witness, std::time::Duration),
-    options: rempart_server::ServeOptions,
-    ready: impl FnOnce(std::net::SocketAddr),
-) -> Result<()> {
-    // Vault calls run on the blocking pool; a few dozen threads keep every core busy on
-    // SQLite and AES without each holding its own connections and page cache.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(rempart_server::blocking_threads())
-        .build()
-        .context("starting the runtime")?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listening on {listen}"))?;
-        let shutdown = shutdown_signal();
-        let vault = Arc::new(vault);
-        let (witness, every) = audit;
-        let checkpoints = {
-            let (vault, witness) = (vault.clone(), witness.clone());
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                loop {
-                    tick.tick().await;
-                    let (v, w) = (vault.clone(), witness.clone());
-                    match tokio::task::spawn_blocking(move || v.checkpoint(&w)).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint failed"),
-                        Err(_) => tracing::error!("audit checkpoint task failed"),
-                    }
-                }
-            })
-        };
-        ready(listener.local_addr()?);
-        let served = rempart_server::serve_with(listener, vault.clone(), options, shutdown)
-            .await
-            .context("serving");
-        checkpoints.abort();
-        let last = tokio::task::spawn_blocking(move || vault.checkpoint(&witness)).await;
-        if let Ok(Err(e)) = last {
-            tracing::error!(error = %e, "final audit checkpoint failed");
-        }
-        served
-    })
-}
-
-/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called (inside the
-/// runtime), not when the future is first polled, so a signal arriving early is not lost.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        match (term, int) {
-            (Ok(mut t), Ok(mut i)) => {
-                tokio::select! {
-                    _ = t.recv() => {}
-                    _ = i.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `rempart serve --demo`: a fresh installation in a temporary directory, synthetic agencies
 //! and files, a token per role, example calls printed, then the server.
 
-use crate::commands::{create_token, import, init, open_vault, serve_blocking, synth};
+use crate::commands::{create_token, import, init, open_vault, synth};
 use crate::settings::{Settings, StoreSettings};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -17,12 +17,7 @@ impl Drop for TempInstall {
     }
 }
 
-pub fn serve_demo(
-    base: &Settings,
-    files: usize,
-    every: std::time::Duration,
-    options: rempart_server::ServeOptions,
-) -> Result<()> {
+pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -36,7 +31,11 @@ pub fn serve_demo(
         database_url: None,
         key_file: Some(root.join("master.key")),
     };
+    // The demonstration's checkpoints go to its own witness file only, never to a witness
+    // service or syslog that a configuration file names for a real installation.
     store.witness.file = Some(root.join("audit.witness"));
+    store.witness.url = None;
+    store.witness.syslog = Some(PathBuf::from("off"));
     init(&store, false)?;
     let vault = open_vault(&store)?;
     let csv = root.join("synthetic.csv");
@@ -99,63 +98,59 @@ pub fn serve_demo(
         .find(|f| f.agency == agencies[0]);
 
     let witness = crate::commands::witness(&store)?;
-    let scheme = crate::commands::scheme(&options);
-    serve_blocking(
-        vault,
-        &store.serve.listen,
-        (witness, every),
-        options,
-        |addr| {
-            let base = format!("{scheme}://{addr}");
-            let t0 = &tokens[0].3;
+    let app = crate::Application::with_vault(&store, vault, witness)?;
+    let (scheme, addr) = (app.scheme(), app.local_addr()?);
+    {
+        let base = format!("{scheme}://{addr}");
+        let t0 = &tokens[0].3;
+        println!(
+            "\nRempart demonstration: {n} synthetic files in agencies {}.",
+            agencies.join(", ")
+        );
+        println!(
+            "Data in {} (deleted on exit). Nothing here is a real person.\n",
+            root.display()
+        );
+        println!("Tokens (valid one day):");
+        for (name, role, agency, tok) in &tokens {
+            println!("  {role:<10} {name:<16} {agency:<10} {tok}");
+        }
+        println!("\nTry:");
+        println!("  export T={t0}");
+        println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons?purpose=accompaniment&limit=3'");
+        println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{id}?purpose=accompaniment&categories=identity,contact'");
+        if let Some(s) = &sample {
             println!(
-                "\nRempart demonstration: {n} synthetic files in agencies {}.",
-                agencies.join(", ")
-            );
-            println!(
-                "Data in {} (deleted on exit). Nothing here is a real person.\n",
-                root.display()
-            );
-            println!("Tokens (valid one day):");
-            for (name, role, agency, tok) in &tokens {
-                println!("  {role:<10} {name:<16} {agency:<10} {tok}");
-            }
-            println!("\nTry:");
-            println!("  export T={t0}");
-            println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons?purpose=accompaniment&limit=3'");
-            println!("  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{id}?purpose=accompaniment&categories=identity,contact'");
-            if let Some(s) = &sample {
-                println!(
                 "  curl -s -H \"Authorization: Bearer $T\" -d '{{\"purpose\":\"accompaniment\",\"email\":\"{}\"}}' {base}/v1/persons/search",
                 s.email
             );
-            }
-            println!(
+        }
+        println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=accompaniment'   # another agency: 404",
             tokens[1].3
         );
-            println!(
+        println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/persons/{id}?purpose=partner_service'   # the partner: identity, contact, education",
             tokens[2].3
         );
-            println!(
+        println!(
             "  curl -s -H \"Authorization: Bearer $T\" '{base}/v1/persons/{other}?purpose=accompaniment'   # not in the caseload: identity and contact"
         );
-            println!(
+        println!(
             "  curl -s -H \"Authorization: Bearer $T\" -H 'X-Break-Glass: the young person is at the desk, their counsellor is away' '{base}/v1/persons/{other}?purpose=accompaniment'"
         );
-            println!(
+        println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/audit/break-glass'   # the DPO reviews break-glass reads",
             tokens[4].3
         );
-            println!(
+        println!(
             "  curl -s -H \"Authorization: Bearer $T\" -H 'Content-Type: application/json' -d '{{\"agency\":\"{}\",\"identity\":{{\"last_name\":\"Martin\",\"first_names\":\"Léa\",\"birth_date\":\"2006-04-17\",\"sex\":\"F\"}},\"nir\":\"2060475113042 33\"}}' {base}/v1/persons",
             agencies[0]
         );
-            println!("  curl -s {base}/openapi.json | head -c 300\n");
-            println!("Listening on {base} — Ctrl-C to stop.");
-        },
-    )?;
+        println!("  curl -s {base}/openapi.json | head -c 300\n");
+        println!("Listening on {base} — Ctrl-C to stop.");
+    }
+    app.run()?;
     drop(install);
     Ok(())
 }

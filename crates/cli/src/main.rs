@@ -3,17 +3,11 @@
 #![forbid(unsafe_code)]
 #![forbid(unused_must_use)]
 
-mod cli;
-mod commands;
-mod demo;
-mod progress;
-mod settings;
-
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
-    match commands::run(args) {
+    let args = rempart::Cli::parse();
+    match rempart::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rempart: {e:#}");

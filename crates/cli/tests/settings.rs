@@ -147,3 +147,33 @@ fn secrets_of_the_environment_are_not_shown_by_help_or_errors() {
     assert!(stderr(&o).contains("PostgreSQL"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
 }
+
+/// README's lasting installation: `rempart init --data DIR`, then `rempart --config FILE serve`
+/// with the example configuration (its store pointed at DIR, on a free port).
+#[test]
+fn readme_init_then_serve_with_the_example_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = rempart()
+        .current_dir(dir.path())
+        .args(["init", "--data", "data"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("data.key").exists(), "no key file beside the data");
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../rempart.example.toml"
+    ))
+    .unwrap()
+    .replacen("[store]\n", "[store]\ndata = \"data\"\n", 1)
+    .replacen("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"", 1)
+    .replacen("[witness]\n", "[witness]\nsyslog = \"off\"\n", 1);
+    let config = dir.path().join("rempart.toml");
+    std::fs::write(&config, example).unwrap();
+    let (s, _) = crate::util::serve_command(
+        rempart()
+            .current_dir(dir.path())
+            .args(["--config", "rempart.toml", "serve"]),
+    );
+    assert_eq!(s.get(None, "/healthz").status, 200);
+}

@@ -25,3 +25,6 @@ mod tls;
 
 /// Settings: the configuration file, the environment and the flags, in that order.
 mod settings;
+
+/// The server built in-process (`rempart::Application`), as `serve` builds it.
+mod app;

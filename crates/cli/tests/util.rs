@@ -148,33 +148,38 @@ impl Install {
     pub fn serve_logged_with(&self, flags: &[&str]) -> (Server, Vec<String>) {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(flags);
-        let mut child = rempart()
-            .args(self.args(&args))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting rempart serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut before = Vec::new();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(a) = line.strip_prefix("rempart: listening on ") {
-                break a.to_string();
-            }
-            before.push(line);
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let server = Server {
-            child,
-            base: addr,
-            client: reqwest::blocking::Client::new(),
-        };
-        (server, before)
+        serve_command(rempart().args(self.args(&args)))
     }
+}
+
+/// Spawns `command` (a `rempart … serve`), waits until it listens, and returns the server with
+/// what it wrote to standard error before.
+pub fn serve_command(command: &mut Command) -> (Server, Vec<String>) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rempart serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(a) = line.strip_prefix("rempart: listening on ") {
+            break a.to_string();
+        }
+        before.push(line);
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server {
+        child,
+        base: addr,
+        client: reqwest::blocking::Client::new(),
+    };
+    (server, before)
 }
 
 pub struct Server {
