@@ -159,7 +159,10 @@ fn readme_init_then_serve_with_the_example_configuration() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(dir.path().join("data.key").exists(), "no key file beside the data");
+    assert!(
+        dir.path().join("data.key").exists(),
+        "no key file beside the data"
+    );
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../rempart.example.toml"
@@ -170,10 +173,10 @@ fn readme_init_then_serve_with_the_example_configuration() {
     .replacen("[witness]\n", "[witness]\nsyslog = \"off\"\n", 1);
     let config = dir.path().join("rempart.toml");
     std::fs::write(&config, example).unwrap();
-    let (s, _) = crate::util::serve_command(
-        rempart()
-            .current_dir(dir.path())
-            .args(["--config", "rempart.toml", "serve"]),
-    );
+    let (s, _) = crate::util::serve_command(rempart().current_dir(dir.path()).args([
+        "--config",
+        "rempart.toml",
+        "serve",
+    ]));
     assert_eq!(s.get(None, "/healthz").status, 200);
 }
