@@ -2,7 +2,10 @@
 
 use crate::api::{audit, caseload, persons, search};
 use crate::problem::Problem;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 struct Bearer;
@@ -17,6 +20,127 @@ impl Modify for Bearer {
     }
 }
 
+/// Every error is `application/problem+json`, and the statuses any route may answer are
+/// described once here rather than on each handler: a suspended principal (`403`), a query or
+/// path that cannot be read (`422`), a busy server (`503`), a failure (`500`); with a body,
+/// one that cannot be read (`400`) or is too large (`413`).
+struct Problems;
+
+const PROBLEM_TYPE: &str = "application/problem+json";
+
+const ANY_ROUTE: [(&str, &str); 5] = [
+    ("401", "No token, or an unknown, expired or revoked one"),
+    ("403", "The principal is suspended, or the act is refused"),
+    (
+        "422",
+        "A query or path that cannot be read, or an invalid value",
+    ),
+    (
+        "500",
+        "A stored ciphertext did not authenticate, or another failure",
+    ),
+    (
+        "503",
+        "As many requests in progress as the server allows; `Retry-After`",
+    ),
+];
+
+const WITH_A_BODY: [(&str, &str); 2] = [
+    (
+        "400",
+        "The body could not be read, or did not arrive in time",
+    ),
+    ("413", "The body is over 1 MiB"),
+];
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_TYPE,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn describe_problems(op: &mut Operation) {
+    let responses = &mut op.responses.responses;
+    let extra: &[(&str, &str)] = if op.request_body.is_some() {
+        &WITH_A_BODY
+    } else {
+        &[]
+    };
+    for (status, description) in ANY_ROUTE.iter().chain(extra) {
+        responses
+            .entry((*status).to_string())
+            .or_insert_with(|| problem(description));
+    }
+    for (status, response) in responses.iter_mut() {
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
+        }
+        if let RefOr::T(r) = response {
+            if let Some(c) = r.content.shift_remove("application/json") {
+                r.content.insert(PROBLEM_TYPE.to_string(), c);
+            }
+        }
+    }
+}
+
+impl Modify for Problems {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                describe_problems(op);
+            }
+        }
+    }
+}
+
+/// A file as returned is a file as submitted plus its `id`: one object, not a composition, so
+/// that `additionalProperties: false` still holds for it.
+struct PersonResponseSchema;
+
+impl Modify for PersonResponseSchema {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(input))) = components.schemas.get("PersonInput") else {
+            return;
+        };
+        let mut file = input.clone();
+        file.description = Some(
+            "A file as returned: its id and the categories the caller may see (others absent)."
+                .into(),
+        );
+        file.properties.insert(
+            "id".into(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Pseudonymous id."))
+                .into(),
+        );
+        file.required.push("id".into());
+        components
+            .schemas
+            .insert("PersonResponse".into(), RefOr::T(Schema::Object(file)));
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`. Every error is `application/problem+json`; a validation problem lists the first 50 invalid fields in `errors`, all of them counted in `total_errors` (`truncated` when some are left out). Lists in a file are bounded (`maxItems`). A query or path that cannot be read is a 422 and a body over 1 MiB a 413, both only after authentication (401 first). Any request may be answered 503 with `Retry-After` when the server answers as many requests as it allows at once. API responses carry `Cache-Control: no-store`."),
@@ -27,7 +151,7 @@ impl Modify for Bearer {
         rempart_domain::Situation, rempart_domain::Education, rempart_domain::Professional, rempart_domain::Experience,
         rempart_domain::Followup, rempart_domain::FollowupEvent, rempart_domain::LegalRepresentative
     )),
-    modifiers(&Bearer)
+    modifiers(&Bearer, &Problems, &PersonResponseSchema)
 )]
 struct Doc;
 

@@ -37,8 +37,10 @@ fn name<T: Serialize>(v: &T) -> String {
 
 /// Query of the access history.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AccessQuery {
     /// Most entries returned, newest first, 1 to 1000 (default 100).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
@@ -115,8 +117,10 @@ pub(crate) async fn accesses(
 
 /// Query of the break-glass review.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SinceQuery {
     /// Unix seconds (default 0: all).
+    #[param(value_type = Option<i64>)]
     since: Option<String>,
 }
 
@@ -348,19 +352,25 @@ impl From<ConsistencyProof> for ConsistencyProofResponse {
 
 /// Query of an inclusion proof.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct InclusionQuery {
     /// Entry number (1-based).
+    #[param(required = true, value_type = u64, minimum = 0)]
     seq: Option<String>,
     /// Size of a recorded checkpoint (the latest when absent).
+    #[param(value_type = Option<u64>, minimum = 0)]
     size: Option<String>,
 }
 
 /// Query of a consistency proof.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ConsistencyQuery {
     /// Size of the older recorded checkpoint.
+    #[param(required = true, value_type = u64, minimum = 0)]
     first: Option<String>,
     /// Size of the newer recorded checkpoint.
+    #[param(required = true, value_type = u64, minimum = 0)]
     second: Option<String>,
 }
 

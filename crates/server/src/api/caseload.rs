@@ -27,12 +27,15 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// Query of the caseload listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Why the data is read (required).
+    #[param(required = true, schema_with = super::params::purpose_schema)]
     purpose: Option<String>,
     /// Cursor returned by the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -111,6 +114,7 @@ pub(crate) async fn assign(
 #[serde(deny_unknown_fields)]
 pub(crate) struct Enrolment {
     /// The partner organisation's code (the agency of its tokens), e.g. `AFPA-75`.
+    #[schema(pattern = r"^\s*[A-Za-z]{2,5}(-[A-Za-z0-9]{1,8}){0,4}\s*$")]
     partner: String,
 }
 
@@ -151,7 +155,7 @@ pub(crate) async fn enrol(
 }
 
 /// `DELETE /v1/persons/{id}/enrolments/{partner}`: ends an enrolment; `404` if there was none.
-#[utoipa::path(delete, path = "/v1/persons/{id}/enrolments/{partner}", params(("id" = String, Path), ("partner" = String, Path)), tag = "persons",
+#[utoipa::path(delete, path = "/v1/persons/{id}/enrolments/{partner}", params(("id" = String, Path), ("partner" = String, Path, pattern = r"^\s*[A-Za-z]{2,5}(-[A-Za-z0-9]{1,8}){0,4}\s*$")), tag = "persons",
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub(crate) async fn unenrol(

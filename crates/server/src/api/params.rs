@@ -3,6 +3,7 @@
 
 use crate::problem::ApiError;
 use rempart_domain::{Category, Purpose};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 /// The required `purpose`.
 pub(crate) fn purpose(p: Option<&str>) -> Result<Purpose, ApiError> {
@@ -17,22 +18,45 @@ pub(crate) fn purpose(p: Option<&str>) -> Result<Purpose, ApiError> {
     }
 }
 
-/// `categories`: comma-separated category names; all visible ones when absent.
+/// `categories`: comma-separated category names, nothing else (no spaces, no empty name); all
+/// visible ones when absent.
 pub(crate) fn categories(s: Option<&str>) -> Result<Option<Vec<Category>>, ApiError> {
     let Some(s) = s else { return Ok(None) };
     s.split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
         .map(|c| {
             Category::parse(c).ok_or_else(|| {
                 ApiError::field(
                     "categories",
-                    format!("unknown category; expected {}", Category::expected()),
+                    format!(
+                        "must be category names separated by commas: {}",
+                        Category::expected()
+                    ),
                 )
             })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// The schema of `purpose`: one of the purposes' wire names.
+pub(crate) fn purpose_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Purpose::ALL.iter().map(|p| p.as_str())))
+        .build()
+}
+
+/// The schema of `categories`: what [`categories`] accepts, as a pattern.
+pub(crate) fn categories_schema() -> Object {
+    let names = Category::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join("|");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^({names})(,({names}))*$")))
+        .build()
 }
 
 /// A required whole number.
@@ -82,5 +106,51 @@ mod tests {
         for bad in ["0", "201", "-1", "x", ""] {
             assert!(bounded("limit", Some(bad), 50, (1, 200)).is_err(), "{bad}");
         }
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    fn pattern_of(o: &Object) -> regex::Regex {
+        regex::Regex::new(o.pattern.as_deref().unwrap()).unwrap()
+    }
+
+    proptest::proptest! {
+        /// The documented pattern accepts exactly what the parser accepts.
+        #[test]
+        fn the_categories_pattern_agrees_with_the_parser(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(Category::ALL).prop_map(|c| c.as_str().to_string()),
+                    "[a-z_ ,]{0,12}",
+                    proptest::strategy::Just(String::new()),
+                ],
+                0..5,
+            ),
+            sep in proptest::sample::select(vec![",", ", ", ",,", " "]),
+        ) {
+            let s = parts.join(sep);
+            let pattern = pattern_of(&categories_schema());
+            proptest::prop_assert_eq!(categories(Some(&s)).is_ok(), pattern.is_match(&s), "{:?}", s);
+        }
+    }
+
+    #[test]
+    fn categories_are_names_and_commas_only() {
+        assert_eq!(
+            categories(Some("identity,contact")).unwrap().unwrap(),
+            vec![Category::Identity, Category::Contact]
+        );
+        for bad in [
+            "",
+            "identity,",
+            " identity",
+            "identity, contact",
+            "IDENTITY",
+            "nir",
+        ] {
+            assert!(categories(Some(bad)).is_err(), "{bad:?}");
+        }
+        let purposes = purpose_schema().enum_values.unwrap();
+        assert_eq!(purposes.len(), Purpose::ALL.len());
     }
 }

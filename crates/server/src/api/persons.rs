@@ -24,17 +24,22 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// Query of reads.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReadQuery {
     /// Why the data is read (required).
+    #[param(required = true, schema_with = super::params::purpose_schema)]
     purpose: Option<String>,
     /// Comma-separated categories to return (all visible ones when absent).
+    #[param(schema_with = super::params::categories_schema)]
     categories: Option<String>,
 }
 
 /// Query of writes: the purpose, `accompaniment` when absent.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct WriteQuery {
     /// Why the file is changed (default `accompaniment`).
+    #[param(schema_with = super::params::purpose_schema)]
     purpose: Option<String>,
 }
 

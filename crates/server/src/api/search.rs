@@ -52,6 +52,7 @@ pub(crate) struct NameBirth {
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchRequest {
     /// Why the search is made.
+    #[schema(required = true, schema_with = super::params::purpose_schema)]
     purpose: Option<String>,
     /// Email address.
     email: Option<String>,
