@@ -72,6 +72,9 @@ impl Channel for HttpPost {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
+            // A redirect is an error, never followed: the message (a checkpoint, an alert)
+            // goes to the endpoint configured, or nowhere.
+            .max_redirects(0)
             .build()
             .into();
         let resp = agent
@@ -115,6 +118,15 @@ mod tests {
     /// A one-request HTTP server on a free local port: answers `status`, hands back the
     /// request's head and body.
     fn endpoint(status: u16) -> (String, std::thread::JoinHandle<(String, Vec<u8>)>) {
+        endpoint_with(status, "")
+    }
+
+    /// [`endpoint`], with more header lines in the answer.
+    fn endpoint_with(
+        status: u16,
+        headers: &str,
+    ) -> (String, std::thread::JoinHandle<(String, Vec<u8>)>) {
+        let headers = headers.to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let t = std::thread::spawn(move || {
@@ -138,7 +150,7 @@ mod tests {
             let mut w = stream;
             write!(
                 w,
-                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                "HTTP/1.1 {status} X\r\n{headers}content-length: 0\r\nconnection: close\r\n\r\n"
             )
             .unwrap();
             (head, body)
@@ -176,6 +188,24 @@ mod tests {
             "{head}"
         );
         assert_eq!(body, b"an alert");
+    }
+
+    #[test]
+    fn a_redirect_is_an_error_and_is_not_followed() {
+        let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+        elsewhere.set_nonblocking(true).unwrap();
+        let target = format!("http://{}/stolen", elsewhere.local_addr().unwrap());
+        for status in [301, 302, 307, 308] {
+            let (base, got) = endpoint_with(status, &format!("location: {target}\r\n"));
+            let e = HttpPost::new(&base).unwrap().send(b"{}").unwrap_err();
+            got.join().unwrap();
+            match &e {
+                NotifyError::Status { status: s, .. } => assert_eq!(s.0, status),
+                other => panic!("{status}: {other}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(elsewhere.accept().is_err(), "the redirect was followed");
     }
 
     #[test]
