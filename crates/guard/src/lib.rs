@@ -1,0 +1,301 @@
+//! Containment: how many people a principal's responses have exposed, and whether the next
+//! response may leave.
+//!
+//! The guard counts **people, not requests**: every person whose personal data appears in a
+//! response counts once per window, whatever the endpoint (a read, search hits, a page of a
+//! listing, a `PATCH` answer). Reading one file ten times is one person; a listing of 50 names is
+//! 50. Each principal has budgets of distinct people over sliding windows (a minute, an hour, a
+//! day), set per role; a new principal, or one whose role or agency just changed, is on a
+//! smaller probation budget. People outside the principal's caseload have budgets of their own,
+//! far smaller. A response that would overrun a budget is refused (the caller may retry once the window
+//! has moved); a principal refused again and again, or who touches a decoy file, is suspended.
+//!
+//! No I/O and no clock of its own: the caller passes the time and carries out the decision
+//! (answering `429`, suspending, alerting). A refused response counts nobody.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod window;
+
+use std::collections::HashMap;
+use window::Window;
+
+/// Distinct people a principal may be shown per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Per sliding minute.
+    pub minute: u32,
+    /// Per sliding hour.
+    pub hour: u32,
+    /// Per sliding day.
+    pub day: u32,
+}
+
+impl Budget {
+    fn per_window(&self) -> [u32; 3] {
+        [self.minute, self.hour, self.day]
+    }
+}
+
+/// The windows' lengths, seconds: a minute, an hour, a day.
+const WINDOWS: [u64; 3] = [60, 3_600, 86_400];
+
+/// Seconds until `ids` fit in every window under `budget` (0: they fit now).
+fn room(windows: &mut [Window; 3], budget: Budget, now: u64, ids: &[&str]) -> u64 {
+    let mut wait = 0;
+    for ((w, len), limit) in windows.iter_mut().zip(WINDOWS).zip(budget.per_window()) {
+        w.expire(now, len);
+        let mut fresh: Vec<&str> = ids.iter().copied().filter(|id| !w.holds(id)).collect();
+        fresh.sort_unstable();
+        fresh.dedup();
+        let added = fresh.len() as u64;
+        let limit = u64::from(limit);
+        if w.total() + added > limit {
+            wait = wait.max(w.room_after(now, len, added, limit));
+        }
+    }
+    wait
+}
+
+/// A role's budgets: every person shown, and those outside the principal's caseload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Every person.
+    pub all: Budget,
+    /// People outside the caseload (not assigned to the counsellor, not enrolled with the
+    /// partner): what a stolen account reads, and what ordinary work rarely touches.
+    pub outside: Budget,
+}
+
+impl Limits {
+    fn min(self, other: Limits) -> Limits {
+        let m = |a: Budget, b: Budget| Budget {
+            minute: a.minute.min(b.minute),
+            hour: a.hour.min(b.hour),
+            day: a.day.min(b.day),
+        };
+        Limits {
+            all: m(self.all, other.all),
+            outside: m(self.outside, other.outside),
+        }
+    }
+}
+
+const fn budget(minute: u32, hour: u32, day: u32) -> Budget {
+    Budget { minute, hour, day }
+}
+
+/// What the guard decides with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardConfig {
+    /// Limits by role name; a role without any gets [`GuardConfig::default_limits`].
+    pub limits: HashMap<String, Limits>,
+    /// The limits of a role not in `limits`.
+    pub default_limits: Limits,
+    /// The limits of a principal on probation (each budget the lower of this and the role's).
+    pub probation: Limits,
+    /// How long a new principal, or one whose role or agency changed, stays on probation (s).
+    pub probation_secs: u64,
+    /// Refusals within an hour after which the principal is suspended.
+    pub suspend_after_refusals: u32,
+}
+
+impl Default for GuardConfig {
+    /// Limits for the network's roles: a counsellor opens 10 to 40 files of a caseload of 40
+    /// to 120 a day and looks up a few others; a partner syncs its enrolled people nightly; a
+    /// service works for the agency's applications.
+    fn default() -> Self {
+        let limits = [
+            (
+                "counsellor",
+                Limits {
+                    all: budget(60, 200, 300),
+                    outside: budget(5, 10, 20),
+                },
+            ),
+            (
+                "partner",
+                Limits {
+                    all: budget(500, 2_000, 5_000),
+                    outside: budget(5, 20, 50),
+                },
+            ),
+            (
+                "service",
+                Limits {
+                    all: budget(500, 5_000, 20_000),
+                    outside: budget(500, 5_000, 20_000),
+                },
+            ),
+            (
+                "dpo",
+                Limits {
+                    all: budget(30, 100, 200),
+                    outside: budget(30, 100, 200),
+                },
+            ),
+        ]
+        .into_iter()
+        .map(|(r, l)| (r.to_string(), l))
+        .collect();
+        let small = Limits {
+            all: budget(10, 25, 25),
+            outside: budget(5, 10, 20),
+        };
+        GuardConfig {
+            limits,
+            default_limits: small,
+            probation: small,
+            probation_secs: 7 * 86_400,
+            suspend_after_refusals: 3,
+        }
+    }
+}
+
+/// The principal a response is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Principal name.
+    pub principal: &'a str,
+    /// Role name.
+    pub role: &'a str,
+    /// When the principal was created, or its role or agency last changed (Unix seconds).
+    pub since: i64,
+}
+
+/// A person in a response.
+#[derive(Debug, Clone, Copy)]
+pub struct Exposed<'a> {
+    /// Pseudonymous id.
+    pub id: &'a str,
+    /// In the principal's caseload (assigned, or enrolled with the partner).
+    pub in_caseload: bool,
+    /// A decoy file: no work ever reaches one.
+    pub decoy: bool,
+}
+
+/// Why a principal is suspended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trip {
+    /// A decoy file appeared in a response.
+    Decoy,
+    /// Refused [`GuardConfig::suspend_after_refusals`] times within an hour.
+    Refusals,
+}
+
+/// What becomes of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// It leaves; its people are counted.
+    Pass,
+    /// It does not leave; nobody is counted. Retry after this many seconds.
+    Refuse {
+        /// Seconds until the window that is full has room again.
+        retry_after: u64,
+    },
+    /// It does not leave, and the principal is suspended.
+    Suspend(Trip),
+}
+
+/// One principal's exposure.
+#[derive(Debug, Default)]
+struct Account {
+    all: [Window; 3],
+    outside: [Window; 3],
+    refusals: Window,
+}
+
+/// The guard: every principal's exposure, and the decisions.
+#[derive(Debug)]
+pub struct Guard {
+    config: GuardConfig,
+    accounts: HashMap<String, Account>,
+}
+
+impl Guard {
+    /// A guard with nothing counted yet.
+    pub fn new(config: GuardConfig) -> Guard {
+        Guard {
+            config,
+            accounts: HashMap::new(),
+        }
+    }
+
+    /// The limits in force for `who` at `now`.
+    pub fn limits(&self, who: &Subject, now: i64) -> Limits {
+        let normal = self
+            .config
+            .limits
+            .get(who.role)
+            .copied()
+            .unwrap_or(self.config.default_limits);
+        let on_probation = now.saturating_sub(who.since) < self.config.probation_secs as i64;
+        if on_probation {
+            normal.min(self.config.probation)
+        } else {
+            normal
+        }
+    }
+
+    /// Decides whether a response showing `people` may leave for `who` at `now`, and counts
+    /// its people when it may.
+    pub fn decide(&mut self, who: &Subject, now: i64, people: &[Exposed]) -> Decision {
+        if people.iter().any(|p| p.decoy) {
+            return Decision::Suspend(Trip::Decoy);
+        }
+        let limits = self.limits(who, now);
+        let suspend_after = u64::from(self.config.suspend_after_refusals.max(1));
+        let account = self.accounts.entry(who.principal.to_string()).or_default();
+        let now = u64::try_from(now).unwrap_or(0);
+        let outside: Vec<&str> = people
+            .iter()
+            .filter(|p| !p.in_caseload)
+            .map(|p| p.id)
+            .collect();
+        let everyone: Vec<&str> = people.iter().map(|p| p.id).collect();
+        let retry_after = room(&mut account.all, limits.all, now, &everyone).max(room(
+            &mut account.outside,
+            limits.outside,
+            now,
+            &outside,
+        ));
+        if retry_after > 0 {
+            account.refusals.expire(now, 3_600);
+            account.refusals.add_event(now);
+            if account.refusals.total() >= suspend_after {
+                return Decision::Suspend(Trip::Refusals);
+            }
+            return Decision::Refuse { retry_after };
+        }
+        for w in account.all.iter_mut() {
+            everyone.iter().for_each(|id| w.add(now, id));
+        }
+        for w in account.outside.iter_mut() {
+            outside.iter().for_each(|id| w.add(now, id));
+        }
+        Decision::Pass
+    }
+
+    /// Distinct people counted for `principal` over the last `window` seconds (60, 3,600 or
+    /// 86,400; 0 for another length), and among them those outside the caseload.
+    pub fn exposure(&mut self, principal: &str, now: i64, window: u64) -> (u64, u64) {
+        let now = u64::try_from(now).unwrap_or(0);
+        let Some(account) = self.accounts.get_mut(principal) else {
+            return (0, 0);
+        };
+        let Some(i) = WINDOWS.iter().position(|&w| w == window) else {
+            return (0, 0);
+        };
+        account.all[i].expire(now, window);
+        account.outside[i].expire(now, window);
+        (account.all[i].total(), account.outside[i].total())
+    }
+
+    /// Forgets a principal's exposure (a restored principal starts afresh).
+    pub fn forget(&mut self, principal: &str) {
+        self.accounts.remove(principal);
+    }
+}
+
+#[cfg(test)]
+mod tests;

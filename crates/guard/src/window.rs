@@ -1,0 +1,72 @@
+//! One sliding window: who was counted when, each person at most once while the window holds
+//! them.
+
+use std::collections::{HashMap, VecDeque};
+
+/// Entries in the order they were counted; a person leaves the window `len` seconds after
+/// being counted and may then be counted again.
+#[derive(Debug, Default)]
+pub(crate) struct Window {
+    counted: HashMap<String, u64>,
+    order: VecDeque<(u64, Option<String>, u64)>,
+    total: u64,
+}
+
+impl Window {
+    /// Drops what was counted `len` seconds or more before `now`.
+    pub(crate) fn expire(&mut self, now: u64, len: u64) {
+        while let Some((t, _, _)) = self.order.front() {
+            if t.saturating_add(len) > now {
+                break;
+            }
+            if let Some((_, id, w)) = self.order.pop_front() {
+                if let Some(id) = id {
+                    self.counted.remove(&id);
+                }
+                self.total -= w;
+            }
+        }
+    }
+
+    /// Whether `id` is counted in the window.
+    pub(crate) fn holds(&self, id: &str) -> bool {
+        self.counted.contains_key(id)
+    }
+
+    /// How many entries the window holds.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Counts `id` at `now`, unless it is counted already.
+    pub(crate) fn add(&mut self, now: u64, id: &str) {
+        if self.holds(id) {
+            return;
+        }
+        self.counted.insert(id.to_string(), now);
+        self.order.push_back((now, Some(id.to_string()), 1));
+        self.total += 1;
+    }
+
+    /// Counts an event (a refusal) at `now`.
+    pub(crate) fn add_event(&mut self, now: u64) {
+        self.order.push_back((now, None, 1));
+        self.total += 1;
+    }
+
+    /// Seconds from `now` until `added` more fits under `limit`, at least 1; the whole window
+    /// when it never will (more than `limit` at once).
+    pub(crate) fn room_after(&self, now: u64, len: u64, added: u64, limit: u64) -> u64 {
+        if added > limit {
+            return len;
+        }
+        let mut left = self.total;
+        for (t, _, w) in &self.order {
+            left -= w;
+            if left + added <= limit {
+                return t.saturating_add(len).saturating_sub(now).max(1);
+            }
+        }
+        len
+    }
+}
