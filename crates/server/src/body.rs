@@ -19,12 +19,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 inner.line(),
                 inner.column()
             )
-        } else if let Some(rest) = text.strip_prefix("unknown field ") {
-            // "unknown field `x`, expected one of …": field names only, no values.
-            format!(
-                "unknown field {}",
-                rest.split(',').next().unwrap_or_default()
-            )
+        } else if text.starts_with("unknown field ") {
+            // The unknown key is something the client sent (a map keyed by email would send
+            // one back): the error names the object that holds it, not the key.
+            "holds a field that is not part of it".to_string()
         } else if text.starts_with("at most ") {
             // A list past its bound (rempart_domain::limits): "at most N entries at line …".
             text.split(" at line")
@@ -39,6 +37,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             "has the wrong type".into()
         };
+        let path = if text.starts_with("unknown field ") {
+            parent(e.path())
+        } else {
+            path
+        };
         let field = if path == "." || path.is_empty() {
             "body".into()
         } else {
@@ -46,6 +49,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::Invalid(vec![FieldError { field, message }])
     })
+}
+
+/// The path of the object that holds the last segment of `path`, written as
+/// `serde_path_to_error` writes paths.
+fn parent(path: &serde_path_to_error::Path) -> String {
+    let segments: Vec<_> = path.iter().collect();
+    let mut out = String::new();
+    for s in &segments[..segments.len().saturating_sub(1)] {
+        match s {
+            serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            other => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&other.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Convenience for handlers taking raw bytes.
@@ -88,12 +110,17 @@ mod tests {
         let e = err(r#"{"identity": {"last_name": 12345678}}"#);
         assert_eq!(e.field, "identity.last_name");
         assert!(!e.message.contains("12345678"));
+        // An unknown key is named by the object that holds it, never repeated itself.
         let e = err(r#"{"shoe_size": "44"}"#);
-        assert!(
-            e.message.starts_with("unknown field `shoe_size`"),
-            "{}",
-            e.message
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("body", "holds a field that is not part of it")
         );
+        let e = err(r#"{"identity": {"lea.martin@example.fr": 1}}"#);
+        assert_eq!(e.field, "identity");
+        assert!(!e.message.contains("lea"));
+        let e = err(r#"{"followup": {"events": [{"date": "2026-01-01", "x@y.fr": 1}]}}"#);
+        assert_eq!(e.field, "followup.events[0]");
         let e = err(r#"{"nir": "2060475113042 33""#);
         assert!(e.message.contains("not valid JSON") && !e.message.contains("2060"));
         let e = err(r#"{"contact": {"phones": ["0612345678", 612345678]}}"#);

@@ -25,7 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
             .map_err(|_| {
                 ApiError::field(
                     "query",
-                    "could not be read: each parameter at most once, percent-encoded UTF-8",
+                    "could not be read: only the route's parameters, each at most once, percent-encoded UTF-8",
                 )
             })))
     }

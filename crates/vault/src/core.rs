@@ -27,6 +27,13 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+/// Whether `id` is a file id as the vault makes them: a UUID in its canonical text form
+/// (lower-case, hyphenated). Anything else names no file: it is never looked up, and never
+/// written to the audit log.
+pub(crate) fn is_file_id(id: &str) -> bool {
+    uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id)
+}
+
 pub(crate) fn names(categories: impl IntoIterator<Item = Category>) -> Vec<String> {
     categories
         .into_iter()
@@ -115,14 +122,14 @@ impl Vault {
         if !matches!(err, VaultError::NotFound | VaultError::Forbidden(_)) {
             return err;
         }
-        let e = self.entry(
-            p,
-            action,
-            vec![id.to_string()],
-            vec![],
-            purpose,
-            Outcome::Denied,
-        );
+        // What a client put where a file id goes is recorded only if it is one: anything else
+        // (an email, a NIR, a megabyte of text) names no file and stays out of the log.
+        let persons = if is_file_id(id) {
+            vec![id.to_string()]
+        } else {
+            vec![]
+        };
+        let e = self.entry(p, action, persons, vec![], purpose, Outcome::Denied);
         match self.store.append_audit(&[e]) {
             Ok(()) => err,
             Err(store) => store.into(),
@@ -145,5 +152,28 @@ impl Vault {
     /// Number of files.
     pub fn count(&self) -> Result<u64, VaultError> {
         Ok(self.store.count_persons()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_file_id;
+
+    #[test]
+    fn only_canonical_uuids_are_file_ids() {
+        assert!(is_file_id("096da531-fd8f-4c3b-ba1a-5b7821cf8e90"));
+        assert!(is_file_id("00000000-0000-0000-0000-000000000000"));
+        for not in [
+            "",
+            "096DA531-FD8F-4C3B-BA1A-5B7821CF8E90",
+            "096da531fd8f4c3bba1a5b7821cf8e90",
+            "{096da531-fd8f-4c3b-ba1a-5b7821cf8e90}",
+            "urn:uuid:096da531-fd8f-4c3b-ba1a-5b7821cf8e90",
+            "lea.martin@example.fr",
+            "2060475113042 33",
+        ] {
+            assert!(!is_file_id(not), "{not}");
+        }
+        assert!(!is_file_id(&"a".repeat(60_000)));
     }
 }

@@ -38,6 +38,7 @@ fn name<T: Serialize>(v: &T) -> String {
 /// Query of the access history.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AccessQuery {
     /// Most entries returned, newest first, 1 to 1000 (default 100).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
@@ -118,6 +119,7 @@ pub(crate) async fn accesses(
 /// Query of the break-glass review.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SinceQuery {
     /// Unix seconds (default 0: all).
     #[param(value_type = Option<i64>)]
@@ -353,6 +355,7 @@ impl From<ConsistencyProof> for ConsistencyProofResponse {
 /// Query of an inclusion proof.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct InclusionQuery {
     /// Entry number (1-based).
     #[param(required = true, value_type = u64, minimum = 0)]
@@ -365,6 +368,7 @@ pub(crate) struct InclusionQuery {
 /// Query of a consistency proof.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ConsistencyQuery {
     /// Size of the older recorded checkpoint.
     #[param(required = true, value_type = u64, minimum = 0)]

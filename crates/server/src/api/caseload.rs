@@ -28,6 +28,7 @@ pub(crate) fn router() -> Router<AppState> {
 /// Query of the caseload listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     /// Why the data is read (required).
     #[param(required = true, schema_with = super::params::purpose_schema)]
@@ -86,8 +87,16 @@ pub(crate) async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Assignment {
-    /// The counsellor's login; `null` to leave the file unassigned.
+    /// The counsellor's login; `null` to leave the file unassigned. Required: a body without
+    /// it is refused rather than read as `null`.
+    #[serde(deserialize_with = "required_nullable")]
+    #[schema(required = true)]
     counsellor: Option<String>,
+}
+
+/// A field that must be present and may be `null`.
+fn required_nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::deserialize(d)
 }
 
 /// `PUT /v1/persons/{id}/counsellor`: assigns the file to a counsellor's caseload (the

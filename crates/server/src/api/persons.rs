@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
 /// Query of reads.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ReadQuery {
     /// Why the data is read (required).
     #[param(required = true, schema_with = super::params::purpose_schema)]
@@ -37,6 +38,7 @@ pub(crate) struct ReadQuery {
 /// Query of writes: the purpose, `accompaniment` when absent.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct WriteQuery {
     /// Why the file is changed (default `accompaniment`).
     #[param(schema_with = super::params::purpose_schema)]

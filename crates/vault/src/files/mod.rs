@@ -34,6 +34,9 @@ impl Vault {
         reads: &dyn Reads,
         id: &str,
     ) -> Result<(StoredPerson, DataKey), VaultError> {
+        if !is_file_id(id) {
+            return Err(VaultError::NotFound);
+        }
         let stored = reads.get_person(id)?.ok_or(VaultError::NotFound)?;
         let stored = self.verified(stored)?;
         let dk = self.data_key(id)?.ok_or(VaultError::NotFound)?;
