@@ -1186,7 +1186,14 @@ fn careless_ids_bodies_and_queries_are_refused_and_never_recorded() {
 
     // A parameter the route does not take (a misspelt `categories`) is a 422, not the whole
     // file.
-    for q in ["categories[]=identity", "category=identity", "x=1"] {
+    // Percent-encoding that is not UTF-8 is refused too, not read with replacement characters.
+    for q in [
+        "categories[]=identity",
+        "category=identity",
+        "x=1",
+        "categories=identity%FF",
+        "purpose=%FF%FE",
+    ] {
         let r = s.get(
             Some(&t),
             &format!("/v1/persons/{id}?purpose=accompaniment&{q}"),

@@ -19,10 +19,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        Ok(Q(Query::<T>::from_request_parts(parts, state)
-            .await
+        // The query decoder replaces bytes that are not UTF-8; they are refused instead.
+        let utf8 = parts.uri.query().is_none_or(|q| {
+            percent_encoding::percent_decode_str(q)
+                .decode_utf8()
+                .is_ok()
+        });
+        let query = Query::<T>::from_request_parts(parts, state).await;
+        Ok(Q(query
+            .ok()
+            .filter(|_| utf8)
             .map(|Query(q)| q)
-            .map_err(|_| {
+            .ok_or_else(|| {
                 ApiError::field(
                     "query",
                     "could not be read: only the route's parameters, each at most once, percent-encoded UTF-8",
