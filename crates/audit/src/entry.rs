@@ -54,6 +54,9 @@ pub enum Action {
     /// Files and tokens stored before their access facts were tagged received their tags
     /// (`detail`: how many), once, at the upgrade.
     FactsBind,
+    /// Containment suspended a principal (`persons`: the people its responses exposed over the
+    /// last day; `detail`: what tripped).
+    ContainmentAlert,
 }
 
 /// How it ended.

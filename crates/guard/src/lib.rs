@@ -291,6 +291,17 @@ impl Guard {
         (account.all[i].total(), account.outside[i].total())
     }
 
+    /// The people counted for `principal` over the last day, in the order they were counted:
+    /// what a stolen account has taken so far, for the alert.
+    pub fn exposed(&mut self, principal: &str, now: i64) -> Vec<String> {
+        let now = u64::try_from(now).unwrap_or(0);
+        let Some(account) = self.accounts.get_mut(principal) else {
+            return Vec::new();
+        };
+        account.all[2].expire(now, WINDOWS[2]);
+        account.all[2].people().map(str::to_string).collect()
+    }
+
     /// Forgets a principal's exposure (a restored principal starts afresh).
     pub fn forget(&mut self, principal: &str) {
         self.accounts.remove(principal);

@@ -33,6 +33,11 @@ impl Window {
         self.counted.contains_key(id)
     }
 
+    /// The people the window holds, in the order they were counted.
+    pub(crate) fn people(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().filter_map(|(_, id, _)| id.as_deref())
+    }
+
     /// How many entries the window holds.
     pub(crate) fn total(&self) -> u64 {
         self.total

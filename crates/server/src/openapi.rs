@@ -28,12 +28,16 @@ struct Problems;
 
 const PROBLEM_TYPE: &str = "application/problem+json";
 
-const ANY_ROUTE: [(&str, &str); 5] = [
+const ANY_ROUTE: [(&str, &str); 6] = [
     ("401", "No token, or an unknown, expired or revoked one"),
     ("403", "The principal is suspended, or the act is refused"),
     (
         "422",
         "A query or path that cannot be read, or an invalid value",
+    ),
+    (
+        "429",
+        "Containment: the response would show more people than the principal may see now; `Retry-After`",
     ),
     (
         "500",

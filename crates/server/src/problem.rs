@@ -221,6 +221,19 @@ impl IntoResponse for ApiError {
                         vec![],
                     )
                 }
+                VaultError::Contained { retry_after } => {
+                    let mut r = problem(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "contained",
+                        "Too many people",
+                        e.to_string(),
+                        vec![],
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    r
+                }
                 VaultError::Store(StoreError::Conflict(_)) => {
                     let mut r = problem(
                         StatusCode::CONFLICT,

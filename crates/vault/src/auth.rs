@@ -36,7 +36,13 @@ impl Vault {
         }
         let role = Role::parse(&rec.role).ok_or(StoreError::Corrupt("token role"))?;
         let agency = Agency::parse(&rec.agency).map_err(|_| StoreError::Corrupt("token agency"))?;
-        Ok(Principal::from_token(rec.id, rec.principal, role, agency))
+        Ok(Principal::from_token(
+            rec.id,
+            rec.principal,
+            role,
+            agency,
+            rec.created_at,
+        ))
     }
 
     /// Creates a token valid for `ttl_secs`; the secret is returned once and only its hash is

@@ -19,6 +19,8 @@ pub struct Vault {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) france_travail: FranceTravailPattern,
     pub(crate) policies: Arc<dyn Decide>,
+    /// Containment, when enabled ([`Vault::with_guard`]): asked before personal data leaves.
+    pub(crate) guard: Option<Arc<std::sync::Mutex<rempart_guard::Guard>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -58,7 +60,18 @@ impl Vault {
             clock,
             france_travail,
             policies,
+            guard: None,
         }
+    }
+
+    /// The same vault with containment: every response carrying personal data is first
+    /// counted against the principal's budgets ([`rempart_guard`]), and refused
+    /// ([`VaultError::Contained`]) or the principal suspended when they are overrun.
+    pub fn with_guard(mut self, config: rempart_guard::GuardConfig) -> Vault {
+        self.guard = Some(Arc::new(std::sync::Mutex::new(rempart_guard::Guard::new(
+            config,
+        ))));
+        self
     }
 
     pub(crate) fn situation(&self, p: &Principal, purpose: Purpose) -> Situation {

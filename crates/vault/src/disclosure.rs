@@ -1,7 +1,11 @@
 //! The one way out of the vault for personal data.
 
+use crate::core::Vault;
 use crate::error::VaultError;
-use rempart_store::AuditTicket;
+use crate::principal::Principal;
+use rempart_audit::{Action, AuditEntry, Outcome};
+use rempart_guard::{Decision, Exposed, Subject, Trip};
+use rempart_store::{AuditTicket, StoredPerson};
 
 /// Personal data on its way out of the vault: a file as read, search hits, a page of a
 /// listing, the categories an update gives back. It yields what it holds only once the audit
@@ -11,7 +15,7 @@ use rempart_store::AuditTicket;
 /// one place where every such response passes, and where containment decides.
 ///
 /// Outside the vault, no code makes one, and none reads what it holds but through `wait` or
-/// `release`:
+/// `release`, and the vault makes one only through [`Vault::disclose`], after containment:
 ///
 /// ```compile_fail,E0624
 /// let ticket = rempart_store::AuditTicket::ready(Ok(()));
@@ -38,7 +42,8 @@ impl<T> std::fmt::Debug for Disclosure<T> {
 
 impl<T> Disclosure<T> {
     /// `data`, naming `people` (pseudonymous ids), released once `ticket` completes with `Ok`.
-    pub(crate) fn new(data: T, people: Vec<String>, ticket: AuditTicket) -> Disclosure<T> {
+    /// Private: every disclosure is made by [`Vault::disclose`], after containment.
+    fn new(data: T, people: Vec<String>, ticket: AuditTicket) -> Disclosure<T> {
         Disclosure {
             data,
             people,
@@ -63,6 +68,135 @@ impl<T> Disclosure<T> {
     pub async fn release(self) -> Result<T, VaultError> {
         self.ticket.await?;
         Ok(self.data)
+    }
+}
+
+/// A person whose data a response carries, as containment sees them.
+pub(crate) struct Reached {
+    /// Pseudonymous id.
+    pub(crate) id: String,
+    /// In the principal's caseload: assigned to the counsellor, or enrolled with the partner.
+    pub(crate) in_caseload: bool,
+}
+
+impl Reached {
+    /// `stored` as reached by `p`.
+    pub(crate) fn of(p: &Principal, stored: &StoredPerson) -> Reached {
+        let in_caseload = stored
+            .counsellor
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(p.name()))
+            || stored.partners.iter().any(|x| x == p.agency().as_str());
+        Reached {
+            id: stored.id.clone(),
+            in_caseload,
+        }
+    }
+}
+
+/// How the entries of a disclosure reach the log.
+pub(crate) enum Record {
+    /// Submitted now, after containment let the response leave.
+    Submit(Vec<AuditEntry>),
+    /// Already durable, written with the act itself (an update's answer).
+    Written,
+}
+
+impl Vault {
+    /// The one way personal data leaves the vault: containment decides first (the response
+    /// leaves, is refused, or the principal is suspended), then the entries are recorded, and
+    /// the data is released only once they are durable.
+    pub(crate) fn disclose<T>(
+        &self,
+        p: &Principal,
+        data: T,
+        people: Vec<Reached>,
+        action: Action,
+        record: Record,
+    ) -> Result<Disclosure<T>, VaultError> {
+        self.contain(p, &people, action)?;
+        let ticket = match record {
+            Record::Submit(entries) => self.store.submit_audit(&entries),
+            Record::Written => AuditTicket::ready(Ok(())),
+        };
+        let ids = people.into_iter().map(|r| r.id).collect();
+        Ok(Disclosure::new(data, ids, ticket))
+    }
+
+    /// Asks containment whether a response showing `people` may leave for `p`. A refusal is
+    /// recorded (`denied`, nobody named) and is [`VaultError::Contained`]; a trip suspends the
+    /// principal, records an alert naming the people exposed over the last day, and is
+    /// [`VaultError::Suspended`].
+    pub(crate) fn contain(
+        &self,
+        p: &Principal,
+        people: &[Reached],
+        action: Action,
+    ) -> Result<(), VaultError> {
+        let Some(guard) = &self.guard else {
+            return Ok(());
+        };
+        if people.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let who = Subject {
+            principal: p.name(),
+            role: p.role().as_str(),
+            since: p.since,
+        };
+        let exposed: Vec<Exposed> = people
+            .iter()
+            .map(|r| Exposed {
+                id: &r.id,
+                in_caseload: r.in_caseload,
+                decoy: false,
+            })
+            .collect();
+        let (decision, so_far) = {
+            let mut g = guard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let d = g.decide(&who, now, &exposed);
+            let so_far = match d {
+                Decision::Suspend(_) => g.exposed(p.name(), now),
+                _ => Vec::new(),
+            };
+            (d, so_far)
+        };
+        match decision {
+            Decision::Pass => Ok(()),
+            Decision::Refuse { retry_after } => {
+                let mut e = self.entry(p, action, vec![], vec![], None, Outcome::Denied);
+                e.detail = Some(format!("contained retry_after={retry_after}"));
+                self.store.append_audit(&[e])?;
+                Err(VaultError::Contained { retry_after })
+            }
+            Decision::Suspend(trip) => {
+                let guard = Principal::guard(p.agency().clone());
+                self.suspend_principal(&guard, p.name())?;
+                let mut alert = self.entry(
+                    &guard,
+                    Action::ContainmentAlert,
+                    so_far,
+                    vec![],
+                    None,
+                    Outcome::Allowed,
+                );
+                alert.detail = Some(format!(
+                    "principal={} token={} trip={}",
+                    p.name(),
+                    p.token_id(),
+                    match trip {
+                        Trip::Decoy => "decoy",
+                        Trip::Refusals => "refusals",
+                    }
+                ));
+                self.store.append_audit(&[alert])?;
+                tracing::warn!(principal = p.name(), "containment suspended a principal");
+                Err(VaultError::Suspended)
+            }
+        }
     }
 }
 

@@ -16,6 +16,13 @@ pub enum VaultError {
     /// Not allowed (never used for a file of another agency: that is `NotFound`).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Containment refused the response: it would show more people than the principal's
+    /// budget allows now. Nothing left; retry after this many seconds.
+    #[error("this response would show more people than this principal may see now; retry later")]
+    Contained {
+        /// Seconds until the budget has room.
+        retry_after: u64,
+    },
     /// No such file visible to the caller.
     #[error("no such file")]
     NotFound,

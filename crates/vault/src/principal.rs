@@ -25,6 +25,9 @@ pub struct Principal {
     /// Break-glass: the written justification given to read past the caseload, if any. It
     /// is recorded with every entry of the request; it must say why, not name the person.
     pub(crate) break_glass: Option<String>,
+    /// When its credential was made (a token's creation, Unix seconds; 0 for Rempart's own
+    /// principals): containment keeps a new one on probation.
+    pub(crate) since: i64,
 }
 
 impl Principal {
@@ -37,6 +40,7 @@ impl Principal {
             client: None,
             request_id: None,
             break_glass: None,
+            since: 0,
         }
     }
 
@@ -46,8 +50,12 @@ impl Principal {
         name: String,
         role: Role,
         agency: Agency,
+        created_at: i64,
     ) -> Principal {
-        Principal::new(token_id, name, role, agency)
+        Principal {
+            since: created_at,
+            ..Principal::new(token_id, name, role, agency)
+        }
     }
 
     /// A principal described by the local administrator, to ask the policy what it would
@@ -112,6 +120,15 @@ impl Principal {
             client: None,
             request_id: None,
             break_glass: None,
+            since: 0,
+        }
+    }
+
+    /// Rempart's containment, suspending a principal: principal `guard`, token `-`.
+    pub(crate) fn guard(agency: Agency) -> Principal {
+        Principal {
+            name: "guard".into(),
+            ..Principal::integrity(agency)
         }
     }
 
@@ -126,6 +143,7 @@ impl Principal {
             client: None,
             request_id: None,
             break_glass: None,
+            since: 0,
         }
     }
 }

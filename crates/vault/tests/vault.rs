@@ -2524,3 +2524,167 @@ fn a_token_row_that_cannot_be_read_does_not_stop_the_listing() {
     // And a suspension still reaches the readable ones.
     assert_eq!(f.vault.suspend_principal(&admin, "c.a").unwrap(), 1);
 }
+
+/// Containment ([`Vault::with_guard`]): a stolen account gets a handful of people.
+mod containment {
+    use super::*;
+    use rempart_audit::{Action, Outcome};
+
+    fn all_entries(store: &SqliteStore) -> Vec<rempart_audit::AuditEntry> {
+        let mut out = Vec::new();
+        store
+            .audit_visit(0, &mut |_, bytes, _| {
+                out.push(rempart_audit::AuditEntry::parse(bytes).unwrap());
+                true
+            })
+            .unwrap();
+        out
+    }
+
+    /// A last name of letters only, different for each `i` below 676.
+    fn name_of(i: usize) -> String {
+        let (a, b) = (
+            (b'a' + (i % 26) as u8) as char,
+            (b'a' + (i / 26) as u8) as char,
+        );
+        format!("Nom{b}{a}")
+    }
+
+    /// A guarded vault, `n` files of agency ML-1 outside c.durand's caseload, and two tokens
+    /// of c.durand made eight days ago (past probation).
+    fn guarded(n: usize) -> (Fixture, Vec<String>, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(FixedClock::at(NOW));
+        let (vault, store) = vault_in(dir.path(), Keyring::generate(), clock.clone());
+        let f = Fixture {
+            dir,
+            vault: vault.with_guard(rempart_guard::GuardConfig::default()),
+            clock,
+            store,
+        };
+        let agency = Agency::parse("ML-1").unwrap();
+        let local = Principal::local(agency.clone());
+        let tokens: Vec<String> = (0..2)
+            .map(|_| {
+                let (t, _) = f
+                    .vault
+                    .create_token(&local, "c.durand", Role::Counsellor, &agency, 90 * 86_400)
+                    .unwrap();
+                t.reveal_once().to_string()
+            })
+            .collect();
+        f.clock.advance(8 * 86_400);
+        let service = as_role("app", "ML-1", Role::Service);
+        let ids = (0..n)
+            .map(|i| {
+                f.vault
+                    .create(
+                        &service,
+                        file("ML-1", &name_of(i), &format!("p{i}@example.fr")),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        (f, ids, tokens[0].clone(), tokens[1].clone())
+    }
+
+    #[test]
+    fn a_stolen_counsellor_token_reading_the_agency_is_refused_then_suspended_with_an_alert() {
+        let (f, ids, stolen, other) = guarded(40);
+        let p = f.vault.authenticate(&stolen).unwrap();
+        let mut read = Vec::new();
+        let mut refused = 0;
+        let mut suspended = false;
+        for id in &ids {
+            f.clock.advance(1);
+            match f.vault.read(&p, id, Purpose::Accompaniment, None) {
+                Ok(_) => read.push(id.clone()),
+                Err(VaultError::Contained { retry_after }) => {
+                    assert!(retry_after >= 1);
+                    refused += 1;
+                }
+                Err(VaultError::Suspended) => {
+                    suspended = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(suspended, "never suspended");
+        assert_eq!(refused, 2);
+        assert!(
+            read.len() <= 25 && !read.is_empty(),
+            "{} exposed",
+            read.len()
+        );
+        // Every token of the principal is refused from now on.
+        assert!(matches!(
+            f.vault.authenticate(&stolen),
+            Err(VaultError::Suspended)
+        ));
+        assert!(matches!(
+            f.vault.authenticate(&other),
+            Err(VaultError::Suspended)
+        ));
+        // The log holds the refusals, naming nobody, and an alert naming exactly who left.
+        let log = all_entries(&f.store);
+        let refusals: Vec<_> = log
+            .iter()
+            .filter(|e| e.outcome == Outcome::Denied && e.action == Action::Read)
+            .collect();
+        assert_eq!(refusals.len(), 2);
+        assert!(refusals.iter().all(|e| e.persons.is_empty()));
+        let alert = log
+            .iter()
+            .find(|e| e.action == Action::ContainmentAlert)
+            .expect("an alert");
+        assert_eq!(alert.persons, read);
+        assert!(alert.detail.as_deref().unwrap().contains("trip=refusals"));
+        assert!(log.iter().any(|e| e.action == Action::PrincipalSuspend));
+    }
+
+    #[test]
+    fn listings_and_search_results_count_like_reads() {
+        let (f, ids, token, _) = guarded(12);
+        let p = f.vault.authenticate(&token).unwrap();
+        // A DPO-like walk of the agency is not this counsellor's: search hits outside the
+        // caseload are counted person by person.
+        let mut shown = 0;
+        let mut contained = false;
+        for i in 0..ids.len() {
+            f.clock.advance(1);
+            let term = SearchTerm::email(&format!("p{i}@example.fr")).unwrap();
+            match f.vault.search(&p, Purpose::Accompaniment, &term) {
+                Ok(hits) => shown += hits.len(),
+                Err(VaultError::Contained { .. }) => {
+                    contained = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(contained, "search results were never counted");
+        assert_eq!(shown, 5, "the counsellor's budget outside the caseload");
+    }
+
+    #[test]
+    fn the_caseload_is_read_freely_and_the_same_file_counts_once() {
+        let (f, _, token, _) = guarded(0);
+        let p = f.vault.authenticate(&token).unwrap();
+        let service = as_role("app", "ML-1", Role::Service);
+        let mine: Vec<String> = (0..30)
+            .map(|i| {
+                let input = followed_by(&p, file("ML-1", &name_of(i), &format!("m{i}@example.fr")));
+                f.vault.create(&service, input).unwrap()
+            })
+            .collect();
+        for round in 0..3 {
+            for id in &mine {
+                f.clock.advance(if round == 0 { 1 } else { 0 });
+                f.vault.read(&p, id, Purpose::Accompaniment, None).unwrap();
+            }
+        }
+        let page = f.vault.list(&p, Purpose::Accompaniment, None, 50).unwrap();
+        assert_eq!(page.items.len(), 30);
+    }
+}

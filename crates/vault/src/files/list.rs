@@ -2,7 +2,7 @@
 
 use crate::access::Caller;
 use crate::core::*;
-use crate::disclosure::Disclosure;
+use crate::disclosure::{Disclosure, Reached, Record};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -49,6 +49,7 @@ impl Vault {
         // file returned: it never reveals another one. At most LIST_SCAN files are looked at
         // per page; the walk is recorded with the listing.
         let mut items = Vec::with_capacity(limit);
+        let mut reached = Vec::with_capacity(limit);
         let mut after = cursor.map(str::to_string);
         let mut scanned = 0usize;
         let mut more = false;
@@ -65,6 +66,7 @@ impl Vault {
                 after = Some(stored.id.clone());
                 if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
                     items.push(hit);
+                    reached.push(Reached::of(p, &stored));
                 }
                 if scanned == LIST_SCAN {
                     break;
@@ -87,7 +89,7 @@ impl Vault {
         let mut e = self.entry(
             p,
             Action::List,
-            people.clone(),
+            people,
             names([Category::Identity]),
             Some(purpose),
             Outcome::Allowed,
@@ -97,7 +99,12 @@ impl Vault {
             Some(bg) => format!("{walk} {bg}"),
             None => walk,
         });
-        let ticket = self.store.submit_audit(&[e]);
-        Ok(Disclosure::new(Page { items, next_cursor }, people, ticket))
+        self.disclose(
+            p,
+            Page { items, next_cursor },
+            reached,
+            Action::List,
+            Record::Submit(vec![e]),
+        )
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::access::{self, Caller};
 use crate::core::*;
-use crate::disclosure::Disclosure;
+use crate::disclosure::{Disclosure, Reached, Record};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -94,14 +94,16 @@ impl Vault {
             Some(purpose),
             Outcome::Allowed,
         );
-        let ticket = self.store.submit_audit(&[entry]);
-        Ok(Disclosure::new(
+        let reached = Reached::of(p, &stored);
+        self.disclose(
+            p,
             PersonView {
-                id: stored.id.clone(),
+                id: stored.id,
                 record,
             },
-            vec![stored.id],
-            ticket,
-        ))
+            vec![reached],
+            Action::Read,
+            Record::Submit(vec![entry]),
+        )
     }
 }

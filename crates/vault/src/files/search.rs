@@ -2,7 +2,7 @@
 
 use crate::access::Caller;
 use crate::core::*;
-use crate::disclosure::Disclosure;
+use crate::disclosure::{Disclosure, Reached, Record};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -39,6 +39,7 @@ impl Vault {
         let caller = Caller::of(p);
         let how = self.situation(p, purpose);
         let mut hits = Vec::new();
+        let mut reached = Vec::new();
         for id in ids {
             if hits.len() == SEARCH_LIMIT {
                 break;
@@ -48,6 +49,7 @@ impl Vault {
             };
             if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
                 hits.push(hit);
+                reached.push(Reached::of(p, &stored));
             }
         }
         // The search term is recorded as its blind-index value, never in clear.
@@ -55,7 +57,7 @@ impl Vault {
         let mut e = self.entry(
             p,
             Action::Search,
-            people.clone(),
+            people,
             names([Category::Identity]),
             Some(purpose),
             Outcome::Allowed,
@@ -69,7 +71,6 @@ impl Vault {
             Some(bg) => format!("{term} {bg}"),
             None => term,
         });
-        let ticket = self.store.submit_audit(&[e]);
-        Ok(Disclosure::new(hits, people, ticket))
+        self.disclose(p, hits, reached, Action::Search, Record::Submit(vec![e]))
     }
 }

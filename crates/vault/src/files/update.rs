@@ -2,7 +2,7 @@
 
 use crate::access::{self, Caller};
 use crate::core::*;
-use crate::disclosure::Disclosure;
+use crate::disclosure::{Disclosure, Reached, Record};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::sealing::Sealing;
@@ -106,6 +106,9 @@ impl Vault {
                 "the access policy does not allow you to assign this file",
             ));
         }
+        // Containment decides before the write: a refused change writes nothing. Asked again
+        // when the answer leaves, the person is already counted.
+        self.contain(p, &[Reached::of(p, &stored)], Action::Update)?;
         let s = Sealing {
             id,
             dk: &dk,
@@ -175,14 +178,16 @@ impl Vault {
         if grant.nir == rempart_policy::NirForm::LastDigits {
             access::mask_nir(&mut record);
         }
-        // The entry went into the log with the update.
-        Ok(Disclosure::new(
+        // The entry went into the log with the update; containment was asked before it.
+        self.disclose(
+            p,
             PersonView {
                 id: id.to_string(),
                 record,
             },
-            vec![id.to_string()],
-            rempart_store::AuditTicket::ready(Ok(())),
-        ))
+            vec![Reached::of(p, &after)],
+            Action::Update,
+            Record::Written,
+        )
     }
 }
