@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 22] = [
+pub const ACTIONS: [Action; 23] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -59,6 +59,7 @@ pub const ACTIONS: [Action; 22] = [
     Action::PrincipalRestore,
     Action::FactsBind,
     Action::ContainmentAlert,
+    Action::Explain,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -241,6 +242,7 @@ fn action_code(a: Action) -> u8 {
         Action::PrincipalRestore => 19,
         Action::FactsBind => 20,
         Action::ContainmentAlert => 21,
+        Action::Explain => 22,
     }
 }
 
@@ -502,7 +504,7 @@ mod tests {
              \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
              \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\",\"integrity_alert\",\
              \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\",\
-             \"containment_alert\""
+             \"containment_alert\",\"explain\""
         );
     }
 

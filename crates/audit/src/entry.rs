@@ -57,6 +57,9 @@ pub enum Action {
     /// Containment suspended a principal (`persons`: the people its responses exposed over the
     /// last day; `detail`: what tripped).
     ContainmentAlert,
+    /// What the policy decides on a file was explained (`rempart policy check`): the file's
+    /// access facts were read (`persons`: the file; `detail`: for whom, which act).
+    Explain,
 }
 
 /// How it ended.

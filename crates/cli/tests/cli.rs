@@ -834,6 +834,20 @@ fn policy_check_explains_which_policy_decided() {
         out.contains("refused by default") && !out.contains("ALLOW"),
         "{out}"
     );
+    // Each explanation read the file's access facts, and is recorded as such.
+    let o = i.run(&["audit", "export"]);
+    let explained: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"].take())
+        .filter(|e| e["action"] == "explain")
+        .collect();
+    assert_eq!(explained.len(), 2, "{explained:?}");
+    assert_eq!(explained[1]["persons"][0], id.as_str());
+    assert_eq!(explained[1]["principal"], "cli");
+    assert!(explained[1]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("principal=c.b role=counsellor agency=ML-093-01 act=read"));
     let out = check(&[
         "--principal",
         "c.durand",

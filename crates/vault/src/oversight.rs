@@ -13,15 +13,33 @@ use rempart_store::StoreError;
 impl Vault {
     /// Explains what the policy decides for a principal acting on a file: the facts the
     /// policy was given and, per category (or for the whole file), the decision and the
-    /// policies that made it. For operators (`rempart policy check`); returns no personal data.
+    /// policies that made it. For operators (`rempart policy check`, asked `by` the local
+    /// administrator); returns no personal data but the file's access facts, and is recorded.
     pub fn explain(
         &self,
+        by: &Principal,
         who: &Principal,
         id: &str,
         act: Act,
         purpose: Purpose,
     ) -> Result<Explanation, VaultError> {
         let (stored, dk) = self.load(id)?;
+        let mut e = self.entry(
+            by,
+            Action::Explain,
+            vec![stored.id.clone()],
+            vec![],
+            Some(purpose),
+            Outcome::Allowed,
+        );
+        e.detail = Some(format!(
+            "for principal={} role={} agency={} act={}",
+            who.name(),
+            who.role().as_str(),
+            who.agency().as_str(),
+            act.as_str()
+        ));
+        self.store.append_audit(&[e])?;
         let minor = self.minor(&stored, &dk)?;
         let caller = Caller::of(who);
         let facts = access::facts(&stored, minor);

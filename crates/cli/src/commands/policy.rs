@@ -31,7 +31,7 @@ pub(crate) fn policy(
                 who = who.with_break_glass("(policy check)".into());
             }
             let e = vault
-                .explain(&who, &person, act, purpose)
+                .explain(&local_admin()?, &who, &person, act, purpose)
                 .with_context(|| format!("explaining a decision on file {person}"))?;
             println!(
                 "{} ({}, {}) · {} · file {person} (agency {}, counsellor {}, partners [{}], {}) · purpose {}{}",
