@@ -463,6 +463,13 @@ fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
         s.get(Some(&op), "/v1/audit/proof/inclusion?seq=abc").status,
         422
     );
+    // Past the log: a 404 that says so, not "no such file".
+    let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=999999");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json["detail"],
+        "no such checkpoint or entry in the audit log"
+    );
     drop(s);
     i.token("other", "dpo", &agency); // one more entry, and a checkpoint covering it
     let o = i.run(&["audit", "checkpoint"]);

@@ -203,6 +203,13 @@ impl IntoResponse for ApiError {
                     why.into(),
                     vec![],
                 ),
+                VaultError::NotInLog => problem(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "Not found",
+                    e.to_string(),
+                    vec![],
+                ),
                 VaultError::NotFound => problem(
                     StatusCode::NOT_FOUND,
                     "not-found",

@@ -23,6 +23,9 @@ pub enum VaultError {
         /// Seconds until the budget has room.
         retry_after: u64,
     },
+    /// No signed checkpoint of that size, or no entry at that position under it.
+    #[error("no such checkpoint or entry in the audit log")]
+    NotInLog,
     /// No such file visible to the caller.
     #[error("no such file")]
     NotFound,

@@ -1234,7 +1234,7 @@ fn proofs_verify_with_the_public_key_alone_and_catch_a_forged_entry() {
     );
     assert!(matches!(
         f.vault.inclusion_proof(&op, 14, None),
-        Err(VaultError::NotFound)
+        Err(VaultError::NotInLog)
     ));
     // Every proof handed out was recorded (who read the log, which entry).
     let mut out = Vec::new();

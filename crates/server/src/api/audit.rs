@@ -232,7 +232,7 @@ pub(crate) async fn checkpoint(
     let cp = c
         .run(&s.vault, Ok(()), |v, p, ()| v.checkpoint_for(&p))
         .await?;
-    let cp = cp.ok_or(ApiError::Vault(VaultError::NotFound))?;
+    let cp = cp.ok_or(ApiError::Vault(VaultError::NotInLog))?;
     Ok(Json(CheckpointResponse::from(cp)))
 }
 

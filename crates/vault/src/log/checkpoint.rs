@@ -72,7 +72,7 @@ impl Vault {
             .checkpoints()?
             .into_iter()
             .find(|c| c.size == size)
-            .ok_or(VaultError::NotFound)
+            .ok_or(VaultError::NotInLog)
     }
 
     /// The latest signed checkpoint, for `p` if the policy allows it.

@@ -22,10 +22,10 @@ impl Vault {
         self.audit_reader(p, LogAct::Prove, Action::AuditProof)?;
         let checkpoint = match size {
             Some(s) => self.checkpoint_of_size(s)?,
-            None => self.latest_checkpoint()?.ok_or(VaultError::NotFound)?,
+            None => self.latest_checkpoint()?.ok_or(VaultError::NotInLog)?,
         };
         if seq == 0 || seq > checkpoint.size {
-            return Err(VaultError::NotFound);
+            return Err(VaultError::NotInLog);
         }
         self.record_proof(p, format!("inclusion seq={seq} size={}", checkpoint.size))?;
         let mut entry = None;
@@ -35,7 +35,7 @@ impl Vault {
             }
             false
         })?;
-        let entry = entry.ok_or(VaultError::NotFound)?;
+        let entry = entry.ok_or(VaultError::NotInLog)?;
         let path = rempart_audit::merkle::inclusion_path(
             &mut *self.store.audit_subtrees()?,
             seq - 1,
