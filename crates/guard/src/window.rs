@@ -8,22 +8,19 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Debug, Default)]
 pub(crate) struct Window {
     counted: HashMap<String, u64>,
-    order: VecDeque<(u64, Option<String>, u64)>,
-    total: u64,
+    /// When each entry was counted, and the person (`None`: an event, a refusal).
+    order: VecDeque<(u64, Option<String>)>,
 }
 
 impl Window {
     /// Drops what was counted `len` seconds or more before `now`.
     pub(crate) fn expire(&mut self, now: u64, len: u64) {
-        while let Some((t, _, _)) = self.order.front() {
+        while let Some((t, _)) = self.order.front() {
             if t.saturating_add(len) > now {
                 break;
             }
-            if let Some((_, id, w)) = self.order.pop_front() {
-                if let Some(id) = id {
-                    self.counted.remove(&id);
-                }
-                self.total -= w;
+            if let Some((_, Some(id))) = self.order.pop_front() {
+                self.counted.remove(&id);
             }
         }
     }
@@ -35,12 +32,12 @@ impl Window {
 
     /// The people the window holds, in the order they were counted.
     pub(crate) fn people(&self) -> impl Iterator<Item = &str> {
-        self.order.iter().filter_map(|(_, id, _)| id.as_deref())
+        self.order.iter().filter_map(|(_, id)| id.as_deref())
     }
 
     /// How many entries the window holds.
     pub(crate) fn total(&self) -> u64 {
-        self.total
+        self.order.len() as u64
     }
 
     /// Counts `id` at `now`, unless it is counted already.
@@ -49,14 +46,12 @@ impl Window {
             return;
         }
         self.counted.insert(id.to_string(), now);
-        self.order.push_back((now, Some(id.to_string()), 1));
-        self.total += 1;
+        self.order.push_back((now, Some(id.to_string())));
     }
 
     /// Counts an event (a refusal) at `now`.
     pub(crate) fn add_event(&mut self, now: u64) {
-        self.order.push_back((now, None, 1));
-        self.total += 1;
+        self.order.push_back((now, None));
     }
 
     /// Seconds from `now` until `added` more fits under `limit`, at least 1; the whole window
@@ -65,9 +60,9 @@ impl Window {
         if added > limit {
             return len;
         }
-        let mut left = self.total;
-        for (t, _, w) in &self.order {
-            left -= w;
+        let mut left = self.total();
+        for (t, _) in &self.order {
+            left -= 1;
             if left + added <= limit {
                 return t.saturating_add(len).saturating_sub(now).max(1);
             }

@@ -203,14 +203,7 @@ impl IntoResponse for ApiError {
                     why.into(),
                     vec![],
                 ),
-                VaultError::NotInLog => problem(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "Not found",
-                    e.to_string(),
-                    vec![],
-                ),
-                VaultError::NotFound => problem(
+                VaultError::NotFound | VaultError::NotInLog => problem(
                     StatusCode::NOT_FOUND,
                     "not-found",
                     "Not found",

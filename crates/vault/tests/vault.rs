@@ -2668,6 +2668,46 @@ mod containment {
     }
 
     #[test]
+    fn a_token_made_today_is_on_probation() {
+        // No eight days: the token of `guarded` is eight days old; this one is new.
+        let (f, _, old, _) = guarded(0);
+        let agency = Agency::parse("ML-1").unwrap();
+        let (new, _) = f
+            .vault
+            .create_token(
+                &Principal::local(agency.clone()),
+                "c.new",
+                Role::Counsellor,
+                &agency,
+                86_400,
+            )
+            .unwrap();
+        let fresh = f.vault.authenticate(new.reveal_once()).unwrap();
+        let seasoned = f.vault.authenticate(&old).unwrap();
+        let service = as_role("app", "ML-1", Role::Service);
+        let caseload = |p: &Principal, tag: usize| -> Vec<String> {
+            (0..12)
+                .map(|i| {
+                    let input = followed_by(
+                        p,
+                        file("ML-1", &name_of(tag + i), &format!("q{tag}-{i}@example.fr")),
+                    );
+                    f.vault.create(&service, input).unwrap()
+                })
+                .collect()
+        };
+        // Twelve files of one's own caseload within a minute: past probation's 10.
+        let reads = |p: &Principal, ids: &[String]| {
+            ids.iter()
+                .map(|id| f.vault.read(p, id, Purpose::Accompaniment, None).is_ok())
+                .filter(|ok| *ok)
+                .count()
+        };
+        assert_eq!(reads(&fresh, &caseload(&fresh, 0)), 10);
+        assert_eq!(reads(&seasoned, &caseload(&seasoned, 100)), 12);
+    }
+
+    #[test]
     fn the_caseload_is_read_freely_and_the_same_file_counts_once() {
         let (f, _, token, _) = guarded(0);
         let p = f.vault.authenticate(&token).unwrap();
