@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 23] = [
+pub const ACTIONS: [Action; 24] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -60,6 +60,7 @@ pub const ACTIONS: [Action; 23] = [
     Action::FactsBind,
     Action::ContainmentAlert,
     Action::Explain,
+    Action::DecoyPlant,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -243,6 +244,7 @@ fn action_code(a: Action) -> u8 {
         Action::FactsBind => 20,
         Action::ContainmentAlert => 21,
         Action::Explain => 22,
+        Action::DecoyPlant => 23,
     }
 }
 
@@ -504,7 +506,7 @@ mod tests {
              \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
              \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\",\"integrity_alert\",\
              \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\",\
-             \"containment_alert\",\"explain\""
+             \"containment_alert\",\"explain\",\"decoy_plant\""
         );
     }
 

@@ -60,6 +60,9 @@ pub enum Action {
     /// What the policy decides on a file was explained (`rempart policy check`): the file's
     /// access facts were read (`persons`: the file; `detail`: for whom, which act).
     Explain,
+    /// Decoy files were planted (`rempart decoys plant`; `detail`: the agency and how many).
+    /// The decoys are not named: the log is read by people who must not learn which they are.
+    DecoyPlant,
 }
 
 /// How it ended.

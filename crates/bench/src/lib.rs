@@ -21,6 +21,7 @@
 mod audit;
 mod authz;
 mod baseline;
+mod guard;
 mod load;
 mod noaudit;
 mod nopolicy;

@@ -9,9 +9,10 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, FactsChange, FactsUpgrade, FileStore,
-    IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots,
-    Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
+    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, FactsChange,
+    FactsUpgrade, FileStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
+    Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord,
+    TokenStore,
 };
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
@@ -85,6 +86,9 @@ impl FileStore for WithoutReadAudit {
     fn count_persons(&self) -> Result<u64, StoreError> {
         self.0.count_persons()
     }
+    fn agencies(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.0.agencies()
+    }
 }
 
 impl Reads for WithoutReadAudit {
@@ -120,6 +124,24 @@ impl TokenStore for WithoutReadAudit {
         a: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.0.change_tokens(principal, changes, a)
+    }
+}
+
+impl AlertStore for WithoutReadAudit {
+    fn raise_alert(
+        &self,
+        alert: &AlertRecord,
+        principal: &PrincipalRecord,
+        changes: &[TokenChange],
+        a: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        self.0.raise_alert(alert, principal, changes, a)
+    }
+    fn alerts(&self, before: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        self.0.alerts(before, limit)
+    }
+    fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        self.0.alert(id)
     }
 }
 

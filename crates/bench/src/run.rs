@@ -206,6 +206,15 @@ fn row(name: &str, r: &LoadResult) -> String {
     )
 }
 
+/// Decisions of the containment benchmark.
+const GUARD_DECISIONS: usize = 200_000;
+
+/// Budgets of the guarded server: containment counts every person, and no round comes near.
+const UNREACHABLE_BUDGETS: &str = "[guard]\nprobation = \"0s\"\n\
+[guard.limits.counsellor]\n\
+all = { minute = 1000000000, hour = 1000000000, day = 1000000000 }\n\
+outside = { minute = 1000000000, hour = 1000000000, day = 1000000000 }\n";
+
 /// Requests of the authorisation benchmark.
 const AUTHZ_REQUESTS: usize = 200_000;
 
@@ -259,6 +268,8 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             machine()
         );
         out.push_str(&crate::authz::run(AUTHZ_REQUESTS)?);
+        out.push('\n');
+        out.push_str(&crate::guard::run(GUARD_DECISIONS));
         if o.audit_entries > 0 {
             out.push('\n');
             out.push_str(&crate::audit::run(root, o.audit_entries)?);
@@ -369,10 +380,22 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     };
     let mut serve = Command::new(&o.exe);
     serve
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--guard", "off"])
         .env("RUST_LOG", "warn");
     store_args(&mut serve, &own_copy("data-serve")?);
     let secured = ChildServer::start(&mut serve)?;
+    // The same server with containment on, under budgets no round reaches: what counting
+    // every person of every response costs.
+    let guard_toml = root.join("guard.toml");
+    std::fs::write(&guard_toml, UNREACHABLE_BUDGETS)?;
+    let mut guarded_cmd = Command::new(&o.exe);
+    guarded_cmd
+        .arg("--config")
+        .arg(&guard_toml)
+        .args(["serve", "--listen", "127.0.0.1:0", "--guard", "on"])
+        .env("RUST_LOG", "warn");
+    store_args(&mut guarded_cmd, &own_copy("data-guarded")?);
+    let guarded = ChildServer::start(&mut guarded_cmd)?;
     let mut noaudit_cmd = Command::new(&o.exe);
     noaudit_cmd
         .arg("bench-no-audit")
@@ -399,11 +422,12 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         .enable_all()
         .build()?;
     let query = "?purpose=accompaniment";
-    let servers: [(&ChildServer, Option<&str>); 4] = [
+    let servers: [(&ChildServer, Option<&str>); 5] = [
         (&secured, Some(&token)),
         (&noaudit, Some(&token)),
         (&baseline, None),
         (&nopolicy, Some(&token)),
+        (&guarded, Some(&token)),
     ];
     let rounds = o.rounds.max(1);
     // rounds × servers: the servers take turns, so that a slow spell of the machine falls on
@@ -474,7 +498,13 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         }
     };
     let errors: u64 = runs.iter().flatten().map(|r| r.0.errors).sum();
-    let (sec, quiet, base, open) = (&results[0].0, &results[1].0, &results[2].0, &results[3].0);
+    let (sec, quiet, base, open, guard) = (
+        &results[0].0,
+        &results[1].0,
+        &results[2].0,
+        &results[3].0,
+        &results[4].0,
+    );
     let cpu_us = |k: usize| {
         results[k]
             .1
@@ -512,6 +542,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         ("the same vault with read auditing dropped (`rempart bench-no-audit`, measurement only)", quiet),
         ("baseline: same stack, plaintext SQLite table, no authentication, encryption or audit", base),
         ("the same vault with the policies replaced by the former agency rule in plain Rust (`rempart bench-no-policy`, measurement only)", open),
+        ("`rempart serve` with containment on (`--guard on`, budgets no round reaches): every person of every response counted", guard),
     ]
     .into_iter()
     .enumerate()
@@ -529,6 +560,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
          | CPU of `rempart serve`'s audit writer thread + indexer thread per request (rounds: {}) | {} | |\n\
          | wait of `rempart serve`'s audit writer thread for a CPU each time it is scheduled in, and its nice value (rounds: {}) | {} | |\n\
          | `rempart serve` / vault without policy evaluation (cost of the Cedar policies) | {:.2} (rounds: {}) | |\n\
+         | `rempart serve --guard on` / `rempart serve --guard off` (cost of containment) | {:.2} (rounds: {}) | ≥ 0.95 (issue 18) |\n\
          | `rempart serve` / baseline (all of it) | {:.2} | |\n\
          | peak memory `rempart serve` (VmHWM) | {} | |\n\
          | peak memory baseline (VmHWM) | {} | |\n",
@@ -552,6 +584,8 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         )),
         sec.rps / open.rps.max(1e-9),
         round_ratios(0, 3),
+        guard.rps / sec.rps.max(1e-9),
+        round_ratios(4, 0),
         sec.rps / base.rps.max(1e-9),
         mem(&secured),
         mem(&baseline)
@@ -563,8 +597,11 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
     drop(noaudit);
     drop(baseline);
     drop(nopolicy);
+    drop(guarded);
     out.push('\n');
     out.push_str(&crate::authz::run(AUTHZ_REQUESTS)?);
+    out.push('\n');
+    out.push_str(&crate::guard::run(GUARD_DECISIONS));
     if o.audit_entries > 0 {
         out.push('\n');
         out.push_str(&crate::audit::run(root, o.audit_entries)?);

@@ -40,6 +40,17 @@ impl Application {
         }
         let every = Duration::from_secs(s.serve.checkpoint_every);
         let options = serve_options(s)?;
+        let vault = match crate::alerting::sink(&s.alerts)? {
+            Some(sink) => vault.with_alert_sink(sink),
+            None => vault,
+        };
+        let vault = match s.guard.config()? {
+            Some(config) => vault.with_guard(config),
+            None => {
+                eprintln!("rempart: containment is off (--guard off): nothing limits how many people a token reads");
+                vault
+            }
+        };
         // Vault calls run on the blocking pool; a few dozen threads keep every core busy on
         // SQLite and AES without each holding its own connections and page cache.
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,7 +1,8 @@
 //! The command line (docs/api.md).
 
 use crate::settings::{
-    Layer, LogFormat, LogLayer, ServeLayer, StoreLayer, TlsLayer, VaultLayer, WitnessLayer,
+    AlertsLayer, GuardLayer, GuardMode, Layer, LogFormat, LogLayer, ServeLayer, StoreLayer,
+    TlsLayer, VaultLayer, WitnessLayer,
 };
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
@@ -141,6 +142,60 @@ pub struct ServeFlags {
     /// Log lines on standard error as text or JSON [default: text].
     #[arg(long, env = "REMPART_LOG_FORMAT", value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Containment: every response carrying personal data counted against the principal's
+    /// budgets of distinct people, `on`, or `off` (for a benchmark, never for real data)
+    /// [default: on].
+    #[arg(long, env = "REMPART_GUARD", value_enum, value_name = "MODE")]
+    pub guard: Option<GuardMode>,
+    /// How long a new principal, or one whose role or agency changed, stays on the small
+    /// probation budgets: a number followed by d, h, m or s [default: 7d].
+    #[arg(long, env = "REMPART_GUARD_PROBATION", value_name = "DURATION")]
+    pub guard_probation: Option<String>,
+    /// Refusals within an hour after which containment suspends the principal [default: 3].
+    #[arg(long, env = "REMPART_GUARD_SUSPEND_AFTER_REFUSALS", value_name = "N")]
+    pub suspend_after_refusals: Option<u32>,
+    /// Webhook receiving each containment alert as a JSON POST signed with HMAC-SHA-256.
+    #[arg(
+        long,
+        env = "REMPART_ALERT_WEBHOOK_URL",
+        value_name = "URL",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub alert_webhook_url: Option<SecretString>,
+    /// The webhook's signing secret, at least 32 bytes (prefer the environment variable).
+    #[arg(
+        long,
+        env = "REMPART_ALERT_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub alert_webhook_secret: Option<SecretString>,
+    /// Syslog socket receiving each alert (RFC 5424, structured data), or `off`. The default
+    /// socket is optional (a warning if absent); one given here must accept the message.
+    #[arg(long, env = "REMPART_ALERT_SYSLOG", value_name = "SOCKET")]
+    pub alert_syslog: Option<PathBuf>,
+    /// SMTP server for alert emails (smtp:// or smtps://, credentials in the URL).
+    #[arg(
+        long,
+        env = "REMPART_ALERT_SMTP_URL",
+        value_name = "URL",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub alert_smtp_url: Option<SecretString>,
+    /// Sender of alert emails.
+    #[arg(long, env = "REMPART_ALERT_EMAIL_FROM", value_name = "ADDRESS")]
+    pub alert_email_from: Option<String>,
+    /// Recipients of alert emails, comma-separated.
+    #[arg(
+        long,
+        env = "REMPART_ALERT_EMAIL_TO",
+        value_name = "ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub alert_email_to: Option<Vec<String>>,
 }
 
 impl ServeFlags {
@@ -161,6 +216,20 @@ impl ServeFlags {
             },
             log: LogLayer {
                 format: self.log_format,
+            },
+            guard: GuardLayer {
+                mode: self.guard,
+                probation: self.guard_probation.clone(),
+                suspend_after_refusals: self.suspend_after_refusals,
+                ..GuardLayer::default()
+            },
+            alerts: AlertsLayer {
+                webhook_url: self.alert_webhook_url.clone(),
+                webhook_secret: self.alert_webhook_secret.clone(),
+                syslog: self.alert_syslog.clone(),
+                smtp_url: self.alert_smtp_url.clone(),
+                email_from: self.alert_email_from.clone(),
+                email_to: self.alert_email_to.clone(),
             },
             ..Layer::default()
         }
@@ -228,7 +297,7 @@ pub enum Command {
     },
     /// Runs the benchmarks (import, secured and baseline HTTP reads) and prints a Markdown report.
     Bench {
-        /// Files to import (0: only the authorisation and audit-log benchmarks).
+        /// Files to import (0: only the authorisation, containment and audit-log benchmarks).
         #[arg(long, default_value_t = 100_000)]
         files: usize,
         /// Agencies.
@@ -278,6 +347,18 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long)]
         listen: String,
+    },
+    /// Containment's alerts: the principals suspended, why, and the people exposed; restoring
+    /// one.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+    /// Decoy files: synthetic files that no work reaches, planted for containment (reading
+    /// or finding one suspends the principal at once).
+    Decoys {
+        #[command(subcommand)]
+        command: DecoysCommand,
     },
     /// Master key operations.
     Keys {
@@ -390,6 +471,61 @@ pub enum TokenCommand {
         store: StoreArgs,
         /// The token's id (`tok_…`, as `token list` shows it).
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Lists containment's alerts, newest first: id, time, principal, role, agency, trip,
+    /// people exposed, state.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Most alerts listed (1 to 200).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Shows one alert: its signals and the people exposed (pseudonymous ids), as JSON.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The alert's id (`alr_…`).
+        id: String,
+    },
+    /// Restores the principal an open alert suspended, with a written justification (10 to
+    /// 500 characters): its tokens that were not revoked work again (recorded). A running
+    /// server counts the principal afresh only when restored through the API.
+    Restore {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The alert's id (`alr_…`).
+        id: String,
+        /// Why the principal may work again: what was checked.
+        #[arg(long)]
+        justification: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecoysCommand {
+    /// Plants N synthetic decoy files in each agency (every agency with files, or those
+    /// given): no caseload, no enrolment, no search key of a real file of the agency. They sit
+    /// in the agency's listings and answer plausible searches, look like real files through the
+    /// API, and are left out of counts. Recorded, without naming them.
+    Plant {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Decoys to plant in each agency (1 to 1,000).
+        #[arg(long, value_name = "N")]
+        per_agency: usize,
+        /// Plant in this agency only (repeatable) [default: every agency with files].
+        #[arg(long = "agency", value_name = "CODE")]
+        agencies: Vec<String>,
+    },
+    /// Lists the agencies with files and the decoys each holds.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 

@@ -2,7 +2,7 @@
 //! and files, a token per role, example calls printed, then the server.
 
 use crate::commands::{create_token, import, init, open_vault, synth};
-use crate::settings::{Settings, StoreSettings};
+use crate::settings::{AlertSettings, Settings, StoreSettings};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
@@ -36,6 +36,15 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
     store.witness.file = Some(root.join("audit.witness"));
     store.witness.url = None;
     store.witness.syslog = Some(PathBuf::from("off"));
+    // Its alerts stay in it too (the database, `GET /v1/alerts`).
+    store.alerts = AlertSettings {
+        webhook_url: None,
+        webhook_secret: None,
+        syslog: Some(PathBuf::from("off")),
+        smtp_url: None,
+        email_from: None,
+        email_to: Vec::new(),
+    };
     init(&store, false)?;
     let vault = open_vault(&store)?;
     let csv = root.join("synthetic.csv");
@@ -46,6 +55,8 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
     let agencies = rempart_synth::agency_codes(3);
     let c0 = rempart_synth::counsellors(0)[0].clone();
     let c1 = rempart_synth::counsellors(1)[0].clone();
+    // A second counsellor of the first agency, whose token the demonstration treats as stolen.
+    let stolen = rempart_synth::counsellors(0)[1].clone();
     let roles = [
         (c0.as_str(), "counsellor", agencies[0].as_str()),
         (c1.as_str(), "counsellor", agencies[1].as_str()),
@@ -53,6 +64,7 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
         ("rssi", "operator", agencies[0].as_str()),
         ("dpo", "dpo", agencies[0].as_str()),
         ("case-app", "service", agencies[0].as_str()),
+        (stolen.as_str(), "counsellor", agencies[0].as_str()),
     ];
     let mut tokens = Vec::new();
     for (name, role, agency) in roles {
@@ -83,16 +95,28 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
     }
     // A file of the agency outside that caseload, for the break-glass example.
     let dpo = vault.authenticate(&tokens[4].3)?;
-    let other = vault
-        .list(&dpo, rempart_domain::Purpose::DataSubjectRequest, None, 50)
-        .ok()
-        .and_then(|page| {
-            page.items
-                .into_iter()
-                .map(|h| h.id)
-                .find(|h| !caseload.items.iter().any(|c| &c.id == h))
-        })
+    let agency_files: Vec<String> = vault
+        .list(&dpo, rempart_domain::Purpose::DataSubjectRequest, None, 200)
+        .map(|page| page.items.into_iter().map(|h| h.id).collect())
+        .unwrap_or_default();
+    let other = agency_files
+        .iter()
+        .find(|h| !caseload.items.iter().any(|c| &c.id == *h))
+        .cloned()
         .unwrap_or_else(|| "ID".into());
+    // Ten files of the agency outside the stolen counsellor's caseload, for the containment
+    // example.
+    let stolen_p = vault.authenticate(&tokens[6].3)?;
+    let theirs: Vec<String> = vault
+        .list(&stolen_p, rempart_domain::Purpose::Accompaniment, None, 200)
+        .map(|page| page.items.into_iter().map(|h| h.id).collect())
+        .unwrap_or_default();
+    let outside: Vec<String> = agency_files
+        .iter()
+        .filter(|id| !theirs.contains(id))
+        .take(10)
+        .cloned()
+        .collect();
     let sample = rempart_synth::generate(files.max(10), 3, 2026)
         .into_iter()
         .find(|f| f.agency == agencies[0]);
@@ -148,6 +172,19 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
             agencies[0]
         );
         println!("  curl -s {base}/openapi.json | head -c 300\n");
+        println!(
+            "Containment (docs/containment.md): the token of {} is stolen, and reads files of the agency outside their caseload.",
+            tokens[6].0
+        );
+        println!("  export S={}", tokens[6].3);
+        println!(
+            "  for id in {}; do curl -s -o /dev/null -w '%{{http_code}} ' -H \"Authorization: Bearer $S\" \"{base}/v1/persons/$id?purpose=accompaniment\"; done; echo   # 200 five times (a new token's budget outside its caseload), 429 twice, then 403: suspended",
+            outside.join(" ")
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/alerts'   # the operator sees the alert: who, why, the five people exposed\n",
+            tokens[3].3
+        );
         println!("Listening on {base} — Ctrl-C to stop.");
     }
     app.run()?;

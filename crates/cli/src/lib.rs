@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![forbid(unused_must_use)]
 
+mod alerting;
 mod app;
 mod cli;
 mod commands;

@@ -8,6 +8,14 @@
 //! Secrets (a URL that may carry credentials) are [`SecretString`]s: `Debug` prints them
 //! redacted, and no error repeats a value read from the file, only its key and line.
 
+mod alerts;
+mod guard;
+
+pub use alerts::{AlertSettings, AlertsLayer};
+pub use guard::{
+    BudgetToml, GuardLayer, GuardMode, GuardSettings, GuardSettingsError, LimitsToml,
+    DEFAULT_PROBATION, DEFAULT_SUSPEND_AFTER_REFUSALS,
+};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -37,6 +45,8 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub tokens: TokenSettings,
     pub log: LogSettings,
+    pub guard: GuardSettings,
+    pub alerts: AlertSettings,
 }
 
 /// `[store]`: where the data and its key are.
@@ -124,6 +134,8 @@ pub struct Layer {
     pub tls: TlsLayer,
     pub tokens: TokensLayer,
     pub log: LogLayer,
+    pub guard: GuardLayer,
+    pub alerts: AlertsLayer,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -317,6 +329,8 @@ impl Layer {
             tls: TlsLayer { cert, key },
             tokens: TokensLayer { max_lifetime },
             log: LogLayer { format },
+            guard,
+            alerts,
         } = self;
         Layer {
             store: StoreLayer {
@@ -354,6 +368,8 @@ impl Layer {
             log: LogLayer {
                 format: over.log.format.or(format),
             },
+            guard: guard.over(over.guard),
+            alerts: alerts.over(over.alerts),
         }
     }
 
@@ -384,6 +400,8 @@ impl Layer {
             tls: TlsLayer { cert, key },
             tokens: TokensLayer { max_lifetime },
             log: LogLayer { format },
+            guard,
+            alerts,
         } = self;
         Settings {
             store: StoreSettings {
@@ -412,6 +430,8 @@ impl Layer {
             log: LogSettings {
                 format: format.unwrap_or_default(),
             },
+            guard: guard.resolve(),
+            alerts: alerts.resolve(),
         }
     }
 
@@ -430,6 +450,7 @@ impl Layer {
         rebase(&mut self.vault.policies);
         rebase(&mut self.witness.file);
         rebase(&mut self.witness.syslog);
+        rebase(&mut self.alerts.syslog);
         rebase(&mut self.tls.cert);
         rebase(&mut self.tls.key);
         self
@@ -507,6 +528,23 @@ mod tests {
             tls: TlsLayer { cert, key },
             tokens: TokensLayer { max_lifetime },
             log: LogLayer { format },
+            guard:
+                GuardLayer {
+                    mode,
+                    probation,
+                    suspend_after_refusals,
+                    limits,
+                    probation_limits,
+                },
+            alerts:
+                AlertsLayer {
+                    webhook_url,
+                    webhook_secret,
+                    syslog: alert_syslog,
+                    smtp_url,
+                    email_from,
+                    email_to,
+                },
         } = l;
         [
             ("store.data", data.is_none()),
@@ -530,6 +568,23 @@ mod tests {
             ("tls.key", key.is_none()),
             ("tokens.max_lifetime", max_lifetime.is_none()),
             ("log.format", format.is_none()),
+            ("guard.mode", mode.is_none()),
+            ("guard.probation", probation.is_none()),
+            (
+                "guard.suspend_after_refusals",
+                suspend_after_refusals.is_none(),
+            ),
+            (
+                "guard.limits",
+                limits.len() != rempart_domain::Role::ALL.len(),
+            ),
+            ("guard.probation_limits", probation_limits.is_none()),
+            ("alerts.webhook_url", webhook_url.is_none()),
+            ("alerts.webhook_secret", webhook_secret.is_none()),
+            ("alerts.syslog", alert_syslog.is_none()),
+            ("alerts.smtp_url", smtp_url.is_none()),
+            ("alerts.email_from", email_from.is_none()),
+            ("alerts.email_to", email_to.is_none()),
         ]
         .into_iter()
         .filter_map(|(k, none)| none.then_some(k))
@@ -564,6 +619,11 @@ mod tests {
         // No secret is set in it.
         let example = parse(EXAMPLE).unwrap();
         assert!(example.store.database_url.is_none() && example.witness.url.is_none());
+        assert!(
+            example.alerts.webhook_url.is_none()
+                && example.alerts.webhook_secret.is_none()
+                && example.alerts.smtp_url.is_none()
+        );
     }
 
     #[test]
@@ -708,15 +768,17 @@ mod tests {
     fn secrets_are_never_printed() {
         let l = parse(
             "[store]\ndatabase_url = \"postgres://u:hunter2@db/x\"\n\
-             [witness]\nurl = \"https://w:t0k3n@witness.example/cp\"\n",
+             [witness]\nurl = \"https://w:t0k3n@witness.example/cp\"\n\
+             [alerts]\nwebhook_url = \"https://siem.example/h?k=w3bh00k\"\n\
+             webhook_secret = \"s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t\"\n\
+             smtp_url = \"smtp://u:sm7p@relay.example\"\n",
         )
         .unwrap();
         let s = l.resolve();
         let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("t0k3n"),
-            "{shown}"
-        );
+        for secret in ["hunter2", "t0k3n", "w3bh00k", "s3cr3t", "sm7p"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
         assert_eq!(
             s.store.database_url.as_ref().map(|u| u.expose_secret()),
             Some("postgres://u:hunter2@db/x")

@@ -1248,6 +1248,68 @@ fn the_demo_starts_and_its_example_calls_answer_as_printed() {
     }
     assert!(checked >= 5, "{printed:?}");
     assert!(!printed.iter().any(|l| l.contains("/ID?")), "{printed:?}");
+    // The containment example: the loop answers as its comment says, and the alert is there.
+    let stolen = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("export S="))
+        .expect("the stolen token")
+        .to_string();
+    let lp = printed
+        .iter()
+        .find(|l| l.trim().starts_with("for id in "))
+        .expect("the containment loop");
+    assert!(lp.contains("# 200 five times (a new token's budget outside its caseload), 429 twice, then 403: suspended"), "{lp}");
+    let ids: Vec<&str> = lp
+        .trim()
+        .strip_prefix("for id in ")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(ids.len(), 10, "{lp}");
+    let url = lp
+        .split('"')
+        .find(|p| p.contains("/v1/persons/$id"))
+        .unwrap();
+    let statuses: Vec<u16> = ids
+        .iter()
+        .map(|id| {
+            client
+                .get(url.replace("$id", id))
+                .bearer_auth(&stolen)
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 429, 429, 403, 403, 403],
+        "{lp}"
+    );
+    let alerts_line = printed
+        .iter()
+        .find(|l| l.contains("/v1/alerts'"))
+        .expect("the alerts call");
+    let operator = alerts_line
+        .split("Bearer ")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let alerts: serde_json::Value = client
+        .get(alerts_line.split('\'').nth(1).unwrap())
+        .bearer_auth(operator)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(alerts[0]["people"].as_array().unwrap().len(), 5, "{alerts}");
+    assert_eq!(alerts[0]["trip"], "refusals");
     let _ = child.kill();
     let _ = child.wait();
 }

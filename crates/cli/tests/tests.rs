@@ -28,3 +28,6 @@ mod settings;
 
 /// The server built in-process (`rempart::Application`), as `serve` builds it.
 mod app;
+
+/// Containment: budgets per person, refusals, suspension, decoys, alerts to real peers.
+mod containment;

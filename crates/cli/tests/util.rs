@@ -214,6 +214,9 @@ pub struct Resp {
     pub status: u16,
     pub content_type: String,
     pub json: serde_json::Value,
+    /// The `Retry-After` header, if any.
+    #[allow(dead_code)]
+    pub retry_after: Option<String>,
 }
 
 impl Server {
@@ -249,6 +252,10 @@ impl Server {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
         let text = r.text().unwrap();
         let json = if text.is_empty() {
             serde_json::Value::Null
@@ -259,6 +266,7 @@ impl Server {
             status,
             content_type,
             json,
+            retry_after,
         }
     }
 

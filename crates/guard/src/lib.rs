@@ -85,6 +85,13 @@ const fn budget(minute: u32, hour: u32, day: u32) -> Budget {
     Budget { minute, hour, day }
 }
 
+/// The budgets of probation: a principal's first week, or a role without limits of its own
+/// (an operator, whose work is not reading files).
+const SMALL: Limits = Limits {
+    all: budget(10, 25, 25),
+    outside: budget(5, 10, 20),
+};
+
 /// What the guard decides with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardConfig {
@@ -134,14 +141,12 @@ impl Default for GuardConfig {
                     outside: budget(30, 100, 200),
                 },
             ),
+            ("operator", SMALL),
         ]
         .into_iter()
         .map(|(r, l)| (r.to_string(), l))
         .collect();
-        let small = Limits {
-            all: budget(10, 25, 25),
-            outside: budget(5, 10, 20),
-        };
+        let small = SMALL;
         GuardConfig {
             limits,
             default_limits: small,

@@ -69,6 +69,17 @@ impl Channel for HttpPost {
     }
 
     fn send(&self, message: &[u8]) -> Result<(), NotifyError> {
+        self.send_with(message, &[])
+    }
+}
+
+impl HttpPost {
+    /// Sends `message` with more header lines.
+    pub(crate) fn send_with(
+        &self,
+        message: &[u8],
+        headers: &[(&str, String)],
+    ) -> Result<(), NotifyError> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
@@ -77,14 +88,16 @@ impl Channel for HttpPost {
             .max_redirects(0)
             .build()
             .into();
-        let resp = agent
+        let mut request = agent
             .post(self.url.expose_secret())
-            .header("content-type", &self.content_type)
-            .send(message)
-            .map_err(|e| NotifyError::Http {
-                endpoint: self.endpoint.clone(),
-                reason: e.to_string(),
-            })?;
+            .header("content-type", &self.content_type);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let resp = request.send(message).map_err(|e| NotifyError::Http {
+            endpoint: self.endpoint.clone(),
+            reason: e.to_string(),
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(NotifyError::Status {

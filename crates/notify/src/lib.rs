@@ -1,6 +1,8 @@
 //! Outbound channels: where Rempart sends a message outside itself (a copy of an audit
-//! checkpoint, an alert, a notice). A [`Syslog`] socket receives an RFC 5424 message; an
-//! [`HttpPost`] endpoint receives the message as the body of a POST and must answer 2xx.
+//! checkpoint, an alert, a notice). A [`Syslog`] socket receives an RFC 5424 message (with
+//! structured data when asked); an [`HttpPost`] endpoint receives the message as the body of a
+//! POST and must answer 2xx; a [`Webhook`] is one whose messages are signed (HMAC-SHA-256); an
+//! [`Email`] goes to its recipients through an SMTP server.
 //! [`Outbound`] says what a failure means: an error for a channel the operator asked for, a
 //! warning (logged once) for one that is only there by default.
 //!
@@ -8,11 +10,15 @@
 //! never the URL's path, query or credentials.
 #![forbid(unsafe_code)]
 
+mod email;
 mod http;
 mod syslog;
+mod webhook;
 
+pub use email::Email;
 pub use http::{HttpPost, HttpStatus};
 pub use syslog::{Facility, Severity, Syslog};
+pub use webhook::{sign, Webhook, MIN_SECRET};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +51,18 @@ pub enum NotifyError {
     /// The HTTP request could not be made, or its answer not read.
     #[error("{endpoint}: {reason}")]
     Http { endpoint: String, reason: String },
+    /// A webhook's signing secret is too short.
+    #[error("the webhook secret must be at least {0} bytes")]
+    ShortSecret(usize),
+    /// An email address is not one (the text is not repeated).
+    #[error("{0} is not an email address")]
+    NotAnAddress(&'static str),
+    /// The SMTP URL is not one (the text is not repeated: it may hold credentials).
+    #[error("not an smtp:// or smtps:// URL")]
+    NotSmtp,
+    /// The SMTP server did not take the message.
+    #[error("{server}: {reason}")]
+    Smtp { server: String, reason: String },
     /// The HTTP endpoint answered, with a status other than 2xx.
     #[error("{endpoint} answered {status}")]
     Status {
@@ -99,7 +117,13 @@ impl<C: Channel> Outbound<C> {
     /// Sends `message`: the channel's error when it is required; when it is optional, `Ok`
     /// after a warning the first time it fails.
     pub fn send(&self, message: &[u8]) -> Result<(), NotifyError> {
-        match self.channel.send(message) {
+        self.report(self.channel.send(message))
+    }
+
+    /// What `result`, of a send through this channel, means: the error when the channel is
+    /// required; when it is optional, `Ok` after a warning the first time it fails.
+    pub fn report(&self, result: Result<(), NotifyError>) -> Result<(), NotifyError> {
+        match result {
             Ok(()) => Ok(()),
             Err(e) if self.required => Err(e),
             Err(e) => {

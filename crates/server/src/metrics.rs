@@ -65,5 +65,25 @@ pub(crate) async fn render(State(s): State<AppState>) -> impl IntoResponse {
     for ((m, r, st), (_, secs)) in &snapshot {
         let _ = writeln!(out, "rempart_http_request_seconds_sum{{method=\"{m}\",route=\"{r}\",status=\"{st}\"}} {secs}");
     }
+    let c = s.vault.containment_counts();
+    out.push_str("# HELP rempart_containment_refusals_total Responses containment refused (429): a budget of distinct people would have been overrun.\n# TYPE rempart_containment_refusals_total counter\n");
+    let _ = writeln!(out, "rempart_containment_refusals_total {}", c.refusals);
+    out.push_str("# HELP rempart_containment_trips_total Principals containment suspended, by what tripped.\n# TYPE rempart_containment_trips_total counter\n");
+    let _ = writeln!(
+        out,
+        "rempart_containment_trips_total{{trip=\"decoy\"}} {}",
+        c.decoy_trips
+    );
+    let _ = writeln!(
+        out,
+        "rempart_containment_trips_total{{trip=\"refusals\"}} {}",
+        c.refusal_trips
+    );
+    out.push_str("# HELP rempart_containment_suspensions_total Principals suspended by containment (every trip suspends).\n# TYPE rempart_containment_suspensions_total counter\n");
+    let _ = writeln!(
+        out,
+        "rempart_containment_suspensions_total {}",
+        c.decoy_trips + c.refusal_trips
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

@@ -154,3 +154,35 @@ pub fn a_write_returns_once_its_entry_is_in_the_log(open: &dyn Fn() -> Fixture) 
     assert_eq!(s.audit_len().unwrap(), 1);
     assert_eq!(s.audit_for_person("a", 10).unwrap().len(), 1);
 }
+
+/// A decoy is stored and read back as one, listed with the agency's files, and left out of
+/// the counts of files and of the agencies.
+pub fn decoys_are_kept_apart_from_counts(open: &dyn Fn() -> Fixture) {
+    let f = open();
+    let s = &*f.store;
+    let decoy = |id: &str, agency: &str| rempart_store::NewPerson {
+        counsellor: None,
+        decoy: true,
+        ..person(id, agency)
+    };
+    s.insert_persons(
+        &[person("a", "ML-1"), decoy("d", "ML-1"), decoy("e", "ML-2")],
+        &[],
+    )
+    .unwrap();
+    assert!(s.get_person("d").unwrap().unwrap().decoy);
+    assert!(!s.get_person("a").unwrap().unwrap().decoy);
+    let listed: Vec<String> = s
+        .list_persons(&ListScope::Agency("ML-1"), None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(listed, ["a", "d"], "a decoy sits in its agency's listing");
+    assert_eq!(s.count_persons().unwrap(), 1, "decoys are not counted");
+    assert_eq!(
+        s.agencies().unwrap(),
+        vec![("ML-1".to_string(), 1)],
+        "an agency of decoys only is none"
+    );
+}

@@ -26,7 +26,7 @@ mod tokens;
 
 pub use files::{
     a_write_returns_once_its_entry_is_in_the_log, an_insert_is_all_or_nothing_with_its_entries,
-    files_are_written_read_searched_listed_and_erased,
+    decoys_are_kept_apart_from_counts, files_are_written_read_searched_listed_and_erased,
 };
 pub use index::a_persons_history_is_complete_newest_first;
 pub use keys::{
@@ -35,7 +35,10 @@ pub use keys::{
 pub use log::{checkpoints_are_kept_by_size, entries_keep_their_order_leaves_and_subtrees};
 pub use reads::a_snapshot_sees_one_state_until_dropped;
 pub use refusing::Refusing;
-pub use tokens::tokens_change_only_over_their_tag_and_suspension_blocks_new_ones;
+pub use tokens::{
+    an_alert_comes_with_its_suspension_and_closes_with_the_restore,
+    tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,
+};
 
 use rempart_audit::AuditEntry;
 use rempart_domain::Category;
@@ -61,9 +64,11 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $open;
             files_are_written_read_searched_listed_and_erased,
             an_insert_is_all_or_nothing_with_its_entries,
+            decoys_are_kept_apart_from_counts,
             a_write_returns_once_its_entry_is_in_the_log,
             a_snapshot_sees_one_state_until_dropped,
             tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,
+            an_alert_comes_with_its_suspension_and_closes_with_the_restore,
             entries_keep_their_order_leaves_and_subtrees,
             checkpoints_are_kept_by_size,
             a_persons_history_is_complete_newest_first,
@@ -96,6 +101,7 @@ pub(crate) fn person(id: &str, agency: &str) -> NewPerson {
         index: vec![(1, [9; 32])],
         now: 100,
         facts_tag: vec![id.as_bytes()[0]; 32],
+        decoy: false,
     }
 }
 

@@ -3,9 +3,10 @@
 
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_store::{
-    AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor, FactsChange, FactsUpgrade,
-    FileStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot,
-    Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
+    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor,
+    FactsChange, FactsUpgrade, FileStore, IndexCheck, ListScope, NewPerson, PersonUpdate,
+    PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange,
+    TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -108,6 +109,9 @@ impl FileStore for Refusing {
     fn count_persons(&self) -> Result<u64, StoreError> {
         self.inner.count_persons()
     }
+    fn agencies(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.inner.agencies()
+    }
 }
 
 impl Reads for Refusing {
@@ -144,6 +148,25 @@ impl TokenStore for Refusing {
     ) -> Result<(), StoreError> {
         self.check()?;
         self.inner.change_tokens(principal, changes, a)
+    }
+}
+
+impl AlertStore for Refusing {
+    fn raise_alert(
+        &self,
+        alert: &AlertRecord,
+        principal: &PrincipalRecord,
+        changes: &[TokenChange],
+        a: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.raise_alert(alert, principal, changes, a)
+    }
+    fn alerts(&self, before: Option<&str>, limit: usize) -> Result<Vec<AlertRecord>, StoreError> {
+        self.inner.alerts(before, limit)
+    }
+    fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
+        self.inner.alert(id)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Tokens and principals' suspensions.
 
 use crate::{entry, token, Fixture};
-use rempart_store::{PrincipalRecord, StoreError, TokenChange};
+use rempart_store::{AlertRecord, PrincipalRecord, StoreError, TokenChange};
 
 /// Tokens are stored with their entry, found by hash, listed by creation time, changed only
 /// over the tag they were computed from; a suspended principal gets no new token, and its
@@ -85,4 +85,103 @@ pub fn tokens_change_only_over_their_tag_and_suspension_blocks_new_ones(
         Err(StoreError::PrincipalSuspended)
     ));
     assert!(s.token_by_hash(&[5; 32]).unwrap().is_none());
+}
+
+/// An alert is raised in the transaction that suspends its principal (a suspension that does
+/// not name every token raises nothing), listed newest first, and closed by the restore.
+pub fn an_alert_comes_with_its_suspension_and_closes_with_the_restore(open: &dyn Fn() -> Fixture) {
+    let f = open();
+    let s = &*f.store;
+    let t1 = token("t1", 1, "c.a");
+    let t2 = token("t2", 2, "c.a");
+    s.insert_token(&t1, &entry()).unwrap();
+    s.insert_token(&t2, &entry()).unwrap();
+    let change = |t: &rempart_store::TokenRecord, suspended: bool, tag: u8| TokenChange {
+        id: t.id.clone(),
+        expected: t.tag.clone(),
+        suspended,
+        revoked_at: None,
+        tag: vec![tag; 32],
+    };
+    let alert = |id: &str, at: i64| AlertRecord {
+        id: id.into(),
+        at,
+        principal: "c.a".into(),
+        role: "counsellor".into(),
+        agency: "ML-1".into(),
+        token: "t1".into(),
+        trip: "refusals".into(),
+        signals: "outside=20".into(),
+        people: vec!["p1".into(), "p2".into()],
+        restored_at: None,
+        restored_by: None,
+    };
+    let suspended = PrincipalRecord {
+        name: "c.a".into(),
+        suspended: true,
+        since: 30,
+        tag: Some(vec![6; 32]),
+    };
+    let before = s.audit_len().unwrap();
+    assert!(matches!(
+        s.raise_alert(
+            &alert("alr_1", 30),
+            &suspended,
+            &[change(&t1, true, 7)],
+            &[entry(), entry()]
+        ),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.alert("alr_1").unwrap().is_none(), "nothing raised");
+    assert_eq!(s.audit_len().unwrap(), before, "nothing recorded");
+    s.raise_alert(
+        &alert("alr_1", 30),
+        &suspended,
+        &[change(&t1, true, 7), change(&t2, true, 8)],
+        &[entry(), entry()],
+    )
+    .unwrap();
+    assert_eq!(s.audit_len().unwrap(), before + 2, "with its entries");
+    assert!(s.token_by_hash(&[1; 32]).unwrap().unwrap().suspended);
+    assert_eq!(s.alert("alr_1").unwrap(), Some(alert("alr_1", 30)));
+    let t1 = s.token_by_hash(&[1; 32]).unwrap().unwrap();
+    let t2 = s.token_by_hash(&[2; 32]).unwrap().unwrap();
+    let restored = PrincipalRecord {
+        name: "c.a".into(),
+        suspended: false,
+        since: 40,
+        tag: Some(vec![9; 32]),
+    };
+    s.change_tokens(
+        Some(&restored),
+        &[change(&t1, false, 10), change(&t2, false, 11)],
+        &entry(),
+    )
+    .unwrap();
+    let closed = s.alert("alr_1").unwrap().unwrap();
+    assert_eq!(closed.restored_at, Some(40));
+    assert_eq!(closed.restored_by.as_deref(), Some("c"));
+    let t1 = s.token_by_hash(&[1; 32]).unwrap().unwrap();
+    let t2 = s.token_by_hash(&[2; 32]).unwrap().unwrap();
+    s.raise_alert(
+        &alert("alr_2", 50),
+        &PrincipalRecord {
+            since: 50,
+            ..suspended
+        },
+        &[change(&t1, true, 12), change(&t2, true, 13)],
+        &[entry()],
+    )
+    .unwrap();
+    let ids = |before: Option<&str>| -> Vec<String> {
+        s.alerts(before, 10)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(ids(None), ["alr_2", "alr_1"], "newest first");
+    assert_eq!(ids(Some("alr_2")), ["alr_1"], "before an alert");
+    assert!(ids(Some("alr_9")).is_empty(), "before no alert: none");
+    assert_eq!(s.alerts(None, 1).unwrap().len(), 1, "at most the limit");
 }

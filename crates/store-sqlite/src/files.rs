@@ -11,7 +11,7 @@ use rempart_store::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub(crate) const COLUMNS: &str = "id, agency, counsellor, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives, facts_tag";
+pub(crate) const COLUMNS: &str = "id, agency, counsellor, dk_version, identity, social_security, agency_ids, contact, situation, education, professional, followup, legal_representatives, facts_tag, decoy";
 
 pub(crate) fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPerson> {
     let mut fields = Vec::new();
@@ -28,6 +28,7 @@ pub(crate) fn row_to_person(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPer
         dk_version: r.get(3)?,
         fields,
         facts_tag: r.get(4 + Category::ALL.len())?,
+        decoy: r.get(5 + Category::ALL.len())?,
     })
 }
 
@@ -148,9 +149,9 @@ impl FileStore for SqliteStore {
         {
             let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
             let sql = format!(
-                "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, facts_tag, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, {})",
+                "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, facts_tag, decoy, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, {})",
                 cols.join(", "),
-                (8..8 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                (9..9 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
             );
             let mut ins = tx.prepare_cached(&sql).map_err(db("prepare insert"))?;
             // Sorted inserts touch each B-tree page once instead of at random.
@@ -172,6 +173,7 @@ impl FileStore for SqliteStore {
                     &p.now,
                     &entries,
                     &p.facts_tag,
+                    &p.decoy,
                 ];
                 for v in &values {
                     params.push(v);
@@ -497,8 +499,25 @@ impl FileStore for SqliteStore {
 
     fn count_persons(&self) -> Result<u64, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
-        c.query_row("SELECT COUNT(*) FROM persons", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(db("count"))
+        c.query_row("SELECT COUNT(*) FROM persons WHERE decoy = 0", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n as u64)
+        .map_err(db("count"))
+    }
+
+    fn agencies(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let c = self.pool.read().map_err(db("open reader"))?;
+        let mut st = c
+            .prepare(
+                "SELECT agency, SUM(decoy) FROM persons GROUP BY agency HAVING SUM(1 - decoy) > 0 ORDER BY agency",
+            )
+            .map_err(db("agencies"))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(db("agencies"))?;
+        rows.collect::<Result<_, _>>().map_err(db("agencies"))
     }
 }

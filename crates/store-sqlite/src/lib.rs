@@ -17,6 +17,7 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod alerts;
 mod conn;
 mod facts;
 mod files;

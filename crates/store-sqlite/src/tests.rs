@@ -29,6 +29,7 @@ fn person(id: &str, agency: &str) -> NewPerson {
         index: vec![(1, [9; 32])],
         now: 100,
         facts_tag: vec![id.as_bytes()[0]; 32],
+        decoy: false,
     }
 }
 

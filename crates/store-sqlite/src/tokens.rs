@@ -179,6 +179,13 @@ impl TokenStore for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin token change"))?;
         change(&tx, principal, changes)?;
+        if let Some(p) = principal.filter(|p| !p.suspended) {
+            tx.execute(
+                "UPDATE alerts SET restored_at = ?1, restored_by = ?2 WHERE principal = ?3 AND restored_at IS NULL",
+                params![p.since, audit.principal, p.name],
+            )
+            .map_err(db("close alerts"))?;
+        }
         outbox(&tx, std::slice::from_ref(audit))?;
         tx.commit().map_err(db("commit token change"))?;
         drop(w);

@@ -66,6 +66,8 @@ pub trait FileStore: Send + Sync {
         now: i64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
-    /// Number of files.
+    /// Number of files, decoys left out.
     fn count_persons(&self) -> Result<u64, StoreError>;
+    /// Agencies with files, decoys left out, in order, and the decoys each holds.
+    fn agencies(&self) -> Result<Vec<(String, u64)>, StoreError>;
 }

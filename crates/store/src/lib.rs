@@ -3,6 +3,7 @@
 //!
 //! - [`FileStore`]: sealed files, blind indexes, caseloads and enrolments;
 //! - [`TokenStore`]: token hashes and principals' suspensions;
+//! - [`AlertStore`]: containment's alerts, raised with the suspension they report;
 //! - [`Reads`] and [`Snapshots`]: the point reads a request makes, alone or in one snapshot;
 //! - [`FactsUpgrade`]: tagging the access facts of rows stored before tags;
 //! - [`AuditLog`]: the audit log, its Merkle subtrees and checkpoints;
@@ -17,6 +18,7 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod alerts;
 mod error;
 mod facts;
 mod files;
@@ -28,6 +30,7 @@ mod rows;
 mod ticket;
 mod tokens;
 
+pub use alerts::{AlertRecord, AlertStore};
 pub use error::StoreError;
 pub use facts::FactsUpgrade;
 pub use files::FileStore;
@@ -45,11 +48,27 @@ pub use tokens::TokenStore;
 /// Every capability of a store but the keys: what the vault holds for files, tokens and the
 /// audit log. Implemented by any type that has them all.
 pub trait Store:
-    FileStore + TokenStore + Reads + Snapshots + FactsUpgrade + AuditLog + AuditIndex + Sync
+    FileStore
+    + TokenStore
+    + AlertStore
+    + Reads
+    + Snapshots
+    + FactsUpgrade
+    + AuditLog
+    + AuditIndex
+    + Sync
 {
 }
 
 impl<T> Store for T where
-    T: FileStore + TokenStore + Reads + Snapshots + FactsUpgrade + AuditLog + AuditIndex + Sync
+    T: FileStore
+        + TokenStore
+        + AlertStore
+        + Reads
+        + Snapshots
+        + FactsUpgrade
+        + AuditLog
+        + AuditIndex
+        + Sync
 {
 }

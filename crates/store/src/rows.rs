@@ -25,6 +25,8 @@ pub struct NewPerson {
     pub now: i64,
     /// Tag over the access facts (id, agency, counsellor, no enrolment), made with the key.
     pub facts_tag: Vec<u8>,
+    /// A decoy file ([`StoredPerson::decoy`]).
+    pub decoy: bool,
 }
 
 /// A change of a file's access facts: the new tag, written only if the row still holds the
@@ -55,6 +57,9 @@ pub struct StoredPerson {
     /// Tag over the access facts (`None`: stored before tags, or a row inserted without the
     /// key).
     pub facts_tag: Option<Vec<u8>>,
+    /// A decoy: a synthetic file planted where enumeration finds it and normal work does not.
+    /// Showing one to a principal suspends it; decoys are left out of counts and exports.
+    pub decoy: bool,
 }
 
 /// A change to a file: categories to replace, index entries to replace.

@@ -13,7 +13,9 @@ pub trait TokenStore: Send + Sync {
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Applies token changes (each only if the row still holds its expected tag) and, when
     /// given, a principal's suspension, with their audit entry, all in one transaction. For a
-    /// principal, `changes` must name every one of its tokens, else `Conflict`.
+    /// principal, `changes` must name every one of its tokens, else `Conflict`. A principal
+    /// restored (no longer suspended) closes its open alerts ([`crate::AlertStore`]), restored
+    /// at its `since` by the principal of `audit`.
     fn change_tokens(
         &self,
         principal: Option<&PrincipalRecord>,

@@ -21,6 +21,10 @@ pub struct Vault {
     pub(crate) policies: Arc<dyn Decide>,
     /// Containment, when enabled ([`Vault::with_guard`]): asked before personal data leaves.
     pub(crate) guard: Option<Arc<std::sync::Mutex<rempart_guard::Guard>>>,
+    /// What containment decided since start: refusals, and trips by kind.
+    pub(crate) containment: Arc<ContainmentCounts>,
+    /// Where raised alerts are sent besides the database ([`Vault::with_alert_sink`]).
+    pub(crate) alert_sink: Option<Arc<dyn crate::alerts::AlertSink>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -61,6 +65,8 @@ impl Vault {
             france_travail,
             policies,
             guard: None,
+            alert_sink: None,
+            containment: Arc::default(),
         }
     }
 
@@ -71,6 +77,23 @@ impl Vault {
         self.guard = Some(Arc::new(std::sync::Mutex::new(rempart_guard::Guard::new(
             config,
         ))));
+        self
+    }
+
+    /// What containment decided since this vault was opened.
+    pub fn containment_counts(&self) -> ContainmentSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.containment;
+        ContainmentSnapshot {
+            refusals: c.refusals.load(Relaxed),
+            decoy_trips: c.decoy_trips.load(Relaxed),
+            refusal_trips: c.refusal_trips.load(Relaxed),
+        }
+    }
+
+    /// The same vault sending every raised alert to `sink` too, once it is durable.
+    pub fn with_alert_sink(mut self, sink: Arc<dyn crate::alerts::AlertSink>) -> Vault {
+        self.alert_sink = Some(sink);
         self
     }
 
@@ -189,4 +212,23 @@ mod tests {
         }
         assert!(!is_file_id(&"a".repeat(60_000)));
     }
+}
+
+/// Containment's counters.
+#[derive(Debug, Default)]
+pub(crate) struct ContainmentCounts {
+    pub(crate) refusals: std::sync::atomic::AtomicU64,
+    pub(crate) decoy_trips: std::sync::atomic::AtomicU64,
+    pub(crate) refusal_trips: std::sync::atomic::AtomicU64,
+}
+
+/// What containment decided since the vault was opened (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContainmentSnapshot {
+    /// Responses refused (`429`).
+    pub refusals: u64,
+    /// Principals suspended for a decoy file.
+    pub decoy_trips: u64,
+    /// Principals suspended for repeated refusals.
+    pub refusal_trips: u64,
 }

@@ -4,6 +4,7 @@ use crate::core::Vault;
 use crate::error::VaultError;
 use crate::principal::Principal;
 use rempart_audit::{Action, AuditEntry, Outcome};
+use rempart_domain::Role;
 use rempart_guard::{Decision, Exposed, Subject, Trip};
 use rempart_store::{AuditTicket, StoredPerson};
 
@@ -77,19 +78,29 @@ pub(crate) struct Reached {
     pub(crate) id: String,
     /// In the principal's caseload: assigned to the counsellor, or enrolled with the partner.
     pub(crate) in_caseload: bool,
+    /// A decoy file.
+    pub(crate) decoy: bool,
 }
 
 impl Reached {
-    /// `stored` as reached by `p`.
+    /// `stored` as reached by `p`. Counsellors and partners have caseloads (the files assigned
+    /// to the counsellor, the people enrolled with the partner); the other roles work for
+    /// their whole agency, which is their caseload.
     pub(crate) fn of(p: &Principal, stored: &StoredPerson) -> Reached {
-        let in_caseload = stored
-            .counsellor
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case(p.name()))
-            || stored.partners.iter().any(|x| x == p.agency().as_str());
+        let in_caseload = match p.role() {
+            Role::Counsellor => stored
+                .counsellor
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(p.name())),
+            Role::Partner => stored.partners.iter().any(|x| x == p.agency().as_str()),
+            Role::Dpo | Role::Operator | Role::Service => true,
+            // A role added later counts as outside until it says otherwise.
+            _ => false,
+        };
         Reached {
             id: stored.id.clone(),
             in_caseload,
+            decoy: stored.decoy,
         }
     }
 }
@@ -145,55 +156,57 @@ impl Vault {
             role: p.role().as_str(),
             since: p.since,
         };
+        // A decoy trips when it is read or found by a search; a listing of the agency's files
+        // shows decoys among the others (counted like them), and reading one then trips.
+        let trips = action != Action::List;
         let exposed: Vec<Exposed> = people
             .iter()
             .map(|r| Exposed {
                 id: &r.id,
                 in_caseload: r.in_caseload,
-                decoy: false,
+                decoy: r.decoy && trips,
             })
             .collect();
-        let (decision, so_far) = {
+        let (decision, so_far, counts) = {
             let mut g = guard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             let d = g.decide(&who, now, &exposed);
-            let so_far = match d {
-                Decision::Suspend(_) => g.exposed(p.name(), now),
-                _ => Vec::new(),
+            let (so_far, counts) = match d {
+                Decision::Suspend(_) => (
+                    g.exposed(p.name(), now),
+                    [60, 3_600, 86_400].map(|w| g.exposure(p.name(), now, w)),
+                ),
+                _ => (Vec::new(), [(0, 0); 3]),
             };
-            (d, so_far)
+            (d, so_far, counts)
         };
         match decision {
             Decision::Pass => Ok(()),
             Decision::Refuse { retry_after } => {
+                self.containment
+                    .refusals
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut e = self.entry(p, action, vec![], vec![], None, Outcome::Denied);
                 e.detail = Some(format!("contained retry_after={retry_after}"));
                 self.store.append_audit(&[e])?;
                 Err(VaultError::Contained { retry_after })
             }
             Decision::Suspend(trip) => {
-                let guard = Principal::guard(p.agency().clone());
-                self.suspend_principal(&guard, p.name())?;
-                let mut alert = self.entry(
-                    &guard,
-                    Action::ContainmentAlert,
-                    so_far,
-                    vec![],
-                    None,
-                    Outcome::Allowed,
+                let (trip, counter) = match trip {
+                    Trip::Decoy => ("decoy", &self.containment.decoy_trips),
+                    Trip::Refusals => ("refusals", &self.containment.refusal_trips),
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let [(m, m_out), (h, h_out), (d, d_out)] = counts;
+                let signals = format!(
+                    "action={} people_minute={m} people_hour={h} people_day={d} outside_minute={m_out} outside_hour={h_out} outside_day={d_out}",
+                    serde_json::to_value(action)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
                 );
-                alert.detail = Some(format!(
-                    "principal={} token={} trip={}",
-                    p.name(),
-                    p.token_id(),
-                    match trip {
-                        Trip::Decoy => "decoy",
-                        Trip::Refusals => "refusals",
-                    }
-                ));
-                self.store.append_audit(&[alert])?;
-                tracing::warn!(principal = p.name(), "containment suspended a principal");
+                self.raise_alert(p, trip, signals, so_far)?;
                 Err(VaultError::Suspended)
             }
         }

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod alerts;
 mod auth;
 mod clock;
 mod codec;
@@ -31,7 +32,8 @@ mod upgrade;
 mod views;
 mod witness;
 
-pub use crate::core::Vault;
+pub use crate::core::{ContainmentSnapshot, Vault};
+pub use alerts::AlertSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use disclosure::Disclosure;
 pub use error::VaultError;
@@ -39,6 +41,7 @@ pub use log::export::{parquet_schema, ExportFormat};
 pub use principal::{justification, Principal};
 pub use principals::{TokenInfo, TokenState};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
+pub use rempart_store::AlertRecord;
 pub use views::{
     Access, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, RotationReport, SearchHit,
 };

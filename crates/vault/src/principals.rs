@@ -6,7 +6,7 @@ use crate::core::Vault;
 use crate::error::VaultError;
 use crate::facts;
 use crate::principal::{justification, Principal};
-use rempart_audit::{Action, Outcome};
+use rempart_audit::{Action, AuditEntry, Outcome};
 use rempart_store::{PrincipalRecord, StoreError, TokenChange, TokenRecord};
 
 /// A token's state, as `rempart token list` shows it.
@@ -185,6 +185,20 @@ impl Vault {
         suspended: bool,
         why: Option<String>,
     ) -> Result<usize, VaultError> {
+        let (record, changes, e, working) = self.suspension(by, name, suspended, why)?;
+        self.store.change_tokens(Some(&record), &changes, &e)?;
+        Ok(working)
+    }
+
+    /// What suspending (or restoring) `name` writes: its record, every one of its tokens
+    /// changed, the entry, and how many of its tokens are not revoked.
+    pub(crate) fn suspension(
+        &self,
+        by: &Principal,
+        name: &str,
+        suspended: bool,
+        why: Option<String>,
+    ) -> Result<(PrincipalRecord, Vec<TokenChange>, AuditEntry, usize), VaultError> {
         let tokens: Vec<TokenRecord> = self
             .store
             .tokens()?
@@ -219,8 +233,7 @@ impl Vault {
         };
         let mut e = self.entry(by, action, vec![], vec![], None, Outcome::Allowed);
         e.detail = Some(detail);
-        self.store.change_tokens(Some(&record), &changes, &e)?;
-        Ok(working)
+        Ok((record, changes, e, working))
     }
 
     /// Tags the access facts of the files and tokens stored before tags existed, once, at the

@@ -82,6 +82,7 @@ impl Vault {
             index: self.index_entries(file),
             now: self.clock.now(),
             facts_tag,
+            decoy: false,
         };
         (person, key)
     }

@@ -179,6 +179,11 @@ fn copy_failed(e: NotifyError) -> WitnessError {
         e @ (NotifyError::NotAUrl | NotifyError::NotHttp) => {
             (PathBuf::new(), format!("HTTP witness: {e}"))
         }
+        // Not channels of the witness.
+        e @ (NotifyError::ShortSecret(_)
+        | NotifyError::NotAnAddress(_)
+        | NotifyError::NotSmtp
+        | NotifyError::Smtp { .. }) => (PathBuf::new(), e.to_string()),
     };
     WitnessError { path, reason }
 }

@@ -2132,10 +2132,12 @@ fn rows_stored_before_tags_are_tagged_once_by_the_upgrade_and_never_again_on_the
         (id, tok)
     };
     let db = || rusqlite::Connection::open(dir.path().join(VAULT_FILE)).unwrap();
-    // As an installation made before tags: no tag anywhere, the schema before migration 8.
+    // As an installation made before tags: no tag anywhere, the schema before migration 8
+    // (and the later ones: decoys, alerts).
     db().execute_batch(
         "UPDATE persons SET facts_tag = NULL; UPDATE tokens SET tag = NULL;
-         DELETE FROM schema_migrations WHERE version = 8;
+         DELETE FROM schema_migrations WHERE version >= 8;
+         DROP TABLE alerts; ALTER TABLE persons DROP COLUMN decoy;
          DROP TABLE principals; DROP INDEX tokens_principal;
          ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
          ALTER TABLE tokens DROP COLUMN revoked_at;
@@ -2665,6 +2667,130 @@ mod containment {
         }
         assert!(contained, "search results were never counted");
         assert_eq!(shown, 5, "the counsellor's budget outside the caseload");
+    }
+
+    #[test]
+    fn decoys_trip_when_read_or_found_never_when_listed_and_are_not_counted() {
+        let (f, ids, token, other) = guarded(3);
+        let agency = Agency::parse("ML-1").unwrap();
+        let rules = f.vault.rules();
+        // The files of `guarded` share a NIR and a phone: a decoy has neither.
+        let valid = |i: usize, email: &str| {
+            let mut input = file("ML-1", &name_of(500 + i), email);
+            input.nir = None;
+            if let Some(c) = input.contact.as_mut() {
+                c.phones.clear();
+            }
+            ValidFile::parse(input, &rules).unwrap()
+        };
+        let local = Principal::local(agency.clone());
+        // A decoy belongs to no caseload.
+        let followed = ValidFile::parse(
+            followed_by(
+                &as_role("c.durand", "ML-1", Role::Counsellor),
+                file("ML-1", "Nomzz", "zz@example.fr"),
+            ),
+            &rules,
+        )
+        .unwrap();
+        assert!(f.vault.plant_decoys(&local, &agency, &[followed]).is_err());
+        // One sharing a search key with a file of the agency (p0@…) is skipped, and so is
+        // one sharing it with another decoy of the batch.
+        let planted = f
+            .vault
+            .plant_decoys(
+                &local,
+                &agency,
+                &[
+                    valid(0, "lea.nomdecoy@gmail.com"),
+                    valid(1, "p0@example.fr"),
+                    valid(2, "lea.nomdecoy@gmail.com"),
+                    valid(3, "other.decoy@gmail.com"),
+                ],
+            )
+            .unwrap();
+        assert_eq!(planted, 2);
+        assert_eq!(
+            f.store.count_persons().unwrap(),
+            3,
+            "decoys are not counted"
+        );
+        assert_eq!(f.vault.agencies().unwrap(), vec![("ML-1".to_string(), 2)]);
+        let plant = all_entries(&f.store)
+            .into_iter()
+            .find(|e| e.action == Action::DecoyPlant)
+            .expect("recorded");
+        assert!(plant.persons.is_empty(), "the entry names no decoy");
+        assert_eq!(plant.detail.as_deref(), Some("agency=ML-1 planted=2"));
+
+        // The agency's listing shows the decoys among the files, and nobody trips.
+        let dpo = f
+            .vault
+            .authenticate(
+                f.vault
+                    .create_token(&local, "dpo", Role::Dpo, &agency, 86_400)
+                    .unwrap()
+                    .0
+                    .reveal_once(),
+            )
+            .unwrap();
+        let page = f
+            .vault
+            .list(&dpo, Purpose::DataSubjectRequest, None, 50)
+            .unwrap();
+        assert_eq!(page.items.len(), 5);
+        // A search that finds a decoy suspends at once; nothing leaves.
+        let p = f.vault.authenticate(&token).unwrap();
+        let real = SearchTerm::email("p1@example.fr").unwrap();
+        assert_eq!(
+            f.vault
+                .search(&p, Purpose::Accompaniment, &real)
+                .unwrap()
+                .len(),
+            1
+        );
+        let guess = SearchTerm::email("lea.nomdecoy@gmail.com").unwrap();
+        assert!(matches!(
+            f.vault.search(&p, Purpose::Accompaniment, &guess),
+            Err(VaultError::Suspended)
+        ));
+        assert!(matches!(
+            f.vault.authenticate(&other),
+            Err(VaultError::Suspended)
+        ));
+        let alert = all_entries(&f.store)
+            .into_iter()
+            .find(|e| e.action == Action::ContainmentAlert)
+            .expect("an alert");
+        assert!(alert.detail.as_deref().unwrap().contains("trip=decoy"));
+        assert_eq!(alert.persons, [ids[1].clone()], "who had left before");
+        let alerts = f.vault.alerts(&local, None, 10).unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].trip, "decoy");
+        assert_eq!(alerts[0].principal, "c.durand");
+        // A restore needs a justification, closes the alert, and the tokens work again.
+        assert!(f.vault.restore_alert(&local, &alerts[0].id, "").is_err());
+        assert!(matches!(
+            f.vault.authenticate(&other),
+            Err(VaultError::Suspended)
+        ));
+        let counsellor = as_role("c.other", "ML-1", Role::Counsellor);
+        assert!(
+            f.vault
+                .restore_alert(&counsellor, &alerts[0].id, "checked with the agency")
+                .is_err(),
+            "only an operator or the DPO restores"
+        );
+        assert_eq!(
+            f.vault
+                .restore_alert(&local, &alerts[0].id, "checked with the agency")
+                .unwrap(),
+            2
+        );
+        assert!(f.vault.authenticate(&other).is_ok());
+        let closed = f.vault.alert(&local, &alerts[0].id).unwrap();
+        assert!(closed.restored_at.is_some());
+        assert_eq!(closed.restored_by.as_deref(), Some("cli"));
     }
 
     #[test]

@@ -1,21 +1,25 @@
 //! What each command does: paths and keys resolved here, the work done by the library crates.
 //! [`run`] dispatches; each area of commands has its module.
 
+mod alerts;
 mod audit;
+mod decoys;
 mod files;
 mod install;
 mod keys;
 mod policy;
 
+pub(crate) use alerts::*;
 pub(crate) use audit::*;
+pub(crate) use decoys::*;
 pub(crate) use files::*;
 pub(crate) use install::*;
 pub(crate) use keys::*;
 pub(crate) use policy::*;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, KeysCommand, PolicyCommand, PrincipalCommand, StoreArgs,
-    TokenCommand,
+    AlertsCommand, AuditCommand, Cli, Command, DecoysCommand, KeysCommand, PolicyCommand,
+    PrincipalCommand, StoreArgs, TokenCommand,
 };
 use crate::progress::bar;
 use crate::settings::{Layer, LogFormat, Settings, TokensLayer, VaultLayer};
@@ -225,6 +229,8 @@ pub fn run(cli: Cli) -> Result<()> {
             rempart_bench::serve_without_policies(&data, &key_file, &listen)
         }
         Command::Policy { command } => policy(command, &settings),
+        Command::Decoys { command } => decoys(command, &of),
+        Command::Alerts { command } => alerts(command, &of),
     }
 }
 

@@ -5,11 +5,13 @@
 //! - [`search`]: exact search through the blind indexes;
 //! - [`caseload`]: the caller's listing, assignment and enrolments;
 //! - [`audit`]: access history, break-glass review, checkpoints and proofs;
+//! - [`alerts`]: containment's alerts, and restoring a suspended principal;
 //! - [`system`]: health, metrics, the OpenAPI description.
 //!
 //! Every handler authenticates through [`Caller`]; personal data leaves the vault as a
 //! `Disclosure`, released only once its audit entry is durable.
 
+pub(crate) mod alerts;
 pub(crate) mod audit;
 mod caller;
 pub(crate) mod caseload;
@@ -29,5 +31,6 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(caseload::router())
         .merge(search::router())
         .merge(audit::router())
+        .merge(alerts::router())
         .merge(system::router())
 }

@@ -2,6 +2,7 @@
 
 mod caseload;
 mod create;
+mod decoys;
 mod erase;
 mod import;
 mod list;
