@@ -295,6 +295,27 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The containment drill: an installation of its own on a simulated clock, a normal month
+    /// of work and the attacks of the threat model replayed over HTTP; prints, per attack, the
+    /// people whose data left before containment and the time to containment, and for the
+    /// month the refusals and suspensions (Markdown). Exits 1 when a bound breaks.
+    Drill {
+        /// Agencies.
+        #[arg(long, default_value_t = 3)]
+        agencies: usize,
+        /// Files per agency (five counsellors each).
+        #[arg(long, default_value_t = 400)]
+        files_per_agency: usize,
+        /// Days of normal work.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Seed of the synthetic files and of the simulated work.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Also append the report to this file.
+        #[arg(long)]
+        append_to: Option<PathBuf>,
+    },
     /// Runs the benchmarks (import, secured and baseline HTTP reads) and prints a Markdown report.
     Bench {
         /// Files to import (0: only the authorisation, containment and audit-log benchmarks).

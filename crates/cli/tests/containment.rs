@@ -433,31 +433,84 @@ fn a_decoy_read_suspends_at_once_and_listings_show_decoys_without_tripping() {
 }
 
 #[test]
-fn a_caseload_listing_counts_every_person_it_shows() {
+fn a_caseload_listing_is_minimised_and_free_an_agency_listing_counts_every_person() {
     let i = Install::new();
     i.synth_import(120, 1, 7);
     let counsellor = rempart_synth::counsellors(0)[0].clone();
     let agency = rempart_synth::agency_codes(1)[0].clone();
     let s = i.serve_with(&["--alert-syslog", "off"]);
+    // A new counsellor token (probation: 10 people a minute) pages through its whole caseload:
+    // names and birth dates only, not counted.
     let t = i.token(&counsellor, "counsellor", &agency);
-    // Probation: 10 people a minute. A page of 10 passes; the next page is refused.
-    let first = s.get(Some(&t), "/v1/persons?purpose=accompaniment&limit=10");
-    assert_eq!(first.status, 200, "{}", first.json);
-    let j = first.json;
-    assert_eq!(j["items"].as_array().unwrap().len(), 10);
-    let cursor = j["next_cursor"]
-        .as_str()
-        .expect("a second page")
-        .to_string();
-    let next = s.get(
-        Some(&t),
-        &format!("/v1/persons?purpose=accompaniment&limit=10&cursor={cursor}"),
+    let mut seen = 0;
+    let mut cursor = String::new();
+    loop {
+        let r = s.get(
+            Some(&t),
+            &format!("/v1/persons?purpose=accompaniment&limit=10{cursor}"),
+        );
+        assert_eq!(r.status, 200, "{}", r.json);
+        for item in r.json["items"].as_array().unwrap() {
+            let identity = item["identity"].as_object().unwrap();
+            let mut keys: Vec<&str> = identity.keys().map(String::as_str).collect();
+            keys.sort();
+            assert_eq!(keys, ["birth_date", "first_names", "last_name"]);
+            seen += 1;
+        }
+        match r.json["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert!(seen > 10, "more than a probation budget: {seen}");
+    // Reads of those files are counted: the 11th person within the minute is refused.
+    let page = s
+        .get(Some(&t), "/v1/persons?purpose=accompaniment&limit=11")
+        .json;
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    for id in &ids[..10] {
+        assert_eq!(read(&s, &t, id).status, 200);
+    }
+    assert_eq!(read(&s, &t, ids[10]).status, 429);
+    // A listing of the whole agency (the DPO's) counts every person it shows.
+    let dpo = i.token("dpo", "dpo", &agency);
+    let r = s.get(
+        Some(&dpo),
+        "/v1/persons?purpose=data_subject_request&limit=10",
     );
-    assert_eq!(next.status, 429, "{}", next.json);
-    // The first page again is the same people: it passes.
-    assert_eq!(
-        s.get(Some(&t), "/v1/persons?purpose=accompaniment&limit=10")
-            .status,
-        200
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = s.get(
+        Some(&dpo),
+        "/v1/persons?purpose=data_subject_request&limit=11",
     );
+    assert_eq!(r.status, 429, "{}", r.json);
+}
+
+#[test]
+fn the_drill_command_plays_and_reports_every_bound_held() {
+    let o = run(&[
+        "drill",
+        "--days",
+        "2",
+        "--files-per-agency",
+        "100",
+        "--agencies",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(md.contains("**Refusals: 0. Suspensions: 0.**"), "{md}");
+    assert!(
+        md.contains("| sequential bulk read of an agency | 1 counsellor |"),
+        "{md}"
+    );
+    assert!(md.contains("Every bound holds."), "{md}");
+    let o = run(&["drill", "--days", "500"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--days at most 90"), "{}", stderr(&o));
 }

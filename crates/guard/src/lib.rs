@@ -116,8 +116,8 @@ impl Default for GuardConfig {
             (
                 "counsellor",
                 Limits {
-                    all: budget(60, 200, 300),
-                    outside: budget(5, 10, 20),
+                    all: budget(10, 25, 60),
+                    outside: budget(5, 10, 15),
                 },
             ),
             (

@@ -49,11 +49,26 @@ fn the_same_person_ten_times_is_one_person() {
 #[test]
 fn a_listing_counts_every_person_in_it() {
     let mut g = Guard::new(GuardConfig::default());
+    let service = Subject {
+        principal: "case-app",
+        role: "service",
+        since: 0,
+    };
     let page = ids("p", 50);
     let people: Vec<Exposed> = page.iter().map(|id| mine(id)).collect();
-    assert_eq!(g.decide(&counsellor(0), T0, &people), Decision::Pass);
-    assert_eq!(g.exposure("c.durand", T0, 60), (50, 0));
-    assert_eq!(g.exposure("c.durand", T0, 86_400), (50, 0));
+    assert_eq!(g.decide(&service, T0, &people), Decision::Pass);
+    assert_eq!(g.exposure("case-app", T0, 60), (50, 0));
+    assert_eq!(g.exposure("case-app", T0, 86_400), (50, 0));
+    // A counsellor's budget is 10 people a minute: a page of 50 of them is refused whole.
+    assert!(matches!(
+        g.decide(&counsellor(0), T0, &people),
+        Decision::Refuse { .. }
+    ));
+    assert_eq!(
+        g.exposure("c.durand", T0, 60),
+        (0, 0),
+        "a refusal counts nobody"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod alerts;
 mod audit;
 mod decoys;
+mod drill;
 mod files;
 mod install;
 mod keys;
@@ -12,6 +13,7 @@ mod policy;
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
 pub(crate) use decoys::*;
+pub(crate) use drill::*;
 pub(crate) use files::*;
 pub(crate) use install::*;
 pub(crate) use keys::*;
@@ -231,7 +233,25 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Policy { command } => policy(command, &settings),
         Command::Decoys { command } => decoys(command, &of),
         Command::Alerts { command } => alerts(command, &of),
+        Command::Drill {
+            agencies,
+            files_per_agency,
+            days,
+            seed,
+            append_to,
+        } => drill(agencies, files_per_agency, days, seed, append_to.as_deref()),
     }
+}
+
+/// Appends `text` and a new line to the file at `path`, created if need be.
+pub(crate) fn append(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(f, "{text}").with_context(|| format!("writing {}", path.display()))
 }
 
 fn bench(opts: rempart_bench::BenchOptions, append_to: Option<&Path>) -> Result<()> {
@@ -246,13 +266,7 @@ fn bench(opts: rempart_bench::BenchOptions, append_to: Option<&Path>) -> Result<
     let report = rempart_bench::run(&opts)?;
     println!("{report}");
     if let Some(path) = append_to {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        writeln!(f, "{report}")?;
+        append(path, &report)?;
     }
     Ok(())
 }

@@ -45,6 +45,11 @@ impl Vault {
             other => other,
         };
         let how = self.situation(p, purpose);
+        // A listing shows what a person needs to pick a file (names, birth date). The caller's
+        // own caseload listing (a counsellor's files, a partner's enrolled people) is its daily
+        // work and is not counted by containment; a listing of a whole agency (the other
+        // roles) counts every person it shows, like reads. Either way the entry names them.
+        let counted = matches!(scope, ListScope::Agency(_));
         // Files the caller may not see are skipped, and the cursor is only ever the id of a
         // file returned: it never reveals another one. At most LIST_SCAN files are looked at
         // per page; the walk is recorded with the listing.
@@ -66,7 +71,9 @@ impl Vault {
                 after = Some(stored.id.clone());
                 if let Some(hit) = self.identity_if_allowed(&caller, &how, &stored)? {
                     items.push(hit);
-                    reached.push(Reached::of(p, &stored));
+                    if counted {
+                        reached.push(Reached::of(p, &stored));
+                    }
                 }
                 if scanned == LIST_SCAN {
                     break;

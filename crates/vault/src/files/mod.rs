@@ -137,9 +137,16 @@ impl Vault {
             how,
             Target::Category(Category::Identity),
         );
+        // What a person needs to pick a file, and no more: names and birth date.
         Ok(allowed.then(|| SearchHit {
             id: stored.id.clone(),
-            identity: rec.identity,
+            identity: rec.identity.map(|i| rempart_domain::Identity {
+                last_name: i.last_name,
+                first_names: i.first_names,
+                birth_date: i.birth_date,
+                sex: None,
+                nationality: None,
+            }),
         }))
     }
 

@@ -1,0 +1,41 @@
+//! A smaller drill, with the bounds of the containment issue asserted.
+
+use rempart_drill::{bounds, run, DrillOptions};
+
+#[test]
+fn a_smaller_drill_holds_every_bound() {
+    let report = run(&DrillOptions::small(), &|_| {}).expect("the drill runs");
+    let md = report.markdown("cargo test -p rempart-drill");
+    println!("{md}");
+    let n = &report.normal;
+    assert!(n.files_opened > 0 && n.synced > 0 && n.lookups > 0, "{md}");
+    assert_eq!(
+        (n.refusals, n.suspensions, n.other_errors),
+        (0, 0, 0),
+        "{md}"
+    );
+    assert_eq!(report.scenarios.len(), 9, "{md}");
+    for s in &report.scenarios {
+        if s.role == "partner" {
+            assert!(s.exposed <= bounds::PER_PARTNER_BEYOND_SYNC, "{md}");
+            continue;
+        }
+        assert!(
+            s.exposed_per_account <= bounds::PER_COUNSELLOR,
+            "{}: {md}",
+            s.name
+        );
+        assert!(
+            s.exposed_per_account > 0,
+            "{}: the attack reached nobody: {md}",
+            s.name
+        );
+        assert!(s.suspended, "{}: not suspended: {md}", s.name);
+        let trip = s.trip.expect("a trip");
+        assert!(trip <= bounds::SUSPENSION, "{}: {trip:?}", s.name);
+        if s.accounts == 3 {
+            assert!(s.exposed <= bounds::THREE_OF_ONE_AGENCY, "{md}");
+        }
+    }
+    assert!(report.violations().is_empty(), "{md}");
+}
