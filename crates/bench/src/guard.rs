@@ -1,10 +1,10 @@
 //! The cost of containment: `Guard::decide` timed one by one on one thread, over a network's
-//! day of work: 2,000 counsellors with caseloads of 120 people, each response a read of one
+//! day of work: 2,000 counsellors of 50 agencies with caseloads of 120 people, each response a read of one
 //! person (one in ten outside the caseload) or, one in twenty, a page of 50 of the caseload;
 //! the clock moves on 40 ms a decision, so the windows fill and expire as in a working day.
 
 use rand::{Rng, SeedableRng};
-use rempart_guard::{Decision, Exposed, Guard, GuardConfig, Subject};
+use rempart_guard::{Decision, Exposed, Guard, GuardConfig, Kind, Subject};
 use std::time::{Duration, Instant};
 
 const COUNSELLORS: usize = 2_000;
@@ -24,6 +24,12 @@ pub fn run(decisions: usize) -> String {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
     let mut guard = Guard::new(GuardConfig::default());
     let names: Vec<String> = (0..COUNSELLORS).map(|c| format!("c.{c}")).collect();
+    let agencies: Vec<String> = (0..COUNSELLORS / 40)
+        .map(|a| format!("ML-{a:03}"))
+        .collect();
+    let clients: Vec<String> = (0..COUNSELLORS)
+        .map(|c| format!("10.{}.{}.{}", c / 65_536, (c / 256) % 256, c % 256))
+        .collect();
     let person = |c: usize, k: usize| format!("{:08x}-0000-4000-8000-{:012x}", c, k);
     let start = 1_800_000_000i64;
     let mut reads = Vec::with_capacity(decisions);
@@ -35,7 +41,9 @@ pub fn run(decisions: usize) -> String {
         let who = Subject {
             principal: &names[c],
             role: "counsellor",
+            agency: &agencies[c % agencies.len()],
             since: 0,
+            client: Some(&clients[c]),
         };
         let page = rng.gen_range(0..20) == 0;
         let ids: Vec<(String, bool)> = if page {
@@ -56,7 +64,12 @@ pub fn run(decisions: usize) -> String {
             })
             .collect();
         let t = Instant::now();
-        let d = guard.decide(&who, now, &exposed);
+        let kind = if page {
+            Kind::Listing { paged: false }
+        } else {
+            Kind::Read
+        };
+        let d = guard.decide(&who, now, kind, &exposed);
         let took = t.elapsed();
         match d {
             Decision::Pass => {}
@@ -77,7 +90,7 @@ pub fn run(decisions: usize) -> String {
     let mut all: Vec<Duration> = reads.iter().chain(&pages).copied().collect();
     all.sort();
     let mut out = format!(
-        "Containment: `Guard::decide` on one thread, {decisions} decisions over {COUNSELLORS} counsellors with caseloads of {CASELOAD} (default budgets; a read of one person, one in ten outside the caseload; one response in twenty a page of 50), the clock moving 40 ms a decision.\n\n"
+        "Containment: `Guard::decide` on one thread, {decisions} decisions over {COUNSELLORS} counsellors of 50 agencies with caseloads of {CASELOAD} (default budgets; a read of one person, one in ten outside the caseload; one response in twenty a page of 50), the clock moving 40 ms a decision.\n\n"
     );
     out.push_str("| decisions | p50 | p99 | max | target |\n| --- | --- | --- | --- | --- |\n");
     for (name, v, target) in [

@@ -192,8 +192,9 @@ fn params(alert: &AlertRecord) -> Vec<(&'static str, String)> {
 }
 
 /// The signals' keys, as `Vault::contain` writes them.
-const SIGNAL_KEYS: [&str; 7] = [
+const SIGNAL_KEYS: [&str; 8] = [
     "action",
+    "signals",
     "people_minute",
     "people_hour",
     "people_day",

@@ -13,7 +13,7 @@ mod guard;
 
 pub use alerts::{AlertSettings, AlertsLayer};
 pub use guard::{
-    BudgetToml, GuardLayer, GuardMode, GuardSettings, GuardSettingsError, LimitsToml,
+    BudgetToml, GuardLayer, GuardMode, GuardSettings, GuardSettingsError, LimitsToml, SignalsToml,
     DEFAULT_PROBATION, DEFAULT_SUSPEND_AFTER_REFUSALS,
 };
 use secrecy::SecretString;
@@ -535,6 +535,10 @@ mod tests {
                     suspend_after_refusals,
                     limits,
                     probation_limits,
+                    agency_outside,
+                    office_hours,
+                    utc_offset_minutes,
+                    signals,
                 },
             alerts:
                 AlertsLayer {
@@ -579,6 +583,10 @@ mod tests {
                 limits.len() != rempart_domain::Role::ALL.len(),
             ),
             ("guard.probation_limits", probation_limits.is_none()),
+            ("guard.agency_outside", agency_outside.is_none()),
+            ("guard.office_hours", office_hours.is_none()),
+            ("guard.utc_offset_minutes", utc_offset_minutes.is_none()),
+            ("guard.signals", signals.is_none()),
             ("alerts.webhook_url", webhook_url.is_none()),
             ("alerts.webhook_secret", webhook_secret.is_none()),
             ("alerts.syslog", alert_syslog.is_none()),

@@ -178,8 +178,11 @@ fn a_stolen_token_is_refused_then_suspended_and_the_alert_reaches_webhook_syslog
         .unwrap();
     let smtp = Smtp::start();
     let secret = "a-shared-secret-of-at-least-32-bytes!";
+    let config = i.every_hour();
     let mut cmd = rempart();
     cmd.args(i.args(&[
+        "--config",
+        &config,
         "serve",
         "--listen",
         "127.0.0.1:0",

@@ -144,9 +144,20 @@ impl Install {
         self.serve_logged_with(&[])
     }
 
-    /// [`Install::serve_logged`] with more flags.
+    /// A configuration file holding every hour as office hours (containment's off-hours
+    /// signal then never depends on when a test runs); its path.
+    pub fn every_hour(&self) -> String {
+        let config = self.data.with_file_name("every-hour.toml");
+        std::fs::write(&config, "[guard]\noffice_hours = [0, 24]\n").unwrap();
+        config.to_str().unwrap().to_string()
+    }
+
+    /// [`Install::serve_logged`] with more flags. The server holds every hour as office
+    /// hours (a configuration file of the test's), so that containment's budgets do not
+    /// depend on when the test runs.
     pub fn serve_logged_with(&self, flags: &[&str]) -> (Server, Vec<String>) {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        let config = self.every_hour();
+        let mut args = vec!["--config", &config, "serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(flags);
         serve_command(rempart().args(self.args(&args)))
     }

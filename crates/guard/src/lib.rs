@@ -10,13 +10,27 @@
 //! far smaller. A response that would overrun a budget is refused (the caller may retry once the window
 //! has moved); a principal refused again and again, or who touches a decoy file, is suspended.
 //!
+//! Budgets shrink with **signals** beyond volume ([`Signal`], weights in [`SignalConfig`]):
+//! hours the principal never works, paging through agency listings, searches that mostly miss,
+//! several client addresses at once, many principals of one agency refused together. Once a
+//! principal has a few working days behind it, its **baseline** (its usual day) caps its day
+//! budget. Each **agency** has budgets of its own for people outside the caseloads, shared by
+//! all its principals.
+//!
 //! No I/O and no clock of its own: the caller passes the time and carries out the decision
 //! (answering `429`, suspending, alerting). A refused response counts nobody.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod baseline;
+mod signals;
 mod window;
 
+pub use baseline::BaselineConfig;
+pub use signals::{Signal, SignalConfig};
+
+use baseline::Baseline;
+use signals::{AgencyWatch, Habits};
 use std::collections::HashMap;
 use window::Window;
 
@@ -67,6 +81,28 @@ pub struct Limits {
     pub outside: Budget,
 }
 
+impl Budget {
+    /// Each window's budget divided by `by` (at least 1 person).
+    fn divided(self, by: f64) -> Budget {
+        let d = |b: u32| ((f64::from(b) / by.max(1.0)).floor() as u32).max(1);
+        Budget {
+            minute: d(self.minute),
+            hour: d(self.hour),
+            day: d(self.day),
+        }
+    }
+
+    /// The day budget at most `day` (and the shorter windows no larger than it).
+    fn capped(self, day: u32) -> Budget {
+        let day = self.day.min(day);
+        Budget {
+            minute: self.minute.min(day),
+            hour: self.hour.min(day),
+            day,
+        }
+    }
+}
+
 impl Limits {
     fn min(self, other: Limits) -> Limits {
         let m = |a: Budget, b: Budget| Budget {
@@ -93,7 +129,7 @@ const SMALL: Limits = Limits {
 };
 
 /// What the guard decides with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GuardConfig {
     /// Limits by role name; a role without any gets [`GuardConfig::default_limits`].
     pub limits: HashMap<String, Limits>,
@@ -105,6 +141,16 @@ pub struct GuardConfig {
     pub probation_secs: u64,
     /// Refusals within an hour after which the principal is suspended.
     pub suspend_after_refusals: u32,
+    /// Distinct people outside the caseloads that all the principals of one agency together
+    /// may be shown.
+    pub agency_outside: Budget,
+    /// Signals' weights and thresholds.
+    pub signals: SignalConfig,
+    /// Roles whose principals work office hours ([`Signal::OffHours`] before their own hours
+    /// are learned).
+    pub office_roles: Vec<String>,
+    /// The learned baseline.
+    pub baseline: BaselineConfig,
 }
 
 impl Default for GuardConfig {
@@ -153,6 +199,10 @@ impl Default for GuardConfig {
             probation: small,
             probation_secs: 7 * 86_400,
             suspend_after_refusals: 3,
+            agency_outside: budget(30, 100, 300),
+            signals: SignalConfig::default(),
+            office_roles: ["counsellor", "dpo", "operator"].map(String::from).to_vec(),
+            baseline: BaselineConfig::default(),
         }
     }
 }
@@ -164,8 +214,28 @@ pub struct Subject<'a> {
     pub principal: &'a str,
     /// Role name.
     pub role: &'a str,
+    /// Agency code.
+    pub agency: &'a str,
     /// When the principal was created, or its role or agency last changed (Unix seconds).
     pub since: i64,
+    /// The client address of the request, when known.
+    pub client: Option<&'a str>,
+}
+
+/// What kind of response it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A file read.
+    Read,
+    /// Search hits (possibly none: a miss).
+    Search,
+    /// A page of a listing of the agency; `paged` after the first page.
+    Listing {
+        /// Not the first page.
+        paged: bool,
+    },
+    /// The categories an update gives back.
+    Update,
 }
 
 /// A person in a response.
@@ -208,6 +278,10 @@ struct Account {
     all: [Window; 3],
     outside: [Window; 3],
     refusals: Window,
+    habits: Habits,
+    baseline: Baseline,
+    /// The signals active at its last decision.
+    signals: Vec<Signal>,
 }
 
 /// The guard: every principal's exposure, and the decisions.
@@ -215,6 +289,9 @@ struct Account {
 pub struct Guard {
     config: GuardConfig,
     accounts: HashMap<String, Account>,
+    /// People outside the caseloads shown to each agency's principals.
+    agencies: HashMap<String, [Window; 3]>,
+    watch: AgencyWatch,
 }
 
 impl Guard {
@@ -223,6 +300,8 @@ impl Guard {
         Guard {
             config,
             accounts: HashMap::new(),
+            agencies: HashMap::new(),
+            watch: AgencyWatch::default(),
         }
     }
 
@@ -242,43 +321,88 @@ impl Guard {
         }
     }
 
-    /// Decides whether a response showing `people` may leave for `who` at `now`, and counts
-    /// its people when it may.
-    pub fn decide(&mut self, who: &Subject, now: i64, people: &[Exposed]) -> Decision {
+    /// Decides whether a response of `kind` showing `people` may leave for `who` at `now`,
+    /// and counts its people when it may. A search that found nobody is passed too (an empty
+    /// `people`): it counts as a miss.
+    pub fn decide(&mut self, who: &Subject, now: i64, kind: Kind, people: &[Exposed]) -> Decision {
         if people.iter().any(|p| p.decoy) {
             return Decision::Suspend(Trip::Decoy);
         }
-        let limits = self.limits(who, now);
-        let suspend_after = u64::from(self.config.suspend_after_refusals.max(1));
+        let base = self.limits(who, now);
+        let office_role = self.config.office_roles.iter().any(|r| r == who.role);
+        let t = u64::try_from(now).unwrap_or(0);
         let account = self.accounts.entry(who.principal.to_string()).or_default();
-        let now = u64::try_from(now).unwrap_or(0);
+        account
+            .habits
+            .observe(&self.config.signals, t, kind, people.len(), who.client);
+        let mut signals = account
+            .habits
+            .active(&self.config.signals, now, office_role);
+        if self
+            .watch
+            .rising(who.agency, t, self.config.signals.agency_principals)
+        {
+            signals.push(Signal::AgencyRising);
+        }
+        let weight = 1.0
+            + signals
+                .iter()
+                .map(|s| self.config.signals.weight(*s))
+                .sum::<f64>();
+        let mut limits = Limits {
+            all: base.all.divided(weight),
+            outside: base.outside.divided(weight),
+        };
+        if let Some(day) = account.baseline.day_limit(&self.config.baseline) {
+            limits.all = limits.all.capped(day);
+        }
+        account.signals = signals;
+        if !account.signals.is_empty() {
+            self.watch.mark(who.agency, who.principal, t);
+        }
+        if people.is_empty() {
+            return Decision::Pass;
+        }
+        let suspend_after = u64::from(self.config.suspend_after_refusals.max(1));
         let outside: Vec<&str> = people
             .iter()
             .filter(|p| !p.in_caseload)
             .map(|p| p.id)
             .collect();
         let everyone: Vec<&str> = people.iter().map(|p| p.id).collect();
-        let retry_after = room(&mut account.all, limits.all, now, &everyone).max(room(
-            &mut account.outside,
-            limits.outside,
-            now,
-            &outside,
-        ));
+        let agency = self.agencies.entry(who.agency.to_string()).or_default();
+        let retry_after = room(&mut account.all, limits.all, t, &everyone)
+            .max(room(&mut account.outside, limits.outside, t, &outside))
+            .max(room(agency, self.config.agency_outside, t, &outside));
         if retry_after > 0 {
-            account.refusals.expire(now, 3_600);
-            account.refusals.add_event(now);
+            self.watch.mark(who.agency, who.principal, t);
+            account.refusals.expire(t, 3_600);
+            account.refusals.add_event(t);
             if account.refusals.total() >= suspend_after {
                 return Decision::Suspend(Trip::Refusals);
             }
             return Decision::Refuse { retry_after };
         }
         for w in account.all.iter_mut() {
-            everyone.iter().for_each(|id| w.add(now, id));
+            everyone.iter().for_each(|id| w.add(t, id));
         }
         for w in account.outside.iter_mut() {
-            outside.iter().for_each(|id| w.add(now, id));
+            outside.iter().for_each(|id| w.add(t, id));
         }
+        for w in agency.iter_mut() {
+            outside.iter().for_each(|id| w.add(t, id));
+        }
+        account.baseline.count(now, everyone.iter().copied());
+        account.habits.learn(&self.config.signals, now);
         Decision::Pass
+    }
+
+    /// The signals that were active at `principal`'s last decision.
+    pub fn signals(&self, principal: &str) -> Vec<Signal> {
+        self.accounts
+            .get(principal)
+            .map(|a| a.signals.clone())
+            .unwrap_or_default()
     }
 
     /// Distinct people counted for `principal` over the last `window` seconds (60, 3,600 or

@@ -5,7 +5,7 @@ use crate::error::VaultError;
 use crate::principal::Principal;
 use rempart_audit::{Action, AuditEntry, Outcome};
 use rempart_domain::Role;
-use rempart_guard::{Decision, Exposed, Subject, Trip};
+use rempart_guard::{Decision, Exposed, Kind, Subject, Trip};
 use rempart_store::{AuditTicket, StoredPerson};
 
 /// Personal data on its way out of the vault: a file as read, search hits, a page of a
@@ -105,6 +105,39 @@ impl Reached {
     }
 }
 
+/// What kind of response a disclosure is, for the log and for containment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A file read.
+    Read,
+    /// Search hits.
+    Search,
+    /// A page of a listing; `paged` after the first page.
+    Listing { paged: bool },
+    /// The categories an update gives back.
+    Update,
+}
+
+impl Shape {
+    fn action(self) -> Action {
+        match self {
+            Shape::Read => Action::Read,
+            Shape::Search => Action::Search,
+            Shape::Listing { .. } => Action::List,
+            Shape::Update => Action::Update,
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            Shape::Read => Kind::Read,
+            Shape::Search => Kind::Search,
+            Shape::Listing { paged } => Kind::Listing { paged },
+            Shape::Update => Kind::Update,
+        }
+    }
+}
+
 /// How the entries of a disclosure reach the log.
 pub(crate) enum Record {
     /// Submitted now, after containment let the response leave.
@@ -122,10 +155,10 @@ impl Vault {
         p: &Principal,
         data: T,
         people: Vec<Reached>,
-        action: Action,
+        shape: Shape,
         record: Record,
     ) -> Result<Disclosure<T>, VaultError> {
-        self.contain(p, &people, action)?;
+        self.contain(p, &people, shape)?;
         let ticket = match record {
             Record::Submit(entries) => self.store.submit_audit(&entries),
             Record::Written => AuditTicket::ready(Ok(())),
@@ -142,19 +175,24 @@ impl Vault {
         &self,
         p: &Principal,
         people: &[Reached],
-        action: Action,
+        shape: Shape,
     ) -> Result<(), VaultError> {
         let Some(guard) = &self.guard else {
             return Ok(());
         };
-        if people.is_empty() {
+        // A search that found nobody is a miss, which containment counts; any other response
+        // without people shows nobody.
+        if people.is_empty() && shape != Shape::Search {
             return Ok(());
         }
+        let action = shape.action();
         let now = self.clock.now();
         let who = Subject {
             principal: p.name(),
             role: p.role().as_str(),
+            agency: p.agency().as_str(),
             since: p.since,
+            client: p.client.as_deref(),
         };
         // A decoy trips when it is read or found by a search; a listing of the agency's files
         // shows decoys among the others (counted like them), and reading one then trips.
@@ -167,19 +205,20 @@ impl Vault {
                 decoy: r.decoy && trips,
             })
             .collect();
-        let (decision, so_far, counts) = {
+        let (decision, so_far, counts, signals) = {
             let mut g = guard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let d = g.decide(&who, now, &exposed);
-            let (so_far, counts) = match d {
+            let d = g.decide(&who, now, shape.kind(), &exposed);
+            let (so_far, counts, signals) = match d {
                 Decision::Suspend(_) => (
                     g.exposed(p.name(), now),
                     [60, 3_600, 86_400].map(|w| g.exposure(p.name(), now, w)),
+                    g.signals(p.name()),
                 ),
-                _ => (Vec::new(), [(0, 0); 3]),
+                _ => (Vec::new(), [(0, 0); 3], Vec::new()),
             };
-            (d, so_far, counts)
+            (d, so_far, counts, signals)
         };
         match decision {
             Decision::Pass => Ok(()),
@@ -199,12 +238,14 @@ impl Vault {
                 };
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let [(m, m_out), (h, h_out), (d, d_out)] = counts;
+                let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
                 let signals = format!(
-                    "action={} people_minute={m} people_hour={h} people_day={d} outside_minute={m_out} outside_hour={h_out} outside_day={d_out}",
+                    "action={} people_minute={m} people_hour={h} people_day={d} outside_minute={m_out} outside_hour={h_out} outside_day={d_out} signals={}",
                     serde_json::to_value(action)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    if names.is_empty() { "none".to_string() } else { names.join(",") }
                 );
                 self.raise_alert(p, trip, signals, so_far)?;
                 Err(VaultError::Suspended)

@@ -1,7 +1,7 @@
 //! `[guard]`: containment, its budgets per role and its probation.
 
 use rempart_domain::Role;
-use rempart_guard::{Budget, GuardConfig, Limits};
+use rempart_guard::{Budget, GuardConfig, Limits, SignalConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -76,6 +76,31 @@ impl From<Limits> for LimitsToml {
     }
 }
 
+/// `[guard.signals]`: each signal's weight (a signal active divides the budgets by one plus
+/// the sum of the weights); a weight not given keeps its default.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsToml {
+    pub off_hours: f64,
+    pub listing_paging: f64,
+    pub search_misses: f64,
+    pub many_clients: f64,
+    pub agency_rising: f64,
+}
+
+impl Default for SignalsToml {
+    fn default() -> Self {
+        let d = SignalConfig::default();
+        SignalsToml {
+            off_hours: d.off_hours,
+            listing_paging: d.listing_paging,
+            search_misses: d.search_misses,
+            many_clients: d.many_clients,
+            agency_rising: d.agency_rising,
+        }
+    }
+}
+
 /// The `[guard]` of one source.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -86,6 +111,10 @@ pub struct GuardLayer {
     /// `[guard.limits.ROLE]`: a role given here replaces that role's defaults whole.
     pub limits: BTreeMap<String, LimitsToml>,
     pub probation_limits: Option<LimitsToml>,
+    pub agency_outside: Option<BudgetToml>,
+    pub office_hours: Option<[u8; 2]>,
+    pub utc_offset_minutes: Option<i32>,
+    pub signals: Option<SignalsToml>,
 }
 
 impl GuardLayer {
@@ -98,6 +127,10 @@ impl GuardLayer {
             suspend_after_refusals,
             mut limits,
             probation_limits,
+            agency_outside,
+            office_hours,
+            utc_offset_minutes,
+            signals,
         } = self;
         limits.extend(over.limits);
         GuardLayer {
@@ -106,6 +139,10 @@ impl GuardLayer {
             suspend_after_refusals: over.suspend_after_refusals.or(suspend_after_refusals),
             limits,
             probation_limits: over.probation_limits.or(probation_limits),
+            agency_outside: over.agency_outside.or(agency_outside),
+            office_hours: over.office_hours.or(office_hours),
+            utc_offset_minutes: over.utc_offset_minutes.or(utc_offset_minutes),
+            signals: over.signals.or(signals),
         }
     }
 
@@ -117,6 +154,10 @@ impl GuardLayer {
             suspend_after_refusals,
             limits: given,
             probation_limits,
+            agency_outside,
+            office_hours,
+            utc_offset_minutes,
+            signals,
         } = self;
         let defaults = GuardConfig::default();
         let mut limits: BTreeMap<String, LimitsToml> = defaults
@@ -132,12 +173,18 @@ impl GuardLayer {
                 .unwrap_or(DEFAULT_SUSPEND_AFTER_REFUSALS),
             limits,
             probation_limits: probation_limits.unwrap_or(defaults.probation.into()),
+            agency_outside: agency_outside.unwrap_or(defaults.agency_outside.into()),
+            office_hours: office_hours
+                .unwrap_or([defaults.signals.office_from, defaults.signals.office_to]),
+            utc_offset_minutes: utc_offset_minutes
+                .unwrap_or((defaults.signals.utc_offset / 60) as i32),
+            signals: signals.unwrap_or_default(),
         }
     }
 }
 
 /// `[guard]` in force.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GuardSettings {
     pub mode: GuardMode,
     /// How long a new principal, or one whose role or agency changed, stays on probation (a
@@ -149,6 +196,14 @@ pub struct GuardSettings {
     pub limits: BTreeMap<String, LimitsToml>,
     /// Budgets on probation, and of a role without limits of its own.
     pub probation_limits: LimitsToml,
+    /// People outside the caseloads an agency's principals together may be shown.
+    pub agency_outside: BudgetToml,
+    /// Office hours, local time: from, to (hours, 0 to 24).
+    pub office_hours: [u8; 2],
+    /// Local time minus UTC, minutes.
+    pub utc_offset_minutes: i32,
+    /// The signals' weights.
+    pub signals: SignalsToml,
 }
 
 /// Why `[guard]` cannot be used.
@@ -166,6 +221,12 @@ pub enum GuardSettingsError {
     /// A budget of 0 people, or a window allowing more people than a longer one.
     #[error("[guard.{0}]: each budget at least 1, and minute <= hour <= day")]
     Budget(String),
+    /// Office hours that are not two hours of the day in order, or an offset beyond a day.
+    #[error("[guard] office_hours: [from, to] with 0 <= from < to <= 24; utc_offset_minutes: -720 to 840")]
+    OfficeHours,
+    /// A weight that is negative or not a number.
+    #[error("[guard.signals] {0}: a weight of 0 or more")]
+    Weight(&'static str),
 }
 
 /// Seconds of a duration written as a number followed by d, h, m or s (up to a year).
@@ -203,6 +264,41 @@ impl GuardSettings {
             limits.insert(role.clone(), check(format!("limits.{role}"), l)?);
         }
         let probation = check("probation_limits".into(), &self.probation_limits)?;
+        let agency_outside = check(
+            "agency_outside".into(),
+            &LimitsToml {
+                all: self.agency_outside,
+                outside: self.agency_outside,
+            },
+        )?
+        .all;
+        let [from, to] = self.office_hours;
+        if from >= to || to > 24 || !(-720..=840).contains(&self.utc_offset_minutes) {
+            return Err(GuardSettingsError::OfficeHours);
+        }
+        let w = &self.signals;
+        for (name, v) in [
+            ("off_hours", w.off_hours),
+            ("listing_paging", w.listing_paging),
+            ("search_misses", w.search_misses),
+            ("many_clients", w.many_clients),
+            ("agency_rising", w.agency_rising),
+        ] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(GuardSettingsError::Weight(name));
+            }
+        }
+        let signals = SignalConfig {
+            off_hours: w.off_hours,
+            listing_paging: w.listing_paging,
+            search_misses: w.search_misses,
+            many_clients: w.many_clients,
+            agency_rising: w.agency_rising,
+            office_from: from,
+            office_to: to,
+            utc_offset: i64::from(self.utc_offset_minutes) * 60,
+            ..SignalConfig::default()
+        };
         let probation_secs = seconds(&self.probation).ok_or(GuardSettingsError::Probation)?;
         if self.suspend_after_refusals == 0 {
             return Err(GuardSettingsError::Refusals);
@@ -213,6 +309,9 @@ impl GuardSettings {
             probation,
             probation_secs,
             suspend_after_refusals: self.suspend_after_refusals,
+            agency_outside,
+            signals,
+            ..GuardConfig::default()
         }))
     }
 }
@@ -229,6 +328,7 @@ mod tests {
         assert_eq!(config.probation, d.probation);
         assert_eq!(config.probation_secs, d.probation_secs);
         assert_eq!(config.suspend_after_refusals, d.suspend_after_refusals);
+        assert_eq!(config, d, "every field");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::access::Caller;
 use crate::core::*;
-use crate::disclosure::{Disclosure, Reached, Record};
+use crate::disclosure::{Disclosure, Reached, Record, Shape};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -110,7 +110,9 @@ impl Vault {
             p,
             Page { items, next_cursor },
             reached,
-            Action::List,
+            Shape::Listing {
+                paged: cursor.is_some(),
+            },
             Record::Submit(vec![e]),
         )
     }

@@ -2,7 +2,7 @@
 
 use crate::access::{self, Caller};
 use crate::core::*;
-use crate::disclosure::{Disclosure, Reached, Record};
+use crate::disclosure::{Disclosure, Reached, Record, Shape};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -102,7 +102,7 @@ impl Vault {
                 record,
             },
             vec![reached],
-            Action::Read,
+            Shape::Read,
             Record::Submit(vec![entry]),
         )
     }

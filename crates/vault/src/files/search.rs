@@ -2,7 +2,7 @@
 
 use crate::access::Caller;
 use crate::core::*;
-use crate::disclosure::{Disclosure, Reached, Record};
+use crate::disclosure::{Disclosure, Reached, Record, Shape};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::views::*;
@@ -71,6 +71,6 @@ impl Vault {
             Some(bg) => format!("{term} {bg}"),
             None => term,
         });
-        self.disclose(p, hits, reached, Action::Search, Record::Submit(vec![e]))
+        self.disclose(p, hits, reached, Shape::Search, Record::Submit(vec![e]))
     }
 }

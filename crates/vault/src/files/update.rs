@@ -2,7 +2,7 @@
 
 use crate::access::{self, Caller};
 use crate::core::*;
-use crate::disclosure::{Disclosure, Reached, Record};
+use crate::disclosure::{Disclosure, Reached, Record, Shape};
 use crate::error::VaultError;
 use crate::principal::Principal;
 use crate::sealing::Sealing;
@@ -108,7 +108,7 @@ impl Vault {
         }
         // Containment decides before the write: a refused change writes nothing. Asked again
         // when the answer leaves, the person is already counted.
-        self.contain(p, &[Reached::of(p, &stored)], Action::Update)?;
+        self.contain(p, &[Reached::of(p, &stored)], Shape::Update)?;
         let s = Sealing {
             id,
             dk: &dk,
@@ -186,7 +186,7 @@ impl Vault {
                 record,
             },
             vec![Reached::of(p, &after)],
-            Action::Update,
+            Shape::Update,
             Record::Written,
         )
     }
