@@ -10,9 +10,9 @@ use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
     AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, FactsChange,
-    FactsUpgrade, FileStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
-    Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord,
-    TokenStore,
+    FactsUpgrade, FileStore, GuardStore, IndexCheck, ListScope, NewPerson, PersonUpdate,
+    PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange,
+    TokenRecord, TokenStore,
 };
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
@@ -142,6 +142,15 @@ impl AlertStore for WithoutReadAudit {
     }
     fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
         self.0.alert(id)
+    }
+}
+
+impl GuardStore for WithoutReadAudit {
+    fn load_guard(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.load_guard()
+    }
+    fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError> {
+        self.0.save_guard(state, at)
     }
 }
 

@@ -45,7 +45,13 @@ impl Application {
             None => vault,
         };
         let vault = match s.guard.config()? {
-            Some(config) => vault.with_guard(config),
+            Some(config) => {
+                let vault = vault.with_guard(config);
+                vault
+                    .load_guard()
+                    .context("reading containment's kept state")?;
+                vault
+            }
             None => {
                 eprintln!("rempart: containment is off (--guard off): nothing limits how many people a token reads");
                 vault
@@ -122,6 +128,12 @@ impl Application {
                             Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint failed"),
                             Err(_) => tracing::error!("audit checkpoint task failed"),
                         }
+                        let v = vault.clone();
+                        if let Ok(Err(e)) =
+                            tokio::task::spawn_blocking(move || v.save_guard()).await
+                        {
+                            tracing::error!(error = %e, "saving containment's state failed");
+                        }
                     }
                 })
             };
@@ -129,6 +141,10 @@ impl Application {
                 .await
                 .context("serving");
             checkpoints.abort();
+            let v = vault.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || v.save_guard()).await {
+                tracing::error!(error = %e, "saving containment's state failed");
+            }
             let last = tokio::task::spawn_blocking(move || vault.checkpoint(&witness)).await;
             if let Ok(Err(e)) = last {
                 tracing::error!(error = %e, "final audit checkpoint failed");

@@ -517,3 +517,20 @@ fn the_drill_command_plays_and_reports_every_bound_held() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--days at most 90"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_restart_does_not_give_a_stolen_token_a_fresh_budget() {
+    let i = Install::new();
+    let s = i.serve_with(&["--alert-syslog", "off"]);
+    let ids = outside_files(&i, &s, 8);
+    let stolen = i.token("c.durand", "counsellor", "ML-1");
+    for id in &ids[..5] {
+        assert_eq!(read(&s, &stolen, id).status, 200);
+    }
+    // Stopped as an operator would (SIGTERM): containment's state is saved on the way out.
+    drop(s);
+    let s = i.serve_with(&["--alert-syslog", "off"]);
+    let r = read(&s, &stolen, &ids[5]);
+    assert_eq!(r.status, 429, "the five people still count: {}", r.json);
+    assert_eq!(read(&s, &stolen, &ids[0]).status, 200, "someone counted already");
+}

@@ -3,6 +3,7 @@
 //! multiple of its own usual day (never under a floor): a counsellor who opens 20 files a day
 //! trips long before an attacker's hundreds, whatever its role allows.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// How the baseline is learned and used.
@@ -30,7 +31,7 @@ impl Default for BaselineConfig {
 const KEPT: usize = 28;
 
 /// One principal's days.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Baseline {
     /// Distinct people of each past working day, the most recent last.
     days: Vec<u32>,

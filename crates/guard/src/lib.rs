@@ -273,7 +273,7 @@ pub enum Decision {
 }
 
 /// One principal's exposure.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Account {
     all: [Window; 3],
     outside: [Window; 3],
@@ -292,6 +292,29 @@ pub struct Guard {
     /// People outside the caseloads shown to each agency's principals.
     agencies: HashMap<String, [Window; 3]>,
     watch: AgencyWatch,
+    /// Something was counted or learned since the last [`Guard::export`].
+    changed: bool,
+}
+
+/// What the guard keeps across restarts: every count, learned hour and baseline.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    /// The format of this state.
+    version: u32,
+    accounts: HashMap<String, Account>,
+    agencies: HashMap<String, [Window; 3]>,
+    watch: AgencyWatch,
+}
+
+/// The version of [`Kept`].
+const KEPT_VERSION: u32 = 1;
+
+/// Why a kept state could not be taken back.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// It is not a state this version writes.
+    #[error("the kept containment state is not one this version reads")]
+    Unreadable,
 }
 
 impl Guard {
@@ -302,6 +325,7 @@ impl Guard {
             accounts: HashMap::new(),
             agencies: HashMap::new(),
             watch: AgencyWatch::default(),
+            changed: false,
         }
     }
 
@@ -378,6 +402,7 @@ impl Guard {
             self.watch.mark(who.agency, who.principal, t);
             account.refusals.expire(t, 3_600);
             account.refusals.add_event(t);
+            self.changed = true;
             if account.refusals.total() >= suspend_after {
                 return Decision::Suspend(Trip::Refusals);
             }
@@ -394,7 +419,43 @@ impl Guard {
         }
         account.baseline.count(now, everyone.iter().copied());
         account.habits.learn(&self.config.signals, now);
+        self.changed = true;
         Decision::Pass
+    }
+
+    /// Every count, learned hour and baseline, to keep across a restart; `None` when nothing
+    /// changed since the last export.
+    pub fn export(&mut self) -> Option<Vec<u8>> {
+        if !self.changed {
+            return None;
+        }
+        let kept = Kept {
+            version: KEPT_VERSION,
+            accounts: std::mem::take(&mut self.accounts),
+            agencies: std::mem::take(&mut self.agencies),
+            watch: std::mem::take(&mut self.watch),
+        };
+        let bytes = serde_json::to_vec(&kept).ok();
+        self.accounts = kept.accounts;
+        self.agencies = kept.agencies;
+        self.watch = kept.watch;
+        if bytes.is_some() {
+            self.changed = false;
+        }
+        bytes
+    }
+
+    /// Takes back a state [`Guard::export`] made (replacing what this guard counted).
+    pub fn import(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let kept: Kept = serde_json::from_slice(bytes).map_err(|_| StateError::Unreadable)?;
+        if kept.version != KEPT_VERSION {
+            return Err(StateError::Unreadable);
+        }
+        self.accounts = kept.accounts;
+        self.agencies = kept.agencies;
+        self.watch = kept.watch;
+        self.changed = false;
+        Ok(())
     }
 
     /// The signals that were active at `principal`'s last decision.
@@ -434,6 +495,7 @@ impl Guard {
     /// Forgets a principal's exposure (a restored principal starts afresh).
     pub fn forget(&mut self, principal: &str) {
         self.accounts.remove(principal);
+        self.changed = true;
     }
 }
 

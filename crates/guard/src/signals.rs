@@ -3,10 +3,11 @@
 //! (at least 1 person). Weights and thresholds are in [`SignalConfig`].
 
 use crate::window::Window;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// A signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Signal {
     /// An hour the principal never works: outside the office hours for a principal without
     /// history, outside the hours it has worked for one with.
@@ -116,7 +117,7 @@ impl SignalConfig {
 }
 
 /// What one principal's way of working has shown.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Habits {
     /// Hours of the week it has worked in (168 bits).
     hours: [u64; 3],
@@ -223,7 +224,7 @@ impl Habits {
 }
 
 /// Principals of each agency refused or signalled, by when.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct AgencyWatch {
     marks: HashMap<String, HashMap<String, u64>>,
 }

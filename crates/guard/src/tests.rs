@@ -394,6 +394,34 @@ fn a_learned_baseline_caps_the_day_budget() {
     assert_eq!(passed, 20, "the role allows 60 a day; its baseline 20");
 }
 
+#[test]
+fn what_was_counted_survives_an_export_and_an_import() {
+    let mut g = Guard::new(GuardConfig::default());
+    assert!(g.export().is_none(), "nothing counted yet");
+    let five = ids("x", 5);
+    for id in &five {
+        assert_eq!(
+            g.decide(&counsellor(0), T0, Kind::Read, &[other(id)]),
+            Decision::Pass
+        );
+    }
+    let kept = g.export().expect("a state");
+    assert!(g.export().is_none(), "nothing changed since");
+    // A new guard (a restarted server) takes it back: the sixth outside person is refused.
+    let mut h = Guard::new(GuardConfig::default());
+    h.import(&kept).unwrap();
+    assert_eq!(h.exposure("c.durand", T0, 60), (5, 5));
+    assert!(matches!(
+        h.decide(&counsellor(0), T0 + 1, Kind::Read, &[other("y")]),
+        Decision::Refuse { .. }
+    ));
+    assert!(h.import(b"{}").is_err());
+    assert!(h.import(b"not json").is_err());
+    let mut other_version = String::from_utf8(kept).unwrap();
+    other_version = other_version.replacen("\"version\":1", "\"version\":2", 1);
+    assert!(h.import(other_version.as_bytes()).is_err());
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -1,15 +1,42 @@
 //! One sliding window: who was counted when, each person at most once while the window holds
 //! them.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
 /// Entries in the order they were counted; a person leaves the window `len` seconds after
-/// being counted and may then be counted again.
-#[derive(Debug, Default)]
+/// being counted and may then be counted again. Kept (serialised) as its entries alone.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(from = "Entries", into = "Entries")]
 pub(crate) struct Window {
     counted: HashMap<String, u64>,
     /// When each entry was counted, and the person (`None`: an event, a refusal).
     order: VecDeque<(u64, Option<String>)>,
+}
+
+/// A window as kept: its entries, in order.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Entries(VecDeque<(u64, Option<String>)>);
+
+impl From<Entries> for Window {
+    fn from(e: Entries) -> Window {
+        let mut counted = HashMap::new();
+        for (t, id) in e.0.iter() {
+            if let Some(id) = id {
+                counted.insert(id.clone(), *t);
+            }
+        }
+        Window {
+            counted,
+            order: e.0,
+        }
+    }
+}
+
+impl From<Window> for Entries {
+    fn from(w: Window) -> Entries {
+        Entries(w.order)
+    }
 }
 
 impl Window {

@@ -36,7 +36,7 @@ pub use log::{checkpoints_are_kept_by_size, entries_keep_their_order_leaves_and_
 pub use reads::a_snapshot_sees_one_state_until_dropped;
 pub use refusing::Refusing;
 pub use tokens::{
-    an_alert_comes_with_its_suspension_and_closes_with_the_restore,
+    an_alert_comes_with_its_suspension_and_closes_with_the_restore, the_guard_state_is_kept_whole,
     tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,
 };
 
@@ -69,6 +69,7 @@ macro_rules! conformance_tests {
             a_snapshot_sees_one_state_until_dropped,
             tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,
             an_alert_comes_with_its_suspension_and_closes_with_the_restore,
+            the_guard_state_is_kept_whole,
             entries_keep_their_order_leaves_and_subtrees,
             checkpoints_are_kept_by_size,
             a_persons_history_is_complete_newest_first,

@@ -4,9 +4,9 @@
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_store::{
     AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor,
-    FactsChange, FactsUpgrade, FileStore, IndexCheck, ListScope, NewPerson, PersonUpdate,
-    PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange,
-    TokenRecord, TokenStore,
+    FactsChange, FactsUpgrade, FileStore, GuardStore, IndexCheck, ListScope, NewPerson,
+    PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson,
+    TokenChange, TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -167,6 +167,15 @@ impl AlertStore for Refusing {
     }
     fn alert(&self, id: &str) -> Result<Option<AlertRecord>, StoreError> {
         self.inner.alert(id)
+    }
+}
+
+impl GuardStore for Refusing {
+    fn load_guard(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.load_guard()
+    }
+    fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError> {
+        self.inner.save_guard(state, at)
     }
 }
 

@@ -185,3 +185,17 @@ pub fn an_alert_comes_with_its_suspension_and_closes_with_the_restore(open: &dyn
     assert!(ids(Some("alr_9")).is_empty(), "before no alert: none");
     assert_eq!(s.alerts(None, 1).unwrap().len(), 1, "at most the limit");
 }
+
+/// Containment's kept state is one value, replaced whole, read back as saved.
+pub fn the_guard_state_is_kept_whole(open: &dyn Fn() -> Fixture) {
+    let f = open();
+    let s = &*f.store;
+    assert_eq!(s.load_guard().unwrap(), None);
+    s.save_guard(b"first", 10).unwrap();
+    assert_eq!(s.load_guard().unwrap().as_deref(), Some(&b"first"[..]));
+    s.save_guard(b"second state", 20).unwrap();
+    assert_eq!(
+        s.load_guard().unwrap().as_deref(),
+        Some(&b"second state"[..])
+    );
+}

@@ -22,6 +22,7 @@ mod conn;
 mod facts;
 mod files;
 mod group;
+mod guard;
 mod index;
 mod keys;
 mod legacy;

@@ -4,6 +4,7 @@
 //! - [`FileStore`]: sealed files, blind indexes, caseloads and enrolments;
 //! - [`TokenStore`]: token hashes and principals' suspensions;
 //! - [`AlertStore`]: containment's alerts, raised with the suspension they report;
+//! - [`GuardStore`]: containment's kept state (counts, learned hours, baselines);
 //! - [`Reads`] and [`Snapshots`]: the point reads a request makes, alone or in one snapshot;
 //! - [`FactsUpgrade`]: tagging the access facts of rows stored before tags;
 //! - [`AuditLog`]: the audit log, its Merkle subtrees and checkpoints;
@@ -22,6 +23,7 @@ mod alerts;
 mod error;
 mod facts;
 mod files;
+mod guard;
 mod index;
 mod keys;
 mod log;
@@ -34,6 +36,7 @@ pub use alerts::{AlertRecord, AlertStore};
 pub use error::StoreError;
 pub use facts::FactsUpgrade;
 pub use files::FileStore;
+pub use guard::GuardStore;
 pub use index::AuditIndex;
 pub use keys::KeyStore;
 pub use log::{AuditLog, AuditSubtrees, AuditVisitor};
@@ -51,6 +54,7 @@ pub trait Store:
     FileStore
     + TokenStore
     + AlertStore
+    + GuardStore
     + Reads
     + Snapshots
     + FactsUpgrade
@@ -64,6 +68,8 @@ impl<T> Store for T where
     T: FileStore
         + TokenStore
         + AlertStore
+        + GuardStore
+        + GuardStore
         + Reads
         + Snapshots
         + FactsUpgrade

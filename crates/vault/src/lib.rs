@@ -22,6 +22,7 @@ mod error;
 mod facts;
 mod files;
 mod integrity;
+mod kept;
 mod log;
 mod oversight;
 mod principal;
