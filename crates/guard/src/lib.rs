@@ -54,9 +54,12 @@ impl Budget {
 /// The windows' lengths, seconds: a minute, an hour, a day.
 const WINDOWS: [u64; 3] = [60, 3_600, 86_400];
 
-/// Seconds until `ids` fit in every window under `budget` (0: they fit now).
-fn room(windows: &mut [Window; 3], budget: Budget, now: u64, ids: &[&str]) -> u64 {
+/// Seconds until `ids` fit in every window under `budget` (0: they fit now; a window in which
+/// they are all counted already never refuses them), and whether they never will (more new
+/// people than a window's whole budget).
+fn room(windows: &mut [Window; 3], budget: Budget, now: u64, ids: &[&str]) -> (u64, bool) {
     let mut wait = 0;
+    let mut never = false;
     for ((w, len), limit) in windows.iter_mut().zip(WINDOWS).zip(budget.per_window()) {
         w.expire(now, len);
         let mut fresh: Vec<&str> = ids.iter().copied().filter(|id| !w.holds(id)).collect();
@@ -64,11 +67,12 @@ fn room(windows: &mut [Window; 3], budget: Budget, now: u64, ids: &[&str]) -> u6
         fresh.dedup();
         let added = fresh.len() as u64;
         let limit = u64::from(limit);
-        if w.total() + added > limit {
+        if added > 0 && w.total() + added > limit {
+            never |= added > limit;
             wait = wait.max(w.room_after(now, len, added, limit));
         }
     }
-    wait
+    (wait, never)
 }
 
 /// A role's budgets: every person shown, and those outside the principal's caseload.
@@ -183,8 +187,8 @@ impl Default for GuardConfig {
             (
                 "dpo",
                 Limits {
-                    all: budget(30, 100, 200),
-                    outside: budget(30, 100, 200),
+                    all: budget(60, 100, 200),
+                    outside: budget(60, 100, 200),
                 },
             ),
             ("operator", SMALL),
@@ -380,10 +384,12 @@ impl Guard {
         if let Some(day) = account.baseline.day_limit(&self.config.baseline) {
             limits.all = limits.all.capped(day);
         }
-        account.signals = signals;
-        if !account.signals.is_empty() {
+        // A principal is marked by signals of its own, never by the agency's rising alone
+        // (which would keep itself alive).
+        if signals.iter().any(|s| *s != Signal::AgencyRising) {
             self.watch.mark(who.agency, who.principal, t);
         }
+        account.signals = signals;
         if people.is_empty() {
             return Decision::Pass;
         }
@@ -395,16 +401,23 @@ impl Guard {
             .collect();
         let everyone: Vec<&str> = people.iter().map(|p| p.id).collect();
         let agency = self.agencies.entry(who.agency.to_string()).or_default();
-        let retry_after = room(&mut account.all, limits.all, t, &everyone)
-            .max(room(&mut account.outside, limits.outside, t, &outside))
-            .max(room(agency, self.config.agency_outside, t, &outside));
+        let (all_wait, all_never) = room(&mut account.all, limits.all, t, &everyone);
+        let (out_wait, out_never) = room(&mut account.outside, limits.outside, t, &outside);
+        let (agency_wait, _) = room(agency, self.config.agency_outside, t, &outside);
+        let retry_after = all_wait.max(out_wait).max(agency_wait);
         if retry_after > 0 {
-            self.watch.mark(who.agency, who.principal, t);
-            account.refusals.expire(t, 3_600);
-            account.refusals.add_event(t);
-            self.changed = true;
-            if account.refusals.total() >= suspend_after {
-                return Decision::Suspend(Trip::Refusals);
+            // Only the principal's own overruns count towards its suspension: not a response
+            // too large to ever fit (a smaller page will), not the agency's shared budget
+            // (its colleagues' reads).
+            let own = (all_wait > 0 && !all_never) || (out_wait > 0 && !out_never);
+            if own {
+                self.watch.mark(who.agency, who.principal, t);
+                account.refusals.expire(t, 3_600);
+                account.refusals.add_event(t);
+                self.changed = true;
+                if account.refusals.total() >= suspend_after {
+                    return Decision::Suspend(Trip::Refusals);
+                }
             }
             return Decision::Refuse { retry_after };
         }
@@ -492,10 +505,19 @@ impl Guard {
         account.all[2].people().map(str::to_string).collect()
     }
 
-    /// Forgets a principal's exposure (a restored principal starts afresh).
+    /// Forgets a principal's exposure (tests; a principal's removal).
     pub fn forget(&mut self, principal: &str) {
         self.accounts.remove(principal);
         self.changed = true;
+    }
+
+    /// Clears a restored principal's refusals: its windows keep the people it was shown, so
+    /// that a restore never gives it a fresh budget.
+    pub fn pardon(&mut self, principal: &str) {
+        if let Some(a) = self.accounts.get_mut(principal) {
+            a.refusals = Window::default();
+            self.changed = true;
+        }
     }
 }
 

@@ -422,6 +422,96 @@ fn what_was_counted_survives_an_export_and_an_import() {
     assert!(h.import(other_version.as_bytes()).is_err());
 }
 
+#[test]
+fn people_counted_already_pass_when_the_budgets_shrink() {
+    let mut g = Guard::new(GuardConfig::default());
+    let who = counsellor(0);
+    // Seven files at 19:10 to 19:50 local time (office hours)...
+    let evening = T0 + 8 * 3_600 + 600;
+    let seven = ids("e", 7);
+    for (k, id) in seven.iter().enumerate() {
+        assert_eq!(
+            g.decide(&who, evening + k as i64 * 400, Kind::Read, &[mine(id)]),
+            Decision::Pass
+        );
+    }
+    // ...then one of them again at 20:01, off hours (a quarter of the budgets): it passes.
+    assert_eq!(
+        g.decide(&who, T0 + 9 * 3_600 + 60, Kind::Read, &[mine("e0")]),
+        Decision::Pass
+    );
+}
+
+#[test]
+fn only_a_principal_s_own_overruns_count_towards_its_suspension() {
+    // A page larger than a whole budget is refused, never suspends.
+    let mut g = Guard::new(GuardConfig::default());
+    let who = counsellor(0);
+    let page = ids("p", 11);
+    let people: Vec<Exposed> = page.iter().map(|id| mine(id)).collect();
+    for k in 0..5 {
+        assert!(matches!(
+            g.decide(&who, T0 + k, Kind::Read, &people),
+            Decision::Refuse { .. }
+        ));
+    }
+    // The agency's shared budget full (its colleagues' reads) is refused, never suspends.
+    let mut g = Guard::new(GuardConfig::default());
+    for k in 0..30 {
+        let c = format!("c.{k}");
+        g.decide(
+            &as_of(&c, "ML-1", None),
+            T0,
+            Kind::Read,
+            &[other(&format!("o{k}"))],
+        );
+    }
+    for k in 0..5 {
+        assert!(matches!(
+            g.decide(
+                &as_of("c.late", "ML-1", None),
+                T0 + k,
+                Kind::Read,
+                &[other(&format!("n{k}"))]
+            ),
+            Decision::Refuse { .. }
+        ));
+    }
+}
+
+#[test]
+fn the_agency_rising_does_not_keep_itself_alive() {
+    let mut g = Guard::new(GuardConfig::default());
+    for c in ["c.a", "c.b", "c.c"] {
+        for k in 0..6 {
+            g.decide(
+                &as_of(c, "ML-1", None),
+                T0,
+                Kind::Read,
+                &[other(&format!("{c}{k}"))],
+            );
+        }
+    }
+    // Colleagues working normally while the agency rises are not marked by it: an hour after
+    // the three, the agency is calm again.
+    for (k, c) in ["c.d", "c.e", "c.f", "c.g"].iter().enumerate() {
+        g.decide(
+            &as_of(c, "ML-1", None),
+            T0 + 60 + k as i64,
+            Kind::Read,
+            &[mine("z")],
+        );
+        assert_eq!(g.signals(c), vec![Signal::AgencyRising]);
+    }
+    g.decide(
+        &as_of("c.h", "ML-1", None),
+        T0 + 3_700,
+        Kind::Read,
+        &[mine("y")],
+    );
+    assert!(g.signals("c.h").is_empty());
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -1,6 +1,8 @@
 //! Email through an SMTP server (`lettre`): a relay of the organisation, reached at an
-//! `smtp://` URL (STARTTLS when the server offers it, or required with `?tls=required`) or an
-//! `smtps://` one, with credentials in the URL when it needs them.
+//! `smtps://` URL (TLS from the start) or an `smtp://` one with `?tls=required` (STARTTLS,
+//! required), with credentials in the URL when it needs them. A plain `smtp://` URL is
+//! accepted for a relay on this machine only (localhost): anywhere else, credentials and
+//! alerts would cross the network in clear.
 
 use crate::{Channel, NotifyError};
 use lettre::message::{header::ContentType, Mailbox};
@@ -46,6 +48,13 @@ impl Email {
             return Err(NotifyError::NotSmtp);
         };
         let server = format!("{scheme}://{host}");
+        let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]");
+        let tls_required = parsed
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "tls=required"));
+        if scheme == "smtp" && !tls_required && !loopback {
+            return Err(NotifyError::PlainSmtp);
+        }
         let transport = SmtpTransport::from_url(raw)
             .map_err(|_| NotifyError::NotSmtp)?
             .timeout(Some(TIMEOUT))
@@ -121,8 +130,20 @@ mod tests {
         assert_eq!(e.to_string(), "the sender is not an email address");
         let e = Email::new(&url("smtp://localhost:25"), "a@b.example", &[], "s").unwrap_err();
         assert!(matches!(e, NotifyError::NotAnAddress(_)));
+        let e = Email::new(&url("smtp://relay.example:587"), "a@b.example", &to, "s").unwrap_err();
+        assert!(matches!(e, NotifyError::PlainSmtp), "{e}");
+        let e = Email::new(
+            &url("smtp://relay.example:587?tls=opportunistic"),
+            "a@b.example",
+            &to,
+            "s",
+        )
+        .unwrap_err();
+        assert!(matches!(e, NotifyError::PlainSmtp), "{e}");
+        Email::new(&url("smtp://localhost:2525"), "a@b.example", &to, "s").unwrap();
+        Email::new(&url("smtps://relay.example"), "a@b.example", &to, "s").unwrap();
         let ok = Email::new(
-            &url("smtp://user:secret-pw@relay.example:587"),
+            &url("smtp://user:secret-pw@relay.example:587?tls=required"),
             "a@b.example",
             &to,
             "s",

@@ -60,6 +60,9 @@ pub enum NotifyError {
     /// The SMTP URL is not one (the text is not repeated: it may hold credentials).
     #[error("not an smtp:// or smtps:// URL")]
     NotSmtp,
+    /// A plain `smtp://` URL to another machine: credentials and messages would go in clear.
+    #[error("an smtp:// URL to another machine needs ?tls=required (STARTTLS), or use smtps://")]
+    PlainSmtp,
     /// The SMTP server did not take the message.
     #[error("{server}: {reason}")]
     Smtp { server: String, reason: String },

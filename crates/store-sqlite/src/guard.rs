@@ -1,4 +1,4 @@
-//! Containment's kept state in `vault.db`: one row, replaced whole.
+//! Containment's kept state in `guard.db`: one row, replaced whole.
 
 use crate::conn::db;
 use crate::SqliteStore;
@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 
 impl GuardStore for SqliteStore {
     fn load_guard(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        let c = self.pool.read().map_err(db("open reader"))?;
+        let c = self.guard.read().map_err(db("open reader"))?;
         c.query_row("SELECT state FROM guard_state WHERE id = 1", [], |r| {
             r.get(0)
         })
@@ -16,7 +16,7 @@ impl GuardStore for SqliteStore {
     }
 
     fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError> {
-        let w = self.pool.write();
+        let w = self.guard.write();
         w.execute(
             "INSERT INTO guard_state (id, state, saved_at) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",

@@ -46,7 +46,7 @@ use crate::log::catch_up_nodes;
 use crate::outbox::{drain_outbox, outbox_ids_after_log};
 use crate::pool::Pool;
 use crate::schema::{
-    open_pool, open_pool_with, schema_version, AUDIT_MIGRATIONS, VAULT_MIGRATIONS,
+    open_pool, open_pool_with, schema_version, AUDIT_MIGRATIONS, GUARD_MIGRATIONS, VAULT_MIGRATIONS,
 };
 use rempart_store::StoreError;
 use std::path::Path;
@@ -61,6 +61,8 @@ pub const AUDIT_FILE: &str = "audit.db";
 /// File name of the audit log's per-person index inside the data directory (derived from the
 /// log, rebuilt from it when missing or out of step).
 pub const AUDIT_INDEX_FILE: &str = "audit-index.db";
+/// File name of containment's kept state inside the data directory.
+pub const GUARD_FILE: &str = "guard.db";
 
 /// The file store in `DIR/vault.db`, the audit log in `DIR/audit.db` and its per-person index
 /// in `DIR/audit-index.db`.
@@ -68,6 +70,7 @@ pub struct SqliteStore {
     pub(crate) pool: Arc<Pool>,
     pub(crate) log: Arc<Pool>,
     pub(crate) index: Arc<Pool>,
+    pub(crate) guard: Arc<Pool>,
     pub(crate) audit: GroupCommit,
     /// This process applied the migration that introduced facts tags (or was told to trust
     /// the untagged rows): it may tag the rows stored before.
@@ -100,10 +103,12 @@ impl SqliteStore {
         outbox_ids_after_log(&pool, &log)?;
         index_in_step(&index, &log)?;
         let audit = GroupCommit::start(log.clone(), pool.clone(), index.clone());
+        let guard = Arc::new(open_pool(dir, GUARD_FILE, GUARD_MIGRATIONS)?);
         Ok(SqliteStore {
             pool,
             log,
             index,
+            guard,
             audit,
             facts_binding: std::sync::atomic::AtomicBool::new(tags_before),
         })
@@ -120,7 +125,7 @@ impl SqliteStore {
 
     /// Writes the WAL back into the main file and truncates it (for backups and tests).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        for pool in [&self.pool, &self.log, &self.index] {
+        for pool in [&self.pool, &self.log, &self.index, &self.guard] {
             pool.write()
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
                 .map_err(db("checkpoint"))?;

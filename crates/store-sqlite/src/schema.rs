@@ -19,7 +19,6 @@ pub(crate) const VAULT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/vault/0008_facts_tags.sql"),
     include_str!("../migrations/vault/0009_decoys.sql"),
     include_str!("../migrations/vault/0010_alerts.sql"),
-    include_str!("../migrations/vault/0011_guard_state.sql"),
 ];
 
 /// `audit.db`: the audit log, in a database of its own so that appending read entries does not
@@ -33,6 +32,10 @@ pub(crate) const AUDIT_MIGRATIONS: &[&str] = &[
 /// crash may lose its last batches, which are indexed again from the log).
 pub(crate) const INDEX_MIGRATIONS: &[&str] =
     &[include_str!("../migrations/index/0001_persons.sql")];
+
+/// `guard.db`: containment's kept state, in a database of its own so that saving it does not
+/// change `vault.db` (whose readers would reload their page caches after every commit).
+pub(crate) const GUARD_MIGRATIONS: &[&str] = &[include_str!("../migrations/guard/0001_state.sql")];
 
 /// `keys.db`: wrapped per-person data keys.
 pub(crate) const KEY_MIGRATIONS: &[&str] = &[include_str!("../migrations/keys/0001_data_keys.sql")];

@@ -77,7 +77,7 @@ pub(crate) fn untagged(c: &Connection, limit: usize) -> Result<Vec<TokenRecord>,
 /// if its record was deleted by hand).
 pub(crate) fn suspended_tokens(c: &Connection, name: &str) -> Result<bool, StoreError> {
     c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM tokens WHERE principal = ?1 AND suspended = 1 AND revoked_at IS NULL)",
+        "SELECT EXISTS (SELECT 1 FROM tokens WHERE principal = ?1 COLLATE NOCASE AND suspended = 1 AND revoked_at IS NULL)",
         params![name],
         |r| r.get(0),
     )
@@ -86,18 +86,20 @@ pub(crate) fn suspended_tokens(c: &Connection, name: &str) -> Result<bool, Store
 
 /// A principal's suspension record.
 pub(crate) fn principal(c: &Connection, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
-    c.prepare_cached("SELECT name, suspended, since, tag FROM principals WHERE name = ?1")
-        .map_err(db("prepare principal"))?
-        .query_row(params![name], |r| {
-            Ok(PrincipalRecord {
-                name: r.get(0)?,
-                suspended: r.get(1)?,
-                since: r.get(2)?,
-                tag: r.get(3)?,
-            })
+    c.prepare_cached(
+        "SELECT name, suspended, since, tag FROM principals WHERE name = ?1 COLLATE NOCASE",
+    )
+    .map_err(db("prepare principal"))?
+    .query_row(params![name], |r| {
+        Ok(PrincipalRecord {
+            name: r.get(0)?,
+            suspended: r.get(1)?,
+            since: r.get(2)?,
+            tag: r.get(3)?,
         })
-        .optional()
-        .map_err(db("read principal"))
+    })
+    .optional()
+    .map_err(db("read principal"))
 }
 
 /// Applies `changes` (each only where the row holds its expected tag) and the principal's
@@ -122,7 +124,9 @@ pub(crate) fn change(
     if let Some(p) = principal {
         let tokens: i64 = tx
             .query_row(
-                "SELECT COUNT(*) FROM tokens WHERE principal = ?1",
+                // Logins are compared without case: tokens made before logins were lower-cased
+                // keep the case they were typed in.
+                "SELECT COUNT(*) FROM tokens WHERE principal = ?1 COLLATE NOCASE",
                 params![p.name],
                 |r| r.get(0),
             )
@@ -181,7 +185,7 @@ impl TokenStore for SqliteStore {
         change(&tx, principal, changes)?;
         if let Some(p) = principal.filter(|p| !p.suspended) {
             tx.execute(
-                "UPDATE alerts SET restored_at = ?1, restored_by = ?2 WHERE principal = ?3 AND restored_at IS NULL",
+                "UPDATE alerts SET restored_at = ?1, restored_by = ?2 WHERE principal = ?3 COLLATE NOCASE AND restored_at IS NULL",
                 params![p.since, audit.principal, p.name],
             )
             .map_err(db("close alerts"))?;

@@ -91,6 +91,12 @@ impl Vault {
         }
     }
 
+    /// Whether `p` oversees `alert`: an operator or DPO of the alert's agency, or the local
+    /// administrator (the console) for every agency.
+    fn oversees(p: &Principal, alert: &AlertRecord) -> bool {
+        p.agency().as_str() == "LOCAL" || p.agency().as_str() == alert.agency
+    }
+
     /// Alerts raised before `before` (an alert id), newest first, at most `limit` (1 to 200).
     pub fn alerts(
         &self,
@@ -99,22 +105,29 @@ impl Vault {
         limit: usize,
     ) -> Result<Vec<AlertRecord>, VaultError> {
         Self::may_oversee(p)?;
-        Ok(self.store.alerts(before, limit.clamp(1, 200))?)
+        Ok(self
+            .store
+            .alerts(before, limit.clamp(1, 200))?
+            .into_iter()
+            .filter(|a| Self::oversees(p, a))
+            .collect())
     }
 
-    /// One alert.
+    /// One alert of the caller's agency (another agency's is not found).
     pub fn alert(&self, p: &Principal, id: &str) -> Result<AlertRecord, VaultError> {
         Self::may_oversee(p)?;
-        self.store.alert(id)?.ok_or(VaultError::NotFound)
+        self.store
+            .alert(id)?
+            .filter(|a| Self::oversees(p, a))
+            .ok_or(VaultError::NotFound)
     }
 
     /// Restores the principal an open alert suspended, with a written justification (10 to
     /// 500 characters); the restore closes its open alerts. Returns how many of its tokens
-    /// work again. Recorded with the justification. The principal starts afresh: containment
-    /// forgets what it had counted for it.
+    /// work again. Recorded with the justification. Containment clears its refusals but keeps
+    /// the people it was shown: a restore never gives it a fresh budget.
     pub fn restore_alert(&self, p: &Principal, id: &str, why: &str) -> Result<usize, VaultError> {
-        Self::may_oversee(p)?;
-        let alert = self.store.alert(id)?.ok_or(VaultError::NotFound)?;
+        let alert = self.alert(p, id)?;
         if alert.restored_at.is_some() {
             return Err(VaultError::Forbidden("this alert is closed already"));
         }
@@ -123,7 +136,7 @@ impl Vault {
             guard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .forget(&alert.principal);
+                .pardon(&alert.principal);
         }
         Ok(n)
     }

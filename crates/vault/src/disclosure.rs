@@ -187,8 +187,11 @@ impl Vault {
         }
         let action = shape.action();
         let now = self.clock.now();
+        // Counted under the login in lower case, as suspensions are: tokens made before logins
+        // were lower-cased keep the case they were typed in.
+        let key = p.name().to_ascii_lowercase();
         let who = Subject {
-            principal: p.name(),
+            principal: &key,
             role: p.role().as_str(),
             agency: p.agency().as_str(),
             since: p.since,
@@ -212,9 +215,9 @@ impl Vault {
             let d = g.decide(&who, now, shape.kind(), &exposed);
             let (so_far, counts, signals) = match d {
                 Decision::Suspend(_) => (
-                    g.exposed(p.name(), now),
-                    [60, 3_600, 86_400].map(|w| g.exposure(p.name(), now, w)),
-                    g.signals(p.name()),
+                    g.exposed(&key, now),
+                    [60, 3_600, 86_400].map(|w| g.exposure(&key, now, w)),
+                    g.signals(&key),
                 ),
                 _ => (Vec::new(), [(0, 0); 3], Vec::new()),
             };

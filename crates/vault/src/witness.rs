@@ -183,6 +183,7 @@ fn copy_failed(e: NotifyError) -> WitnessError {
         e @ (NotifyError::ShortSecret(_)
         | NotifyError::NotAnAddress(_)
         | NotifyError::NotSmtp
+        | NotifyError::PlainSmtp
         | NotifyError::Smtp { .. }) => (PathBuf::new(), e.to_string()),
     };
     WitnessError { path, reason }

@@ -2794,6 +2794,177 @@ mod containment {
     }
 
     #[test]
+    fn alerts_are_for_their_agency_and_a_restore_gives_no_fresh_budget() {
+        let (f, ids, token, _) = guarded(40);
+        let p = f.vault.authenticate(&token).unwrap();
+        let mut read = 0;
+        for id in &ids {
+            f.clock.advance(1);
+            match f.vault.read(&p, id, Purpose::Accompaniment, None) {
+                Ok(_) => read += 1,
+                Err(VaultError::Suspended) => break,
+                Err(_) => {}
+            }
+        }
+        assert!(matches!(
+            f.vault.authenticate(&token),
+            Err(VaultError::Suspended)
+        ));
+        let other = Agency::parse("ML-9").unwrap();
+        let dpo_elsewhere = as_role("dpo.b", "ML-9", Role::Dpo);
+        assert!(f.vault.alerts(&dpo_elsewhere, None, 10).unwrap().is_empty());
+        assert_eq!(other.as_str(), "ML-9");
+        let local = Principal::local(Agency::parse("LOCAL").unwrap());
+        let alerts = f.vault.alerts(&local, None, 10).unwrap();
+        assert_eq!(alerts.len(), 1, "the console sees every agency's");
+        assert!(matches!(
+            f.vault.alert(&dpo_elsewhere, &alerts[0].id),
+            Err(VaultError::NotFound)
+        ));
+        assert!(f
+            .vault
+            .restore_alert(&dpo_elsewhere, &alerts[0].id, "looks fine to me, really")
+            .is_err());
+        let dpo = as_role("dpo", "ML-1", Role::Dpo);
+        assert_eq!(f.vault.alerts(&dpo, None, 10).unwrap().len(), 1);
+        f.vault
+            .restore_alert(
+                &dpo,
+                &alerts[0].id,
+                "checked with the counsellor, token reissued",
+            )
+            .unwrap();
+        // Restored within the minute: the people it was shown still count, new ones do not
+        // pass, and it is not suspended for that at once.
+        let p = f.vault.authenticate(&token).unwrap();
+        assert!(read >= 1);
+        assert!(matches!(
+            f.vault.read(&p, &ids[39], Purpose::Accompaniment, None),
+            Err(VaultError::Contained { .. })
+        ));
+    }
+
+    #[test]
+    fn a_real_file_sharing_a_search_key_with_a_decoy_does_not_trip_its_search() {
+        let (f, _, token, _) = guarded(1);
+        let agency = Agency::parse("ML-1").unwrap();
+        let rules = f.vault.rules();
+        let mut decoy = file("ML-1", "Martin", "decoy.martin@example.org");
+        decoy.nir = None;
+        if let Some(c) = decoy.contact.as_mut() {
+            c.phones.clear();
+        }
+        decoy.identity.as_mut().unwrap().birth_date = Some("2005-03-14".into());
+        let planted = f
+            .vault
+            .plant_decoys(
+                &Principal::local(agency.clone()),
+                &agency,
+                &[ValidFile::parse(decoy, &rules).unwrap()],
+            )
+            .unwrap();
+        assert_eq!(planted, 1);
+        // Later, a real Martin born on 14 March 2005 comes to the agency.
+        let p = f.vault.authenticate(&token).unwrap();
+        let mut real = followed_by(&p, file("ML-1", "MARTIN", "real.person@gmail.com"));
+        real.nir = None;
+        if let Some(c) = real.contact.as_mut() {
+            c.phones.clear();
+        }
+        real.identity.as_mut().unwrap().birth_date = Some("2005-03-14".into());
+        let id = f
+            .vault
+            .create(&as_role("app", "ML-1", Role::Service), real)
+            .unwrap();
+        let term = SearchTerm::name_birth("Martin", "2005-03-14").unwrap();
+        let hits = f.vault.search(&p, Purpose::Accompaniment, &term).unwrap();
+        assert_eq!(
+            hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>(),
+            [id],
+            "the real file only"
+        );
+        // The decoy alone is still a trip.
+        let term = SearchTerm::email("decoy.martin@example.org").unwrap();
+        assert!(matches!(
+            f.vault.search(&p, Purpose::Accompaniment, &term),
+            Err(VaultError::Suspended)
+        ));
+    }
+
+    #[test]
+    fn a_login_kept_in_the_case_it_was_typed_is_suspended_all_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_path = dir.path().join("k.key");
+        Keyring::generate().create_file(&key_path, None).unwrap();
+        let clock = Arc::new(FixedClock::at(NOW - 8 * 86_400));
+        let open = || {
+            vault_in(
+                dir.path(),
+                Keyring::load(&key_path, None).unwrap(),
+                clock.clone(),
+            )
+            .0
+            .with_guard(rempart_guard::GuardConfig::default())
+        };
+        let agency = Agency::parse("ML-1").unwrap();
+        let tok = {
+            let (t, _) = open()
+                .create_token(
+                    &Principal::local(agency.clone()),
+                    "c.durand",
+                    Role::Counsellor,
+                    &agency,
+                    90 * 86_400,
+                )
+                .unwrap();
+            t.reveal_once().to_string()
+        };
+        // As a token made before logins were lower-cased, tagged by the upgrade.
+        rusqlite::Connection::open(dir.path().join(VAULT_FILE))
+            .unwrap()
+            .execute_batch(
+                "UPDATE tokens SET tag = NULL, principal = 'C.Durand';
+                 DELETE FROM schema_migrations WHERE version >= 8;
+                 DROP TABLE alerts; ALTER TABLE persons DROP COLUMN decoy;
+                 DROP TABLE principals; DROP INDEX tokens_principal;
+                 ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
+                 ALTER TABLE tokens DROP COLUMN revoked_at;
+                 DELETE FROM audit_meta WHERE key = 'facts_unbound';",
+            )
+            .unwrap();
+        clock.advance(8 * 86_400);
+        let v = open();
+        assert_eq!(v.bind_legacy_facts(false).unwrap(), 1);
+        let service = as_role("app", "ML-1", Role::Service);
+        let ids: Vec<String> = (0..30)
+            .map(|i| {
+                v.create(
+                    &service,
+                    file("ML-1", &name_of(i), &format!("p{i}@example.fr")),
+                )
+                .unwrap()
+            })
+            .collect();
+        let p = v.authenticate(&tok).unwrap();
+        let mut suspended = false;
+        for id in &ids {
+            clock.advance(1);
+            match v.read(&p, id, Purpose::Accompaniment, None) {
+                Ok(_) | Err(VaultError::Contained { .. }) => {}
+                Err(VaultError::Suspended) => {
+                    suspended = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(suspended, "containment suspends it");
+        assert!(matches!(v.authenticate(&tok), Err(VaultError::Suspended)));
+        let alerts = v.alerts(&Principal::local(agency), None, 10).unwrap();
+        assert_eq!(alerts.len(), 1);
+    }
+
+    #[test]
     fn a_token_made_today_is_on_probation() {
         // No eight days: the token of `guarded` is eight days old; this one is new.
         let (f, _, old, _) = guarded(0);

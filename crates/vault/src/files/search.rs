@@ -52,6 +52,15 @@ impl Vault {
                 reached.push(Reached::of(p, &stored));
             }
         }
+        // A real file created after the decoys were planted may share a search key with one:
+        // a search that finds a real file is work, and the decoys it also found are left out
+        // of it (found alone, a decoy trips containment).
+        if reached.iter().any(|r| !r.decoy) && reached.iter().any(|r| r.decoy) {
+            let keep: Vec<bool> = reached.iter().map(|r| !r.decoy).collect();
+            let mut k = keep.iter();
+            hits.retain(|_| *k.next().unwrap_or(&false));
+            reached.retain(|r| !r.decoy);
+        }
         // The search term is recorded as its blind-index value, never in clear.
         let people: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
         let mut e = self.entry(
