@@ -239,7 +239,6 @@ impl Vault {
                     Trip::Decoy => ("decoy", &self.containment.decoy_trips),
                     Trip::Refusals => ("refusals", &self.containment.refusal_trips),
                 };
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let [(m, m_out), (h, h_out), (d, d_out)] = counts;
                 let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
                 let signals = format!(
@@ -251,6 +250,8 @@ impl Vault {
                     if names.is_empty() { "none".to_string() } else { names.join(",") }
                 );
                 self.raise_alert(p, trip, signals, so_far)?;
+                // Counted once the suspension and its alert are written.
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Err(VaultError::Suspended)
             }
         }
