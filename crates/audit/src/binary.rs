@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 24] = [
+pub const ACTIONS: [Action; 27] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -61,6 +61,9 @@ pub const ACTIONS: [Action; 24] = [
     Action::ContainmentAlert,
     Action::Explain,
     Action::DecoyPlant,
+    Action::ExportRequest,
+    Action::ExportApprove,
+    Action::Export,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -245,6 +248,9 @@ fn action_code(a: Action) -> u8 {
         Action::ContainmentAlert => 21,
         Action::Explain => 22,
         Action::DecoyPlant => 23,
+        Action::ExportRequest => 24,
+        Action::ExportApprove => 25,
+        Action::Export => 26,
     }
 }
 
@@ -506,7 +512,7 @@ mod tests {
              \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
              \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\",\"integrity_alert\",\
              \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\",\
-             \"containment_alert\",\"explain\",\"decoy_plant\""
+             \"containment_alert\",\"explain\",\"decoy_plant\",\"export_request\",\"export_approve\",\"export\""
         );
     }
 

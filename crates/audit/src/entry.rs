@@ -63,6 +63,14 @@ pub enum Action {
     /// Decoy files were planted (`rempart decoys plant`; `detail`: the agency and how many).
     /// The decoys are not named: the log is read by people who must not learn which they are.
     DecoyPlant,
+    /// An export of files to a recipient was asked for (`detail`: its id, the recipient, how
+    /// many people, and whether it awaits a second operator's approval).
+    ExportRequest,
+    /// A second operator approved an export (`detail`: its id and who asked for it).
+    ExportApprove,
+    /// An export ran: its files left for the recipient (`persons`: every person in it;
+    /// `categories`: those exported; `detail`: its id and the recipient).
+    Export,
 }
 
 /// How it ended.

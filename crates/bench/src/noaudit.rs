@@ -9,10 +9,10 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, FactsChange,
-    FactsUpgrade, FileStore, GuardStore, IndexCheck, ListScope, NewPerson, PersonUpdate,
-    PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange,
-    TokenRecord, TokenStore,
+    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, ExportRecord,
+    ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IndexCheck, ListScope,
+    NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError,
+    StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
@@ -151,6 +151,25 @@ impl GuardStore for WithoutReadAudit {
     }
     fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError> {
         self.0.save_guard(state, at)
+    }
+}
+
+impl ExportStore for WithoutReadAudit {
+    fn insert_export(&self, e: &ExportRecord, a: &AuditEntry) -> Result<(), StoreError> {
+        self.0.insert_export(e, a)
+    }
+    fn export(&self, id: &str) -> Result<Option<ExportRecord>, StoreError> {
+        self.0.export(id)
+    }
+    fn move_export(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        approver: Option<&str>,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.move_export(id, from, to, approver, a)
     }
 }
 

@@ -539,6 +539,7 @@ mod tests {
                     office_hours,
                     utc_offset_minutes,
                     signals,
+                    four_eyes_above,
                 },
             alerts:
                 AlertsLayer {
@@ -587,6 +588,7 @@ mod tests {
             ("guard.office_hours", office_hours.is_none()),
             ("guard.utc_offset_minutes", utc_offset_minutes.is_none()),
             ("guard.signals", signals.is_none()),
+            ("guard.four_eyes_above", four_eyes_above.is_none()),
             ("alerts.webhook_url", webhook_url.is_none()),
             ("alerts.webhook_secret", webhook_secret.is_none()),
             ("alerts.syslog", alert_syslog.is_none()),

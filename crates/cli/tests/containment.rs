@@ -541,3 +541,67 @@ fn a_restart_does_not_give_a_stolen_token_a_fresh_budget() {
         "someone counted already"
     );
 }
+
+#[test]
+fn an_export_above_the_threshold_runs_once_a_second_operator_approved_it() {
+    let i = Install::new();
+    let config = i.data.with_file_name("four-eyes.toml");
+    std::fs::write(
+        &config,
+        "[guard]\noffice_hours = [0, 24]\nfour_eyes_above = 2\n",
+    )
+    .unwrap();
+    let (s, _) = serve_command(rempart().args(i.args(&[
+        "--config",
+        config.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--alert-syslog",
+        "off",
+    ])));
+    let app = i.token("case-app", "service", "ML-1");
+    let ids = outside_files(&i, &s, 3);
+    for id in &ids {
+        let r = s.post(
+            Some(&app),
+            &format!("/v1/persons/{id}/enrolments"),
+            &json!({"partner": "AFPA-75"}),
+        );
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+    let rssi = i.token("rssi", "operator", "ML-1");
+    let dpo = i.token("dpo", "dpo", "ML-1");
+    let r = s.post(
+        Some(&rssi),
+        "/v1/exports",
+        &json!({"recipient": "AFPA-75", "purpose": "partner_service"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["people"], 3);
+    assert_eq!(r.json["state"], "awaiting_approval");
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let run = format!("/v1/exports/{id}/run");
+    let approve = format!("/v1/exports/{id}/approve");
+    assert_eq!(s.post(Some(&rssi), &run, &json!({})).status, 403, "not yet");
+    assert_eq!(
+        s.post(Some(&rssi), &approve, &json!({})).status,
+        403,
+        "not by the one who asked"
+    );
+    let r = s.post(Some(&dpo), &approve, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["state"], "ready");
+    let r = s.post(Some(&rssi), &run, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.json);
+    let files = r.json.as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    assert!(files
+        .iter()
+        .all(|f| f.get("nir").is_none() && f.get("identity").is_some()));
+    assert_eq!(s.post(Some(&rssi), &run, &json!({})).status, 403, "once");
+    assert_eq!(
+        s.get(Some(&rssi), &format!("/v1/exports/{id}")).json["state"],
+        "done"
+    );
+}

@@ -4,9 +4,9 @@
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_store::{
     AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor,
-    FactsChange, FactsUpgrade, FileStore, GuardStore, IndexCheck, ListScope, NewPerson,
-    PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson,
-    TokenChange, TokenRecord, TokenStore,
+    ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IndexCheck,
+    ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store,
+    StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -176,6 +176,27 @@ impl GuardStore for Refusing {
     }
     fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError> {
         self.inner.save_guard(state, at)
+    }
+}
+
+impl ExportStore for Refusing {
+    fn insert_export(&self, e: &ExportRecord, a: &AuditEntry) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_export(e, a)
+    }
+    fn export(&self, id: &str) -> Result<Option<ExportRecord>, StoreError> {
+        self.inner.export(id)
+    }
+    fn move_export(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        approver: Option<&str>,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.move_export(id, from, to, approver, a)
     }
 }
 

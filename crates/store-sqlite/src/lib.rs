@@ -19,6 +19,7 @@
 
 mod alerts;
 mod conn;
+mod exports;
 mod facts;
 mod files;
 mod group;

@@ -5,6 +5,7 @@
 //! - [`TokenStore`]: token hashes and principals' suspensions;
 //! - [`AlertStore`]: containment's alerts, raised with the suspension they report;
 //! - [`GuardStore`]: containment's kept state (counts, learned hours, baselines);
+//! - [`ExportStore`]: exports to a recipient and their four-eyes approval;
 //! - [`Reads`] and [`Snapshots`]: the point reads a request makes, alone or in one snapshot;
 //! - [`FactsUpgrade`]: tagging the access facts of rows stored before tags;
 //! - [`AuditLog`]: the audit log, its Merkle subtrees and checkpoints;
@@ -21,6 +22,7 @@
 
 mod alerts;
 mod error;
+mod exports;
 mod facts;
 mod files;
 mod guard;
@@ -34,6 +36,7 @@ mod tokens;
 
 pub use alerts::{AlertRecord, AlertStore};
 pub use error::StoreError;
+pub use exports::{ExportRecord, ExportStore};
 pub use facts::FactsUpgrade;
 pub use files::FileStore;
 pub use guard::GuardStore;
@@ -55,6 +58,7 @@ pub trait Store:
     + TokenStore
     + AlertStore
     + GuardStore
+    + ExportStore
     + Reads
     + Snapshots
     + FactsUpgrade
@@ -69,7 +73,11 @@ impl<T> Store for T where
         + TokenStore
         + AlertStore
         + GuardStore
+        + ExportStore
+        + ExportStore
         + GuardStore
+        + ExportStore
+        + ExportStore
         + Reads
         + Snapshots
         + FactsUpgrade

@@ -23,6 +23,8 @@ pub struct Vault {
     pub(crate) guard: Option<Arc<std::sync::Mutex<rempart_guard::Guard>>>,
     /// What containment decided since start: refusals, and trips by kind.
     pub(crate) containment: Arc<ContainmentCounts>,
+    /// Exports of more people than this need a second operator's approval.
+    pub(crate) four_eyes_above: u64,
     /// Where raised alerts are sent besides the database ([`Vault::with_alert_sink`]).
     pub(crate) alert_sink: Option<Arc<dyn crate::alerts::AlertSink>>,
 }
@@ -67,6 +69,7 @@ impl Vault {
             guard: None,
             alert_sink: None,
             containment: Arc::default(),
+            four_eyes_above: crate::exports::FOUR_EYES_ABOVE,
         }
     }
 
@@ -89,6 +92,13 @@ impl Vault {
             decoy_trips: c.decoy_trips.load(Relaxed),
             refusal_trips: c.refusal_trips.load(Relaxed),
         }
+    }
+
+    /// The same vault with exports of more than `people` people awaiting a second operator's
+    /// approval.
+    pub fn with_four_eyes_above(mut self, people: u64) -> Vault {
+        self.four_eyes_above = people;
+        self
     }
 
     /// The same vault sending every raised alert to `sink` too, once it is durable.

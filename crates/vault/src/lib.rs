@@ -19,6 +19,7 @@ mod codec;
 mod core;
 mod disclosure;
 mod error;
+mod exports;
 mod facts;
 mod files;
 mod integrity;
@@ -38,11 +39,12 @@ pub use alerts::AlertSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use disclosure::Disclosure;
 pub use error::VaultError;
+pub use exports::{ExportedFiles, FOUR_EYES_ABOVE};
 pub use log::export::{parquet_schema, ExportFormat};
 pub use principal::{justification, Principal};
 pub use principals::{TokenInfo, TokenState};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
-pub use rempart_store::AlertRecord;
+pub use rempart_store::{AlertRecord, ExportRecord};
 pub use views::{
     Access, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, RotationReport, SearchHit,
 };

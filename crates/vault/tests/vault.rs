@@ -2965,6 +2965,91 @@ mod containment {
     }
 
     #[test]
+    fn a_large_export_runs_only_once_a_second_operator_approved_it() {
+        let (f, ids, _, _) = guarded(8);
+        let f = Fixture {
+            vault: f.vault.with_four_eyes_above(5),
+            ..f
+        };
+        let agency = Agency::parse("ML-1").unwrap();
+        let partner = Agency::parse("AFPA-75").unwrap();
+        let service = as_role("app", "ML-1", Role::Service);
+        for id in &ids[..6] {
+            f.vault.enrol(&service, id, &partner, true).unwrap();
+        }
+        let token = |name: &str, role: Role| {
+            let (t, _) = f
+                .vault
+                .create_token(
+                    &Principal::local(agency.clone()),
+                    name,
+                    role,
+                    &agency,
+                    86_400,
+                )
+                .unwrap();
+            f.vault.authenticate(t.reveal_once()).unwrap()
+        };
+        let rssi = token("rssi", Role::Operator);
+        let dpo = token("dpo", Role::Dpo);
+        let counsellor = token("c.x", Role::Counsellor);
+        assert!(f
+            .vault
+            .request_export(&counsellor, &partner, Purpose::PartnerService)
+            .is_err());
+        let x = f
+            .vault
+            .request_export(&rssi, &partner, Purpose::PartnerService)
+            .unwrap();
+        assert_eq!((x.people, x.state.as_str()), (6, "awaiting_approval"));
+        assert!(matches!(
+            f.vault.run_export(&rssi, &x.id),
+            Err(VaultError::Forbidden(_))
+        ));
+        // Not by the one who asked, nor by another agency, nor by a counsellor.
+        assert!(f.vault.approve_export(&rssi, &x.id).is_err());
+        assert!(f
+            .vault
+            .approve_export(&as_role("dpo.b", "ML-9", Role::Dpo), &x.id)
+            .is_err());
+        assert!(f.vault.approve_export(&counsellor, &x.id).is_err());
+        let approved = f.vault.approve_export(&dpo, &x.id).unwrap();
+        assert_eq!(approved.state, "ready");
+        assert_eq!(approved.approver.as_deref(), Some("dpo"));
+        // Only its requester runs it, once; the files hold what the partner may read.
+        assert!(f.vault.run_export(&dpo, &x.id).is_err());
+        let files = f.vault.run_export(&rssi, &x.id).unwrap().wait().unwrap();
+        assert_eq!(files.len(), 6);
+        assert!(
+            files.iter().all(|v| v.record.nir.is_none()),
+            "never the NIR"
+        );
+        assert!(files.iter().all(|v| v.record.identity.is_some()));
+        assert!(f.vault.run_export(&rssi, &x.id).is_err(), "once");
+        let log = all_entries(&f.store);
+        let export = log
+            .iter()
+            .find(|e| e.action == Action::Export)
+            .expect("recorded");
+        assert_eq!(export.persons.len(), 6);
+        assert!(log.iter().any(|e| e.action == Action::ExportApprove));
+        assert!(log.iter().any(|e| e.action == Action::ExportRequest));
+        // A small one is ready at once.
+        f.vault
+            .enrol(&service, &ids[6], &Agency::parse("MLX-2").unwrap(), true)
+            .unwrap();
+        let small = f
+            .vault
+            .request_export(
+                &rssi,
+                &Agency::parse("MLX-2").unwrap(),
+                Purpose::PartnerService,
+            )
+            .unwrap();
+        assert_eq!((small.people, small.state.as_str()), (1, "ready"));
+    }
+
+    #[test]
     fn a_token_made_today_is_on_probation() {
         // No eight days: the token of `guarded` is eight days old; this one is new.
         let (f, _, old, _) = guarded(0);

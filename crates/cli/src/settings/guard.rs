@@ -115,6 +115,7 @@ pub struct GuardLayer {
     pub office_hours: Option<[u8; 2]>,
     pub utc_offset_minutes: Option<i32>,
     pub signals: Option<SignalsToml>,
+    pub four_eyes_above: Option<u64>,
 }
 
 impl GuardLayer {
@@ -131,6 +132,7 @@ impl GuardLayer {
             office_hours,
             utc_offset_minutes,
             signals,
+            four_eyes_above,
         } = self;
         limits.extend(over.limits);
         GuardLayer {
@@ -143,6 +145,7 @@ impl GuardLayer {
             office_hours: over.office_hours.or(office_hours),
             utc_offset_minutes: over.utc_offset_minutes.or(utc_offset_minutes),
             signals: over.signals.or(signals),
+            four_eyes_above: over.four_eyes_above.or(four_eyes_above),
         }
     }
 
@@ -158,6 +161,7 @@ impl GuardLayer {
             office_hours,
             utc_offset_minutes,
             signals,
+            four_eyes_above,
         } = self;
         let defaults = GuardConfig::default();
         let mut limits: BTreeMap<String, LimitsToml> = defaults
@@ -179,6 +183,7 @@ impl GuardLayer {
             utc_offset_minutes: utc_offset_minutes
                 .unwrap_or((defaults.signals.utc_offset / 60) as i32),
             signals: signals.unwrap_or_default(),
+            four_eyes_above: four_eyes_above.unwrap_or(rempart_vault::FOUR_EYES_ABOVE),
         }
     }
 }
@@ -204,6 +209,8 @@ pub struct GuardSettings {
     pub utc_offset_minutes: i32,
     /// The signals' weights.
     pub signals: SignalsToml,
+    /// Exports of more people than this await a second operator's approval.
+    pub four_eyes_above: u64,
 }
 
 /// Why `[guard]` cannot be used.

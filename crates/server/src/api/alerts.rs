@@ -2,7 +2,7 @@
 //! people their responses had shown; restoring one, with a written justification
 //! (`/v1/alerts…`).
 
-use super::params::{bounded, rfc3339};
+use super::params::{bounded, public_id, rfc3339};
 use super::Caller;
 use crate::body::json;
 use crate::extract::{RawBody, P, Q};
@@ -105,19 +105,7 @@ impl From<AlertRecord> for AlertResponse {
 
 /// An alert id, checked before any lookup.
 fn alert_id(id: &str) -> Result<String, ApiError> {
-    let ok = id.len() == 20
-        && id.starts_with("alr_")
-        && id[4..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if ok {
-        Ok(id.to_string())
-    } else {
-        Err(ApiError::field(
-            "id",
-            "must be an alert id (alr_ and 16 hexadecimal digits)",
-        ))
-    }
+    public_id(id, "alr_", "id", "an alert id")
 }
 
 /// `GET /v1/alerts`: containment's alerts, newest first; operators and the DPO only.
@@ -134,14 +122,7 @@ pub(crate) async fn list(
         let before = q
             .before
             .as_deref()
-            .map(|b| {
-                alert_id(b).map_err(|_| {
-                    ApiError::field(
-                        "before",
-                        "must be an alert id (alr_ and 16 hexadecimal digits)",
-                    )
-                })
-            })
+            .map(|b| public_id(b, "alr_", "before", "an alert id"))
             .transpose()?;
         Ok((before, limit))
     });

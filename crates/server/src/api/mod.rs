@@ -6,6 +6,7 @@
 //! - [`caseload`]: the caller's listing, assignment and enrolments;
 //! - [`audit`]: access history, break-glass review, checkpoints and proofs;
 //! - [`alerts`]: containment's alerts, and restoring a suspended principal;
+//! - [`exports`]: exports to a recipient, approved by a second operator when large;
 //! - [`system`]: health, metrics, the OpenAPI description.
 //!
 //! Every handler authenticates through [`Caller`]; personal data leaves the vault as a
@@ -15,6 +16,7 @@ pub(crate) mod alerts;
 pub(crate) mod audit;
 mod caller;
 pub(crate) mod caseload;
+pub(crate) mod exports;
 mod params;
 pub(crate) mod persons;
 pub(crate) mod search;
@@ -32,5 +34,6 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(search::router())
         .merge(audit::router())
         .merge(alerts::router())
+        .merge(exports::router())
         .merge(system::router())
 }

@@ -89,6 +89,29 @@ pub(crate) fn rfc3339(secs: i64) -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
+/// A public id made of `prefix` and 16 lower-case hexadecimal digits (`alr_…`, `exp_…`),
+/// checked before any lookup; else a `422` naming `field` as `what`.
+pub(crate) fn public_id(
+    id: &str,
+    prefix: &str,
+    field: &str,
+    what: &str,
+) -> Result<String, ApiError> {
+    let ok = id.len() == prefix.len() + 16
+        && id.starts_with(prefix)
+        && id[prefix.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err(ApiError::field(
+            field,
+            format!("must be {what} ({prefix} and 16 hexadecimal digits)"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
