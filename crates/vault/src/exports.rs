@@ -172,10 +172,18 @@ impl Vault {
         let recipient = Agency::parse(&x.recipient).map_err(|_| VaultError::NotFound)?;
         let purpose = Purpose::parse(&x.purpose).ok_or(VaultError::NotFound)?;
         let reader = Self::recipient(&recipient);
+        let ids = self.export_ids(&x.agency, &recipient)?;
+        // What was asked for (and approved) is what runs: an export that has grown since
+        // (people enrolled meanwhile) would go past its four eyes.
+        if ids.len() as u64 > x.people {
+            return Err(VaultError::Forbidden(
+                "this export holds more people than when it was asked for: ask for a new one",
+            ));
+        }
         let mut files = Vec::new();
         let mut reached = Vec::new();
         let mut categories = std::collections::BTreeSet::new();
-        for pid in self.export_ids(&x.agency, &recipient)? {
+        for pid in ids {
             let Ok((stored, dk)) = self.load(&pid) else {
                 continue;
             };

@@ -3047,6 +3047,14 @@ mod containment {
             )
             .unwrap();
         assert_eq!((small.people, small.state.as_str()), (1, "ready"));
+        // Grown past what was asked for before it runs: refused.
+        f.vault
+            .enrol(&service, &ids[7], &Agency::parse("MLX-2").unwrap(), true)
+            .unwrap();
+        assert!(matches!(
+            f.vault.run_export(&rssi, &small.id),
+            Err(VaultError::Forbidden(_))
+        ));
     }
 
     #[test]
