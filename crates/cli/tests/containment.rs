@@ -572,6 +572,7 @@ fn an_export_above_the_threshold_runs_once_a_second_operator_approved_it() {
     }
     let rssi = i.token("rssi", "operator", "ML-1");
     let dpo = i.token("dpo", "dpo", "ML-1");
+    let afpa = i.token("afpa-sync", "partner", "AFPA-75");
     let r = s.post(
         Some(&rssi),
         "/v1/exports",
@@ -583,7 +584,7 @@ fn an_export_above_the_threshold_runs_once_a_second_operator_approved_it() {
     let id = r.json["id"].as_str().unwrap().to_string();
     let run = format!("/v1/exports/{id}/run");
     let approve = format!("/v1/exports/{id}/approve");
-    assert_eq!(s.post(Some(&rssi), &run, &json!({})).status, 403, "not yet");
+    assert_eq!(s.post(Some(&afpa), &run, &json!({})).status, 403, "not yet");
     assert_eq!(
         s.post(Some(&rssi), &approve, &json!({})).status,
         403,
@@ -592,14 +593,19 @@ fn an_export_above_the_threshold_runs_once_a_second_operator_approved_it() {
     let r = s.post(Some(&dpo), &approve, &json!({}));
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["state"], "ready");
-    let r = s.post(Some(&rssi), &run, &json!({}));
+    assert_eq!(
+        s.post(Some(&rssi), &run, &json!({})).status,
+        403,
+        "for its recipient"
+    );
+    let r = s.post(Some(&afpa), &run, &json!({}));
     assert_eq!(r.status, 200, "{}", r.json);
     let files = r.json.as_array().unwrap();
     assert_eq!(files.len(), 3);
     assert!(files
         .iter()
         .all(|f| f.get("nir").is_none() && f.get("identity").is_some()));
-    assert_eq!(s.post(Some(&rssi), &run, &json!({})).status, 403, "once");
+    assert_eq!(s.post(Some(&afpa), &run, &json!({})).status, 403, "once");
     assert_eq!(
         s.get(Some(&rssi), &format!("/v1/exports/{id}")).json["state"],
         "done"

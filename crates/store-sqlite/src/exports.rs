@@ -14,8 +14,8 @@ impl ExportStore for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin export"))?;
         tx.execute(
-            "INSERT INTO exports (id, agency, recipient, purpose, requester, people, state, approver, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![e.id, e.agency, e.recipient, e.purpose, e.requester, e.people as i64, e.state, e.approver, e.created_at],
+            "INSERT INTO exports (id, agency, recipient, purpose, requester, people, ids, state, approver, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![e.id, e.agency, e.recipient, e.purpose, e.requester, e.people as i64, e.ids.join(" "), e.state, e.approver, e.created_at],
         )
         .map_err(db("insert export"))?;
         outbox(&tx, std::slice::from_ref(audit))?;
@@ -28,7 +28,7 @@ impl ExportStore for SqliteStore {
     fn export(&self, id: &str) -> Result<Option<ExportRecord>, StoreError> {
         let c = self.pool.read().map_err(db("open reader"))?;
         c.query_row(
-            "SELECT id, agency, recipient, purpose, requester, people, state, approver, created_at FROM exports WHERE id = ?1",
+            "SELECT id, agency, recipient, purpose, requester, people, state, approver, created_at, ids FROM exports WHERE id = ?1",
             params![id],
             |r| {
                 Ok(ExportRecord {
@@ -41,6 +41,12 @@ impl ExportStore for SqliteStore {
                     state: r.get(6)?,
                     approver: r.get(7)?,
                     created_at: r.get(8)?,
+                    ids: r
+                        .get::<_, String>(9)?
+                        .split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
                 })
             },
         )

@@ -19,6 +19,8 @@ pub struct ExportRecord {
     pub requester: String,
     /// People it holds.
     pub people: u64,
+    /// Their ids, as asked for (and approved): what runs.
+    pub ids: Vec<String>,
     /// `awaiting_approval`, `ready` or `done`.
     pub state: String,
     /// The second operator who approved it.

@@ -74,10 +74,6 @@ impl<T> Store for T where
         + AlertStore
         + GuardStore
         + ExportStore
-        + ExportStore
-        + GuardStore
-        + ExportStore
-        + ExportStore
         + Reads
         + Snapshots
         + FactsUpgrade

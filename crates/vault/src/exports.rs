@@ -1,7 +1,9 @@
 //! Exports of an agency's files to a recipient organisation (a partner): the people of the
-//! agency enrolled with it, each with exactly the categories the recipient's own principals may
-//! read for the purpose. An export of more than [`Vault::with_four_eyes_above`] people waits for
-//! a second operator of the agency, never the one who asked, to approve it; it runs once.
+//! agency enrolled with it when the export was asked for, each with exactly the categories the
+//! recipient's own principals may read for the purpose. An operator, the DPO or a service of
+//! the agency asks; an export of more than [`Vault::with_four_eyes_above`] people waits for a
+//! second operator or DPO of the agency, never the one who asked, to approve it; the recipient
+//! runs it, once, within a day.
 
 use crate::core::Vault;
 use crate::disclosure::{Disclosure, Reached, Record, Shape};
@@ -17,6 +19,9 @@ pub const FOUR_EYES_ABOVE: u64 = 50;
 
 /// The files of an export, as they leave.
 pub type ExportedFiles = Vec<PersonView>;
+
+/// Seconds an export may wait to run after it was asked for.
+const EXPIRES: i64 = 86_400;
 
 /// States of an export.
 const AWAITING: &str = "awaiting_approval";
@@ -38,7 +43,8 @@ impl Vault {
         Principal::described("export", Role::Partner, recipient.clone())
     }
 
-    /// The ids of the people of `agency` enrolled with `recipient` (decoys never).
+    /// The ids of the people of `agency` enrolled with `recipient` (decoys among them: they
+    /// look like any file, and trip when the export runs).
     fn export_ids(&self, agency: &str, recipient: &Agency) -> Result<Vec<String>, VaultError> {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
@@ -51,7 +57,7 @@ impl Vault {
             let done = rows.len() < 500;
             for p in rows {
                 after = Some(p.id.clone());
-                if p.agency == agency && !p.decoy {
+                if p.agency == agency {
                     out.push(p.id);
                 }
             }
@@ -71,7 +77,8 @@ impl Vault {
         purpose: Purpose,
     ) -> Result<ExportRecord, VaultError> {
         Self::may_export(p)?;
-        let people = self.export_ids(p.agency().as_str(), recipient)?.len() as u64;
+        let ids = self.export_ids(p.agency().as_str(), recipient)?;
+        let people = ids.len() as u64;
         let export = ExportRecord {
             id: format!("exp_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
             agency: p.agency().as_str().to_string(),
@@ -87,6 +94,7 @@ impl Vault {
             .to_string(),
             approver: None,
             created_at: self.clock.now(),
+            ids,
         };
         let mut e = self.entry(
             p,
@@ -104,13 +112,17 @@ impl Vault {
         Ok(export)
     }
 
-    /// One export of the caller's agency.
+    /// One export of the caller's agency, or for the caller when it is the recipient.
     pub fn export_record(&self, p: &Principal, id: &str) -> Result<ExportRecord, VaultError> {
-        Self::may_export(p)?;
-        self.store
-            .export(id)?
-            .filter(|x| x.agency == p.agency().as_str())
-            .ok_or(VaultError::NotFound)
+        let x = self.store.export(id)?.ok_or(VaultError::NotFound)?;
+        let recipient = p.role() == Role::Partner && x.recipient == p.agency().as_str();
+        let agency = matches!(p.role(), Role::Operator | Role::Dpo | Role::Service)
+            && x.agency == p.agency().as_str();
+        if recipient || agency {
+            Ok(x)
+        } else {
+            Err(VaultError::NotFound)
+        }
     }
 
     /// A second operator or DPO of the agency approves an export that awaits it; the one who
@@ -148,19 +160,19 @@ impl Vault {
         self.export_record(p, id)
     }
 
-    /// Runs an export that is ready, once, for the one who asked for it: every person of the
-    /// agency enrolled with the recipient, with the categories the recipient may read for the
-    /// purpose. Recorded with every person and category exported.
+    /// Runs an export that is ready, once, within a day of its request, for its recipient (a
+    /// principal of the recipient organisation): the people it was asked (and approved) for
+    /// that are still enrolled, with the categories the recipient may read for the purpose. A
+    /// decoy among them trips containment; a small export is counted against the recipient's
+    /// budgets like reads. Recorded, before anything leaves, with every person and category.
     pub fn run_export(
         &self,
         p: &Principal,
         id: &str,
     ) -> Result<Disclosure<ExportedFiles>, VaultError> {
         let x = self.export_record(p, id)?;
-        if !x.requester.eq_ignore_ascii_case(p.name()) {
-            return Err(VaultError::Forbidden(
-                "an export runs for the one who asked for it",
-            ));
+        if p.role() != Role::Partner {
+            return Err(VaultError::Forbidden("an export runs for its recipient"));
         }
         if x.state != READY {
             return Err(VaultError::Forbidden(if x.state == AWAITING {
@@ -169,22 +181,30 @@ impl Vault {
                 "this export has run already"
             }));
         }
+        if self.clock.now() - x.created_at > EXPIRES {
+            return Err(VaultError::Forbidden(
+                "this export was asked for more than a day ago: ask for a new one",
+            ));
+        }
+        // Asked for when small, and the threshold lowered since: it needs its approval now.
+        if x.approver.is_none() && x.people > self.four_eyes_above {
+            return Err(VaultError::Forbidden(
+                "this export awaits a second operator's approval",
+            ));
+        }
         let recipient = Agency::parse(&x.recipient).map_err(|_| VaultError::NotFound)?;
         let purpose = Purpose::parse(&x.purpose).ok_or(VaultError::NotFound)?;
         let reader = Self::recipient(&recipient);
-        let ids = self.export_ids(&x.agency, &recipient)?;
-        // What was asked for (and approved) is what runs: an export that has grown since
-        // (people enrolled meanwhile) would go past its four eyes.
-        if ids.len() as u64 > x.people {
-            return Err(VaultError::Forbidden(
-                "this export holds more people than when it was asked for: ask for a new one",
-            ));
-        }
+        // What was asked (and approved) for, still enrolled: never anyone else.
+        let still: std::collections::HashSet<String> = self
+            .export_ids(&x.agency, &recipient)?
+            .into_iter()
+            .collect();
         let mut files = Vec::new();
         let mut reached = Vec::new();
         let mut categories = std::collections::BTreeSet::new();
-        for pid in ids {
-            let Ok((stored, dk)) = self.load(&pid) else {
+        for pid in x.ids.iter().filter(|i| still.contains(*i)) {
+            let Ok((stored, dk)) = self.load(pid) else {
                 continue;
             };
             if let Some((record, returned)) = self.view_as(&reader, &stored, &dk, purpose, None)? {
@@ -196,6 +216,12 @@ impl Vault {
                 });
             }
         }
+        let shape = Shape::Export {
+            approved: x.approver.is_some(),
+        };
+        // Containment first (a decoy trips, a small export is counted): a refused export
+        // stays ready and records nothing as having left.
+        self.contain(p, &reached, shape)?;
         let mut e = self.entry(
             p,
             Action::Export,
@@ -204,11 +230,17 @@ impl Vault {
             Some(purpose),
             Outcome::Allowed,
         );
-        e.detail = Some(format!("export={} recipient={}", x.id, x.recipient));
-        // Once: the export is marked done before anything leaves.
+        e.detail = Some(format!(
+            "export={} recipient={} requester={} approver={}",
+            x.id,
+            x.recipient,
+            x.requester,
+            x.approver.as_deref().unwrap_or("-")
+        ));
+        // Once: the export is marked done, with its entry, before anything leaves.
         if !self.store.move_export(id, READY, DONE, None, &e)? {
             return Err(VaultError::Forbidden("this export has run already"));
         }
-        self.disclose(p, files, reached, Shape::Export, Record::Written)
+        self.disclose(p, files, reached, shape, Record::Written)
     }
 }

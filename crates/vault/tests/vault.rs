@@ -2993,6 +2993,19 @@ mod containment {
         let rssi = token("rssi", Role::Operator);
         let dpo = token("dpo", Role::Dpo);
         let counsellor = token("c.x", Role::Counsellor);
+        let afpa = {
+            let (t, _) = f
+                .vault
+                .create_token(
+                    &Principal::local(partner.clone()),
+                    "afpa-sync",
+                    Role::Partner,
+                    &partner,
+                    86_400,
+                )
+                .unwrap();
+            f.vault.authenticate(t.reveal_once()).unwrap()
+        };
         assert!(f
             .vault
             .request_export(&counsellor, &partner, Purpose::PartnerService)
@@ -3003,7 +3016,7 @@ mod containment {
             .unwrap();
         assert_eq!((x.people, x.state.as_str()), (6, "awaiting_approval"));
         assert!(matches!(
-            f.vault.run_export(&rssi, &x.id),
+            f.vault.run_export(&afpa, &x.id),
             Err(VaultError::Forbidden(_))
         ));
         // Not by the one who asked, nor by another agency, nor by a counsellor.
@@ -3016,16 +3029,20 @@ mod containment {
         let approved = f.vault.approve_export(&dpo, &x.id).unwrap();
         assert_eq!(approved.state, "ready");
         assert_eq!(approved.approver.as_deref(), Some("dpo"));
-        // Only its requester runs it, once; the files hold what the partner may read.
+        // Only its recipient runs it, once; the files hold what the partner may read, for the
+        // people asked for only (one enrolled since is not in it).
         assert!(f.vault.run_export(&dpo, &x.id).is_err());
-        let files = f.vault.run_export(&rssi, &x.id).unwrap().wait().unwrap();
+        assert!(f.vault.run_export(&rssi, &x.id).is_err());
+        f.vault.enrol(&service, &ids[7], &partner, true).unwrap();
+        let files = f.vault.run_export(&afpa, &x.id).unwrap().wait().unwrap();
         assert_eq!(files.len(), 6);
+        assert!(!files.iter().any(|v| v.id == ids[7]));
         assert!(
             files.iter().all(|v| v.record.nir.is_none()),
             "never the NIR"
         );
         assert!(files.iter().all(|v| v.record.identity.is_some()));
-        assert!(f.vault.run_export(&rssi, &x.id).is_err(), "once");
+        assert!(f.vault.run_export(&afpa, &x.id).is_err(), "once");
         let log = all_entries(&f.store);
         let export = log
             .iter()
@@ -3034,7 +3051,7 @@ mod containment {
         assert_eq!(export.persons.len(), 6);
         assert!(log.iter().any(|e| e.action == Action::ExportApprove));
         assert!(log.iter().any(|e| e.action == Action::ExportRequest));
-        // A small one is ready at once.
+        // A small one is ready at once, and expires after a day.
         f.vault
             .enrol(&service, &ids[6], &Agency::parse("MLX-2").unwrap(), true)
             .unwrap();
@@ -3047,12 +3064,10 @@ mod containment {
             )
             .unwrap();
         assert_eq!((small.people, small.state.as_str()), (1, "ready"));
-        // Grown past what was asked for before it runs: refused.
-        f.vault
-            .enrol(&service, &ids[7], &Agency::parse("MLX-2").unwrap(), true)
-            .unwrap();
+        f.clock.advance(86_401);
+        let mlx = as_role("mlx-sync", "MLX-2", Role::Partner);
         assert!(matches!(
-            f.vault.run_export(&rssi, &small.id),
+            f.vault.run_export(&mlx, &small.id),
             Err(VaultError::Forbidden(_))
         ));
     }

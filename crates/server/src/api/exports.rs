@@ -51,7 +51,7 @@ pub(crate) struct ExportResponse {
     /// People it holds: the people of the agency enrolled with the recipient.
     people: u64,
     /// `awaiting_approval` (more people than the four-eyes threshold: a second operator or
-    /// DPO of the agency approves it), `ready` (its requester runs it, once) or `done`.
+    /// DPO of the agency approves it), `ready` (its recipient runs it, once) or `done`.
     state: String,
     /// The second operator who approved it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,7 +111,8 @@ pub(crate) async fn request(
     Ok((StatusCode::CREATED, Json(ExportResponse::from(x))))
 }
 
-/// `GET /v1/exports/{id}`: an export of the caller's agency.
+/// `GET /v1/exports/{id}`: an export of the caller's agency, or one for the caller's
+/// organisation.
 #[utoipa::path(get, path = "/v1/exports/{id}", params(("id" = String, Path, pattern = r"^exp_[0-9a-f]{16}$")), tag = "exports",
     responses((status = 200, body = ExportResponse), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -144,8 +145,9 @@ pub(crate) async fn approve(
     Ok(Json(ExportResponse::from(x)))
 }
 
-/// `POST /v1/exports/{id}/run`: runs a ready export, once, for the one who asked for it: the
-/// files leave once the `export` entry naming every person is durable.
+/// `POST /v1/exports/{id}/run`: runs a ready export, once, within a day of its request, for
+/// its recipient (a principal of the recipient organisation): the people it was asked for that
+/// are still enrolled; the files leave once the `export` entry naming every person is durable.
 #[utoipa::path(post, path = "/v1/exports/{id}/run", params(("id" = String, Path, pattern = r"^exp_[0-9a-f]{16}$")), tag = "exports",
     responses((status = 200, body = Vec<PersonResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]

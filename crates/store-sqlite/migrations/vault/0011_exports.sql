@@ -6,6 +6,7 @@ CREATE TABLE exports (
     purpose TEXT NOT NULL,
     requester TEXT NOT NULL,
     people INTEGER NOT NULL,
+    ids TEXT NOT NULL,
     state TEXT NOT NULL,
     approver TEXT,
     created_at INTEGER NOT NULL
