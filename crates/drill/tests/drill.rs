@@ -25,11 +25,6 @@ fn a_smaller_drill_holds_every_bound() {
             "{}: {md}",
             s.name
         );
-        assert!(
-            s.exposed_per_account > 0,
-            "{}: the attack reached nobody: {md}",
-            s.name
-        );
         assert!(s.suspended, "{}: not suspended: {md}", s.name);
         let trip = s.trip.expect("a trip");
         assert!(trip <= bounds::SUSPENSION, "{}: {trip:?}", s.name);
@@ -37,5 +32,9 @@ fn a_smaller_drill_holds_every_bound() {
             assert!(s.exposed <= bounds::THREE_OF_ONE_AGENCY, "{md}");
         }
     }
+    // The attacks reach people before they are stopped (ids are random: an attacker may meet a
+    // decoy first and be stopped before anyone, but not in every scenario).
+    let reached: usize = report.scenarios.iter().map(|s| s.exposed).sum();
+    assert!(reached > 0, "no attack reached anybody: {md}");
     assert!(report.violations().is_empty(), "{md}");
 }
