@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 27] = [
+pub const ACTIONS: [Action; 29] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -64,6 +64,8 @@ pub const ACTIONS: [Action; 27] = [
     Action::ExportRequest,
     Action::ExportApprove,
     Action::Export,
+    Action::IncidentOpen,
+    Action::IncidentImpact,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -251,6 +253,8 @@ fn action_code(a: Action) -> u8 {
         Action::ExportRequest => 24,
         Action::ExportApprove => 25,
         Action::Export => 26,
+        Action::IncidentOpen => 27,
+        Action::IncidentImpact => 28,
     }
 }
 
@@ -512,7 +516,7 @@ mod tests {
              \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
              \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\",\"integrity_alert\",\
              \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\",\
-             \"containment_alert\",\"explain\",\"decoy_plant\",\"export_request\",\"export_approve\",\"export\""
+             \"containment_alert\",\"explain\",\"decoy_plant\",\"export_request\",\"export_approve\",\"export\",\"incident_open\",\"incident_impact\""
         );
     }
 

@@ -71,6 +71,11 @@ pub enum Action {
     /// An export ran: its files left for the recipient (`persons`: every person in it;
     /// `categories`: those exported; `detail`: its id and the recipient).
     Export,
+    /// An incident was opened (`detail`: its id and what it covers).
+    IncidentOpen,
+    /// An incident's impact was computed from the log (`detail`: its id and how many people;
+    /// the people are in the incident's report, not in this entry).
+    IncidentImpact,
 }
 
 /// How it ended.

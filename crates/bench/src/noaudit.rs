@@ -10,9 +10,9 @@ use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
     AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, ExportRecord,
-    ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IndexCheck, ListScope,
-    NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError,
-    StoredPerson, TokenChange, TokenRecord, TokenStore,
+    ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IncidentEvent, IncidentRecord,
+    IncidentStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads,
+    Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
@@ -170,6 +170,31 @@ impl ExportStore for WithoutReadAudit {
         a: &AuditEntry,
     ) -> Result<bool, StoreError> {
         self.0.move_export(id, from, to, approver, a)
+    }
+}
+
+impl IncidentStore for WithoutReadAudit {
+    fn insert_incident(
+        &self,
+        i: &IncidentRecord,
+        first: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0.insert_incident(i, first, a)
+    }
+    fn incident(
+        &self,
+        id: &str,
+    ) -> Result<Option<(IncidentRecord, Vec<IncidentEvent>)>, StoreError> {
+        self.0.incident(id)
+    }
+    fn add_incident_event(
+        &self,
+        id: &str,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.add_incident_event(id, e, a)
     }
 }
 

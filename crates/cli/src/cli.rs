@@ -375,6 +375,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AlertsCommand,
     },
+    /// Breach response: incidents, and exactly who lost what.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// Decoy files: synthetic files that no work reaches, planted for containment (reading
     /// or finding one suspends the principal at once).
     Decoys {
@@ -524,6 +529,49 @@ pub enum AlertsCommand {
         /// Why the principal may work again: what was checked.
         #[arg(long)]
         justification: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Opens an incident for a compromised principal, token or client address over a time
+    /// window, and prints its id (recorded: the first step of its timeline).
+    Open {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// A compromised principal (repeatable).
+        #[arg(long = "principal", value_name = "NAME")]
+        principals: Vec<String>,
+        /// A compromised token, by id (repeatable).
+        #[arg(long = "token", value_name = "ID")]
+        tokens: Vec<String>,
+        /// A client address the attacker used (repeatable).
+        #[arg(long = "client", value_name = "ADDRESS")]
+        clients: Vec<String>,
+        /// From: Unix seconds or YYYY-MM-DD [default: the beginning of the log].
+        #[arg(long)]
+        since: Option<String>,
+        /// To (exclusive): Unix seconds or YYYY-MM-DD [default: no end].
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Shows an incident: what it covers and its timeline.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+    },
+    /// Exactly the people whose data left within the incident, and per person the categories
+    /// (JSON: {"people": [{"id", "categories"}], "per_category": {…}}; CSV: id,categories).
+    Impact {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
     },
 }
 

@@ -31,3 +31,6 @@ mod app;
 
 /// Containment: budgets per person, refusals, suspension, decoys, alerts to real peers.
 mod containment;
+
+/// Breach response: incidents and their impact.
+mod incidents;

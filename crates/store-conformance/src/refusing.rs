@@ -4,9 +4,10 @@
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_store::{
     AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor,
-    ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IndexCheck,
-    ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store,
-    StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
+    ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IncidentEvent,
+    IncidentRecord, IncidentStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
+    Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord,
+    TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -197,6 +198,33 @@ impl ExportStore for Refusing {
     ) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.move_export(id, from, to, approver, a)
+    }
+}
+
+impl IncidentStore for Refusing {
+    fn insert_incident(
+        &self,
+        i: &IncidentRecord,
+        first: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.insert_incident(i, first, a)
+    }
+    fn incident(
+        &self,
+        id: &str,
+    ) -> Result<Option<(IncidentRecord, Vec<IncidentEvent>)>, StoreError> {
+        self.inner.incident(id)
+    }
+    fn add_incident_event(
+        &self,
+        id: &str,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.add_incident_event(id, e, a)
     }
 }
 

@@ -24,6 +24,7 @@ mod facts;
 mod files;
 mod group;
 mod guard;
+mod incidents;
 mod index;
 mod keys;
 mod legacy;

@@ -6,6 +6,7 @@
 //! - [`AlertStore`]: containment's alerts, raised with the suspension they report;
 //! - [`GuardStore`]: containment's kept state (counts, learned hours, baselines);
 //! - [`ExportStore`]: exports to a recipient and their four-eyes approval;
+//! - [`IncidentStore`]: incidents and their timelines;
 //! - [`Reads`] and [`Snapshots`]: the point reads a request makes, alone or in one snapshot;
 //! - [`FactsUpgrade`]: tagging the access facts of rows stored before tags;
 //! - [`AuditLog`]: the audit log, its Merkle subtrees and checkpoints;
@@ -26,6 +27,7 @@ mod exports;
 mod facts;
 mod files;
 mod guard;
+mod incidents;
 mod index;
 mod keys;
 mod log;
@@ -40,6 +42,7 @@ pub use exports::{ExportRecord, ExportStore};
 pub use facts::FactsUpgrade;
 pub use files::FileStore;
 pub use guard::GuardStore;
+pub use incidents::{IncidentEvent, IncidentRecord, IncidentStore};
 pub use index::AuditIndex;
 pub use keys::KeyStore;
 pub use log::{AuditLog, AuditSubtrees, AuditVisitor};
@@ -59,6 +62,7 @@ pub trait Store:
     + AlertStore
     + GuardStore
     + ExportStore
+    + IncidentStore
     + Reads
     + Snapshots
     + FactsUpgrade
@@ -74,6 +78,7 @@ impl<T> Store for T where
         + AlertStore
         + GuardStore
         + ExportStore
+        + IncidentStore
         + Reads
         + Snapshots
         + FactsUpgrade

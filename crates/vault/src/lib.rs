@@ -22,6 +22,7 @@ mod error;
 mod exports;
 mod facts;
 mod files;
+mod incidents;
 mod integrity;
 mod kept;
 mod log;
@@ -44,7 +45,8 @@ pub use log::export::{parquet_schema, ExportFormat};
 pub use principal::{justification, Principal};
 pub use principals::{TokenInfo, TokenState};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
-pub use rempart_store::{AlertRecord, ExportRecord};
+pub use rempart_incident::{Exposure, Impact, Scope as IncidentScope};
+pub use rempart_store::{AlertRecord, ExportRecord, IncidentEvent, IncidentRecord};
 pub use views::{
     Access, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, RotationReport, SearchHit,
 };

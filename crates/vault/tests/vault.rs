@@ -2137,7 +2137,8 @@ fn rows_stored_before_tags_are_tagged_once_by_the_upgrade_and_never_again_on_the
     db().execute_batch(
         "UPDATE persons SET facts_tag = NULL; UPDATE tokens SET tag = NULL;
          DELETE FROM schema_migrations WHERE version >= 8;
-         DROP TABLE alerts; DROP TABLE exports; ALTER TABLE persons DROP COLUMN decoy;
+         DROP TABLE alerts; DROP TABLE exports; DROP TABLE incident_events; DROP TABLE incidents;
+         ALTER TABLE persons DROP COLUMN decoy;
          DROP TABLE principals; DROP INDEX tokens_principal;
          ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
          ALTER TABLE tokens DROP COLUMN revoked_at;
@@ -2925,7 +2926,8 @@ mod containment {
             .execute_batch(
                 "UPDATE tokens SET tag = NULL, principal = 'C.Durand';
                  DELETE FROM schema_migrations WHERE version >= 8;
-                 DROP TABLE alerts; DROP TABLE exports; ALTER TABLE persons DROP COLUMN decoy;
+                 DROP TABLE alerts; DROP TABLE exports; DROP TABLE incident_events; DROP TABLE incidents;
+         ALTER TABLE persons DROP COLUMN decoy;
                  DROP TABLE principals; DROP INDEX tokens_principal;
                  ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
                  ALTER TABLE tokens DROP COLUMN revoked_at;

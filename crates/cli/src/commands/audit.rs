@@ -93,13 +93,7 @@ pub(crate) fn audit(
                 format.parse().map_err(|e: String| anyhow!(e))?;
             let since = match since.as_deref() {
                 None => i64::MIN,
-                Some(s) => match s.parse::<i64>() {
-                    Ok(t) => t,
-                    Err(_) => rempart_domain::parse_date(s)
-                        .and_then(|d| d.and_hms_opt(0, 0, 0))
-                        .map(|t| t.and_utc().timestamp())
-                        .ok_or_else(|| anyhow!("--since must be Unix seconds or YYYY-MM-DD"))?,
-                },
+                Some(s) => unix_or_date(s, "--since")?,
             };
             let vault = open_vault(&of(&store)?)?;
             let local = Principal::local(Agency::parse("LOCAL")?);

@@ -6,6 +6,7 @@ mod audit;
 mod decoys;
 mod drill;
 mod files;
+mod incidents;
 mod install;
 mod keys;
 mod policy;
@@ -15,13 +16,14 @@ pub(crate) use audit::*;
 pub(crate) use decoys::*;
 pub(crate) use drill::*;
 pub(crate) use files::*;
+pub(crate) use incidents::*;
 pub(crate) use install::*;
 pub(crate) use keys::*;
 pub(crate) use policy::*;
 
 use crate::cli::{
-    AlertsCommand, AuditCommand, Cli, Command, DecoysCommand, KeysCommand, PolicyCommand,
-    PrincipalCommand, StoreArgs, TokenCommand,
+    AlertsCommand, AuditCommand, Cli, Command, DecoysCommand, IncidentCommand, KeysCommand,
+    PolicyCommand, PrincipalCommand, StoreArgs, TokenCommand,
 };
 use crate::progress::bar;
 use crate::settings::{Layer, LogFormat, Settings, TokensLayer, VaultLayer};
@@ -233,6 +235,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Policy { command } => policy(command, &settings),
         Command::Decoys { command } => decoys(command, &of),
         Command::Alerts { command } => alerts(command, &of),
+        Command::Incident { command } => incident(command, &of),
         Command::Drill {
             agencies,
             files_per_agency,
@@ -240,6 +243,18 @@ pub fn run(cli: Cli) -> Result<()> {
             seed,
             append_to,
         } => drill(agencies, files_per_agency, days, seed, append_to.as_deref()),
+    }
+}
+
+/// A time given as Unix seconds or a date (`YYYY-MM-DD`, midnight UTC); `flag` names it in
+/// the error.
+pub(crate) fn unix_or_date(s: &str, flag: &str) -> Result<i64> {
+    match s.parse::<i64>() {
+        Ok(t) => Ok(t),
+        Err(_) => rempart_domain::parse_date(s)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+            .ok_or_else(|| anyhow!("{flag} must be Unix seconds or YYYY-MM-DD")),
     }
 }
 
