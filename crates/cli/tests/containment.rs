@@ -138,27 +138,6 @@ impl Drop for Smtp {
     }
 }
 
-/// A counsellor of agency ML-1 whose caseload is empty, and `n` files of ML-1 outside it,
-/// created by the agency's service.
-fn outside_files(i: &Install, s: &Server, n: usize) -> Vec<String> {
-    let app = i.token("case-app", "service", "ML-1");
-    (0..n)
-        .map(|k| {
-            let r = s.post(
-                Some(&app),
-                "/v1/persons",
-                &json!({
-                    "agency": "ML-1",
-                    "identity": {"last_name": format!("Nom{}", (b'a' + k as u8) as char), "first_names": "Léa", "birth_date": "2001-04-17", "sex": "F"},
-                    "contact": {"email": format!("p{k}@example.fr")},
-                }),
-            );
-            assert_eq!(r.status, 201, "{}", r.json);
-            r.json["id"].as_str().unwrap().to_string()
-        })
-        .collect()
-}
-
 fn read(s: &Server, token: &str, id: &str) -> Resp {
     s.get(
         Some(token),

@@ -1,28 +1,12 @@
 //! Breach response at the console: an incident for a stolen token, and its exact impact.
 
 use crate::util::*;
-use serde_json::json;
 
 #[test]
 fn an_incident_s_impact_is_exactly_what_was_served() {
     let i = Install::new();
     let s = i.serve();
-    let app = i.token("case-app", "service", "ML-1");
-    let ids: Vec<String> = (0..4)
-        .map(|k| {
-            let r = s.post(
-                Some(&app),
-                "/v1/persons",
-                &json!({
-                    "agency": "ML-1",
-                    "identity": {"last_name": format!("Nom{}", (b'a' + k as u8) as char), "first_names": "Léa", "birth_date": "2001-04-17", "sex": "F"},
-                    "contact": {"email": format!("p{k}@example.fr")},
-                }),
-            );
-            assert_eq!(r.status, 201, "{}", r.json);
-            r.json["id"].as_str().unwrap().to_string()
-        })
-        .collect();
+    let ids = outside_files(&i, &s, 4);
     let stolen = i.token("c.durand", "counsellor", "ML-1");
     for id in &ids[..2] {
         let r = s.get(

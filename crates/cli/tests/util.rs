@@ -338,3 +338,24 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `n` files of agency ML-1 in nobody's caseload, created over HTTP by the agency's service
+/// (`case-app`); their ids.
+pub fn outside_files(i: &Install, s: &Server, n: usize) -> Vec<String> {
+    let app = i.token("case-app", "service", "ML-1");
+    (0..n)
+        .map(|k| {
+            let r = s.post(
+                Some(&app),
+                "/v1/persons",
+                &serde_json::json!({
+                    "agency": "ML-1",
+                    "identity": {"last_name": format!("Nom{}", (b'a' + k as u8) as char), "first_names": "Léa", "birth_date": "2001-04-17", "sex": "F"},
+                    "contact": {"email": format!("p{k}@example.fr")},
+                }),
+            );
+            assert_eq!(r.status, 201, "{}", r.json);
+            r.json["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
