@@ -107,3 +107,60 @@ fn an_incident_s_impact_is_exactly_what_was_served() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_dpo_opens_an_incident_of_its_agency_over_http() {
+    let i = Install::new();
+    let s = i.serve();
+    let ids = outside_files(&i, &s, 3);
+    let stolen = i.token("c.durand", "counsellor", "ML-1");
+    let r = s.get(
+        Some(&stolen),
+        &format!("/v1/persons/{}?purpose=accompaniment", ids[1]),
+    );
+    assert_eq!(r.status, 200);
+    let dpo = i.token("dpo", "dpo", "ML-1");
+    assert_eq!(
+        s.post(Some(&dpo), "/v1/incidents", &serde_json::json!({}))
+            .status,
+        422
+    );
+    assert_eq!(
+        s.post(
+            Some(&stolen),
+            "/v1/incidents",
+            &serde_json::json!({"principals": ["c.durand"]})
+        )
+        .status,
+        403,
+        "a counsellor opens none"
+    );
+    let r = s.post(
+        Some(&dpo),
+        "/v1/incidents",
+        &serde_json::json!({"principals": ["c.durand"], "since": 0}),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["agency"], "ML-1");
+    let id = r.json["id"].as_str().unwrap().to_string();
+    let r = s.get(Some(&dpo), &format!("/v1/incidents/{id}/impact"));
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["people"],
+        serde_json::json!([{"id": ids[1], "categories": ["contact", "identity"]}])
+    );
+    let r = s.get(Some(&dpo), &format!("/v1/incidents/{id}"));
+    assert_eq!(
+        r.json["timeline"].as_array().unwrap().len(),
+        2,
+        "{}",
+        r.json
+    );
+    let elsewhere = i.token("dpo.b", "dpo", "ML-2");
+    assert_eq!(
+        s.get(Some(&elsewhere), &format!("/v1/incidents/{id}/impact"))
+            .status,
+        404,
+        "another agency's incident is not found"
+    );
+}

@@ -29,6 +29,8 @@ pub struct Scope {
     pub since: i64,
     /// To (Unix seconds, exclusive); `None`: no end.
     pub until: Option<i64>,
+    /// Only entries of principals of this agency (`None`: every agency).
+    pub agency: Option<String>,
 }
 
 impl Scope {
@@ -36,6 +38,7 @@ impl Scope {
         let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
         e.time >= self.since
             && self.until.is_none_or(|u| e.time < u)
+            && self.agency.as_deref().is_none_or(|a| a == e.agency)
             && (self.principals.is_empty()
                 || self
                     .principals

@@ -35,7 +35,7 @@ impl IncidentStore for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin incident"))?;
         tx.execute(
-            "INSERT INTO incidents (id, opened_at, opened_by, principals, tokens, clients, since, until, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO incidents (id, opened_at, opened_by, principals, tokens, clients, since, until, status, agency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 i.id,
                 i.opened_at,
@@ -45,7 +45,8 @@ impl IncidentStore for SqliteStore {
                 i.clients.join(" "),
                 i.since,
                 i.until,
-                i.status
+                i.status,
+                i.agency
             ],
         )
         .map_err(db("insert incident"))?;
@@ -64,7 +65,7 @@ impl IncidentStore for SqliteStore {
         let c = self.pool.read().map_err(db("open reader"))?;
         let Some(rec) = c
             .query_row(
-                "SELECT id, opened_at, opened_by, principals, tokens, clients, since, until, status FROM incidents WHERE id = ?1",
+                "SELECT id, opened_at, opened_by, principals, tokens, clients, since, until, status, agency FROM incidents WHERE id = ?1",
                 params![id],
                 |r| {
                     Ok(IncidentRecord {
@@ -77,6 +78,7 @@ impl IncidentStore for SqliteStore {
                         since: r.get(6)?,
                         until: r.get(7)?,
                         status: r.get(8)?,
+                        agency: r.get(9)?,
                     })
                 },
             )

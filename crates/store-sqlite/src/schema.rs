@@ -21,6 +21,7 @@ pub(crate) const VAULT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/vault/0010_alerts.sql"),
     include_str!("../migrations/vault/0011_exports.sql"),
     include_str!("../migrations/vault/0012_incidents.sql"),
+    include_str!("../migrations/vault/0013_incident_agency.sql"),
 ];
 
 /// `audit.db`: the audit log, in a database of its own so that appending read entries does not

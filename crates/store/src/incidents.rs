@@ -13,6 +13,8 @@ pub struct IncidentRecord {
     pub opened_at: i64,
     /// Who opened it.
     pub opened_by: String,
+    /// The agency it was opened for (`LOCAL` at the console: every agency).
+    pub agency: String,
     /// Principals it covers (empty: any).
     pub principals: Vec<String>,
     /// Token ids it covers (empty: any).

@@ -39,6 +39,7 @@ impl Vault {
             id: format!("inc_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
             opened_at: now,
             opened_by: p.name().to_ascii_lowercase(),
+            agency: p.agency().as_str().to_string(),
             principals: scope
                 .principals
                 .iter()
@@ -85,7 +86,15 @@ impl Vault {
         id: &str,
     ) -> Result<(IncidentRecord, Vec<IncidentEvent>), VaultError> {
         Self::may_handle_incidents(p)?;
-        self.store.incident(id)?.ok_or(VaultError::NotFound)
+        self.store
+            .incident(id)?
+            .filter(|(i, _)| Self::local(p) || i.agency == p.agency().as_str())
+            .ok_or(VaultError::NotFound)
+    }
+
+    /// The console's administrator, who handles every agency's incidents.
+    fn local(p: &Principal) -> bool {
+        p.agency().as_str() == "LOCAL"
     }
 
     /// The people whose data left within the incident's scope, per person the categories,
@@ -99,6 +108,7 @@ impl Vault {
             clients: incident.clients.clone(),
             since: incident.since,
             until: incident.until,
+            agency: (incident.agency != "LOCAL").then(|| incident.agency.clone()),
         };
         let mut entries: Vec<(u64, AuditEntry)> = Vec::new();
         let mut failed = None;

@@ -28,6 +28,8 @@ pub(crate) fn incident(
                     .as_deref()
                     .map(|s| unix_or_date(s, "--until"))
                     .transpose()?,
+                // The console covers every agency.
+                agency: None,
             };
             let s = of(&store)?;
             let vault = open_vault(&s)?;

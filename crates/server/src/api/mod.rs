@@ -7,6 +7,7 @@
 //! - [`audit`]: access history, break-glass review, checkpoints and proofs;
 //! - [`alerts`]: containment's alerts, and restoring a suspended principal;
 //! - [`exports`]: exports to a recipient, approved by a second operator when large;
+//! - [`incidents`]: breach response: incidents and exactly who lost what;
 //! - [`system`]: health, metrics, the OpenAPI description.
 //!
 //! Every handler authenticates through [`Caller`]; personal data leaves the vault as a
@@ -17,6 +18,7 @@ pub(crate) mod audit;
 mod caller;
 pub(crate) mod caseload;
 pub(crate) mod exports;
+pub(crate) mod incidents;
 mod params;
 pub(crate) mod persons;
 pub(crate) mod search;
@@ -35,5 +37,6 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(alerts::router())
         .merge(exports::router())
+        .merge(incidents::router())
         .merge(system::router())
 }
