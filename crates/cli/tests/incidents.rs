@@ -60,6 +60,8 @@ fn an_incident_s_impact_is_exactly_what_was_served() {
         "{cats}"
     );
     assert_eq!(impact["per_category"]["identity"], 2, "{impact}");
+    assert_eq!(impact["per_agency"]["ML-1"], 2, "{impact}");
+    assert_eq!(impact["minors"], 0, "{impact}");
     let o = i.run(&["incident", "impact", &id, "--format", "csv"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = String::from_utf8(o.stdout).unwrap();
@@ -119,6 +121,23 @@ fn the_dpo_opens_an_incident_of_its_agency_over_http() {
         &format!("/v1/persons/{}?purpose=accompaniment", ids[1]),
     );
     assert_eq!(r.status, 200);
+    // A minor's file too.
+    let app = i.token("case-app", "service", "ML-1");
+    let minor = s.post(
+        Some(&app),
+        "/v1/persons",
+        &serde_json::json!({
+            "agency": "ML-1",
+            "identity": {"last_name": "Petit", "first_names": "Noé", "birth_date": "2012-01-01", "sex": "M"},
+        }),
+    );
+    assert_eq!(minor.status, 201, "{}", minor.json);
+    let minor = minor.json["id"].as_str().unwrap().to_string();
+    let r = s.get(
+        Some(&stolen),
+        &format!("/v1/persons/{minor}?purpose=accompaniment"),
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
     let dpo = i.token("dpo", "dpo", "ML-1");
     assert_eq!(
         s.post(Some(&dpo), "/v1/incidents", &serde_json::json!({}))
@@ -145,10 +164,13 @@ fn the_dpo_opens_an_incident_of_its_agency_over_http() {
     let id = r.json["id"].as_str().unwrap().to_string();
     let r = s.get(Some(&dpo), &format!("/v1/incidents/{id}/impact"));
     assert_eq!(r.status, 200, "{}", r.json);
-    assert_eq!(
-        r.json["people"],
-        serde_json::json!([{"id": ids[1], "categories": ["contact", "identity"]}])
+    let people = r.json["people"].as_array().unwrap();
+    assert_eq!(people.len(), 2, "{}", r.json);
+    assert!(
+        people.contains(&serde_json::json!({"id": ids[1], "categories": ["contact", "identity"]}))
     );
+    assert_eq!(r.json["minors"], 1, "{}", r.json);
+    assert_eq!(r.json["per_agency"], serde_json::json!({"ML-1": 2}));
     let r = s.get(Some(&dpo), &format!("/v1/incidents/{id}"));
     assert_eq!(
         r.json["timeline"].as_array().unwrap().len(),

@@ -74,6 +74,10 @@ pub struct Exposure {
     pub through: BTreeSet<String>,
     /// Positions in the audit log of the entries that exposed them.
     pub entries: Vec<u64>,
+    /// The file's agency, when the caller has told it ([`Impact::describe`]).
+    pub agency: Option<String>,
+    /// Whether the person is a minor now, when the caller has told it.
+    pub minor: Option<bool>,
 }
 
 /// The people whose data left within a scope.
@@ -115,6 +119,33 @@ impl Impact {
         impact
     }
 
+    /// Tells what the log does not hold: a person's agency and whether they are a minor (the
+    /// caller reads them from the files; an erased file stays unknown).
+    pub fn describe(&mut self, id: &str, agency: String, minor: bool) {
+        if let Some(x) = self.people.get_mut(id) {
+            x.agency = Some(agency);
+            x.minor = Some(minor);
+        }
+    }
+
+    /// People exposed per agency (`unknown` for a file erased since).
+    pub fn per_agency(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for x in self.people.values() {
+            let a = x.agency.clone().unwrap_or_else(|| "unknown".into());
+            *out.entry(a).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Minors among the people exposed.
+    pub fn minors(&self) -> usize {
+        self.people
+            .values()
+            .filter(|x| x.minor == Some(true))
+            .count()
+    }
+
     /// People exposed per category.
     pub fn per_category(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
@@ -127,7 +158,7 @@ impl Impact {
     }
 
     /// The JSON of `rempart incident impact --format json`: `{"people": [{"id", "categories"}],
-    /// "per_category": {…}}`, people in id order.
+    /// "per_category": {…}, "per_agency": {…}, "minors": N}`, people in id order.
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "people": self
@@ -136,6 +167,8 @@ impl Impact {
                 .map(|x| serde_json::json!({"id": x.id, "categories": x.categories}))
                 .collect::<Vec<_>>(),
             "per_category": self.per_category(),
+            "per_agency": self.per_agency(),
+            "minors": self.minors(),
         })
     }
 
@@ -268,6 +301,18 @@ mod tests {
         assert_eq!(p1.entries, [0, 1, 9]);
         assert!(p1.through.contains("c.durand read") && p1.through.contains("C.Durand update"));
         assert_eq!(impact.per_category()["identity"], 4);
+        let mut impact = impact;
+        impact.describe("p1", "ML-1".into(), true);
+        impact.describe("p3", "ML-2".into(), false);
+        assert_eq!(impact.minors(), 1);
+        assert_eq!(
+            impact.per_agency(),
+            BTreeMap::from([
+                ("ML-1".into(), 1),
+                ("ML-2".into(), 1),
+                ("unknown".into(), 2)
+            ])
+        );
         let json = impact.json();
         assert_eq!(
             json["people"][0],

@@ -126,14 +126,33 @@ impl Vault {
             return Err(VaultError::Integrity);
         }
         let mut impact = Impact::of(&scope, entries.iter().map(|(s, e)| (*s, e)));
+        // Decoys are left out; each person's agency, and whether they are a minor now, from
+        // their file (an erased file stays unknown).
         let mut decoys = Vec::new();
+        let mut described = Vec::new();
         for pid in impact.people.keys() {
-            if self.store.get_person(pid)?.is_some_and(|x| x.decoy) {
+            let Some(stored) = self.store.get_person(pid)? else {
+                continue;
+            };
+            if stored.decoy {
                 decoys.push(pid.clone());
+                continue;
             }
+            let minor = match self.data_key(pid)? {
+                Some(dk) => {
+                    let identity =
+                        self.open(&stored, &dk, &[rempart_domain::Category::Identity])?;
+                    crate::access::is_minor(&identity, self.clock.today())
+                }
+                None => false,
+            };
+            described.push((pid.clone(), stored.agency, minor));
         }
         for d in decoys {
             impact.people.remove(&d);
+        }
+        for (pid, agency, minor) in described {
+            impact.describe(&pid, agency, minor);
         }
         let what = format!("impact computed: {} people", impact.people.len());
         let mut e = self.entry(

@@ -127,12 +127,18 @@ pub(crate) struct ImpactResponse {
     people: Vec<ImpactPerson>,
     /// People exposed per category.
     per_category: BTreeMap<String, usize>,
+    /// People exposed per agency of their file.
+    per_agency: BTreeMap<String, usize>,
+    /// Minors among them (their notices go to their legal representatives too).
+    minors: usize,
 }
 
 impl From<Impact> for ImpactResponse {
     fn from(i: Impact) -> Self {
         ImpactResponse {
             per_category: i.per_category(),
+            per_agency: i.per_agency(),
+            minors: i.minors(),
             people: i
                 .people
                 .into_values()
