@@ -44,7 +44,13 @@ impl Baseline {
     pub(crate) fn count<'a>(&mut self, now: i64, ids: impl Iterator<Item = &'a str>) {
         let day = now.div_euclid(86_400);
         match &mut self.today {
-            Some((d, set)) if *d == day => set.extend(ids.map(str::to_string)),
+            Some((d, set)) if *d == day => {
+                for id in ids {
+                    if !set.contains(id) {
+                        set.insert(id.to_string());
+                    }
+                }
+            }
             _ => {
                 if let Some((_, set)) = self.today.take() {
                     self.days.push(set.len() as u32);

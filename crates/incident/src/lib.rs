@@ -95,28 +95,34 @@ impl Impact {
     ) -> Impact {
         let mut impact = Impact::default();
         for (seq, e) in entries {
-            if e.outcome != Outcome::Allowed || !discloses(e.action) || !scope.covers(e) {
-                continue;
-            }
-            let action = serde_json::to_value(e.action)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            for id in &e.persons {
-                let x = impact.people.entry(id.clone()).or_insert_with(|| Exposure {
-                    id: id.clone(),
-                    first: e.time,
-                    last: e.time,
-                    ..Exposure::default()
-                });
-                x.categories.extend(e.categories.iter().cloned());
-                x.first = x.first.min(e.time);
-                x.last = x.last.max(e.time);
-                x.through.insert(format!("{} {action}", e.principal));
-                x.entries.push(seq);
-            }
+            impact.count(scope, seq, e);
         }
         impact
+    }
+
+    /// Counts entry `seq` if `scope` covers it: one entry at a time, so that a caller walking a
+    /// long log holds no more than the people found.
+    pub fn count(&mut self, scope: &Scope, seq: u64, e: &AuditEntry) {
+        if e.outcome != Outcome::Allowed || !discloses(e.action) || !scope.covers(e) {
+            return;
+        }
+        let action = serde_json::to_value(e.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        for id in &e.persons {
+            let x = self.people.entry(id.clone()).or_insert_with(|| Exposure {
+                id: id.clone(),
+                first: e.time,
+                last: e.time,
+                ..Exposure::default()
+            });
+            x.categories.extend(e.categories.iter().cloned());
+            x.first = x.first.min(e.time);
+            x.last = x.last.max(e.time);
+            x.through.insert(format!("{} {action}", e.principal));
+            x.entries.push(seq);
+        }
     }
 
     /// Tells what the log does not hold: a person's agency and whether they are a minor (the

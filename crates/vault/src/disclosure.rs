@@ -145,7 +145,8 @@ impl Shape {
 pub(crate) enum Record {
     /// Submitted now, after containment let the response leave.
     Submit(Vec<AuditEntry>),
-    /// Already durable, written with the act itself (an update's answer).
+    /// Already durable, written with the act itself (an update's answer, an export), which
+    /// asked containment before it wrote ([`Vault::contain`]): it is not asked twice.
     Written,
 }
 
@@ -161,9 +162,11 @@ impl Vault {
         shape: Shape,
         record: Record,
     ) -> Result<Disclosure<T>, VaultError> {
-        self.contain(p, &people, shape)?;
         let ticket = match record {
-            Record::Submit(entries) => self.store.submit_audit(&entries),
+            Record::Submit(entries) => {
+                self.contain(p, &people, shape)?;
+                self.store.submit_audit(&entries)
+            }
             Record::Written => AuditTicket::ready(Ok(())),
         };
         let ids = people.into_iter().map(|r| r.id).collect();

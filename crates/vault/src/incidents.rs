@@ -110,22 +110,23 @@ impl Vault {
             until: incident.until,
             agency: (incident.agency != "LOCAL").then(|| incident.agency.clone()),
         };
-        let mut entries: Vec<(u64, AuditEntry)> = Vec::new();
-        let mut failed = None;
-        self.store.audit_visit(0, &mut |seq, bytes, _| {
-            match AuditEntry::parse(bytes) {
-                Ok(e) => entries.push((seq, e)),
-                Err(_) => {
-                    failed = Some(seq);
-                    return false;
+        // One entry at a time: the log may hold millions.
+        let mut impact = Impact::default();
+        let mut failed = false;
+        self.store
+            .audit_visit(0, &mut |seq, bytes, _| match AuditEntry::parse(bytes) {
+                Ok(e) => {
+                    impact.count(&scope, seq, &e);
+                    true
                 }
-            }
-            true
-        })?;
-        if failed.is_some() {
+                Err(_) => {
+                    failed = true;
+                    false
+                }
+            })?;
+        if failed {
             return Err(VaultError::Integrity);
         }
-        let mut impact = Impact::of(&scope, entries.iter().map(|(s, e)| (*s, e)));
         // Decoys are left out; each person's agency, and whether they are a minor now, from
         // their file (an erased file stays unknown).
         let mut decoys = Vec::new();
