@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 29] = [
+pub const ACTIONS: [Action; 37] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -66,6 +66,14 @@ pub const ACTIONS: [Action; 29] = [
     Action::Export,
     Action::IncidentOpen,
     Action::IncidentImpact,
+    Action::IncidentDraft,
+    Action::IncidentFile,
+    Action::IncidentClose,
+    Action::NoticePrepare,
+    Action::NoticeApprove,
+    Action::NoticeSend,
+    Action::AffectedAsk,
+    Action::LeakMatch,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -211,6 +219,28 @@ pub fn persons_of(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
     r.list()
 }
 
+/// The index keys of an entry of format 1 (its persons, and its principal on its day: see
+/// [`crate::AuditEntry::index_keys`]), decoding only the fields they need.
+pub fn index_keys_of(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    let mut r = Reader { b: bytes };
+    if r.byte()? != FORMAT_1 {
+        return Err(DecodeError::Invalid("format"));
+    }
+    let time = r
+        .take(8)?
+        .try_into()
+        .map(i64::from_be_bytes)
+        .map_err(|_| DecodeError::Invalid("time"))?;
+    let principal = r.text()?;
+    for _ in 0..3 {
+        r.skip_text()?;
+    }
+    r.byte()?;
+    let mut keys = r.list()?;
+    keys.push(crate::entry::principal_day_key(&principal, time));
+    Ok(keys)
+}
+
 /// The time of an entry of format 1, read without decoding the rest.
 pub fn time_of(bytes: &[u8]) -> Option<i64> {
     match bytes {
@@ -255,6 +285,14 @@ fn action_code(a: Action) -> u8 {
         Action::Export => 26,
         Action::IncidentOpen => 27,
         Action::IncidentImpact => 28,
+        Action::IncidentDraft => 29,
+        Action::IncidentFile => 30,
+        Action::IncidentClose => 31,
+        Action::NoticePrepare => 32,
+        Action::NoticeApprove => 33,
+        Action::NoticeSend => 34,
+        Action::AffectedAsk => 35,
+        Action::LeakMatch => 36,
     }
 }
 
@@ -516,7 +554,9 @@ mod tests {
              \"read_accesses\",\"token_create\",\"key_rotate\",\"audit_export\",\"audit_proof\",\
              \"assign\",\"enrol\",\"unenrol\",\"audit_reindex\",\"integrity_alert\",\
              \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\",\
-             \"containment_alert\",\"explain\",\"decoy_plant\",\"export_request\",\"export_approve\",\"export\",\"incident_open\",\"incident_impact\""
+             \"containment_alert\",\"explain\",\"decoy_plant\",\"export_request\",\"export_approve\",\"export\",\"incident_open\",\"incident_impact\",\
+             \"incident_draft\",\"incident_file\",\"incident_close\",\"notice_prepare\",\
+             \"notice_approve\",\"notice_send\",\"affected_ask\",\"leak_match\""
         );
     }
 

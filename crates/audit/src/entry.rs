@@ -76,6 +76,28 @@ pub enum Action {
     /// An incident's impact was computed from the log (`detail`: its id and how many people;
     /// the people are in the incident's report, not in this entry).
     IncidentImpact,
+    /// The art. 33 notification draft of an incident was produced (`detail`: its id, phase).
+    IncidentDraft,
+    /// A notification to the supervisory authority was recorded as made (`detail`: the
+    /// incident, its phase, and whether it was late).
+    IncidentFile,
+    /// An incident was closed (`detail`: its id).
+    IncidentClose,
+    /// The notices of an incident were prepared, awaiting the DPO's approval (`detail`: the
+    /// incident and how many messages; the people are in the outbox).
+    NoticePrepare,
+    /// The DPO approved an incident's notices for delivery.
+    NoticeApprove,
+    /// A notice left for its recipient (`persons`: the person it concerns; `detail`: the
+    /// incident, the message and its channel, never the address).
+    NoticeSend,
+    /// Someone asked whether they were affected (`persons`: the person the contact belongs to,
+    /// when it is on file; never the contact itself).
+    AffectedAsk,
+    /// A leaked file was matched against the vault (`rempart leak match`; `detail`: counts
+    /// alone — rows read, matched, unmatched, ambiguous, people, markers, exports). Neither the
+    /// file nor the people found are in the entry.
+    LeakMatch,
 }
 
 /// How it ended.
@@ -173,6 +195,24 @@ impl AuditEntry {
         }
     }
 
+    /// The keys the per-person index holds an entry under: each person it names, and its
+    /// principal on its day ([`principal_day_key`]), so that an incident over one principal
+    /// and a few days reads only their entries.
+    pub fn index_keys(&self) -> Vec<String> {
+        let mut keys = self.persons.clone();
+        keys.push(principal_day_key(&self.principal, self.time));
+        keys
+    }
+
+    /// [`AuditEntry::index_keys`] of stored canonical bytes, decoding as little as the format
+    /// allows.
+    pub fn index_keys_of(bytes: &[u8]) -> Result<Vec<String>, EntryError> {
+        match bytes.first() {
+            Some(&crate::binary::FORMAT_1) => Ok(crate::binary::index_keys_of(bytes)?),
+            _ => Self::parse(bytes).map(|e| e.index_keys()),
+        }
+    }
+
     /// The time of stored canonical bytes, decoding as little as the format allows.
     pub fn time_of(bytes: &[u8]) -> Result<i64, EntryError> {
         match crate::binary::time_of(bytes) {
@@ -180,6 +220,16 @@ impl AuditEntry {
             None => Self::parse(bytes).map(|e| e.time),
         }
     }
+}
+
+/// The index key of `principal`'s entries of the UTC day of `time`: `@principal/DAY` (lower
+/// case; DAY counts days since 1970-01-01). A person id never begins with `@`.
+pub fn principal_day_key(principal: &str, time: i64) -> String {
+    format!(
+        "@{}/{}",
+        principal.to_ascii_lowercase(),
+        time.div_euclid(86_400)
+    )
 }
 
 /// The Merkle leaf of entry number `seq` with canonical bytes `canonical`.

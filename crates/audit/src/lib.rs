@@ -31,5 +31,5 @@ mod proof;
 mod time;
 
 pub use checkpoint::{Checkpoint, LogVerifier, Tamper, Verified, CHECKPOINT_FILE};
-pub use entry::{leaf_of, Action, AuditEntry, EntryError, Outcome};
+pub use entry::{leaf_of, principal_day_key, Action, AuditEntry, EntryError, Outcome};
 pub use proof::{hex_path, ConsistencyProof, InclusionProof};

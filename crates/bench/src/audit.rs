@@ -111,6 +111,8 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
             anyhow::bail!("a consistency proof did not verify");
         }
     }
+    // The log now holds the n entries and the 1,000 written since.
+    let impact = impact(&vault, n + 1000)?;
     let size_mib = std::fs::metadata(data.join(rempart_store_sqlite::AUDIT_FILE))
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
@@ -125,7 +127,8 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
          | next checkpoint, 1,000 entries later (resumed from the stored subtrees) | {:.2} ms | |\n\
          | inclusion proof generation for a random entry (1,000 proofs) | p50 {:.0} µs, p99 {:.0} µs | < 1 ms |\n\
          | `GET …/proof/inclusion` path: checkpoint, entry, proof, its own audit entry (200 calls, each verified) | p50 {:.0} µs, p99 {:.0} µs | |\n\
-         | consistency proof between the two checkpoints (100 calls, with their audit entries) | p50 {:.0} µs, p99 {:.0} µs | < 1 ms |\n",
+         | consistency proof between the two checkpoints (100 calls, with their audit entries) | p50 {:.0} µs, p99 {:.0} µs | < 1 ms |\n\
+         {impact}",
         cp.size as f64 / write_secs.max(1e-9),
         cp_secs,
         n as f64 / cp_secs.max(1e-9),
@@ -150,6 +153,75 @@ pub fn run(root: &Path, n: u64) -> Result<String> {
     ))
 }
 
+/// The first entry's time: entry `i` (from 0) is one second later.
+const T0: i64 = 1_795_000_000;
+
+/// Incident impact on the log of `n` entries: one principal over one week (through the index
+/// by principal and day), the same principal over the whole log, and a stolen key (the whole
+/// log read to know what the copy held). Each checked against what the entries are.
+fn impact(vault: &Vault, n: u64) -> Result<String> {
+    let console = rempart_vault::Principal::local(rempart_domain::Agency::parse("LOCAL")?);
+    let week = 7 * 86_400;
+    // A week in the middle of the log (or the whole log when it is shorter).
+    let since = T0 + (n as i64 / 2 - week / 2).max(0);
+    let until = since + week;
+    let who = 5u64;
+    let expected = (0..n)
+        .filter(|i| i % 97 == who && (since..until).contains(&(T0 + *i as i64)))
+        .count();
+    let principal = format!("c.counsellor{who}");
+    let open = |since: i64, until: Option<i64>| -> Result<String> {
+        let spec = rempart_vault::IncidentSpec {
+            scope: rempart_vault::IncidentScope {
+                principals: vec![principal.clone()],
+                since,
+                until,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Ok(vault.open_incident(&console, &spec)?.id)
+    };
+    eprintln!("bench: incident impact, one principal over one week");
+    let id = open(since, Some(until))?;
+    let t = Instant::now();
+    let week_impact = vault.incident_impact(&console, &id)?;
+    let week_secs = t.elapsed().as_secs_f64();
+    let week_ok = week_impact.people.len() == expected;
+    eprintln!("bench: incident impact, one principal over the whole log");
+    let id = open(i64::MIN, None)?;
+    let t = Instant::now();
+    let all_impact = vault.incident_impact(&console, &id)?;
+    let all_secs = t.elapsed().as_secs_f64();
+    let all_expected = (0..n).filter(|i| i % 97 == who).count();
+    let all_ok = all_impact.people.len() == all_expected;
+    eprintln!("bench: incident for a stolen key");
+    let t = Instant::now();
+    let stolen = vault.open_incident(
+        &console,
+        &rempart_vault::IncidentSpec {
+            key_version: Some(1),
+            ..Default::default()
+        },
+    )?;
+    let key_secs = t.elapsed().as_secs_f64();
+    Ok(format!(
+        "| incident impact, one principal over one week ({} people, through the index by principal and day){} | {:.2} s | < 10 s |\n\
+         | incident impact, the same principal over the whole log ({} people, every entry read) {} | {:.2} s, {:.0} entries/s | |\n\
+         | incident for a stolen key: the whole log read for what the copy held ({} files) | {:.2} s, {:.0} entries/s | |\n",
+        week_impact.people.len(),
+        if week_ok { "" } else { " — FAILED" },
+        week_secs,
+        all_impact.people.len(),
+        if all_ok { "" } else { " — FAILED" },
+        all_secs,
+        n as f64 / all_secs.max(1e-9),
+        stolen.held,
+        key_secs,
+        n as f64 / key_secs.max(1e-9),
+    ))
+}
+
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let i = ((v.len() as f64 - 1.0) * q).round() as usize;
@@ -161,7 +233,7 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 fn entries_from(from: u64, count: u64) -> Vec<AuditEntry> {
     (from..from + count)
         .map(|i| AuditEntry {
-            time: 1_795_000_000 + i as i64,
+            time: T0 + i as i64,
             principal: format!("c.counsellor{}", i % 97),
             token_id: "tok_0123456789abcdef".into(),
             agency: "ML-75-01".into(),

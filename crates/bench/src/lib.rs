@@ -25,6 +25,7 @@ mod guard;
 mod load;
 mod noaudit;
 mod nopolicy;
+mod notices;
 mod run;
 
 pub use baseline::serve_baseline;

@@ -9,10 +9,12 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, ExportRecord,
-    ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IncidentEvent, IncidentRecord,
-    IncidentStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord, Reads,
-    Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
+    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, CodeRecord,
+    CodeStore, ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, Filing, GuardStore,
+    IncidentEvent, IncidentPerson, IncidentRecord, IncidentStore, IndexCheck, ListScope,
+    MarkerRecord, MarkerStore, NewPerson, NoticeBatch, NoticeRecord, NoticeStatus, NoticeStore,
+    PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson,
+    TokenChange, TokenRecord, TokenStore,
 };
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
@@ -173,14 +175,72 @@ impl ExportStore for WithoutReadAudit {
     }
 }
 
+impl MarkerStore for WithoutReadAudit {
+    fn run_export_with_markers(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        files: &[NewPerson],
+        markers: &[MarkerRecord],
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0
+            .run_export_with_markers(id, from, to, files, markers, a)
+    }
+    fn marker(&self, person: &str) -> Result<Option<MarkerRecord>, StoreError> {
+        self.0.marker(person)
+    }
+    fn export_markers(&self, export: &str) -> Result<Vec<MarkerRecord>, StoreError> {
+        self.0.export_markers(export)
+    }
+}
+
+impl CodeStore for WithoutReadAudit {
+    fn insert_codes(&self, codes: &[CodeRecord]) -> Result<(), StoreError> {
+        self.0.insert_codes(codes)
+    }
+    fn codes(&self, lookup: &[u8]) -> Result<Vec<CodeRecord>, StoreError> {
+        self.0.codes(lookup)
+    }
+}
+
 impl IncidentStore for WithoutReadAudit {
     fn insert_incident(
         &self,
         i: &IncidentRecord,
+        people: &[IncidentPerson],
         first: &IncidentEvent,
         a: &AuditEntry,
     ) -> Result<(), StoreError> {
-        self.0.insert_incident(i, first, a)
+        self.0.insert_incident(i, people, first, a)
+    }
+    fn incident_people(&self, id: &str) -> Result<Vec<IncidentPerson>, StoreError> {
+        self.0.incident_people(id)
+    }
+    fn person_incidents(&self, person: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        self.0.person_incidents(person)
+    }
+    fn add_filing(
+        &self,
+        id: &str,
+        f: &Filing,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.add_filing(id, f, e, a)
+    }
+    fn filings(&self, id: &str) -> Result<Vec<Filing>, StoreError> {
+        self.0.filings(id)
+    }
+    fn set_incident_status(
+        &self,
+        id: &str,
+        status: &str,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.set_incident_status(id, status, e, a)
     }
     fn incident(
         &self,
@@ -195,6 +255,64 @@ impl IncidentStore for WithoutReadAudit {
         a: &AuditEntry,
     ) -> Result<bool, StoreError> {
         self.0.add_incident_event(id, e, a)
+    }
+}
+
+impl NoticeStore for WithoutReadAudit {
+    fn prepare_notices(
+        &self,
+        b: &NoticeBatch,
+        people: &[IncidentPerson],
+        notices: &[NoticeRecord],
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.prepare_notices(b, people, notices, e, a)
+    }
+    fn notice_batch(&self, incident: &str) -> Result<Option<NoticeBatch>, StoreError> {
+        self.0.notice_batch(incident)
+    }
+    fn approve_notices(
+        &self,
+        incident: &str,
+        by: &str,
+        at: i64,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.0.approve_notices(incident, by, at, e, a)
+    }
+    fn notices(&self, incident: &str) -> Result<Vec<NoticeRecord>, StoreError> {
+        self.0.notices(incident)
+    }
+    fn due_notices(
+        &self,
+        incident: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<NoticeRecord>, StoreError> {
+        self.0.due_notices(incident, now, limit)
+    }
+    fn claim_notice(
+        &self,
+        id: &str,
+        code: Option<(&str, &CodeRecord)>,
+    ) -> Result<bool, StoreError> {
+        self.0.claim_notice(id, code)
+    }
+    fn settle_notice(
+        &self,
+        id: &str,
+        status: NoticeStatus,
+        next_at: i64,
+        error: Option<&str>,
+        at: i64,
+        a: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
+        self.0.settle_notice(id, status, next_at, error, at, a)
+    }
+    fn release_sending(&self, incident: &str) -> Result<u64, StoreError> {
+        self.0.release_sending(incident)
     }
 }
 
@@ -256,6 +374,15 @@ impl AuditIndex for WithoutReadAudit {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<IndexCheck, StoreError> {
         self.0.check_audit_index(progress)
+    }
+    fn audit_visit_principal(
+        &self,
+        principal: &str,
+        since: i64,
+        until: i64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.0.audit_visit_principal(principal, since, until, visit)
     }
     fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
         self.0.rebuild_audit_index(progress)

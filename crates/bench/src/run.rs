@@ -32,6 +32,8 @@ pub struct BenchOptions {
     pub audit_entries: u64,
     /// Rounds of load per server (the servers take turns).
     pub rounds: usize,
+    /// Notices delivered to a local SMTP server (0: skip it).
+    pub notices: usize,
 }
 
 struct ChildServer {
@@ -274,6 +276,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             out.push('\n');
             out.push_str(&crate::audit::run(root, o.audit_entries)?);
         }
+        out.push_str(&notices(root, o.notices)?);
         return Ok(out);
     }
     let data = root.join("data");
@@ -606,5 +609,17 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         out.push('\n');
         out.push_str(&crate::audit::run(root, o.audit_entries)?);
     }
+    out.push_str(&notices(root, o.notices)?);
     Ok(out)
+}
+
+/// The notice-delivery table, when asked for.
+fn notices(root: &Path, n: usize) -> Result<String> {
+    if n == 0 {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        "\n| notices | value | target |\n| --- | --- | --- |\n{}",
+        crate::notices::run(root, n)?
+    ))
 }

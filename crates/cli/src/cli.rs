@@ -2,7 +2,7 @@
 
 use crate::settings::{
     AlertsLayer, GuardLayer, GuardMode, Layer, LogFormat, LogLayer, ServeLayer, StoreLayer,
-    TlsLayer, VaultLayer, WitnessLayer,
+    TlsLayer, VaultLayer, VerifyLayer, WitnessLayer,
 };
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
@@ -196,6 +196,14 @@ pub struct ServeFlags {
         value_delimiter = ','
     )]
     pub alert_email_to: Option<Vec<String>>,
+    /// Verifications of codes (`POST /v1/verify`, `GET /verify`) a client address may make at
+    /// once, refilled at this many a minute; then 429 [default: 10].
+    #[arg(long, env = "REMPART_VERIFY_PER_MINUTE", value_name = "N")]
+    pub verify_per_minute: Option<u32>,
+    /// Verifications of codes a client address may make over a day, refilled at this many a
+    /// day [default: 100].
+    #[arg(long, env = "REMPART_VERIFY_PER_DAY", value_name = "N")]
+    pub verify_per_day: Option<u32>,
 }
 
 impl ServeFlags {
@@ -230,6 +238,11 @@ impl ServeFlags {
                 smtp_url: self.alert_smtp_url.clone(),
                 email_from: self.alert_email_from.clone(),
                 email_to: self.alert_email_to.clone(),
+            },
+            verify: VerifyLayer {
+                per_minute: self.verify_per_minute,
+                per_day: self.verify_per_day,
+                ..VerifyLayer::default()
             },
             ..Layer::default()
         }
@@ -333,6 +346,10 @@ pub enum Command {
         /// Also benchmark the audit log with this many entries (0: skip).
         #[arg(long, default_value_t = 0)]
         audit_entries: u64,
+        /// Also deliver the notices of this many people to a local SMTP server (aiosmtpd)
+        /// (0: skip).
+        #[arg(long, default_value_t = 0)]
+        notices: usize,
         /// Rounds of load per server; the servers take turns and each one's median round is
         /// reported.
         #[arg(long, default_value_t = 3)]
@@ -379,6 +396,22 @@ pub enum Command {
     Incident {
         #[command(subcommand)]
         command: IncidentCommand,
+    },
+    /// Leaked files: which people of a file of stolen data are in the vault, and which export
+    /// it came from.
+    Leak {
+        #[command(subcommand)]
+        command: LeakCommand,
+    },
+    /// Checks a verification code printed on a message this installation sent: prints
+    /// `genuine`, the day it was sent and the agency that sent it (tab-separated), or `not
+    /// genuine` and exits 1. Nothing else: never the recipient or the message.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The code as printed (XXXX-XXXX-XXXX) or typed: case, hyphens and spaces do not
+        /// matter, O is read as 0, I and L as 1.
+        code: String,
     },
     /// Decoy files: synthetic files that no work reaches, planted for containment (reading
     /// or finding one suspends the principal at once).
@@ -534,11 +567,31 @@ pub enum AlertsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
-    /// Opens an incident for a compromised principal, token or client address over a time
-    /// window, and prints its id (recorded: the first step of its timeline).
+    /// Opens an incident and prints its id (recorded: the first step of its timeline): for a
+    /// compromised principal, token or client address over a time window; or for a stolen
+    /// master key (--key-version) or copy of the database (--copy-as-of), whose readable people
+    /// are fixed at once (open it before rotating the key).
     Open {
         #[command(flatten)]
         store: StoreArgs,
+        /// A stolen master key, by version (`rempart keys status` lists them).
+        #[arg(long, value_name = "N")]
+        key_version: Option<u32>,
+        /// A stolen copy of the database (the files; the key store lives apart), as of this
+        /// time: Unix seconds or YYYY-MM-DD.
+        #[arg(long, value_name = "WHEN")]
+        copy_as_of: Option<String>,
+        /// A leaked file (CSV) found outside: matched against the vault through the blind
+        /// indexes (as `rempart leak match`), its people fixed; the file is not kept.
+        #[arg(long, value_name = "FILE")]
+        leaked_file: Option<PathBuf>,
+        /// When the breach was discovered: Unix seconds or YYYY-MM-DD [default: now]. The
+        /// 72-hour clock of art. 33 runs from it.
+        #[arg(long, value_name = "WHEN")]
+        discovered: Option<String>,
+        /// What happened, in a few sentences without personal data (the draft quotes it).
+        #[arg(long, default_value = "")]
+        summary: String,
         /// A compromised principal (repeatable).
         #[arg(long = "principal", value_name = "NAME")]
         principals: Vec<String>,
@@ -571,6 +624,121 @@ pub enum IncidentCommand {
         id: String,
         /// json or csv.
         #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// The draft of the next notification to the authority (art. 33): every element of the
+    /// CNIL's form, the 72-hour clock, initial or complementary (recorded).
+    Draft {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// markdown or json.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+    },
+    /// Records that the next notification was made to the authority: the first is the
+    /// initial one, then complementary ones. After 72 hours, --late-reason is required.
+    Filed {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// When it was made: Unix seconds or YYYY-MM-DD [default: now].
+        #[arg(long, value_name = "WHEN")]
+        at: Option<String>,
+        /// The authority's reference for it.
+        #[arg(long, default_value = "")]
+        reference: String,
+        /// Why it came after the 72 hours (art. 33(1)).
+        #[arg(long)]
+        late_reason: Option<String>,
+    },
+    /// Closes an incident (recorded, with the reason).
+    Close {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// Why (10 to 500 characters).
+        #[arg(long)]
+        reason: String,
+    },
+    /// The notices to people (art. 34): prepare, approve (the DPO), deliver, status.
+    Notices {
+        #[command(subcommand)]
+        command: NoticesCommand,
+    },
+    /// Writes Rempart's templates (notices, SMS, answers, art. 33 draft) into DIR, to edit
+    /// and name in [notices] templates.
+    Templates {
+        /// Where to write them (created if absent; an existing file is not replaced).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NoticesCommand {
+    /// Fixes the incident's people and writes one message per reachable recipient (the person;
+    /// each legal representative of a minor) into the outbox, awaiting the DPO's approval.
+    Prepare {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// fr or en [default: notices.language].
+        #[arg(long)]
+        language: Option<String>,
+    },
+    /// The DPO approves the batch: nothing leaves before. Takes a DPO's API token from the
+    /// file given (or from standard input with `-`): the approval is the DPO's own.
+    Approve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// A file holding the DPO's token, or `-` for standard input.
+        #[arg(long, value_name = "FILE")]
+        dpo_token_file: PathBuf,
+    },
+    /// Sends the approved messages through [notices]'s relay and gateway, with a progress bar
+    /// and a summary. A message interrupted by a crash is reported uncertain, never resent
+    /// unless --resend-uncertain is given.
+    Deliver {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+        /// Wait for the retries to come due, until every message is sent or given up.
+        #[arg(long)]
+        wait: bool,
+        /// Send again the messages an interrupted delivery left uncertain (check the relay's
+        /// log first: they may have left).
+        #[arg(long)]
+        resend_uncertain: bool,
+    },
+    /// Where each message stands.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The incident's id (`inc_…`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeakCommand {
+    /// Matches a leaked CSV file (a header line; comma or semicolon separated) against the
+    /// vault through the blind indexes: the rows that are people of the vault and the
+    /// categories they hold, the rows that are nobody, and the exports the markers in it name.
+    /// Nothing of the file is stored; the act is recorded with counts alone.
+    Match {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The leaked file.
+        file: PathBuf,
+        /// text or json.
+        #[arg(long, default_value = "text")]
         format: String,
     },
 }

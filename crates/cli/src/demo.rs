@@ -47,6 +47,13 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
         email_from: None,
         email_to: Vec::new(),
     };
+    // Its notices go to a local mailbox: nothing leaves the machine.
+    store.notices.mailbox = Some(root.join("mailbox"));
+    store.notices.smtp_url = None;
+    store.notices.sms_url = None;
+    store.notices.email_from = Some("ne-pas-repondre@demo.invalid".into());
+    store.notices.organisation = "Mission locale (démonstration)".into();
+    store.notices.contact = "dpo@demo.invalid".into();
     init(&store, false)?;
     let vault = open_vault(&store)?;
     let csv = root.join("synthetic.csv");
@@ -123,6 +130,12 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
         .into_iter()
         .find(|f| f.agency == agencies[0]);
 
+    // What the demonstration itself did with the stolen counsellor's token above (finding
+    // their caseload) comes before the theft: the incident starts the next second.
+    let since = chrono::Utc::now().timestamp() + 1;
+    while chrono::Utc::now().timestamp() < since {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let witness = crate::commands::witness(&store)?;
     let app = crate::Application::with_vault(&store, vault, witness)?;
     let (scheme, addr) = (app.scheme(), app.local_addr()?);
@@ -186,6 +199,47 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
         println!(
             "  curl -s -H \"Authorization: Bearer {}\" '{base}/v1/alerts'   # the operator sees the alert: who, why, the five people exposed\n",
             tokens[3].3
+        );
+        // The console commands of the breach act on this installation through a configuration
+        // file of its own.
+        let config = root.join("rempart.toml");
+        let quote = |s: String| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let quoted = |p: &std::path::Path| quote(p.display().to_string());
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\ndata = {}\nkey_file = {}\n\n[witness]\nfile = {}\nsyslog = \"off\"\n\n[notices]\norganisation = \"Mission locale (démonstration)\"\ncontact = \"dpo@demo.invalid\"\nverify_url = {}\nmailbox = {}\nemail_from = \"ne-pas-repondre@demo.invalid\"\n",
+                quoted(&root.join("data")),
+                quoted(&root.join("master.key")),
+                quoted(&root.join("audit.witness")),
+                quote(format!("{base}/verify")),
+                quoted(&root.join("mailbox")),
+            ),
+        )
+        .with_context(|| format!("writing {}", config.display()))?;
+        println!(
+            "Breach response (docs/incidents.md): the stolen account is an incident. In another terminal:"
+        );
+        println!("  export C={}", config.display());
+        println!(
+            "  INC=$(rempart --config $C incident open --principal {} --since {since} --summary 'A counsellor token used by someone else.')",
+            tokens[6].0
+        );
+        println!("  rempart --config $C incident impact $INC   # exactly the five people read, and their categories");
+        println!("  rempart --config $C incident draft $INC   # the notification to the CNIL, on its 72-hour clock");
+        println!("  rempart --config $C incident notices prepare $INC");
+        println!(
+            "  echo {} | rempart --config $C incident notices approve $INC --dpo-token-file -   # the DPO approves",
+            tokens[4].3
+        );
+        println!("  rempart --config $C incident notices deliver $INC");
+        println!(
+            "  ls {}   # one notice per person (and per legal representative of a minor), each with a verification code",
+            root.join("mailbox").join("new").display()
+        );
+        println!(
+            "  curl -s -H 'Content-Type: application/json' -d '{{\"code\":\"CODE\"}}' {base}/v1/verify   # CODE from a notice: genuine, sent today by {}\n",
+            agencies[0]
         );
         println!("Listening on {base} — Ctrl-C to stop.");
     }

@@ -8,6 +8,7 @@ mod alerting;
 mod app;
 mod cli;
 mod commands;
+mod delivery;
 mod demo;
 mod progress;
 pub mod settings;

@@ -10,15 +10,19 @@
 
 mod alerts;
 mod guard;
+mod notices;
+mod verify;
 
 pub use alerts::{AlertSettings, AlertsLayer};
 pub use guard::{
     BudgetToml, GuardLayer, GuardMode, GuardSettings, GuardSettingsError, LimitsToml, SignalsToml,
     DEFAULT_PROBATION, DEFAULT_SUSPEND_AFTER_REFUSALS,
 };
+pub use notices::{NoticeSettings, NoticesLayer};
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+pub use verify::{VerifyLayer, VerifySettings};
 
 /// `[serve] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -47,6 +51,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub guard: GuardSettings,
     pub alerts: AlertSettings,
+    pub notices: NoticeSettings,
+    pub verify: VerifySettings,
 }
 
 /// `[store]`: where the data and its key are.
@@ -136,6 +142,8 @@ pub struct Layer {
     pub log: LogLayer,
     pub guard: GuardLayer,
     pub alerts: AlertsLayer,
+    pub notices: NoticesLayer,
+    pub verify: VerifyLayer,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -331,6 +339,8 @@ impl Layer {
             log: LogLayer { format },
             guard,
             alerts,
+            notices,
+            verify,
         } = self;
         Layer {
             store: StoreLayer {
@@ -370,6 +380,8 @@ impl Layer {
             },
             guard: guard.over(over.guard),
             alerts: alerts.over(over.alerts),
+            notices: notices.over(over.notices),
+            verify: verify.over(over.verify),
         }
     }
 
@@ -402,6 +414,8 @@ impl Layer {
             log: LogLayer { format },
             guard,
             alerts,
+            notices,
+            verify,
         } = self;
         Settings {
             store: StoreSettings {
@@ -432,6 +446,8 @@ impl Layer {
             },
             guard: guard.resolve(),
             alerts: alerts.resolve(),
+            notices: notices.resolve(),
+            verify: verify.resolve(),
         }
     }
 
@@ -451,6 +467,8 @@ impl Layer {
         rebase(&mut self.witness.file);
         rebase(&mut self.witness.syslog);
         rebase(&mut self.alerts.syslog);
+        rebase(&mut self.notices.templates);
+        rebase(&mut self.notices.mailbox);
         rebase(&mut self.tls.cert);
         rebase(&mut self.tls.key);
         self
@@ -550,6 +568,13 @@ mod tests {
                     email_from,
                     email_to,
                 },
+            notices,
+            verify:
+                VerifyLayer {
+                    per_minute,
+                    per_day,
+                    max_clients,
+                },
         } = l;
         [
             ("store.data", data.is_none()),
@@ -595,9 +620,13 @@ mod tests {
             ("alerts.smtp_url", smtp_url.is_none()),
             ("alerts.email_from", email_from.is_none()),
             ("alerts.email_to", email_to.is_none()),
+            ("verify.per_minute", per_minute.is_none()),
+            ("verify.per_day", per_day.is_none()),
+            ("verify.max_clients", max_clients.is_none()),
         ]
         .into_iter()
         .filter_map(|(k, none)| none.then_some(k))
+        .chain(notices.unset())
         .collect()
     }
 

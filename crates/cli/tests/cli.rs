@@ -1310,6 +1310,88 @@ fn the_demo_starts_and_its_example_calls_answer_as_printed() {
         .unwrap();
     assert_eq!(alerts[0]["people"].as_array().unwrap().len(), 5, "{alerts}");
     assert_eq!(alerts[0]["trip"], "refusals");
+
+    // The breach: its console commands run as printed, in one shell.
+    let start = printed
+        .iter()
+        .position(|l| l.starts_with("Breach response"))
+        .expect("the breach section");
+    let section: Vec<&str> = printed[start + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let script: Vec<&str> = section
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("ls ") && !l.starts_with("curl "))
+        .collect();
+    assert_eq!(script.len(), 7, "{section:?}");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_rempart"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = std::process::Command::new("sh")
+        .args(["-e", "-c", &script.join("\n")])
+        .env("PATH", path)
+        .env_remove("REMPART_CONFIG")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("\"people\""), "the impact: {out}");
+    assert!(out.contains("Notification initiale"), "the draft: {out}");
+    assert!(out.contains("\"per_agency\""), "the impact: {out}");
+    let impact_people = out.matches("\"id\":").count();
+    assert_eq!(impact_people, 5, "exactly the five people read: {out}");
+    let mailbox = section
+        .iter()
+        .find_map(|l| l.strip_prefix("ls "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let notices: Vec<String> = std::fs::read_dir(mailbox)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        notices.len() >= 5,
+        "one notice per person read, and their representatives"
+    );
+    assert!(
+        out.contains(&format!("{} sent", notices.len())),
+        "the delivery: {out}"
+    );
+    let verify = section.iter().find(|l| l.starts_with("curl ")).unwrap();
+    let url = verify
+        .split_whitespace()
+        .find(|w| w.ends_with("/v1/verify"))
+        .unwrap();
+    // Within the verification page's rate limit (10 a minute per address).
+    for n in notices.iter().take(5) {
+        // Quoted-printable: soft line breaks joined again.
+        let text = n.replace("=\r\n", "").replace("=\n", "");
+        let at = text.find("le code ").expect("a code") + "le code ".len();
+        let code = &text[at..at + 14];
+        let r: serde_json::Value = client
+            .post(url)
+            .json(&serde_json::json!({"code": code}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(r["genuine"], true, "{code}: {r}");
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

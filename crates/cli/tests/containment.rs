@@ -580,7 +580,9 @@ fn an_export_above_the_threshold_runs_once_a_second_operator_approved_it() {
     let r = s.post(Some(&afpa), &run, &json!({}));
     assert_eq!(r.status, 200, "{}", r.json);
     let files = r.json.as_array().unwrap();
-    assert_eq!(files.len(), 3);
+    // The people asked for, and the export's two markers among them.
+    assert_eq!(files.len(), 3 + 2);
+    assert!(ids.iter().all(|id| files.iter().any(|f| f["id"] == *id)));
     assert!(files
         .iter()
         .all(|f| f.get("nir").is_none() && f.get("identity").is_some()));

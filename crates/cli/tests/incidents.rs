@@ -186,3 +186,185 @@ fn the_dpo_opens_an_incident_of_its_agency_over_http() {
         "another agency's incident is not found"
     );
 }
+
+fn open_incident(i: &Install, args: &[&str]) -> String {
+    let mut all = vec!["incident", "open"];
+    all.extend_from_slice(args);
+    let o = i.run(&all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+fn impact_ids(i: &Install, id: &str) -> Vec<String> {
+    let o = i.run(&["incident", "impact", id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut ids: Vec<String> = v["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn draft_json(i: &Install, id: &str) -> serde_json::Value {
+    let o = i.run(&["incident", "draft", id, "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_stolen_key_or_copy_exposes_what_the_attacker_could_decrypt() {
+    let i = Install::new();
+    let s = i.serve();
+    let mut before = outside_files(&i, &s, 3);
+    before.sort();
+    drop(s);
+    // A copy of the database taken now; then a rotation; then more files.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let copy = chrono::Utc::now().timestamp().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // A copy alone: ciphertext under keys the attacker does not hold.
+    let only_copy = open_incident(&i, &["--copy-as-of", &copy]);
+    assert!(impact_ids(&i, &only_copy).is_empty());
+    let d = draft_json(&i, &only_copy);
+    assert_eq!(d["concerned"]["people"], 0, "{d}");
+    assert_eq!(d["concerned"]["encrypted_only"], 3, "{d}");
+    assert_eq!(d["people_notice"]["required"], false, "{d}");
+    assert!(d["people_notice"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("34(3)(a)"));
+    // The current master key stolen, with everything: every file.
+    let key_now = open_incident(&i, &["--key-version", "1"]);
+    assert_eq!(impact_ids(&i, &key_now), before);
+    let o = i.run(&["keys", "rotate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = i.serve();
+    let after = outside_files(&i, &s, 2);
+    drop(s);
+    // The old key and the copy taken before the rotation: the three files of the copy, none
+    // made after it.
+    let old_key = open_incident(&i, &["--key-version", "1", "--copy-as-of", &copy]);
+    assert_eq!(impact_ids(&i, &old_key), before);
+    // The new key with that old copy: its keys were all under the old version.
+    let new_key_old_copy = open_incident(&i, &["--key-version", "2", "--copy-as-of", &copy]);
+    assert!(impact_ids(&i, &new_key_old_copy).is_empty());
+    // The new key with today's key store: every file.
+    let new_key = open_incident(&i, &["--key-version", "2"]);
+    let mut all: Vec<String> = before.iter().chain(&after).cloned().collect();
+    all.sort();
+    assert_eq!(impact_ids(&i, &new_key), all);
+    // Bad input is named.
+    let o = i.run(&["incident", "open", "--key-version", "9"]);
+    assert!(
+        stderr(&o).contains("no master key of that version"),
+        "{}",
+        stderr(&o)
+    );
+    let o = i.run(&["incident", "open", "--key-version", "1", "--principal", "x"]);
+    assert!(stderr(&o).contains("covers a principal"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_draft_tracks_the_72_hours_and_the_phases() {
+    let i = Install::new();
+    let s = i.serve();
+    let ids = outside_files(&i, &s, 2);
+    let stolen = i.token("c.durand", "counsellor", "ML-1");
+    for id in &ids {
+        let r = s.get(
+            Some(&stolen),
+            &format!("/v1/persons/{id}?purpose=accompaniment"),
+        );
+        assert_eq!(r.status, 200);
+    }
+    drop(s);
+    // Discovered four days ago: the initial notification is late.
+    let discovered = (chrono::Utc::now().timestamp() - 4 * 86_400).to_string();
+    let id = open_incident(
+        &i,
+        &[
+            "--principal",
+            "c.durand",
+            "--discovered",
+            &discovered,
+            "--summary",
+            "Token used at night.",
+        ],
+    );
+    let d = draft_json(&i, &id);
+    assert_eq!(d["notification"], "initial");
+    assert_eq!(d["dates"]["late"], true, "{d}");
+    assert!(d["dates"]["hours_late"].as_i64().unwrap() >= 23, "{d}");
+    assert_eq!(d["concerned"]["people"], 2);
+    assert_eq!(d["concerned"]["per_category"]["contact"], 2, "{d}");
+    assert_eq!(d["nature"]["summary"], "Token used at night.");
+    let o = i.run(&["incident", "draft", &id]);
+    let md = String::from_utf8(o.stdout).unwrap();
+    assert!(md.contains("DÉPASSÉE"), "{md}");
+    assert!(md.contains("Motifs du retard"), "{md}");
+    assert!(
+        md.contains("À COMPLÉTER"),
+        "no organisation configured: {md}"
+    );
+    // Late without its reasons: refused. With them: the initial notification.
+    let o = i.run(&["incident", "filed", &id, "--reference", "CNIL-42"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("reasons for the delay"),
+        "{}",
+        stderr(&o)
+    );
+    let o = i.run(&[
+        "incident",
+        "filed",
+        &id,
+        "--reference",
+        "CNIL-42",
+        "--late-reason",
+        "the logs were only reviewed after the weekend",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout)
+        .unwrap()
+        .contains("initial notification recorded (phase 1), late"));
+    let d = draft_json(&i, &id);
+    assert_eq!(d["notification"], "complementary");
+    assert_eq!(d["phase"], 2);
+    assert_eq!(d["previous"][0]["reference"], "CNIL-42");
+    let o = i.run(&["incident", "filed", &id]);
+    assert!(
+        o.status.success(),
+        "a complementary one needs no reason: {}",
+        stderr(&o)
+    );
+    // Closed with a reason; closed once.
+    let o = i.run(&["incident", "close", &id, "--reason", "short"]);
+    assert!(!o.status.success());
+    let o = i.run(&[
+        "incident",
+        "close",
+        &id,
+        "--reason",
+        "notices sent, authority notified",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = i.run(&[
+        "incident",
+        "close",
+        &id,
+        "--reason",
+        "notices sent, authority notified",
+    ]);
+    assert!(stderr(&o).contains("already closed"), "{}", stderr(&o));
+    let o = i.run(&["incident", "show", &id]);
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["status"], "closed");
+    let log = String::from_utf8(i.run(&["audit", "export"]).stdout).unwrap();
+    for action in ["incident_draft", "incident_file", "incident_close"] {
+        assert!(log.contains(&format!("\"{action}\"")), "{action}");
+    }
+}

@@ -34,3 +34,12 @@ mod containment;
 
 /// Breach response: incidents and their impact.
 mod incidents;
+
+/// Breach response end to end: impact, drafts, notices to a real SMTP server, codes.
+mod breach;
+
+/// Leaked files: matched against the vault, and the export their markers name.
+mod leaks;
+
+/// Verification codes: genuine, altered and forged codes, the page, the rate limit.
+mod verify;

@@ -359,3 +359,95 @@ pub fn outside_files(i: &Install, s: &Server, n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// A real SMTP server (aiosmtpd) keeping each message it accepts as a file of `dir`, written
+/// before it answers; it waits `delay` seconds before each answer (a slow relay). Killed when
+/// dropped.
+pub struct MailSink {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+const MAIL_SINK: &str = r#"
+import asyncio, email, email.policy, os, sys, time
+from aiosmtpd.controller import Controller
+folder, port, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+class Keep:
+    async def handle_DATA(self, server, session, envelope):
+        m = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        text = "To: %s\nMessage-ID: %s\nSubject: %s\n\n%s" % (m["To"], m["Message-ID"], m["Subject"], m.get_content())
+        path = os.path.join(folder, "%d.eml" % time.time_ns())
+        with open(path + ".part", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.rename(path + ".part", path)
+        if delay:
+            await asyncio.sleep(delay)
+        return "250 OK"
+c = Controller(Keep(), hostname="127.0.0.1", port=port)
+c.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+impl MailSink {
+    pub fn start(dir: &Path, delay: f64) -> MailSink {
+        std::fs::create_dir_all(dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-c",
+                MAIL_SINK,
+                dir.to_str().unwrap(),
+                &port.to_string(),
+                &delay.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for the SMTP server of this test");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        if line.trim() != "ready" {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).ok();
+            panic!(
+                "the SMTP server did not start: install aiosmtpd (`python3 -m pip install aiosmtpd`); it said: {err}"
+            );
+        }
+        MailSink {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The messages received so far, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
+    }
+}
+
+impl Drop for MailSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

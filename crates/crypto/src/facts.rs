@@ -44,29 +44,45 @@ impl fmt::Debug for FactsKey {
     }
 }
 
+/// A key of its own for `label`, derived (HKDF-SHA-256 expand) from a uniformly random 32-byte
+/// key of the key file.
+pub(crate) fn derive_key(from: &[u8; 32], label: &[u8]) -> Zeroizing<[u8; 32]> {
+    let hk = hkdf::Hkdf::<Sha256>::from_prk(from)
+        .unwrap_or_else(|_| unreachable!("a 32-byte PRK is long enough for SHA-256"));
+    let mut k = Zeroizing::new([0u8; 32]);
+    hk.expand(label, k.as_mut())
+        .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA-256 length"));
+    k
+}
+
+/// HMAC-SHA-256 under `key` of `domain`, `label`, then `parts`, each part length-prefixed: no
+/// two lists of parts give the same input.
+pub(crate) fn framed_mac(
+    key: &[u8; 32],
+    domain: &[u8],
+    label: &[u8],
+    parts: &[&[u8]],
+) -> Hmac<Sha256> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    m.update(domain);
+    m.update(label);
+    m.update(&(parts.len() as u64).to_be_bytes());
+    for p in parts {
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    m
+}
+
 impl FactsKey {
     /// Derives the key from a uniformly random 32-byte key of the key file.
     pub(crate) fn derive(from: &[u8; 32]) -> FactsKey {
-        let hk = hkdf::Hkdf::<Sha256>::from_prk(from)
-            .unwrap_or_else(|_| unreachable!("a 32-byte PRK is long enough for SHA-256"));
-        let mut k = Zeroizing::new([0u8; 32]);
-        hk.expand(b"rempart/authorisation-facts/v1", k.as_mut())
-            .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA-256 length"));
-        FactsKey(k)
+        FactsKey(derive_key(from, b"rempart/authorisation-facts/v1"))
     }
 
     fn mac(&self, kind: FactsKind, parts: &[&[u8]]) -> Hmac<Sha256> {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        m.update(b"rempart/facts/v1\0");
-        m.update(kind.label());
-        // Each part is length-prefixed: no two lists of parts give the same input.
-        m.update(&(parts.len() as u64).to_be_bytes());
-        for p in parts {
-            m.update(&(p.len() as u64).to_be_bytes());
-            m.update(p);
-        }
-        m
+        framed_mac(&self.0, b"rempart/facts/v1\0", kind.label(), parts)
     }
 
     /// The tag of `parts` as a record of `kind`.

@@ -2,6 +2,7 @@
 
 use crate::facts::FactsKey;
 use crate::seal::{unwrap_with, wrap_with, BlindIndex, CryptoError, DataKey, WrappedKey};
+use crate::verify::VerifyKey;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -81,6 +82,8 @@ pub struct Keyring {
     audit: Option<Zeroizing<[u8; 32]>>,
     /// Derived from the blind-index key.
     facts: FactsKey,
+    /// Derived from the blind-index key.
+    verify: VerifyKey,
 }
 
 impl fmt::Debug for Keyring {
@@ -172,6 +175,7 @@ impl Keyring {
             current: 1,
             masters,
             facts: FactsKey::derive(&blind),
+            verify: VerifyKey::derive(&blind),
             blind: BlindIndex::from_bytes(blind),
             audit: Some(Zeroizing::new(random32())),
         }
@@ -254,6 +258,12 @@ impl Keyring {
         &self.facts
     }
 
+    /// The key of the verification codes printed on the messages Rempart sends, derived from
+    /// the blind-index key: it never changes with master key rotation.
+    pub fn verify(&self) -> &VerifyKey {
+        &self.verify
+    }
+
     fn to_plain(&self) -> PlainFile {
         PlainFile {
             format: FORMAT_PLAIN.into(),
@@ -295,6 +305,7 @@ impl Keyring {
             current: p.current,
             masters,
             facts: FactsKey::derive(&b),
+            verify: VerifyKey::derive(&b),
             blind: BlindIndex::from_bytes(*b),
             audit,
         })

@@ -11,6 +11,10 @@
 //! - The facts authorisation relies on (a token's principal, role, agency and expiry; a file's
 //!   agency, counsellor and enrolments) are tagged with HMAC-SHA-256 under a [`FactsKey`]
 //!   derived from the key file: a row rewritten without the key no longer verifies.
+//! - Every message Rempart sends carries a [`VerificationCode`] (HMAC-SHA-256 under a
+//!   [`VerifyKey`] derived from the key file, over a serial, the recipient's keyed hash, the
+//!   date and the agency): the recipient can check it, and a row written without the key does
+//!   not verify.
 //!
 //! Every secret type prints nothing in `Debug` and zeroises on drop.
 //!
@@ -34,8 +38,12 @@ mod facts;
 mod keyring;
 mod seal;
 mod token;
+mod verify;
 
 pub use facts::{FactsKey, FactsKind, FactsTag};
 pub use keyring::{KeyFileError, Keyring, Passphrase};
 pub use seal::{BlindIndex, CryptoError, DataKey, FieldContext, Plaintext, Sealed, WrappedKey};
 pub use token::{hash_token, ApiToken, TokenHash};
+pub use verify::{
+    CodeError, CodeSerial, VerificationCode, VerifyKey, CODE_CHARS, CODE_INPUT_MAX, SERIAL_BYTES,
+};

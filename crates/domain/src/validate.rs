@@ -87,6 +87,13 @@ impl std::fmt::Debug for SearchTerm {
     }
 }
 
+/// The normalised value is personal data: wiped when the term is dropped.
+impl Drop for SearchTerm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
+}
+
 impl SearchTerm {
     /// The normalised value, to be fed to the keyed hash and nowhere else.
     pub fn normalised_value(&self) -> &str {

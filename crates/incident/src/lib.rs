@@ -7,9 +7,26 @@
 //! exports). A refused request, a probe answered 404 (recorded `denied`), a creation or an
 //! import (the data came in, nothing left) names nobody here.
 //!
-//! No I/O: the caller feeds the entries (from the log, in order) and prints the result.
+//! Then what must be said: the art. 33 draft for the authority ([`draft`]) and the art. 34
+//! notices for each person ([`notice`]), from templates an operator can edit ([`templates`]).
+//!
+//! No I/O: the caller feeds the entries (from the log, in order), the templates' sources and
+//! the facts, and prints or sends the result.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod draft;
+pub mod leak;
+pub mod notice;
+pub mod stolen;
+pub mod templates;
+pub mod words;
+
+pub use draft::{Draft, DraftFacts, Organisation};
+pub use notice::NoticeFacts;
+pub use stolen::{Held, Holdings};
+pub use templates::{Message, TemplateError, Templates};
+pub use words::Language;
 
 use rempart_audit::{Action, AuditEntry, Outcome};
 use serde::Serialize;

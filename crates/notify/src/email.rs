@@ -41,24 +41,7 @@ impl Email {
         to: &[String],
         subject: &str,
     ) -> Result<Email, NotifyError> {
-        let raw = url.expose_secret();
-        let parsed: ureq::http::Uri = raw.parse().map_err(|_| NotifyError::NotSmtp)?;
-        let (Some(scheme @ ("smtp" | "smtps")), Some(host)) = (parsed.scheme_str(), parsed.host())
-        else {
-            return Err(NotifyError::NotSmtp);
-        };
-        let server = format!("{scheme}://{host}");
-        let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]");
-        let tls_required = parsed
-            .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv == "tls=required"));
-        if scheme == "smtp" && !tls_required && !loopback {
-            return Err(NotifyError::PlainSmtp);
-        }
-        let transport = SmtpTransport::from_url(raw)
-            .map_err(|_| NotifyError::NotSmtp)?
-            .timeout(Some(TIMEOUT))
-            .build();
+        let (transport, server) = transport(url)?;
         let from: Mailbox = from
             .parse()
             .map_err(|_| NotifyError::NotAnAddress("the sender"))?;
@@ -104,6 +87,30 @@ impl Email {
                 reason: e.to_string(),
             })
     }
+}
+
+/// The transport to the server at `url` (pooled connections), and the server as errors name
+/// it (`scheme://host`): TLS unless the server is on this machine.
+pub(crate) fn transport(url: &SecretString) -> Result<(SmtpTransport, String), NotifyError> {
+    let raw = url.expose_secret();
+    let parsed: ureq::http::Uri = raw.parse().map_err(|_| NotifyError::NotSmtp)?;
+    let (Some(scheme @ ("smtp" | "smtps")), Some(host)) = (parsed.scheme_str(), parsed.host())
+    else {
+        return Err(NotifyError::NotSmtp);
+    };
+    let server = format!("{scheme}://{host}");
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]");
+    let tls_required = parsed
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "tls=required"));
+    if scheme == "smtp" && !tls_required && !loopback {
+        return Err(NotifyError::PlainSmtp);
+    }
+    let transport = SmtpTransport::from_url(raw)
+        .map_err(|_| NotifyError::NotSmtp)?
+        .timeout(Some(TIMEOUT))
+        .build();
+    Ok((transport, server))
 }
 
 impl Channel for Email {

@@ -2,7 +2,8 @@
 //! checkpoint, an alert, a notice). A [`Syslog`] socket receives an RFC 5424 message (with
 //! structured data when asked); an [`HttpPost`] endpoint receives the message as the body of a
 //! POST and must answer 2xx; a [`Webhook`] is one whose messages are signed (HMAC-SHA-256); an
-//! [`Email`] goes to its recipients through an SMTP server.
+//! [`Email`] goes to its recipients through an SMTP server. Messages to people (notices) go one
+//! per recipient through a [`Mailer`] or an [`SmsGateway`].
 //! [`Outbound`] says what a failure means: an error for a channel the operator asked for, a
 //! warning (logged once) for one that is only there by default.
 //!
@@ -12,11 +13,13 @@
 
 mod email;
 mod http;
+mod mailer;
 mod syslog;
 mod webhook;
 
 pub use email::Email;
 pub use http::{HttpPost, HttpStatus};
+pub use mailer::{Mailbox, Mailer, SendError, SmsGateway};
 pub use syslog::{Facility, Severity, Syslog};
 pub use webhook::{sign, Webhook, MIN_SECRET};
 
@@ -63,6 +66,9 @@ pub enum NotifyError {
     /// A plain `smtp://` URL to another machine: credentials and messages would go in clear.
     #[error("an smtp:// URL to another machine needs ?tls=required (STARTTLS), or use smtps://")]
     PlainSmtp,
+    /// The local mailbox could not be made.
+    #[error("mailbox {}: {error}", dir.display())]
+    Mailbox { dir: PathBuf, error: std::io::Error },
     /// The SMTP server did not take the message.
     #[error("{server}: {reason}")]
     Smtp { server: String, reason: String },

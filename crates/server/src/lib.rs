@@ -11,13 +11,17 @@
 
 mod api;
 mod body;
+mod breach;
 mod extract;
+mod limit;
 mod metrics;
 mod openapi;
 mod problem;
 mod serve;
 
 pub use body::parse_json;
+pub use breach::Breach;
+pub use limit::{Decision, Limiter, RateLimit};
 pub use problem::{ApiError, Problem, ERRORS_REPORTED, PROBLEM_BASE};
 pub use serve::{tls_config, ServeOptions, TlsError};
 
@@ -41,6 +45,14 @@ pub struct AppState {
     body_timeout: std::time::Duration,
     /// Served over TLS: responses say so (`Strict-Transport-Security`).
     tls: bool,
+    /// Breach response: the organisation, templates and channels ([`ServeOptions::breach`]).
+    breach: Arc<Breach>,
+    /// Attempts at verifying a code, per client address ([`ServeOptions::verify`]).
+    verify_limit: Arc<Limiter>,
+    /// Questions "was I affected?", per client address ([`ServeOptions::affected`]).
+    affected_limit: Arc<Limiter>,
+    /// The contacts answered today.
+    answered: Arc<api::affected::Answered>,
 }
 
 /// Largest accepted body (a file with many events stays far below).
@@ -74,6 +86,10 @@ pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
         in_flight: Arc::new(tokio::sync::Semaphore::new(options.max_in_flight.max(1))),
         body_timeout: options.idle_timeout,
         tls: options.tls.is_some(),
+        breach: options.breach.clone(),
+        verify_limit: Arc::new(Limiter::new(options.verify)),
+        affected_limit: Arc::new(Limiter::new(options.affected)),
+        answered: Arc::default(),
     };
     api::router()
         .fallback(not_found)

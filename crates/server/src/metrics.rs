@@ -6,6 +6,7 @@ use axum::http::{header, Method};
 use axum::response::IntoResponse;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub(crate) fn method_label(m: &Method) -> &'static str {
 pub(crate) struct Metrics {
     /// Count and total seconds per key.
     requests: Mutex<BTreeMap<Key, (u64, f64)>>,
+    /// Verifications of codes, by outcome.
+    pub(crate) verify: crate::api::verify::VerifyCounts,
 }
 
 impl Metrics {
@@ -84,6 +87,25 @@ pub(crate) async fn render(State(s): State<AppState>) -> impl IntoResponse {
         out,
         "rempart_containment_suspensions_total {}",
         c.decoy_trips + c.refusal_trips
+    );
+    let v = &s.metrics.verify;
+    out.push_str("# HELP rempart_verifications_total Verification codes checked (POST /v1/verify, GET /verify), by result: genuine, not_genuine, malformed.\n# TYPE rempart_verifications_total counter\n");
+    for (result, n) in [
+        ("genuine", &v.genuine),
+        ("not_genuine", &v.not_genuine),
+        ("malformed", &v.malformed),
+    ] {
+        let _ = writeln!(
+            out,
+            "rempart_verifications_total{{result=\"{result}\"}} {}",
+            n.load(Ordering::Relaxed)
+        );
+    }
+    out.push_str("# HELP rempart_rate_limit_refusals_total Attempts refused by a public endpoint's rate limit per client address (429).\n# TYPE rempart_rate_limit_refusals_total counter\n");
+    let _ = writeln!(
+        out,
+        "rempart_rate_limit_refusals_total{{endpoint=\"verify\"}} {}",
+        s.verify_limit.refused()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

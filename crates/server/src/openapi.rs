@@ -1,6 +1,8 @@
 //! The OpenAPI description, generated from the handlers' annotations and the domain types.
 
-use crate::api::{alerts, audit, caseload, exports, incidents, persons, search};
+use crate::api::{
+    affected, alerts, audit, breach, caseload, exports, incidents, persons, search, verify,
+};
 use crate::problem::Problem;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -20,24 +22,28 @@ impl Modify for Bearer {
     }
 }
 
-/// Every error is `application/problem+json`, and the statuses any route may answer are
-/// described once here rather than on each handler: a suspended principal (`403`), a query or
-/// path that cannot be read (`422`), a busy server (`503`), a failure (`500`); with a body,
-/// one that cannot be read (`400`) or is too large (`413`).
+/// Every error is `application/problem+json` (but the public page's, `text/html`, described
+/// on its handler), and the statuses any route may answer are described once here rather than
+/// on each handler: a query or path that cannot be read (`422`), a busy server (`503`), a
+/// failure (`500`); behind a token, no token (`401`), a suspended principal (`403`) and
+/// containment (`429`); with a body, one that cannot be read (`400`) or is too large (`413`).
 struct Problems;
 
 const PROBLEM_TYPE: &str = "application/problem+json";
 
-const ANY_ROUTE: [(&str, &str); 6] = [
+const WITH_A_TOKEN: [(&str, &str); 3] = [
     ("401", "No token, or an unknown, expired or revoked one"),
     ("403", "The principal is suspended, or the act is refused"),
     (
-        "422",
-        "A query or path that cannot be read, or an invalid value",
-    ),
-    (
         "429",
         "Containment: the response would show more people than the principal may see now; `Retry-After`",
+    ),
+];
+
+const ANY_ROUTE: [(&str, &str); 3] = [
+    (
+        "422",
+        "A query or path that cannot be read, or an invalid value",
     ),
     (
         "500",
@@ -73,12 +79,18 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
 
 fn describe_problems(op: &mut Operation) {
     let responses = &mut op.responses.responses;
-    let extra: &[(&str, &str)] = if op.request_body.is_some() {
+    let body: &[(&str, &str)] = if op.request_body.is_some() {
         &WITH_A_BODY
     } else {
         &[]
     };
-    for (status, description) in ANY_ROUTE.iter().chain(extra) {
+    // A public route (no security requirement) answers no 401, 403 or containment's 429.
+    let token: &[(&str, &str)] = if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        &WITH_A_TOKEN
+    } else {
+        &[]
+    };
+    for (status, description) in token.iter().chain(&ANY_ROUTE).chain(body) {
         responses
             .entry((*status).to_string())
             .or_insert_with(|| problem(description));
@@ -147,10 +159,10 @@ impl Modify for PersonResponseSchema {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`. Every error is `application/problem+json`; a validation problem lists the first 50 invalid fields in `errors`, all of them counted in `total_errors` (`truncated` when some are left out). Lists in a file are bounded (`maxItems`). A query or path that cannot be read is a 422 and a body over 1 MiB a 413, both only after authentication (401 first). Any request may be answered 503 with `Retry-After` when the server answers as many requests as it allows at once. API responses carry `Cache-Control: no-store`."),
-    paths(persons::create, persons::read, persons::update, persons::erase, search::search, caseload::list, caseload::assign, caseload::enrol, caseload::unenrol, audit::accesses, audit::break_glass, audit::checkpoint, audit::inclusion_proof, audit::consistency_proof, alerts::list, alerts::show, alerts::restore, exports::request, exports::show, exports::approve, exports::run, incidents::open, incidents::show, incidents::impact),
+    info(title = "Rempart", description = "Personal-data vault and case-file store. Every call returning personal data requires `purpose`. Every error is `application/problem+json`; a validation problem lists the first 50 invalid fields in `errors`, all of them counted in `total_errors` (`truncated` when some are left out). Lists in a file are bounded (`maxItems`). A query or path that cannot be read is a 422 and a body over 1 MiB a 413, both only after authentication (401 first). Any request may be answered 503 with `Retry-After` when the server answers as many requests as it allows at once. API responses carry `Cache-Control: no-store`. `POST /v1/verify` and `GET /verify` take no token: anyone may check a verification code, within a rate limit per client address (429 with `Retry-After`)."),
+    paths(persons::create, persons::read, persons::update, persons::erase, search::search, caseload::list, caseload::assign, caseload::enrol, caseload::unenrol, audit::accesses, audit::break_glass, audit::checkpoint, audit::inclusion_proof, audit::consistency_proof, alerts::list, alerts::show, alerts::restore, exports::request, exports::show, exports::approve, exports::run, incidents::open, incidents::show, incidents::impact, breach::draft, breach::filed, breach::close, breach::prepare, breach::approve, breach::notices, affected::affected, verify::verify, verify::page),
     components(schemas(
-        Problem, persons::Created, persons::PersonResponse, search::Hit, caseload::PageResponse, search::SearchRequest, search::NameBirth, audit::AccessResponse, audit::BreakGlassResponse, audit::CheckpointResponse, audit::EntryResponse, audit::InclusionProofResponse, audit::ConsistencyProofResponse, caseload::Assignment, caseload::Enrolment, alerts::AlertResponse, alerts::Restore, alerts::Restored, exports::ExportRequest, exports::ExportResponse, incidents::OpenIncident, incidents::IncidentResponse, incidents::Step, incidents::ImpactResponse, incidents::ImpactPerson,
+        Problem, persons::Created, persons::PersonResponse, search::Hit, caseload::PageResponse, search::SearchRequest, search::NameBirth, audit::AccessResponse, audit::BreakGlassResponse, audit::CheckpointResponse, audit::EntryResponse, audit::InclusionProofResponse, audit::ConsistencyProofResponse, caseload::Assignment, caseload::Enrolment, alerts::AlertResponse, alerts::Restore, alerts::Restored, exports::ExportRequest, exports::ExportResponse, incidents::OpenIncident, incidents::IncidentResponse, incidents::Step, incidents::ImpactResponse, incidents::ImpactPerson, breach::DraftResponse, breach::Filing, breach::Filed, breach::Close, breach::NoticesResponse, breach::Prepare, affected::AffectedRequest, affected::AffectedResponse, verify::VerifyRequest, verify::VerifyResponse,
         rempart_domain::PersonInput, rempart_domain::Identity, rempart_domain::Contact, rempart_domain::Address,
         rempart_domain::Situation, rempart_domain::Education, rempart_domain::Professional, rempart_domain::Experience,
         rempart_domain::Followup, rempart_domain::FollowupEvent, rempart_domain::LegalRepresentative

@@ -61,6 +61,15 @@ pub enum ApiError {
     /// Too many requests in progress: try again shortly.
     #[error("server busy")]
     Busy,
+    /// A feature this installation has not configured (said which, the same for every caller).
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    /// Too many attempts from this client address at a public endpoint.
+    #[error("too many attempts from this address")]
+    RateLimited {
+        /// Seconds until an attempt is allowed.
+        retry_after: u64,
+    },
 }
 
 impl ApiError {
@@ -176,6 +185,26 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 r
             }
+            ApiError::NotConfigured(why) => problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-configured",
+                "Not configured",
+                why.into(),
+                vec![],
+            ),
+            ApiError::RateLimited { retry_after } => {
+                let mut r = problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many attempts",
+                    format!("too many attempts from this address; try again in {retry_after} s"),
+                    vec![],
+                );
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
             ApiError::Vault(e) => match e {
                 VaultError::Unauthenticated => {
                     let mut r = problem(
@@ -203,6 +232,20 @@ impl IntoResponse for ApiError {
                     why.into(),
                     vec![],
                 ),
+                VaultError::Rejected(why) => problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "rejected",
+                    "Rejected",
+                    why.into(),
+                    vec![],
+                ),
+                VaultError::State(why) => problem(
+                    StatusCode::CONFLICT,
+                    "state",
+                    "Not in this state",
+                    why.into(),
+                    vec![],
+                ),
                 VaultError::NotFound | VaultError::NotInLog => problem(
                     StatusCode::NOT_FOUND,
                     "not-found",
@@ -211,6 +254,13 @@ impl IntoResponse for ApiError {
                     vec![],
                 ),
                 VaultError::Invalid(v) => validation("Invalid file", v.0),
+                VaultError::MalformedCode(why) => validation(
+                    "Invalid request",
+                    vec![FieldError {
+                        field: "code".into(),
+                        message: why.to_string(),
+                    }],
+                ),
                 VaultError::Integrity => {
                     tracing::error!(error = %e, "integrity failure");
                     problem(

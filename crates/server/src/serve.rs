@@ -52,6 +52,12 @@ pub struct ServeOptions {
     pub max_in_flight: usize,
     /// TLS, when the server speaks HTTPS.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Breach response: the organisation, templates and channels.
+    pub breach: Arc<crate::Breach>,
+    /// Attempts at verifying a code per client address (`/v1/verify`, `/verify`).
+    pub verify: crate::RateLimit,
+    /// Questions "was I affected?" per client address (`/v1/affected`): 3 a minute, 20 a day.
+    pub affected: crate::RateLimit,
 }
 
 impl Default for ServeOptions {
@@ -62,6 +68,13 @@ impl Default for ServeOptions {
             max_connections: 512,
             max_in_flight: 256,
             tls: None,
+            breach: Arc::default(),
+            verify: crate::RateLimit::default(),
+            affected: crate::RateLimit {
+                per_minute: 3,
+                per_day: 20,
+                ..crate::RateLimit::default()
+            },
         }
     }
 }
@@ -74,6 +87,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("max_connections", &self.max_connections)
             .field("max_in_flight", &self.max_in_flight)
             .field("tls", &self.tls.is_some())
+            .field("verify", &self.verify)
             .finish()
     }
 }

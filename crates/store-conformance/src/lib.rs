@@ -16,23 +16,33 @@
 // A conformance check that fails panics, naming what failed: that is its report.
 #![allow(clippy::unwrap_used)]
 
+mod codes;
 mod files;
+mod incidents;
 mod index;
 mod keys;
 mod log;
+mod markers;
 mod reads;
 mod refusing;
 mod tokens;
 
+pub use codes::verification_codes_are_kept_whole_and_found_by_lookup;
 pub use files::{
     a_write_returns_once_its_entry_is_in_the_log, an_insert_is_all_or_nothing_with_its_entries,
     decoys_are_kept_apart_from_counts, files_are_written_read_searched_listed_and_erased,
 };
-pub use index::a_persons_history_is_complete_newest_first;
+pub use incidents::{
+    an_incident_keeps_its_people_filings_and_timeline, notices_are_claimed_once_and_settled,
+};
+pub use index::{
+    a_persons_history_is_complete_newest_first, a_principals_entries_are_found_by_day,
+};
 pub use keys::{
     a_rewrap_does_not_resurrect_a_destroyed_key, keys_are_put_read_listed_by_version_and_destroyed,
 };
 pub use log::{checkpoints_are_kept_by_size, entries_keep_their_order_leaves_and_subtrees};
+pub use markers::an_export_runs_once_with_its_markers;
 pub use reads::a_snapshot_sees_one_state_until_dropped;
 pub use refusing::Refusing;
 pub use tokens::{
@@ -65,6 +75,7 @@ macro_rules! conformance_tests {
             files_are_written_read_searched_listed_and_erased,
             an_insert_is_all_or_nothing_with_its_entries,
             decoys_are_kept_apart_from_counts,
+            an_export_runs_once_with_its_markers,
             a_write_returns_once_its_entry_is_in_the_log,
             a_snapshot_sees_one_state_until_dropped,
             tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,
@@ -73,8 +84,12 @@ macro_rules! conformance_tests {
             entries_keep_their_order_leaves_and_subtrees,
             checkpoints_are_kept_by_size,
             a_persons_history_is_complete_newest_first,
+            a_principals_entries_are_found_by_day,
+            an_incident_keeps_its_people_filings_and_timeline,
+            notices_are_claimed_once_and_settled,
             keys_are_put_read_listed_by_version_and_destroyed,
-            a_rewrap_does_not_resurrect_a_destroyed_key
+            a_rewrap_does_not_resurrect_a_destroyed_key,
+            verification_codes_are_kept_whole_and_found_by_lookup
         );
     };
     (@each $open:expr; $($check:ident),+) => {

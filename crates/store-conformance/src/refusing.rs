@@ -4,10 +4,11 @@
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_store::{
     AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor,
-    ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, GuardStore, IncidentEvent,
-    IncidentRecord, IncidentStore, IndexCheck, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
-    Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord,
-    TokenStore,
+    CodeRecord, CodeStore, ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, Filing,
+    GuardStore, IncidentEvent, IncidentPerson, IncidentRecord, IncidentStore, IndexCheck,
+    ListScope, MarkerRecord, MarkerStore, NewPerson, NoticeBatch, NoticeRecord, NoticeStatus,
+    NoticeStore, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError,
+    StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -201,15 +202,76 @@ impl ExportStore for Refusing {
     }
 }
 
+impl MarkerStore for Refusing {
+    fn run_export_with_markers(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        files: &[NewPerson],
+        markers: &[MarkerRecord],
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner
+            .run_export_with_markers(id, from, to, files, markers, a)
+    }
+    fn marker(&self, person: &str) -> Result<Option<MarkerRecord>, StoreError> {
+        self.inner.marker(person)
+    }
+    fn export_markers(&self, export: &str) -> Result<Vec<MarkerRecord>, StoreError> {
+        self.inner.export_markers(export)
+    }
+}
+
+impl CodeStore for Refusing {
+    fn insert_codes(&self, codes: &[CodeRecord]) -> Result<(), StoreError> {
+        self.inner.insert_codes(codes)
+    }
+    fn codes(&self, lookup: &[u8]) -> Result<Vec<CodeRecord>, StoreError> {
+        self.inner.codes(lookup)
+    }
+}
+
 impl IncidentStore for Refusing {
     fn insert_incident(
         &self,
         i: &IncidentRecord,
+        people: &[IncidentPerson],
         first: &IncidentEvent,
         a: &AuditEntry,
     ) -> Result<(), StoreError> {
         self.check()?;
-        self.inner.insert_incident(i, first, a)
+        self.inner.insert_incident(i, people, first, a)
+    }
+    fn incident_people(&self, id: &str) -> Result<Vec<IncidentPerson>, StoreError> {
+        self.inner.incident_people(id)
+    }
+    fn person_incidents(&self, person: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        self.inner.person_incidents(person)
+    }
+    fn add_filing(
+        &self,
+        id: &str,
+        f: &Filing,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.add_filing(id, f, e, a)
+    }
+    fn filings(&self, id: &str) -> Result<Vec<Filing>, StoreError> {
+        self.inner.filings(id)
+    }
+    fn set_incident_status(
+        &self,
+        id: &str,
+        status: &str,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.set_incident_status(id, status, e, a)
     }
     fn incident(
         &self,
@@ -225,6 +287,69 @@ impl IncidentStore for Refusing {
     ) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.add_incident_event(id, e, a)
+    }
+}
+
+impl NoticeStore for Refusing {
+    fn prepare_notices(
+        &self,
+        b: &NoticeBatch,
+        people: &[IncidentPerson],
+        notices: &[NoticeRecord],
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.prepare_notices(b, people, notices, e, a)
+    }
+    fn notice_batch(&self, incident: &str) -> Result<Option<NoticeBatch>, StoreError> {
+        self.inner.notice_batch(incident)
+    }
+    fn approve_notices(
+        &self,
+        incident: &str,
+        by: &str,
+        at: i64,
+        e: &IncidentEvent,
+        a: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.approve_notices(incident, by, at, e, a)
+    }
+    fn notices(&self, incident: &str) -> Result<Vec<NoticeRecord>, StoreError> {
+        self.inner.notices(incident)
+    }
+    fn due_notices(
+        &self,
+        incident: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<NoticeRecord>, StoreError> {
+        self.inner.due_notices(incident, now, limit)
+    }
+    fn claim_notice(
+        &self,
+        id: &str,
+        code: Option<(&str, &CodeRecord)>,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_notice(id, code)
+    }
+    fn settle_notice(
+        &self,
+        id: &str,
+        status: NoticeStatus,
+        next_at: i64,
+        error: Option<&str>,
+        at: i64,
+        a: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
+        if a.is_some() {
+            self.check()?;
+        }
+        self.inner.settle_notice(id, status, next_at, error, at, a)
+    }
+    fn release_sending(&self, incident: &str) -> Result<u64, StoreError> {
+        self.inner.release_sending(incident)
     }
 }
 
@@ -294,6 +419,16 @@ impl AuditIndex for Refusing {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<IndexCheck, StoreError> {
         self.inner.check_audit_index(progress)
+    }
+    fn audit_visit_principal(
+        &self,
+        principal: &str,
+        since: i64,
+        until: i64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .audit_visit_principal(principal, since, until, visit)
     }
     fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError> {
         self.inner.rebuild_audit_index(progress)

@@ -135,6 +135,59 @@ pub(crate) fn get_person(c: &Connection, id: &str) -> Result<Option<StoredPerson
     Ok(found)
 }
 
+/// Inserts files and their blind-index entries inside `tx`.
+pub(crate) fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    persons: &[NewPerson],
+) -> Result<(), StoreError> {
+    let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    let sql = format!(
+        "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, facts_tag, decoy, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, {})",
+        cols.join(", "),
+        (9..9 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut ins = tx.prepare_cached(&sql).map_err(db("prepare insert"))?;
+    // Sorted inserts touch each B-tree page once instead of at random.
+    let mut sorted: Vec<&NewPerson> = persons.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    for p in sorted {
+        let mut values: Vec<Option<&[u8]>> = vec![None; Category::ALL.len()];
+        for (c, b) in &p.fields {
+            if let Some(pos) = Category::ALL.iter().position(|x| x == c) {
+                values[pos] = Some(b.as_slice());
+            }
+        }
+        let entries = encode_entries(&p.index);
+        let mut params: Vec<&dyn rusqlite::ToSql> = vec![
+            &p.id,
+            &p.agency,
+            &p.counsellor,
+            &p.dk_version,
+            &p.now,
+            &entries,
+            &p.facts_tag,
+            &p.decoy,
+        ];
+        for v in &values {
+            params.push(v);
+        }
+        ins.execute(params.as_slice()).map_err(db("insert file"))?;
+    }
+    let mut idx = tx
+        .prepare_cached(INSERT_INDEX)
+        .map_err(db("prepare index insert"))?;
+    let mut entries: Vec<(i64, &[u8; 32], &str)> = persons
+        .iter()
+        .flat_map(|p| p.index.iter().map(move |(k, h)| (*k, h, p.id.as_str())))
+        .collect();
+    entries.sort_unstable();
+    for (kind, hash, id) in entries {
+        idx.execute(params![kind, &hash[..], id])
+            .map_err(db("insert index"))?;
+    }
+    Ok(())
+}
+
 impl FileStore for SqliteStore {
     fn insert_persons(
         &self,
@@ -146,53 +199,7 @@ impl FileStore for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin insert"))?;
         outbox(&tx, audit)?;
-        {
-            let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-            let sql = format!(
-                "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, facts_tag, decoy, {}) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, {})",
-                cols.join(", "),
-                (9..9 + cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
-            );
-            let mut ins = tx.prepare_cached(&sql).map_err(db("prepare insert"))?;
-            // Sorted inserts touch each B-tree page once instead of at random.
-            let mut sorted: Vec<&NewPerson> = persons.iter().collect();
-            sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-            for p in sorted {
-                let mut values: Vec<Option<&[u8]>> = vec![None; Category::ALL.len()];
-                for (c, b) in &p.fields {
-                    if let Some(pos) = Category::ALL.iter().position(|x| x == c) {
-                        values[pos] = Some(b.as_slice());
-                    }
-                }
-                let entries = encode_entries(&p.index);
-                let mut params: Vec<&dyn rusqlite::ToSql> = vec![
-                    &p.id,
-                    &p.agency,
-                    &p.counsellor,
-                    &p.dk_version,
-                    &p.now,
-                    &entries,
-                    &p.facts_tag,
-                    &p.decoy,
-                ];
-                for v in &values {
-                    params.push(v);
-                }
-                ins.execute(params.as_slice()).map_err(db("insert file"))?;
-            }
-            let mut idx = tx
-                .prepare_cached(INSERT_INDEX)
-                .map_err(db("prepare index insert"))?;
-            let mut entries: Vec<(i64, &[u8; 32], &str)> = persons
-                .iter()
-                .flat_map(|p| p.index.iter().map(move |(k, h)| (*k, h, p.id.as_str())))
-                .collect();
-            entries.sort_unstable();
-            for (kind, hash, id) in entries {
-                idx.execute(params![kind, &hash[..], id])
-                    .map_err(db("insert index"))?;
-            }
-        }
+        insert_rows(&tx, persons)?;
         tx.commit().map_err(db("commit insert"))?;
         drop(w);
         self.settle();

@@ -6,7 +6,7 @@ use crate::log::log_len;
 use crate::pool::Pool;
 use crate::schema::{open_pool_with, INDEX_MIGRATIONS};
 use crate::{SqliteStore, AUDIT_INDEX_FILE};
-use rempart_audit::AuditEntry;
+use rempart_audit::{principal_day_key, AuditEntry};
 use rempart_store::{AuditIndex, AuditLog, IndexCheck, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -189,7 +189,7 @@ pub(crate) fn index_pending(
                 .and_then(|v| v.as_blob().map_err(Into::into))
                 .map_err(db("audit indexing"))?;
             let persons =
-                AuditEntry::persons_of(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                AuditEntry::index_keys_of(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
             rows.extend(persons.into_iter().map(|p| (seq >> BUCKET_BITS, p, seq)));
         }
     }
@@ -285,7 +285,7 @@ pub(crate) fn check_index(
                 .and_then(|v| v.as_blob().map_err(Into::into))
                 .map_err(db("audit index check"))?;
             let persons =
-                AuditEntry::persons_of(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                AuditEntry::index_keys_of(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
             expected.extend(persons.into_iter().map(|p| (p, seq)));
         }
     }
@@ -390,6 +390,95 @@ impl AuditIndex for SqliteStore {
             bucket -= 1;
         }
         Ok(out)
+    }
+
+    fn audit_visit_principal(
+        &self,
+        principal: &str,
+        since: i64,
+        until: i64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        // The index's snapshot first, then the log's, as for a person's history.
+        let ic = self.index.read().map_err(db("open reader"))?;
+        let itx = ReadTx::begin(&ic).map_err(db("begin principal history"))?;
+        let c = self.log.read().map_err(db("open reader"))?;
+        let tx = ReadTx::begin(&c).map_err(db("begin principal history"))?;
+        let (through, _) = index_position(&itx)?;
+        let through = through.min(log_len(&tx)?);
+        let mut entry = tx
+            .prepare_cached("SELECT entry FROM audit_log WHERE seq = ?1")
+            .map_err(db("prepare principal history"))?;
+        // The days of the window: the index answers for a window with both ends, of a year at
+        // most; any other is read from the whole log.
+        let lo = since.div_euclid(86_400);
+        let hi = until.saturating_sub(1).div_euclid(86_400);
+        let matches = |e: &AuditEntry| {
+            e.principal.eq_ignore_ascii_case(principal) && e.time >= since && e.time < until
+        };
+        let indexed = since > i64::MIN && until < i64::MAX && hi >= lo && hi - lo <= 366;
+        let mut seqs: Vec<i64> = Vec::new();
+        if indexed {
+            let mut rows = itx
+                .prepare_cached(
+                    "SELECT seq FROM persons WHERE bucket = ?1 AND person_id = ?2 AND seq <= ?3",
+                )
+                .map_err(db("prepare principal history"))?;
+            let keys: Vec<String> = (lo..=hi)
+                .map(|d| principal_day_key(principal, d.saturating_mul(86_400)))
+                .collect();
+            for bucket in 0..=(through >> BUCKET_BITS) {
+                for key in &keys {
+                    let found = rows
+                        .query_map(params![bucket, key, through], |r| r.get::<_, i64>(0))
+                        .map_err(db("principal history"))?;
+                    for seq in found {
+                        seqs.push(seq.map_err(db("principal history"))?);
+                    }
+                }
+            }
+            seqs.sort_unstable();
+            seqs.dedup();
+        }
+        let mut go_on = true;
+        if indexed {
+            for seq in seqs {
+                let bytes: Vec<u8> = entry
+                    .query_row(params![seq], |r| r.get(0))
+                    .optional()
+                    .map_err(db("principal history"))?
+                    .ok_or(StoreError::Corrupt(
+                        "audit index names an entry not in the log",
+                    ))?;
+                let e =
+                    AuditEntry::parse(&bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                // A row added to the index by hand names nobody else's entry here.
+                if matches(&e) && !visit(seq as u64, &bytes) {
+                    go_on = false;
+                    break;
+                }
+            }
+        }
+        // The unindexed tail, or the whole log when the window is too long for the index.
+        if go_on {
+            let from = if indexed { through } else { 0 };
+            let mut tail = tx
+                .prepare_cached("SELECT seq, entry FROM audit_log WHERE seq > ?1 ORDER BY seq")
+                .map_err(db("prepare principal history"))?;
+            let mut q = tail.query(params![from]).map_err(db("principal history"))?;
+            while let Some(r) = q.next().map_err(db("principal history"))? {
+                let seq: i64 = r.get(0).map_err(db("principal history"))?;
+                let bytes = r
+                    .get_ref(1)
+                    .and_then(|v| v.as_blob().map_err(Into::into))
+                    .map_err(db("principal history"))?;
+                let e = AuditEntry::parse(bytes).map_err(|_| StoreError::Corrupt("audit entry"))?;
+                if matches(&e) && !visit(seq as u64, bytes) {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_audit_index(

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod alerts;
+mod codes;
 mod conn;
 mod exports;
 mod facts;
@@ -29,6 +30,8 @@ mod index;
 mod keys;
 mod legacy;
 mod log;
+mod markers;
+mod notices;
 mod outbox;
 mod pool;
 mod schema;

@@ -40,8 +40,8 @@ pub(crate) fn outbox_after(vault: &Pool, through: i64) -> Result<(Vec<Vec<u8>>, 
     Ok((out, last))
 }
 
-/// An entry as the log stores it, encoded by the thread that hands it over, with the persons
-/// it names (for the per-person index).
+/// An entry as the log stores it, encoded by the thread that hands it over, with its index keys
+/// (the persons it names and its principal's day: [`AuditEntry::index_keys`]).
 pub(crate) struct Encoded {
     pub(crate) bytes: Vec<u8>,
     pub(crate) persons: Vec<String>,
@@ -51,7 +51,7 @@ impl Encoded {
     pub(crate) fn new(e: &AuditEntry) -> Encoded {
         Encoded {
             bytes: e.canonical(),
-            persons: e.persons.clone(),
+            persons: e.index_keys(),
         }
     }
 }
@@ -88,7 +88,7 @@ pub(crate) fn append_with_outbox(
                 // Written by this store: an entry that does not decode is refused, not logged.
                 let e =
                     AuditEntry::parse(b).map_err(|_| StoreError::Corrupt("audit outbox entry"))?;
-                out.moved_persons.push(e.persons);
+                out.moved_persons.push(e.index_keys());
             }
             out.first = append_canonical(tx, moved.iter().map(Vec::as_slice))?;
             tx.execute(

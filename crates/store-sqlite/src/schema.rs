@@ -7,7 +7,7 @@ use rempart_store::StoreError;
 use rusqlite::{params, Connection};
 use std::path::Path;
 
-/// `vault.db`: files, blind indexes, tokens, principals, the outbox.
+/// `vault.db`: files, blind indexes, tokens, principals, the outbox, verification codes.
 pub(crate) const VAULT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/vault/0001_files.sql"),
     include_str!("../migrations/vault/0002_audit_log.sql"),
@@ -22,6 +22,9 @@ pub(crate) const VAULT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/vault/0011_exports.sql"),
     include_str!("../migrations/vault/0012_incidents.sql"),
     include_str!("../migrations/vault/0013_incident_agency.sql"),
+    include_str!("../migrations/vault/0014_breach_response.sql"),
+    include_str!("../migrations/vault/0015_verification_codes.sql"),
+    include_str!("../migrations/vault/0016_export_markers.sql"),
 ];
 
 /// `audit.db`: the audit log, in a database of its own so that appending read entries does not
@@ -33,8 +36,10 @@ pub(crate) const AUDIT_MIGRATIONS: &[&str] = &[
 
 /// `audit-index.db`: the per-person index of the log, derived data written without fsync (a
 /// crash may lose its last batches, which are indexed again from the log).
-pub(crate) const INDEX_MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/index/0001_persons.sql")];
+pub(crate) const INDEX_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/index/0001_persons.sql"),
+    include_str!("../migrations/index/0002_principal_days.sql"),
+];
 
 /// `guard.db`: containment's kept state, in a database of its own so that saving it does not
 /// change `vault.db` (whose readers would reload their page caches after every commit).

@@ -19,6 +19,19 @@ pub trait AuditIndex: Send + Sync {
         &self,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<IndexCheck, StoreError>;
+    /// Visits, in log order, the entries of `principal` (compared without case) whose time is
+    /// within `[since, until)`: through the index for the days the window covers (each entry is
+    /// indexed under its principal and day), then the log's unindexed tail; a window of more
+    /// than a year, or an index that names entries of another principal, falls back to
+    /// reading the whole log. `visit` gets each entry's position and bytes, and returns `false`
+    /// to stop.
+    fn audit_visit_principal(
+        &self,
+        principal: &str,
+        since: i64,
+        until: i64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
     /// Empties the per-person index and builds it again from the log; returns the entries
     /// indexed. Safe while a server runs on the same data.
     fn rebuild_audit_index(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<u64, StoreError>;

@@ -7,6 +7,9 @@
 //! - [`GuardStore`]: containment's kept state (counts, learned hours, baselines);
 //! - [`ExportStore`]: exports to a recipient and their four-eyes approval;
 //! - [`IncidentStore`]: incidents and their timelines;
+//! - [`NoticeStore`]: the notices of an incident, their batch and outbox;
+//! - [`MarkerStore`]: the markers added to each export, run with the export;
+//! - [`CodeStore`]: the verification codes printed on the messages sent;
 //! - [`Reads`] and [`Snapshots`]: the point reads a request makes, alone or in one snapshot;
 //! - [`FactsUpgrade`]: tagging the access facts of rows stored before tags;
 //! - [`AuditLog`]: the audit log, its Merkle subtrees and checkpoints;
@@ -22,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod alerts;
+mod codes;
 mod error;
 mod exports;
 mod facts;
@@ -31,21 +35,26 @@ mod incidents;
 mod index;
 mod keys;
 mod log;
+mod markers;
+mod notices;
 mod reads;
 mod rows;
 mod ticket;
 mod tokens;
 
 pub use alerts::{AlertRecord, AlertStore};
+pub use codes::{CodeRecord, CodeStore};
 pub use error::StoreError;
 pub use exports::{ExportRecord, ExportStore};
 pub use facts::FactsUpgrade;
 pub use files::FileStore;
 pub use guard::GuardStore;
-pub use incidents::{IncidentEvent, IncidentRecord, IncidentStore};
+pub use incidents::{Filing, IncidentEvent, IncidentPerson, IncidentRecord, IncidentStore};
 pub use index::AuditIndex;
 pub use keys::KeyStore;
 pub use log::{AuditLog, AuditSubtrees, AuditVisitor};
+pub use markers::{MarkerRecord, MarkerStore};
+pub use notices::{NoticeBatch, NoticeRecord, NoticeStatus, NoticeStore};
 pub use reads::{Reads, Snapshot, Snapshots};
 pub use rows::{
     FactsChange, IndexCheck, IndexEntry, ListScope, NewPerson, PersonUpdate, PrincipalRecord,
@@ -63,6 +72,9 @@ pub trait Store:
     + GuardStore
     + ExportStore
     + IncidentStore
+    + NoticeStore
+    + MarkerStore
+    + CodeStore
     + Reads
     + Snapshots
     + FactsUpgrade
@@ -79,6 +91,9 @@ impl<T> Store for T where
         + GuardStore
         + ExportStore
         + IncidentStore
+        + NoticeStore
+        + MarkerStore
+        + CodeStore
         + Reads
         + Snapshots
         + FactsUpgrade

@@ -13,6 +13,10 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod like;
+
+pub use like::young_person_like;
+
 use chrono::{Datelike, NaiveDate};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -305,6 +309,19 @@ fn ascii_slug(s: &str) -> String {
         .collect()
 }
 
+/// The first 13 digits of a NIR agreeing with a sex, a birth date and a place of birth (INSEE
+/// code), with a random serial number.
+fn nir_first13(rng: &mut ChaCha8Rng, female: bool, birth: NaiveDate, place: &str) -> String {
+    format!(
+        "{}{:02}{:02}{}{:03}",
+        if female { 2 } else { 1 },
+        birth.year() % 100,
+        birth.month(),
+        place,
+        rng.gen_range(1..=999)
+    )
+}
+
 /// Generates `count` files spread over `agencies` agencies, deterministically from `seed`.
 pub fn generate(count: usize, agencies: usize, seed: u64) -> Vec<SynthFile> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -325,14 +342,7 @@ pub fn generate(count: usize, agencies: usize, seed: u64) -> Vec<SynthFile> {
             };
             let birth = start + chrono::Duration::days(rng.gen_range(0..=span));
             let (_, _, place) = *CITIES.choose(&mut rng).unwrap_or(&CITIES[0]);
-            let first13 = format!(
-                "{}{:02}{:02}{}{:03}",
-                if female { 2 } else { 1 },
-                birth.year() % 100,
-                birth.month(),
-                place,
-                rng.gen_range(1..=999)
-            );
+            let first13 = nir_first13(&mut rng, female, birth, place);
             let key = nir_key(&first13).unwrap_or(0);
             let nir = format!(
                 "{} {} {} {} {} {} {key:02}",

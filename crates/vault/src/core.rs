@@ -25,6 +25,8 @@ pub struct Vault {
     pub(crate) containment: Arc<ContainmentCounts>,
     /// Exports of more people than this need a second operator's approval.
     pub(crate) four_eyes_above: u64,
+    /// Markers added to each export that holds files ([`Vault::with_export_markers`]).
+    pub(crate) export_markers: usize,
     /// Where raised alerts are sent besides the database ([`Vault::with_alert_sink`]).
     pub(crate) alert_sink: Option<Arc<dyn crate::alerts::AlertSink>>,
 }
@@ -70,6 +72,7 @@ impl Vault {
             alert_sink: None,
             containment: Arc::default(),
             four_eyes_above: crate::exports::FOUR_EYES_ABOVE,
+            export_markers: crate::markers::EXPORT_MARKERS,
         }
     }
 

@@ -29,9 +29,20 @@ pub enum VaultError {
     /// No such file visible to the caller.
     #[error("no such file")]
     NotFound,
+    /// A text that cannot be a verification code (never repeated).
+    #[error(transparent)]
+    MalformedCode(rempart_crypto::CodeError),
     /// Invalid input, every field named.
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
+    /// A request that cannot be carried out as given (an incident's scope, a date), said
+    /// without repeating the values.
+    #[error("{0}")]
+    Rejected(&'static str),
+    /// The request is right but the state is not (notices already prepared, a batch not
+    /// approved yet): said why.
+    #[error("{0}")]
+    State(&'static str),
     /// A stored ciphertext did not authenticate: tampering or a moved ciphertext.
     #[error("stored data failed its integrity check")]
     Integrity,
@@ -57,6 +68,9 @@ pub enum VaultError {
     /// Writing an export failed.
     #[error("writing the export: {0}")]
     Output(std::io::Error),
+    /// A leaked file could not be read at all (its rows are never named).
+    #[error("the leaked file: {0}")]
+    Leak(#[from] rempart_incident::leak::LeakError),
     /// The key file has no audit signing key (written before the audit log existed).
     #[error(
         "the key file has no audit signing key; create a new installation with `rempart init`"

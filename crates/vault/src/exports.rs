@@ -3,11 +3,12 @@
 //! recipient's own principals may read for the purpose. An operator, the DPO or a service of
 //! the agency asks; an export of more than [`Vault::with_four_eyes_above`] people waits for a
 //! second operator or DPO of the agency, never the one who asked, to approve it; the recipient
-//! runs it, once, within a day.
+//! runs it, once, within a day. Each run adds its own markers ([`crate::markers`]).
 
 use crate::core::Vault;
 use crate::disclosure::{Disclosure, Reached, Record, Shape};
 use crate::error::VaultError;
+use crate::markers::ExportRun;
 use crate::principal::Principal;
 use crate::views::PersonView;
 use rempart_audit::{Action, Outcome};
@@ -222,6 +223,18 @@ impl Vault {
         // Containment first (a decoy trips, a small export is counted): a refused export
         // stays ready and records nothing as having left.
         self.contain(p, &reached, shape)?;
+        // Its markers, made before anything leaves: written with the export's run.
+        let markers = self.make_markers(
+            &ExportRun {
+                id: &x.id,
+                agency: &x.agency,
+                recipient: &x.recipient,
+                reader: &reader,
+                purpose,
+            },
+            &files,
+        )?;
+        // The entry names the people exported, never the markers.
         let mut e = self.entry(
             p,
             Action::Export,
@@ -237,10 +250,29 @@ impl Vault {
             x.requester,
             x.approver.as_deref().unwrap_or("-")
         ));
-        // Once: the export is marked done, with its entry, before anything leaves.
-        if !self.store.move_export(id, READY, DONE, None, &e)? {
+        // Keys first (a crash leaves an orphan key, never a file without its key); then, in
+        // one transaction, the export marked done, its markers and its entry, before anything
+        // leaves: once.
+        self.keys.put_keys(&markers.keys)?;
+        let ran = self.store.run_export_with_markers(
+            id,
+            READY,
+            DONE,
+            &markers.files,
+            &markers.records,
+            &e,
+        );
+        if !matches!(ran, Ok(true)) {
+            for k in &markers.keys {
+                let _ = self.keys.destroy_key(&k.person);
+            }
+        }
+        if !ran? {
             return Err(VaultError::Forbidden("this export has run already"));
         }
+        // Among the real files, in id order.
+        files.extend(markers.views);
+        files.sort_by(|a, b| a.id.cmp(&b.id));
         self.disclose(p, files, reached, shape, Record::Written)
     }
 }

@@ -16,6 +16,7 @@ mod alerts;
 mod auth;
 mod clock;
 mod codec;
+mod codes;
 mod core;
 mod disclosure;
 mod error;
@@ -25,7 +26,9 @@ mod files;
 mod incidents;
 mod integrity;
 mod kept;
+mod leaks;
 mod log;
+mod markers;
 mod oversight;
 mod principal;
 mod principals;
@@ -38,15 +41,24 @@ mod witness;
 pub use crate::core::{ContainmentSnapshot, Vault};
 pub use alerts::AlertSink;
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use codes::{IssuedCode, Recipient, VerifiedCode};
 pub use disclosure::Disclosure;
 pub use error::VaultError;
 pub use exports::{ExportedFiles, FOUR_EYES_ABOVE};
+pub use incidents::{
+    Courier, Delivery, DeliveryError, DeliveryReport, Filed, IncidentSpec, NoticeOptions, Sender,
+};
 pub use log::export::{parquet_schema, ExportFormat};
+pub use markers::EXPORT_MARKERS;
 pub use principal::{justification, Principal};
 pub use principals::{TokenInfo, TokenState};
 pub use rempart_audit::{Action, Checkpoint, Outcome, Tamper, Verified};
+pub use rempart_crypto::{CodeError, VerificationCode, CODE_INPUT_MAX};
+pub use rempart_incident::leak::{LeakError, LeakMatch, LeakedPerson, MarkerHit, MatchedRow};
 pub use rempart_incident::{Exposure, Impact, Scope as IncidentScope};
-pub use rempart_store::{AlertRecord, ExportRecord, IncidentEvent, IncidentRecord};
+pub use rempart_store::{
+    AlertRecord, CodeRecord, ExportRecord, IncidentEvent, IncidentRecord, MarkerRecord,
+};
 pub use views::{
     Access, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, RotationReport, SearchHit,
 };

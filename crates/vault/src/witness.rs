@@ -184,7 +184,8 @@ fn copy_failed(e: NotifyError) -> WitnessError {
         | NotifyError::NotAnAddress(_)
         | NotifyError::NotSmtp
         | NotifyError::PlainSmtp
-        | NotifyError::Smtp { .. }) => (PathBuf::new(), e.to_string()),
+        | NotifyError::Smtp { .. }
+        | NotifyError::Mailbox { .. }) => (PathBuf::new(), e.to_string()),
     };
     WitnessError { path, reason }
 }

@@ -2137,7 +2137,10 @@ fn rows_stored_before_tags_are_tagged_once_by_the_upgrade_and_never_again_on_the
     db().execute_batch(
         "UPDATE persons SET facts_tag = NULL; UPDATE tokens SET tag = NULL;
          DELETE FROM schema_migrations WHERE version >= 8;
-         DROP TABLE alerts; DROP TABLE exports; DROP TABLE incident_events; DROP TABLE incidents;
+         DROP TABLE alerts; DROP TABLE exports; DROP TABLE incident_events; DROP TABLE notices;
+         DROP TABLE notice_batches; DROP TABLE incident_filings; DROP TABLE incident_people;
+         DROP TABLE incidents; DROP TABLE export_markers;
+         DROP TABLE verification_codes;
          ALTER TABLE persons DROP COLUMN decoy;
          DROP TABLE principals; DROP INDEX tokens_principal;
          ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
@@ -2533,7 +2536,7 @@ mod containment {
     use super::*;
     use rempart_audit::{Action, Outcome};
 
-    fn all_entries(store: &SqliteStore) -> Vec<rempart_audit::AuditEntry> {
+    pub(super) fn all_entries(store: &SqliteStore) -> Vec<rempart_audit::AuditEntry> {
         let mut out = Vec::new();
         store
             .audit_visit(0, &mut |_, bytes, _| {
@@ -2556,15 +2559,7 @@ mod containment {
     /// A guarded vault, `n` files of agency ML-1 outside c.durand's caseload, and two tokens
     /// of c.durand made eight days ago (past probation).
     fn guarded(n: usize) -> (Fixture, Vec<String>, String, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(FixedClock::at(NOW));
-        let (vault, store) = vault_in(dir.path(), Keyring::generate(), clock.clone());
-        let f = Fixture {
-            dir,
-            vault: vault.with_guard(rempart_guard::GuardConfig::default()),
-            clock,
-            store,
-        };
+        let f = super::guarded_fixture();
         let agency = Agency::parse("ML-1").unwrap();
         let local = Principal::local(agency.clone());
         let tokens: Vec<String> = (0..2)
@@ -2926,7 +2921,10 @@ mod containment {
             .execute_batch(
                 "UPDATE tokens SET tag = NULL, principal = 'C.Durand';
                  DELETE FROM schema_migrations WHERE version >= 8;
-                 DROP TABLE alerts; DROP TABLE exports; DROP TABLE incident_events; DROP TABLE incidents;
+                 DROP TABLE alerts; DROP TABLE exports; DROP TABLE incident_events; DROP TABLE notices;
+         DROP TABLE notice_batches; DROP TABLE incident_filings; DROP TABLE incident_people;
+         DROP TABLE incidents; DROP TABLE export_markers;
+         DROP TABLE verification_codes;
          ALTER TABLE persons DROP COLUMN decoy;
                  DROP TABLE principals; DROP INDEX tokens_principal;
                  ALTER TABLE persons DROP COLUMN facts_tag; ALTER TABLE tokens DROP COLUMN tag;
@@ -3037,7 +3035,9 @@ mod containment {
         assert!(f.vault.run_export(&rssi, &x.id).is_err());
         f.vault.enrol(&service, &ids[7], &partner, true).unwrap();
         let files = f.vault.run_export(&afpa, &x.id).unwrap().wait().unwrap();
-        assert_eq!(files.len(), 6);
+        // The people asked for, and the export's markers.
+        assert_eq!(files.len(), 6 + EXPORT_MARKERS);
+        assert_eq!(files.iter().filter(|v| ids.contains(&v.id)).count(), 6);
         assert!(!files.iter().any(|v| v.id == ids[7]));
         assert!(
             files.iter().all(|v| v.record.nir.is_none()),
@@ -3138,5 +3138,344 @@ mod containment {
         }
         let page = f.vault.list(&p, Purpose::Accompaniment, None, 50).unwrap();
         assert_eq!(page.items.len(), 20);
+    }
+}
+
+mod leaks {
+    use super::*;
+    use rempart_audit::Action;
+    use rempart_store::MarkerStore;
+
+    /// A young person of ML-1 with search keys of their own (NIR, email, phone, France Travail
+    /// id), and education (which a partner reads).
+    fn young(i: u32) -> PersonInput {
+        let first13 = format!("2060475113{:03}", 100 + i);
+        let nir = format!("{first13}{:02}", nir_key(&first13).unwrap());
+        PersonInput {
+            agency: Some("ML-1".into()),
+            identity: Some(Identity {
+                last_name: Some(format!("Nom{}", (b'a' + i as u8) as char)),
+                first_names: Some("Léa".into()),
+                birth_date: Some("2006-04-17".into()),
+                sex: Some("F".into()),
+                nationality: Some("FR".into()),
+            }),
+            nir: Some(nir),
+            france_travail_id: Some(format!("{:07}A", 1_000_000 + i)),
+            contact: Some(Contact {
+                email: Some(format!("young{i}@example.fr")),
+                phones: vec![format!("06123456{i:02}")],
+                address: None,
+            }),
+            education: Some(Education {
+                level: Some("4".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    struct World {
+        f: Fixture,
+        ids: Vec<String>,
+        enrolled: Vec<String>,
+        dpo: Principal,
+        afpa: Principal,
+    }
+
+    /// A guarded vault with 6 files of ML-1, the first 4 enrolled with AFPA-75, and tokens of
+    /// the agency's DPO and of the partner's sync.
+    fn world() -> World {
+        let f = super::guarded_fixture();
+        let agency = Agency::parse("ML-1").unwrap();
+        let partner = Agency::parse("AFPA-75").unwrap();
+        let service = as_role("app", "ML-1", Role::Service);
+        let ids: Vec<String> = (0..6)
+            .map(|i| f.vault.create(&service, young(i)).unwrap())
+            .collect();
+        for id in &ids[..4] {
+            f.vault.enrol(&service, id, &partner, true).unwrap();
+        }
+        let token = |name: &str, role: Role, a: &Agency| {
+            let (t, _) = f
+                .vault
+                .create_token(&Principal::local(a.clone()), name, role, a, 90 * 86_400)
+                .unwrap();
+            t.reveal_once().to_string()
+        };
+        let dpo = token("dpo", Role::Dpo, &agency);
+        let afpa = token("afpa-sync", Role::Partner, &partner);
+        f.clock.advance(8 * 86_400);
+        let dpo = f.vault.authenticate(&dpo).unwrap();
+        let afpa = f.vault.authenticate(&afpa).unwrap();
+        let mut enrolled = ids[..4].to_vec();
+        enrolled.sort();
+        World {
+            f,
+            ids,
+            enrolled,
+            dpo,
+            afpa,
+        }
+    }
+
+    fn run(w: &World) -> (ExportRecord, Vec<PersonView>) {
+        let x =
+            w.f.vault
+                .request_export(
+                    &w.dpo,
+                    &Agency::parse("AFPA-75").unwrap(),
+                    Purpose::PartnerService,
+                )
+                .unwrap();
+        let files =
+            w.f.vault
+                .run_export(&w.afpa, &x.id)
+                .unwrap()
+                .wait()
+                .unwrap();
+        (x, files)
+    }
+
+    /// The exported files as a thief writes them to CSV, with `extra` rows after.
+    fn csv_of(files: &[PersonView], extra: &[&str]) -> String {
+        let mut out =
+            String::from("last_name,first_names,birth_date,email,phone,education_level\n");
+        for v in files {
+            let i = v.record.identity.as_ref().unwrap();
+            let c = v.record.contact.as_ref().unwrap();
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                i.last_name.as_deref().unwrap(),
+                i.first_names.as_deref().unwrap(),
+                i.birth_date.as_deref().unwrap(),
+                c.email.as_deref().unwrap_or(""),
+                c.phones.first().map(String::as_str).unwrap_or(""),
+                v.record
+                    .education
+                    .as_ref()
+                    .and_then(|e| e.level.as_deref())
+                    .unwrap_or(""),
+            ));
+        }
+        for r in extra {
+            out.push_str(r);
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn markers_ride_with_each_export_and_are_never_counted_nor_people() {
+        let w = world();
+        assert_eq!(w.f.vault.count().unwrap(), 6);
+        let (x, files) = run(&w);
+        let markers: Vec<&PersonView> = files.iter().filter(|v| !w.ids.contains(&v.id)).collect();
+        assert_eq!(markers.len(), EXPORT_MARKERS);
+        assert_eq!(files.len(), 4 + EXPORT_MARKERS);
+        // Among the real files in id order, shaped like them: what a partner reads.
+        let ids: Vec<&str> = files.iter().map(|v| v.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        let shape = |v: &PersonView| -> Vec<Category> {
+            Category::ALL
+                .iter()
+                .copied()
+                .filter(|c| v.record.has(*c))
+                .collect()
+        };
+        for v in &files {
+            assert_eq!(
+                shape(v),
+                [Category::Identity, Category::Contact, Category::Education]
+            );
+            assert!(v.record.nir.is_none(), "never the NIR to a partner");
+            let c = v.record.contact.as_ref().unwrap();
+            assert!(c.email.is_some() && c.phones.len() == 1 && c.address.is_none());
+        }
+        // Kept as decoys of the agency, linked to the export; never counted.
+        assert_eq!(w.f.vault.count().unwrap(), 6);
+        assert_eq!(w.f.vault.agencies().unwrap(), [("ML-1".to_string(), 2)]);
+        let kept: Vec<String> =
+            w.f.store
+                .export_markers(&x.id)
+                .unwrap()
+                .into_iter()
+                .map(|m| {
+                    assert_eq!(
+                        (m.agency.as_str(), m.recipient.as_str()),
+                        ("ML-1", "AFPA-75")
+                    );
+                    m.person
+                })
+                .collect();
+        let mut shown: Vec<String> = markers.iter().map(|m| m.id.clone()).collect();
+        shown.sort();
+        assert_eq!(kept, shown);
+        for m in &markers {
+            let stored = w.f.store.get_person(&m.id).unwrap().unwrap();
+            assert!(stored.decoy && stored.counsellor.is_none() && stored.partners.is_empty());
+        }
+        // The export's entry names the people exported, not the markers; so does an
+        // incident's impact.
+        let log = super::containment::all_entries(&w.f.store);
+        let export = log.iter().find(|e| e.action == Action::Export).unwrap();
+        let mut named = export.persons.clone();
+        named.sort();
+        assert_eq!(named, w.enrolled);
+        let console = Principal::local(Agency::parse("LOCAL").unwrap());
+        let incident =
+            w.f.vault
+                .open_incident(
+                    &console,
+                    &rempart_vault::IncidentSpec {
+                        scope: IncidentScope {
+                            principals: vec!["afpa-sync".into()],
+                            since: 0,
+                            ..IncidentScope::default()
+                        },
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        let impact = w.f.vault.incident_impact(&console, &incident.id).unwrap();
+        let people: Vec<String> = impact.people.keys().cloned().collect();
+        assert_eq!(people, w.enrolled);
+        // The partner's own listing holds no marker; each export has markers of its own.
+        let page =
+            w.f.vault
+                .list(&w.afpa, Purpose::PartnerService, None, 50)
+                .unwrap();
+        assert_eq!(page.items.len(), 4);
+        let (y, again) = run(&w);
+        let second: Vec<&str> = again
+            .iter()
+            .filter(|v| !w.ids.contains(&v.id))
+            .map(|v| v.id.as_str())
+            .collect();
+        assert_eq!(second.len(), EXPORT_MARKERS);
+        assert!(second.iter().all(|id| !shown.iter().any(|s| s == id)));
+        assert_ne!(x.id, y.id);
+        assert_eq!(w.f.vault.count().unwrap(), 6);
+        // Read through the API, a marker trips containment like any decoy.
+        assert!(matches!(
+            w.f.vault
+                .read(&w.dpo, &shown[0], Purpose::BreachResponse, None),
+            Err(VaultError::Suspended)
+        ));
+    }
+
+    #[test]
+    fn a_leaked_export_names_its_people_its_export_and_nobody_else() {
+        let w = world();
+        let (x, files) = run(&w);
+        let csv = csv_of(
+            &files,
+            &[
+                // Nobody of the vault: a synthesised person, and a homonym born another day.
+                "Inconnu,Paul,2001-02-03,paul.inconnu@example.com,0799999999,3",
+                "Noma,Léa,2001-01-01,,,",
+                // Two identifiers of two different people.
+                "Nomb,Léa,2006-04-17,young1@example.fr,0612345602,4",
+            ],
+        );
+        // A row the reader cannot read (not UTF-8).
+        let mut csv = csv.into_bytes();
+        csv.extend_from_slice(b"\xffNom,L\xe9a,2001-01-01,,,\n");
+        let m = w.f.vault.match_leaked(&w.dpo, &csv).unwrap();
+        assert_eq!(m.rows_read, files.len() as u64 + 4);
+        let people: Vec<String> = m.people.keys().cloned().collect();
+        assert_eq!(people, w.enrolled, "exactly the people exported");
+        assert_eq!(m.matched.len(), 4);
+        for r in &m.matched {
+            assert_eq!(r.by, "strong");
+            assert_eq!(
+                r.categories.iter().map(String::as_str).collect::<Vec<_>>(),
+                ["contact", "education", "identity"]
+            );
+        }
+        assert_eq!(m.markers.len(), EXPORT_MARKERS);
+        assert_eq!(
+            m.exports(),
+            [(x.id.as_str(), "ML-1", "AFPA-75", x.created_at)]
+        );
+        let first_extra = files.len() as u64 + 2;
+        assert_eq!(m.unmatched, [first_extra, first_extra + 1]);
+        assert_eq!(m.ambiguous, [first_extra + 2]);
+        assert_eq!(m.unreadable, [first_extra + 3]);
+        assert!(m.decoys.is_empty());
+        // Recorded with counts alone.
+        let log = super::containment::all_entries(&w.f.store);
+        let e = log
+            .iter()
+            .rev()
+            .find(|e| e.action == Action::LeakMatch)
+            .unwrap();
+        assert!(e.persons.is_empty() && e.categories.is_empty());
+        let detail = e.detail.as_deref().unwrap();
+        assert!(
+            detail.starts_with(&format!("rows={} matched=4 ", files.len() + 4)),
+            "{detail}"
+        );
+        assert!(!detail.contains('@') && !detail.contains("Nom"), "{detail}");
+        // A leaked file without markers names people and no export.
+        let real: Vec<PersonView> = files
+            .into_iter()
+            .filter(|v| w.ids.contains(&v.id))
+            .collect();
+        let m =
+            w.f.vault
+                .match_leaked(&w.dpo, csv_of(&real, &[]).as_bytes())
+                .unwrap();
+        assert_eq!(m.people.len(), 4);
+        assert!(m.markers.is_empty() && m.exports().is_empty());
+        // By name and birth date alone, when nothing stronger is there.
+        let m =
+            w.f.vault
+                .match_leaked(&w.dpo, b"nom,date_naissance\nNome,17/04/2006\n")
+                .unwrap();
+        assert_eq!(m.matched.len(), 1);
+        assert_eq!(
+            (m.matched[0].person.as_str(), m.matched[0].by),
+            (w.ids[4].as_str(), "name_birth")
+        );
+    }
+
+    #[test]
+    fn only_the_dpo_and_operators_match_a_leaked_file_within_their_agency() {
+        let w = world();
+        let csv = csv_of(&[], &["Noma,Léa,2006-04-17,young0@example.fr,,"]);
+        for role in [Role::Counsellor, Role::Partner, Role::Service] {
+            assert!(matches!(
+                w.f.vault
+                    .match_leaked(&as_role("x", "ML-1", role), csv.as_bytes()),
+                Err(VaultError::Forbidden(_))
+            ));
+        }
+        let elsewhere =
+            w.f.vault
+                .match_leaked(&as_role("dpo.b", "ML-2", Role::Dpo), csv.as_bytes())
+                .unwrap();
+        assert!(
+            elsewhere.people.is_empty(),
+            "another agency's people are nobody"
+        );
+        let console = Principal::local(Agency::parse("LOCAL").unwrap());
+        let all = w.f.vault.match_leaked(&console, csv.as_bytes()).unwrap();
+        assert_eq!(all.people.keys().collect::<Vec<_>>(), [&w.ids[0]]);
+        assert!(matches!(
+            w.f.vault.match_leaked(&console, b"colour,size\nred,2\n"),
+            Err(VaultError::Leak(LeakError::NoKnownColumn))
+        ));
+    }
+}
+
+/// A vault with containment on, default budgets.
+fn guarded_fixture() -> Fixture {
+    let f = fixture();
+    Fixture {
+        vault: f.vault.with_guard(rempart_guard::GuardConfig::default()),
+        ..f
     }
 }

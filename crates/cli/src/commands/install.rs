@@ -283,11 +283,18 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         (None, None) => None,
         _ => bail!("--tls-cert and --tls-key (tls.cert and tls.key) go together"),
     };
+    let verify = s
+        .verify
+        .limit()
+        .map_err(|key| anyhow!("verify.{key} must be at least 1"))?;
     Ok(rempart_server::ServeOptions {
+        verify,
         header_timeout: std::time::Duration::from_secs(f.header_timeout),
         idle_timeout: std::time::Duration::from_secs(f.idle_timeout),
         max_connections: f.max_connections,
         max_in_flight: f.max_in_flight,
         tls,
+        breach: std::sync::Arc::new(crate::delivery::breach(s)?),
+        ..rempart_server::ServeOptions::default()
     })
 }

@@ -9,7 +9,9 @@ mod files;
 mod incidents;
 mod install;
 mod keys;
+mod leaks;
 mod policy;
+mod verify;
 
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
@@ -19,11 +21,13 @@ pub(crate) use files::*;
 pub(crate) use incidents::*;
 pub(crate) use install::*;
 pub(crate) use keys::*;
+pub(crate) use leaks::*;
 pub(crate) use policy::*;
+pub(crate) use verify::*;
 
 use crate::cli::{
     AlertsCommand, AuditCommand, Cli, Command, DecoysCommand, IncidentCommand, KeysCommand,
-    PolicyCommand, PrincipalCommand, StoreArgs, TokenCommand,
+    LeakCommand, PolicyCommand, PrincipalCommand, StoreArgs, TokenCommand,
 };
 use crate::progress::bar;
 use crate::settings::{Layer, LogFormat, Settings, TokensLayer, VaultLayer};
@@ -198,6 +202,7 @@ pub fn run(cli: Cli) -> Result<()> {
             clients,
             seconds,
             audit_entries,
+            notices,
             rounds,
             append_to,
         } => bench(
@@ -208,10 +213,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 clients,
                 seconds,
                 command_line: format!(
-                    "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --rounds {rounds} --audit-entries {audit_entries}"
+                    "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --rounds {rounds} --audit-entries {audit_entries} --notices {notices}"
                 ),
                 audit_entries,
                 rounds,
+                notices,
             },
             append_to.as_deref(),
         ),
@@ -234,8 +240,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Policy { command } => policy(command, &settings),
         Command::Decoys { command } => decoys(command, &of),
+        Command::Verify { store, code } => verify_code(&of(&store)?, &code),
         Command::Alerts { command } => alerts(command, &of),
         Command::Incident { command } => incident(command, &of),
+        Command::Leak { command } => leak(command, &of),
         Command::Drill {
             agencies,
             files_per_agency,

@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use rempart_store::Reads;
 use rempart_vault::{Principal, Vault, VaultError};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The bearer token of a request (`Authorization: Bearer TOKEN`); missing is a 401 at once.
@@ -43,6 +44,29 @@ fn request_id(parts: &Parts) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The address of the connection's peer, as the accept loop recorded it (`ConnectInfo`).
+fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The client address of a request without a token, for the rate limits of the public
+/// endpoints: the connection's peer, as [`Caller`] records it; the unspecified address when
+/// none was recorded (a router served without the accept loop), all such requests counted as
+/// one client.
+pub(crate) struct ClientIp(pub(crate) IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            peer(&parts.extensions).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        ))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -60,10 +84,7 @@ impl FromRequestParts<AppState> for Caller {
             })
             .map(|t| t.trim().to_string())
             .ok_or(ApiError::Vault(VaultError::Unauthenticated))?;
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let client = peer(&parts.extensions).map(|ip| ip.to_string());
         let break_glass = parts.headers.get("x-break-glass").map(|v| {
             std::str::from_utf8(v.as_bytes())
                 .map_err(|_| "the break-glass justification must be UTF-8 text")

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rempart_vault::{Impact, IncidentEvent, IncidentRecord, IncidentScope};
+use rempart_vault::{Impact, IncidentEvent, IncidentRecord, IncidentScope, IncidentSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -42,6 +42,13 @@ pub(crate) struct OpenIncident {
     since: Option<i64>,
     /// To (exclusive), Unix seconds (default: no end).
     until: Option<i64>,
+    /// When the breach was discovered, Unix seconds (default: now): the 72-hour clock of
+    /// art. 33 runs from it.
+    discovered_at: Option<i64>,
+    /// What happened, without personal data (at most 2,000 characters).
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    summary: String,
 }
 
 /// One step of an incident's timeline.
@@ -61,8 +68,19 @@ pub(crate) struct Step {
 pub(crate) struct IncidentResponse {
     /// Id (`inc_…`).
     id: String,
-    /// `open`.
+    /// `open` or `closed`.
     status: String,
+    /// `access` (principals, tokens, client addresses) or `stolen` (a key or a copy of the
+    /// database, opened at the console).
+    kind: String,
+    /// When the breach was discovered, RFC 3339 (UTC).
+    #[schema(format = DateTime)]
+    discovered_at: String,
+    /// The 72-hour deadline of art. 33, RFC 3339 (UTC).
+    #[schema(format = DateTime)]
+    deadline: String,
+    /// What happened, in its author's words.
+    summary: String,
     /// When it was opened, RFC 3339 (UTC).
     #[schema(format = DateTime)]
     opened_at: String,
@@ -90,6 +108,10 @@ impl From<(IncidentRecord, Vec<IncidentEvent>)> for IncidentResponse {
     fn from((i, events): (IncidentRecord, Vec<IncidentEvent>)) -> Self {
         IncidentResponse {
             opened_at: rfc3339(i.opened_at),
+            discovered_at: rfc3339(i.discovered_at),
+            deadline: rfc3339(i.discovered_at.saturating_add(72 * 3600)),
+            kind: i.kind,
+            summary: i.summary,
             since: (i.since != i64::MIN).then_some(i.since),
             until: i.until,
             timeline: events
@@ -183,15 +205,20 @@ pub(crate) async fn open(
     });
     let made = c
         .run(&s.vault, checked, |v, p, o| {
-            let scope = IncidentScope {
-                principals: o.principals,
-                tokens: o.tokens,
-                clients: o.clients,
-                since: o.since.unwrap_or(i64::MIN),
-                until: o.until,
-                agency: Some(p.agency().as_str().to_string()),
+            let spec = IncidentSpec {
+                scope: IncidentScope {
+                    principals: o.principals,
+                    tokens: o.tokens,
+                    clients: o.clients,
+                    since: o.since.unwrap_or(i64::MIN),
+                    until: o.until,
+                    agency: Some(p.agency().as_str().to_string()),
+                },
+                discovered_at: o.discovered_at,
+                summary: o.summary,
+                ..IncidentSpec::default()
             };
-            let i = v.open_incident(&p, &scope)?;
+            let i = v.open_incident(&p, &spec)?;
             v.incident(&p, &i.id)
         })
         .await?;

@@ -8,13 +8,19 @@
 //! - [`alerts`]: containment's alerts, and restoring a suspended principal;
 //! - [`exports`]: exports to a recipient, approved by a second operator when large;
 //! - [`incidents`]: breach response: incidents and exactly who lost what;
+//! - [`breach`]: the art. 33 draft, notifications, notices to people;
+//! - [`affected`]: "was I affected?", answered to the contact on file, never to the asker;
+//! - [`verify`]: the codes printed on the messages sent, checked by anyone (no token, a rate
+//!   limit per client address instead), over JSON and as a page;
 //! - [`system`]: health, metrics, the OpenAPI description.
 //!
-//! Every handler authenticates through [`Caller`]; personal data leaves the vault as a
+//! Every handler but those of [`verify`] and [`system`] authenticates through [`Caller`]; personal data leaves the vault as a
 //! `Disclosure`, released only once its audit entry is durable.
 
+pub(crate) mod affected;
 pub(crate) mod alerts;
 pub(crate) mod audit;
+pub(crate) mod breach;
 mod caller;
 pub(crate) mod caseload;
 pub(crate) mod exports;
@@ -23,6 +29,7 @@ mod params;
 pub(crate) mod persons;
 pub(crate) mod search;
 mod system;
+pub(crate) mod verify;
 
 use crate::AppState;
 use axum::Router;
@@ -38,5 +45,8 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(exports::router())
         .merge(incidents::router())
+        .merge(breach::router())
+        .merge(affected::router())
+        .merge(verify::router())
         .merge(system::router())
 }
