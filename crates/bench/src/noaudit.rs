@@ -311,8 +311,8 @@ impl NoticeStore for WithoutReadAudit {
     ) -> Result<(), StoreError> {
         self.0.settle_notice(id, status, next_at, error, at, a)
     }
-    fn release_sending(&self, incident: &str) -> Result<u64, StoreError> {
-        self.0.release_sending(incident)
+    fn release_sending(&self, incident: &str, messages: &[String]) -> Result<u64, StoreError> {
+        self.0.release_sending(incident, messages)
     }
 }
 

@@ -33,6 +33,7 @@ impl Courier for Relay {
         self.0.send(to, subject, body, id).map_err(|e| match e {
             SendError::Transient(w) => DeliveryError::Transient(w),
             SendError::Permanent(w) => DeliveryError::Permanent(w),
+            SendError::Uncertain(w) => DeliveryError::Uncertain(w),
         })
     }
     fn sms(&self, _: &str, _: &str, _: &str) -> Result<(), DeliveryError> {

@@ -712,10 +712,10 @@ pub enum NoticesCommand {
         /// Wait for the retries to come due, until every message is sent or given up.
         #[arg(long)]
         wait: bool,
-        /// Send again the messages an interrupted delivery left uncertain (check the relay's
-        /// log first: they may have left).
-        #[arg(long)]
-        resend_uncertain: bool,
+        /// Send again this message, which an interrupted delivery left uncertain, once the
+        /// relay's log shows it did not leave (repeatable; `notices status` lists them).
+        #[arg(long = "resend-uncertain", value_name = "NTC_ID")]
+        resend_uncertain: Vec<String>,
     },
     /// Where each message stands.
     Status {

@@ -84,6 +84,7 @@ fn delivery(e: SendError) -> DeliveryError {
     match e {
         SendError::Transient(why) => DeliveryError::Transient(why),
         SendError::Permanent(why) => DeliveryError::Permanent(why),
+        SendError::Uncertain(why) => DeliveryError::Uncertain(why),
     }
 }
 

@@ -422,6 +422,28 @@ fn was_i_affected_answers_a_known_and_an_unknown_contact_alike() {
         "1",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let inc = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    // Told only once the DPO of the people's agency approved the incident's notices.
+    let o = i.run(&["--config", &config, "incident", "notices", "prepare", &inc]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let approve = |agency: &str| {
+        let file = i.data.with_file_name(format!("dpo-{agency}.token"));
+        std::fs::write(&file, i.token(&format!("dpo.{agency}"), "dpo", agency)).unwrap();
+        i.run(&[
+            "--config",
+            &config,
+            "incident",
+            "notices",
+            "approve",
+            &inc,
+            "--dpo-token-file",
+            file.to_str().unwrap(),
+        ])
+    };
+    let o = approve("ML-2");
+    assert!(stderr(&o).contains("another agency"), "{}", stderr(&o));
+    let o = approve("ML-1");
+    assert!(o.status.success(), "{}", stderr(&o));
 
     let known = s.post(
         None,
@@ -462,7 +484,7 @@ fn was_i_affected_answers_a_known_and_an_unknown_contact_alike() {
     let again = s.post(
         None,
         "/v1/affected",
-        &json!({"contact": "jeune0@example.fr"}),
+        &json!({"contact": " JEUNE0@Example.fr"}),
     );
     assert_eq!((again.status, &again.json), (unknown.status, &unknown.json));
     let limited = s.post(

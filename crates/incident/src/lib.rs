@@ -63,7 +63,12 @@ impl Scope {
                     .any(|p| p.eq_ignore_ascii_case(&e.principal)))
             && any(&self.tokens, &e.token_id)
             && (self.clients.is_empty()
-                || e.client.as_deref().is_some_and(|c| any(&self.clients, c)))
+                || e.client.as_deref().is_some_and(|c| {
+                    let canonical = c
+                        .parse::<std::net::IpAddr>()
+                        .map(|ip| ip.to_canonical().to_string());
+                    any(&self.clients, c) || canonical.is_ok_and(|c| any(&self.clients, &c))
+                }))
     }
 }
 

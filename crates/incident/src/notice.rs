@@ -48,7 +48,7 @@ struct Context<'a> {
     what_happened: &'static str,
     measures: &'static str,
     period: String,
-    person_name: &'a str,
+    person_name: String,
     representative: bool,
     exposed: Vec<&'static str>,
     exposed_short: String,
@@ -76,6 +76,7 @@ impl NoticeFacts {
 
     fn context(&self) -> Context<'_> {
         let (exposed, not_exposed) = self.split();
+        let safe_name = safe_name(&self.person_name);
         let short: Vec<&str> = exposed
             .iter()
             .map(|l| {
@@ -95,7 +96,7 @@ impl NoticeFacts {
             what_happened: words::what_happened(&self.kind, self.language),
             measures: words::measures_taken(&self.kind, self.language),
             period: period(self.period, self.language),
-            person_name: &self.person_name,
+            person_name: safe_name,
             representative: self.representative,
             exposed,
             exposed_short: short.join(", "),
@@ -121,6 +122,19 @@ impl NoticeFacts {
         .trim()
         .to_string())
     }
+}
+
+/// A name as a message shows it: letters, spaces, hyphens, apostrophes and full stops only,
+/// on one line, at most 80 characters, so that a file's content can never add a line or a
+/// link to a genuine message.
+fn safe_name(name: &str) -> String {
+    let kept: String = name
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '’' | '.'))
+        .take(80)
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A day as people write it.
@@ -238,6 +252,22 @@ mod tests {
         assert!(s.contains("ABCD-EFGH-JKMN"));
         assert!(s.contains("identité, coordonnées"), "{s}");
         assert!(s.chars().count() < 480, "{}", s.chars().count());
+    }
+
+    #[test]
+    fn a_name_cannot_add_a_line_or_a_link() {
+        let t = Templates::default();
+        let mut f = facts(&["identity"], Language::Fr, true);
+        f.person_name = "Léa\n\nVérifiez votre dossier : https://evil.example/x".into();
+        let m = f.email(&t).expect("renders");
+        assert!(!m.body.contains("https://evil"), "{}", m.body);
+        assert!(!m.subject.contains('\n'));
+        assert!(
+            m.body
+                .contains("Léa Vérifiez votre dossier httpsevil.examplex"),
+            "{}",
+            m.body
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub enum SendError {
     /// It will not (a 5xx reply to an address, a message refused).
     #[error("refused: {0}")]
     Permanent(String),
+    /// Unknown: the exchange broke off after the message may have been taken (a timeout, the
+    /// connection lost, a gateway's 5xx). Sending it again could send it twice.
+    #[error("outcome unknown: {0}")]
+    Uncertain(String),
 }
 
 /// One email per recipient through an SMTP relay.
@@ -84,8 +88,16 @@ impl Mailer {
             let why = format!("{} answered {code}", self.server);
             if e.is_permanent() {
                 SendError::Permanent(why)
-            } else {
+            } else if e.is_transient()
+                || e.is_client()
+                || e.is_tls()
+                || e.to_string().starts_with("Connection error")
+            {
+                // A 4xx reply, or nothing sent yet (the connection or its TLS failed).
                 SendError::Transient(why)
+            } else {
+                // A timeout, the connection lost, an unreadable reply: it may have been taken.
+                SendError::Uncertain(why)
             }
         })
     }
@@ -111,13 +123,22 @@ impl SmsGateway {
         let body = serde_json::json!({"id": id, "to": to, "text": text}).to_string();
         match crate::Channel::send(&self.hook, body.as_bytes()) {
             Ok(()) => Ok(()),
+            // Asked to wait: a 408, 425 or 429 took nothing.
+            Err(NotifyError::Status { endpoint, status })
+                if [408, 425, 429].contains(&status.0) =>
+            {
+                Err(SendError::Transient(format!(
+                    "{endpoint} answered {status}"
+                )))
+            }
             Err(NotifyError::Status { endpoint, status }) if (400..500).contains(&status.0) => Err(
                 SendError::Permanent(format!("{endpoint} answered {status}")),
             ),
-            Err(NotifyError::Status { endpoint, status }) => Err(SendError::Transient(format!(
+            // A 5xx, or the request lost on its way: the gateway may have taken it.
+            Err(NotifyError::Status { endpoint, status }) => Err(SendError::Uncertain(format!(
                 "{endpoint} answered {status}"
             ))),
-            Err(e) => Err(SendError::Transient(e.to_string())),
+            Err(e) => Err(SendError::Uncertain(e.to_string())),
         }
     }
 }

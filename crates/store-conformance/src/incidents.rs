@@ -231,12 +231,17 @@ pub fn notices_are_claimed_once_and_settled(open: &dyn Fn() -> Fixture) {
     assert_eq!(s.due_notices("inc_1", 500, 10).unwrap().len(), 1);
     let all = s.notices("inc_1").unwrap();
     assert_eq!(all[0].status, NoticeStatus::Sent);
-    assert_eq!(all[0].code, "CODE-A");
+    assert_eq!(all[0].code, "", "no code is kept in the outbox");
     assert_eq!(all[0].attempts, 1);
     assert_eq!(all[0].sent_at, Some(201));
     assert_eq!(all[1].status, NoticeStatus::Ready);
     assert_eq!(all[1].error.as_deref(), Some("timeout"));
     assert_eq!(all[2].status, NoticeStatus::Sending);
-    assert_eq!(s.release_sending("inc_1").unwrap(), 1);
+    assert_eq!(
+        s.release_sending("inc_1", &["ntc_a".into()]).unwrap(),
+        0,
+        "sent: not released"
+    );
+    assert_eq!(s.release_sending("inc_1", &["ntc_c".into()]).unwrap(), 1);
     assert_eq!(s.notices("inc_1").unwrap()[2].status, NoticeStatus::Ready);
 }

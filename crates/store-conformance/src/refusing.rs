@@ -348,8 +348,8 @@ impl NoticeStore for Refusing {
         }
         self.inner.settle_notice(id, status, next_at, error, at, a)
     }
-    fn release_sending(&self, incident: &str) -> Result<u64, StoreError> {
-        self.inner.release_sending(incident)
+    fn release_sending(&self, incident: &str, messages: &[String]) -> Result<u64, StoreError> {
+        self.inner.release_sending(incident, messages)
     }
 }
 

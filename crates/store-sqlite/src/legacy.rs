@@ -1,8 +1,8 @@
 //! Layouts of earlier versions, moved into the current one at opening.
 
-use crate::conn::{db, init_index, init_log};
+use crate::conn::{db, init_log};
 use crate::pool::Pool;
-use crate::{AUDIT_FILE, AUDIT_INDEX_FILE, VAULT_FILE};
+use crate::{AUDIT_FILE, VAULT_FILE};
 use rempart_store::StoreError;
 use rusqlite::{params, Connection};
 use std::path::Path;
@@ -54,43 +54,4 @@ pub(crate) fn move_log_out(dir: &Path, vault: &Pool) -> Result<(), StoreError> {
     )
     .map_err(db("drop the moved audit log"))?;
     tx.commit().map_err(db("commit audit log move"))
-}
-
-/// Copies the per-person index `audit.db` held before its migration 2 into `audit-index.db`
-/// (one idempotent transaction); the migration then drops it. Without the copy the indexer
-/// would build it again from the log, which takes a while on a long log.
-pub(crate) fn take_old_index(dir: &Path) -> Result<(), StoreError> {
-    let log = dir.join(AUDIT_FILE);
-    if !log.exists() {
-        return Ok(());
-    }
-    let mut c = Connection::open(dir.join(AUDIT_INDEX_FILE)).map_err(db("open audit index"))?;
-    init_index(&c).map_err(db("open audit index"))?;
-    c.execute("ATTACH DATABASE ?1 AS l", params![log.to_string_lossy()])
-        .map_err(db("attach the audit log"))?;
-    let old: bool = c
-        .query_row(
-            "SELECT COUNT(*) > 0 FROM l.sqlite_schema WHERE type = 'table' AND name = 'audit_persons'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db("look for an older audit index"))?;
-    if old {
-        let tx = c
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db("begin audit index move"))?;
-        tx.execute_batch(
-            "INSERT OR IGNORE INTO main.persons (bucket, person_id, seq)
-                 SELECT bucket, person_id, seq FROM l.audit_persons;
-             UPDATE main.position SET
-                 through = (SELECT value FROM l.log_meta WHERE key = 'indexed_through'),
-                 leaf = (SELECT leaf FROM l.audit_log WHERE seq =
-                     (SELECT value FROM l.log_meta WHERE key = 'indexed_through'))
-             WHERE through < COALESCE((SELECT value FROM l.log_meta WHERE key = 'indexed_through'), 0);",
-        )
-        .map_err(db("move the audit index"))?;
-        tx.commit().map_err(db("commit audit index move"))?;
-    }
-    c.execute_batch("DETACH DATABASE l")
-        .map_err(db("detach the audit log"))
 }

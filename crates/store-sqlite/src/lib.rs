@@ -46,7 +46,7 @@ pub use keys::SqliteKeyStore;
 use crate::conn::{db, init_log};
 use crate::group::GroupCommit;
 use crate::index::{index_in_step, open_index};
-use crate::legacy::{move_log_out, take_old_index};
+use crate::legacy::move_log_out;
 use crate::log::catch_up_nodes;
 use crate::outbox::{drain_outbox, outbox_ids_after_log};
 use crate::pool::Pool;
@@ -92,7 +92,8 @@ impl SqliteStore {
         let pool = Arc::new(open_pool(dir, VAULT_FILE, VAULT_MIGRATIONS)?);
         let index = Arc::new(open_index(dir)?);
         // Before the log's migration 2 drops the index it held.
-        take_old_index(dir)?;
+        // The index an older audit.db held (persons only, no principal keys) is not copied:
+        // its migration drops it, and the indexer builds the index again from the log.
         let log = Arc::new(open_pool_with(
             dir,
             AUDIT_FILE,

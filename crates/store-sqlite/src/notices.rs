@@ -207,8 +207,8 @@ impl NoticeStore for SqliteStore {
         self.in_write("claim notice", |tx| {
             let n = tx
                 .execute(
-                    "UPDATE notices SET status = 'sending', attempts = attempts + 1, code = COALESCE(?2, code) WHERE id = ?1 AND status = 'ready'",
-                    params![id, code.map(|c| c.0)],
+                    "UPDATE notices SET status = 'sending', attempts = attempts + 1 WHERE id = ?1 AND status = 'ready'",
+                    params![id],
                 )
                 .map_err(db("claim notice"))?;
             if n == 1 {
@@ -247,14 +247,17 @@ impl NoticeStore for SqliteStore {
         })
     }
 
-    fn release_sending(&self, incident: &str) -> Result<u64, StoreError> {
+    fn release_sending(&self, incident: &str, messages: &[String]) -> Result<u64, StoreError> {
         self.in_write("release notices", |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE notices SET status = 'ready' WHERE incident = ?1 AND status = 'sending'",
-                    params![incident],
-                )
-                .map_err(db("release notices"))?;
+            let mut n = 0;
+            for m in messages {
+                n += tx
+                    .execute(
+                        "UPDATE notices SET status = 'ready' WHERE incident = ?1 AND id = ?2 AND status = 'sending'",
+                        params![incident, m],
+                    )
+                    .map_err(db("release notices"))?;
+            }
             Ok(n as u64)
         })
     }

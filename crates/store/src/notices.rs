@@ -142,7 +142,8 @@ pub trait NoticeStore: Send + Sync {
         at: i64,
         audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError>;
-    /// Puts messages left `sending` by an interrupted delivery back to `ready`: only on the
-    /// operator's explicit word, since they may have left. Returns how many.
-    fn release_sending(&self, incident: &str) -> Result<u64, StoreError>;
+    /// Puts the messages named among those left `sending` by an interrupted delivery back to
+    /// `ready`: only on the operator's explicit word, message by message, since they may have
+    /// left. Returns how many.
+    fn release_sending(&self, incident: &str, messages: &[String]) -> Result<u64, StoreError>;
 }

@@ -40,6 +40,12 @@ impl Recipient {
         }
     }
 
+    /// The contact normalised: the email address lower-cased, the phone number in E.164 (what
+    /// a message is sent to).
+    pub fn address(&self) -> String {
+        self.hashed().1
+    }
+
     /// What the keyed hash is computed over: the kind, and the normalised contact.
     fn hashed(&self) -> (&'static str, String) {
         match self {

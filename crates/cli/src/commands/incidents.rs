@@ -264,9 +264,9 @@ fn notices(command: NoticesCommand, of: &dyn Fn(&StoreArgs) -> Result<Settings>)
             let options = delivery::options(&s);
             let vault = open_vault(&s)?;
             let admin = local_admin()?;
-            if resend_uncertain {
+            if !resend_uncertain.is_empty() {
                 let n = vault
-                    .release_uncertain_notices(&admin, &id)
+                    .release_uncertain_notices(&admin, &id, &resend_uncertain)
                     .map_err(no_incident(&id))?;
                 println!("{id}: {n} uncertain messages will be sent again");
             }
@@ -290,7 +290,7 @@ fn notices(command: NoticesCommand, of: &dyn Fn(&StoreArgs) -> Result<Settings>)
             summary(&id, &r);
             if r.uncertain > 0 {
                 println!(
-                    "{id}: {} messages were being sent when an earlier delivery stopped; check the relay's log, then --resend-uncertain for those that did not leave",
+                    "{id}: {} messages may have left (a delivery stopped, or the relay broke off); check the relay's log, then --resend-uncertain NTC_ID for each that did not leave",
                     r.uncertain
                 );
             }

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The routes of this area.
 pub(crate) fn router() -> Router<AppState> {
@@ -33,6 +33,8 @@ const CONTACTS_MAX: usize = 100_000;
 pub(crate) struct Answered {
     salt: [u8; 32],
     seen: Mutex<(i64, HashMap<[u8; 32], ()>)>,
+    /// Answers being made at once, at most: they never take the blocking pool from the API.
+    working: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for Answered {
@@ -40,17 +42,18 @@ impl Default for Answered {
         Answered {
             salt: rand::random(),
             seen: Mutex::new((0, HashMap::new())),
+            working: Arc::new(tokio::sync::Semaphore::new(2)),
         }
     }
 }
 
 impl Answered {
-    /// Whether `contact` may be answered today (and it is now counted).
+    /// Whether `contact` (normalised) may be answered today (and it is now counted).
     fn first_today(&self, contact: &str) -> bool {
         let day = chrono::Utc::now().timestamp().div_euclid(86_400);
         let key: [u8; 32] = Sha256::new()
             .chain_update(self.salt)
-            .chain_update(contact.trim().to_lowercase().as_bytes())
+            .chain_update(contact.as_bytes())
             .finalize()
             .into();
         let Ok(mut seen) = self.seen.lock() else {
@@ -115,11 +118,19 @@ pub(crate) async fn affected(
             "this installation sends no answers: no channel is configured",
         ));
     };
-    if s.answered.first_today(&req.contact) {
+    // Counted once normalised (the same phone written another way is the same contact);
+    // what is not a contact is not counted and never answered.
+    let normalised = rempart_vault::Recipient::parse(&req.contact).map(|r| r.address());
+    let permit = s.answered.working.clone().try_acquire_owned().ok();
+    if let (Some(contact), Some(permit)) = (normalised, permit) {
+        if !s.answered.first_today(&contact) {
+            return Ok((StatusCode::ACCEPTED, Json(ACCEPTED)));
+        }
         // After the response, whatever happens: its time and body say nothing of the contact.
         let (vault, breach) = (s.vault.clone(), s.breach.clone());
         let client = Some(ip.to_string());
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             if let Err(e) = vault.answer_affected(
                 &req.contact,
                 client,

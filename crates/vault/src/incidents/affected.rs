@@ -90,6 +90,14 @@ impl Vault {
         let mut incidents = Vec::new();
         for id in &people {
             for (incident, categories) in self.store.person_incidents(id)? {
+                // Told only once the DPO approved the incident's notices.
+                let approved = self
+                    .store
+                    .notice_batch(&incident)?
+                    .is_some_and(|b| b.approved_by.is_some());
+                if !approved {
+                    continue;
+                }
                 let date = self
                     .store
                     .incident(&incident)?
@@ -123,15 +131,17 @@ impl Vault {
             "code": code,
         });
         let name = format!("affected.{}.txt", language.as_str());
+        // To the contact as normalised (as the file holds it), never as typed.
+        let address = to.address();
         let sent = match &to {
             Recipient::Email(_) => templates
                 .message(&name, &ctx)
                 .map_err(|e| DeliveryError::Permanent(e.to_string()))
-                .and_then(|m| courier.email(contact, &m.subject, &m.body, &message_id)),
+                .and_then(|m| courier.email(&address, &m.subject, &m.body, &message_id)),
             Recipient::Phone(_) => templates
                 .message(&name, &ctx)
                 .map_err(|e| DeliveryError::Permanent(e.to_string()))
-                .and_then(|m| courier.sms(contact, &m.body, &message_id)),
+                .and_then(|m| courier.sms(&address, &m.body, &message_id)),
         };
         let what = match &sent {
             Ok(()) => format!(

@@ -146,7 +146,8 @@ impl Vault {
             .unwrap_or(0)
             + 1;
         // The deadline applies to the initial notification; complementary ones follow it.
-        let late = phase == 1 && at > incident.discovered_at.saturating_add(DEADLINE);
+        // Late when recorded after the deadline, whatever `at` says (no backdating).
+        let late = phase == 1 && at.max(now) > incident.discovered_at.saturating_add(DEADLINE);
         let late_reason = late_reason.map(str::trim).filter(|r| !r.is_empty());
         if late && late_reason.is_none_or(|r| r.chars().count() < 10) {
             return Err(VaultError::Rejected(

@@ -62,7 +62,7 @@ impl Vault {
         spec: &IncidentSpec,
     ) -> Result<IncidentRecord, VaultError> {
         Self::may_handle_incidents(p)?;
-        let scope = &spec.scope;
+        let scope = &Self::checked_scope(&spec.scope)?;
         let access =
             !(scope.principals.is_empty() && scope.tokens.is_empty() && scope.clients.is_empty());
         let stolen = spec.key_version.is_some() || spec.copy_as_of.is_some();
@@ -201,6 +201,42 @@ impl Vault {
         };
         self.store.insert_incident(&incident, &people, &first, &e)?;
         Ok(incident)
+    }
+
+    /// `scope` with every name checked (not empty, no whitespace or control character, at most
+    /// 200 characters), principals lower-cased, client addresses in their canonical form, each
+    /// once: a blank name must never widen an incident to everyone.
+    fn checked_scope(scope: &Scope) -> Result<Scope, VaultError> {
+        let name = |v: &str| -> Result<String, VaultError> {
+            if v.is_empty()
+                || v.chars().count() > 200
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(VaultError::Rejected(
+                    "a principal, token or client address is 1 to 200 characters, without spaces",
+                ));
+            }
+            Ok(v.to_string())
+        };
+        let each = |list: &[String], f: &dyn Fn(&str) -> Result<String, VaultError>| {
+            let mut out: Vec<String> = list.iter().map(|v| f(v)).collect::<Result<_, _>>()?;
+            out.sort();
+            out.dedup();
+            Ok::<_, VaultError>(out)
+        };
+        Ok(Scope {
+            principals: each(&scope.principals, &|v| {
+                name(v).map(|n| n.to_ascii_lowercase())
+            })?,
+            tokens: each(&scope.tokens, &name)?,
+            clients: each(&scope.clients, &|v| {
+                name(v)?
+                    .parse::<std::net::IpAddr>()
+                    .map(|ip| ip.to_canonical().to_string())
+                    .map_err(|_| VaultError::Rejected("a client address is an IP address"))
+            })?,
+            ..scope.clone()
+        })
     }
 
     /// The people a stolen copy or key lets the attacker read, and how many files they held:
@@ -342,6 +378,14 @@ impl Vault {
     /// their file (an erased file stays unknown). Not recorded.
     pub(crate) fn compute_impact(&self, incident: &IncidentRecord) -> Result<Impact, VaultError> {
         let mut impact = Impact::default();
+        if incident.kind == "access"
+            && incident.principals.is_empty()
+            && incident.tokens.is_empty()
+            && incident.clients.is_empty()
+        {
+            // Never "everyone": an access incident always names what it covers.
+            return Err(VaultError::Integrity);
+        }
         if incident.kind == "access" {
             let scope = Scope {
                 principals: incident.principals.clone(),

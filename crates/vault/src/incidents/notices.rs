@@ -25,6 +25,10 @@ pub enum DeliveryError {
     /// Not worth another attempt (a 5xx reply, an address refused).
     #[error("refused: {0}")]
     Permanent(String),
+    /// Unknown: it may have been taken. The message stays claimed (uncertain), never sent again
+    /// on its own.
+    #[error("outcome unknown: {0}")]
+    Uncertain(String),
 }
 
 /// Where messages leave: a mail relay and an SMS gateway.
@@ -274,6 +278,20 @@ impl Vault {
         if incident.agency != "LOCAL" && incident.agency != p.agency().as_str() {
             return Err(VaultError::NotFound);
         }
+        if incident.status != "open" {
+            return Err(VaultError::State("the incident is closed"));
+        }
+        // Every message goes out in its agency's name: its DPO approves it, and no other.
+        if incident.agency == "LOCAL" {
+            for n in self.store.notices(id)? {
+                let agency = self.store.get_person(&n.person)?.map(|f| f.agency);
+                if agency.as_deref().is_some_and(|a| a != p.agency().as_str()) {
+                    return Err(VaultError::Forbidden(
+                        "the batch holds people of another agency: its own DPO approves them",
+                    ));
+                }
+            }
+        }
         let Some(batch) = self.store.notice_batch(id)? else {
             return Err(VaultError::State("the incident's notices are not prepared"));
         };
@@ -328,14 +346,22 @@ impl Vault {
 
     /// Puts back the messages an interrupted delivery left uncertain, on the operator's word
     /// that they did not leave (the relay's log shows it). Recorded.
-    pub fn release_uncertain_notices(&self, p: &Principal, id: &str) -> Result<u64, VaultError> {
+    pub fn release_uncertain_notices(
+        &self,
+        p: &Principal,
+        id: &str,
+        messages: &[String],
+    ) -> Result<u64, VaultError> {
         self.incident(p, id)?;
-        let n = self.store.release_sending(id)?;
+        let n = self.store.release_sending(id, messages)?;
         self.incident_step(
             p,
             Action::NoticeApprove,
             id,
-            format!("{n} uncertain messages released for sending again"),
+            format!(
+                "{n} uncertain messages released for sending again: {}",
+                messages.join(",")
+            ),
         )?;
         Ok(n)
     }
@@ -361,6 +387,9 @@ impl Vault {
             return Err(VaultError::State(
                 "the DPO has not approved the incident's notices",
             ));
+        }
+        if incident.status != "open" {
+            return Err(VaultError::State("the incident is closed"));
         }
         let language = Language::parse(&batch.language).unwrap_or(Language::Fr);
         let exposed: std::collections::BTreeMap<String, IncidentPerson> = self
@@ -398,8 +427,14 @@ impl Vault {
                     done += 1;
                     continue;
                 };
-                if self.deliver_one(p, &n, person, &incident.kind, language, sender)? {
-                    done += 1;
+                match self.deliver_one(p, &n, person, &incident.kind, language, sender) {
+                    Ok(true) => done += 1,
+                    Ok(false) => {}
+                    Err(VaultError::Integrity) => {
+                        self.give_up(&n, "the file failed its integrity check")?;
+                        done += 1;
+                    }
+                    Err(e) => return Err(e),
                 }
                 progress.progress(done, total);
             }
@@ -489,6 +524,17 @@ impl Vault {
         let settled =
             !matches!(&sent, Err(DeliveryError::Transient(_)) if attempts < options.attempts);
         match sent {
+            Err(DeliveryError::Uncertain(why)) => {
+                // Left claimed: reported uncertain, released only by its id.
+                self.store.settle_notice(
+                    &n.id,
+                    NoticeStatus::Sending,
+                    now,
+                    Some(&scrub(&why)),
+                    now,
+                    None,
+                )?;
+            }
             Ok(()) => {
                 let mut e = self.entry(
                     p,
