@@ -281,8 +281,9 @@ impl Vault {
         if incident.status != "open" {
             return Err(VaultError::State("the incident is closed"));
         }
-        // Every message goes out in its agency's name: its DPO approves it, and no other.
-        if incident.agency == "LOCAL" {
+        // Every message goes out in its agency's name: its DPO approves it, or the
+        // installation's DPO (agency LOCAL), and no other agency's.
+        if incident.agency == "LOCAL" && !Self::local(p) {
             for n in self.store.notices(id)? {
                 let agency = self.store.get_person(&n.person)?.map(|f| f.agency);
                 if agency.as_deref().is_some_and(|a| a != p.agency().as_str()) {
