@@ -68,6 +68,25 @@ pub(crate) fn event(
     Ok(())
 }
 
+impl SqliteStore {
+    /// Runs `f` in one write transaction, then lets the log's writer move its entries.
+    pub(crate) fn in_write<T>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut w = self.pool.write();
+        let tx = w
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db(what))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(db(what))?;
+        drop(w);
+        self.settle();
+        Ok(out)
+    }
+}
+
 impl IncidentStore for SqliteStore {
     fn insert_incident(
         &self,
@@ -76,39 +95,34 @@ impl IncidentStore for SqliteStore {
         first: &IncidentEvent,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        let mut w = self.pool.write();
-        let tx = w
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db("begin incident"))?;
-        tx.execute(
-            "INSERT INTO incidents (id, opened_at, opened_by, principals, tokens, clients, since, until, status, agency, kind, key_version, copy_as_of, discovered_at, summary, held) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            params![
-                i.id,
-                i.opened_at,
-                i.opened_by,
-                i.principals.join(" "),
-                i.tokens.join(" "),
-                i.clients.join(" "),
-                i.since,
-                i.until,
-                i.status,
-                i.agency,
-                i.kind,
-                i.key_version,
-                i.copy_as_of,
-                i.discovered_at,
-                i.summary,
-                i.held
-            ],
-        )
-        .map_err(db("insert incident"))?;
-        fix_people(&tx, &i.id, people)?;
-        event(&tx, &i.id, first)?;
-        outbox(&tx, std::slice::from_ref(audit))?;
-        tx.commit().map_err(db("commit incident"))?;
-        drop(w);
-        self.settle();
-        Ok(())
+        self.in_write("record incident", |tx| {
+            tx.execute(
+                "INSERT INTO incidents (id, opened_at, opened_by, principals, tokens, clients, since, until, status, agency, kind, key_version, copy_as_of, discovered_at, summary, held) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                params![
+                    i.id,
+                    i.opened_at,
+                    i.opened_by,
+                    i.principals.join(" "),
+                    i.tokens.join(" "),
+                    i.clients.join(" "),
+                    i.since,
+                    i.until,
+                    i.status,
+                    i.agency,
+                    i.kind,
+                    i.key_version,
+                    i.copy_as_of,
+                    i.discovered_at,
+                    i.summary,
+                    i.held
+                ],
+            )
+            .map_err(db("insert incident"))?;
+            fix_people(tx, &i.id, people)?;
+            event(tx, &i.id, first)?;
+            outbox(tx, std::slice::from_ref(audit))?;
+            Ok(())
+        })
     }
 
     fn incident(
@@ -171,19 +185,14 @@ impl IncidentStore for SqliteStore {
         e: &IncidentEvent,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut w = self.pool.write();
-        let tx = w
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db("begin incident event"))?;
-        if !exists(&tx, id)? {
-            return Ok(false);
-        }
-        event(&tx, id, e)?;
-        outbox(&tx, std::slice::from_ref(audit))?;
-        tx.commit().map_err(db("commit incident event"))?;
-        drop(w);
-        self.settle();
-        Ok(true)
+        self.in_write("record incident event", |tx| {
+            if !exists(tx, id)? {
+                return Ok(false);
+            }
+            event(tx, id, e)?;
+            outbox(tx, std::slice::from_ref(audit))?;
+            Ok(true)
+        })
     }
 
     fn incident_people(&self, id: &str) -> Result<Vec<IncidentPerson>, StoreError> {
@@ -230,31 +239,26 @@ impl IncidentStore for SqliteStore {
         e: &IncidentEvent,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut w = self.pool.write();
-        let tx = w
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db("begin filing"))?;
-        if !exists(&tx, id)? {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT INTO incident_filings (incident, phase, filed_at, filed_by, reference, late_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, f.phase, f.filed_at, f.filed_by, f.reference, f.late_reason],
-        )
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(x, _)
-                if x.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::Conflict("that phase of the notification is already recorded")
+        self.in_write("record filing", |tx| {
+            if !exists(tx, id)? {
+                return Ok(false);
             }
-            e => db("record filing")(e),
-        })?;
-        event(&tx, id, e)?;
-        outbox(&tx, std::slice::from_ref(audit))?;
-        tx.commit().map_err(db("commit filing"))?;
-        drop(w);
-        self.settle();
-        Ok(true)
+            tx.execute(
+                "INSERT INTO incident_filings (incident, phase, filed_at, filed_by, reference, late_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, f.phase, f.filed_at, f.filed_by, f.reference, f.late_reason],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(x, _)
+                    if x.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::Conflict("that phase of the notification is already recorded")
+                }
+                e => db("record filing")(e),
+            })?;
+            event(tx, id, e)?;
+            outbox(tx, std::slice::from_ref(audit))?;
+            Ok(true)
+        })
     }
 
     fn filings(&self, id: &str) -> Result<Vec<Filing>, StoreError> {
@@ -287,24 +291,19 @@ impl IncidentStore for SqliteStore {
         e: &IncidentEvent,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut w = self.pool.write();
-        let tx = w
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db("begin incident status"))?;
-        let n = tx
-            .execute(
-                "UPDATE incidents SET status = ?2 WHERE id = ?1",
-                params![id, status],
-            )
-            .map_err(db("set incident status"))?;
-        if n == 0 {
-            return Ok(false);
-        }
-        event(&tx, id, e)?;
-        outbox(&tx, std::slice::from_ref(audit))?;
-        tx.commit().map_err(db("commit incident status"))?;
-        drop(w);
-        self.settle();
-        Ok(true)
+        self.in_write("change incident status", |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE incidents SET status = ?2 WHERE id = ?1",
+                    params![id, status],
+                )
+                .map_err(db("set incident status"))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            event(tx, id, e)?;
+            outbox(tx, std::slice::from_ref(audit))?;
+            Ok(true)
+        })
     }
 }

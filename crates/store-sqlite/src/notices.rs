@@ -51,23 +51,6 @@ impl SqliteStore {
             .map_err(db("read notices"))?;
         Ok(rows)
     }
-
-    /// Runs `f` in one write transaction, then lets the log's writer move its entries.
-    fn in_write<T>(
-        &self,
-        what: &'static str,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut w = self.pool.write();
-        let tx = w
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db(what))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(db(what))?;
-        drop(w);
-        self.settle();
-        Ok(out)
-    }
 }
 
 impl NoticeStore for SqliteStore {
