@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 37] = [
+pub const ACTIONS: [Action; 46] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -74,6 +74,15 @@ pub const ACTIONS: [Action; 37] = [
     Action::NoticeSend,
     Action::AffectedAsk,
     Action::LeakMatch,
+    Action::PrincipalRequest,
+    Action::PrincipalApprove,
+    Action::PrincipalRefuse,
+    Action::PrincipalDisable,
+    Action::AuthFailure,
+    Action::AuthLockout,
+    Action::SignIn,
+    Action::TokenRotate,
+    Action::SessionRevoke,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -293,6 +302,15 @@ fn action_code(a: Action) -> u8 {
         Action::NoticeSend => 34,
         Action::AffectedAsk => 35,
         Action::LeakMatch => 36,
+        Action::PrincipalRequest => 37,
+        Action::PrincipalApprove => 38,
+        Action::PrincipalRefuse => 39,
+        Action::PrincipalDisable => 40,
+        Action::AuthFailure => 41,
+        Action::AuthLockout => 42,
+        Action::SignIn => 43,
+        Action::TokenRotate => 44,
+        Action::SessionRevoke => 45,
     }
 }
 
@@ -556,7 +574,10 @@ mod tests {
              \"token_revoke\",\"principal_suspend\",\"principal_restore\",\"facts_bind\",\
              \"containment_alert\",\"explain\",\"decoy_plant\",\"export_request\",\"export_approve\",\"export\",\"incident_open\",\"incident_impact\",\
              \"incident_draft\",\"incident_file\",\"incident_close\",\"notice_prepare\",\
-             \"notice_approve\",\"notice_send\",\"affected_ask\",\"leak_match\""
+             \"notice_approve\",\"notice_send\",\"affected_ask\",\"leak_match\",\
+             \"principal_request\",\"principal_approve\",\"principal_refuse\",\
+             \"principal_disable\",\"auth_failure\",\"auth_lockout\",\"sign_in\",\
+             \"token_rotate\",\"session_revoke\""
         );
     }
 

@@ -98,6 +98,29 @@ pub enum Action {
     /// alone — rows read, matched, unmatched, ambiguous, people, markers, exports). Neither the
     /// file nor the people found are in the entry.
     LeakMatch,
+    /// An operator asked to create a principal, raise its role or move it to another agency
+    /// (`detail`: the request, its kind, the principal, role and agency asked for).
+    PrincipalRequest,
+    /// A second operator approved such a request (`detail`: the request and who asked).
+    PrincipalApprove,
+    /// Such a request was refused (`detail`: the request and who asked).
+    PrincipalRefuse,
+    /// A principal was disabled or enabled again (`detail`: the principal and which).
+    PrincipalDisable,
+    /// A credential was refused (`detail`: what kind of credential, why, and the principal
+    /// when it names one; never the secret presented).
+    AuthFailure,
+    /// Repeated failures locked a principal or a client address (`detail`: which, how many
+    /// failures, until when).
+    AuthLockout,
+    /// An agent signed in through the identity provider (`detail`: the session's id, the
+    /// provider's `acr` and `amr`).
+    SignIn,
+    /// A token was rotated: a new one made, the old one kept until the end of the overlap
+    /// (`detail`: both ids and the old one's new expiry).
+    TokenRotate,
+    /// A session or token was revoked by its owner or an operator (`detail`: its id).
+    SessionRevoke,
 }
 
 /// How it ended.

@@ -9,12 +9,12 @@ use rempart_crypto::Keyring;
 use rempart_domain::FranceTravailPattern;
 use rempart_policy::{Decide, Policies};
 use rempart_store::{
-    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditVisitor, CodeRecord,
-    CodeStore, ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, Filing, GuardStore,
-    IncidentEvent, IncidentPerson, IncidentRecord, IncidentStore, IndexCheck, ListScope,
-    MarkerRecord, MarkerStore, NewPerson, NoticeBatch, NoticeRecord, NoticeStatus, NoticeStore,
-    PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError, StoredPerson,
-    TokenChange, TokenRecord, TokenStore,
+    AccountRecord, AccountRequest, AccountStore, AlertRecord, AlertStore, AuditIndex, AuditLog,
+    AuditSubtrees, AuditVisitor, CodeRecord, CodeStore, ExportRecord, ExportStore, FactsChange,
+    FactsUpgrade, FileStore, Filing, GuardStore, IncidentEvent, IncidentPerson, IncidentRecord,
+    IncidentStore, IndexCheck, ListScope, MarkerRecord, MarkerStore, NewPerson, NoticeBatch,
+    NoticeRecord, NoticeStatus, NoticeStore, PersonUpdate, PrincipalRecord, Reads, Snapshot,
+    Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
 use rempart_store_sqlite::{SqliteKeyStore, SqliteStore};
 use rempart_vault::{SystemClock, Vault};
@@ -102,6 +102,51 @@ impl Reads for WithoutReadAudit {
     }
     fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         self.0.principal(name)
+    }
+    fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.0.account(name)
+    }
+    fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.0.token_by_id(id)
+    }
+}
+
+impl AccountStore for WithoutReadAudit {
+    fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        self.0.accounts()
+    }
+    fn account_requests(&self) -> Result<Vec<AccountRequest>, StoreError> {
+        self.0.account_requests()
+    }
+    fn account_request(&self, id: &str) -> Result<Option<AccountRequest>, StoreError> {
+        self.0.account_request(id)
+    }
+    fn request_account(
+        &self,
+        q: &AccountRequest,
+        alert: &AlertRecord,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0.request_account(q, alert, a)
+    }
+    fn decide_account_request(
+        &self,
+        d: &AccountRequest,
+        expected: &[u8],
+        account: Option<(&AccountRecord, Option<&[u8]>)>,
+        alert: &AlertRecord,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0
+            .decide_account_request(d, expected, account, alert, a)
+    }
+    fn put_account(
+        &self,
+        account: &AccountRecord,
+        expected: Option<&[u8]>,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.0.put_account(account, expected, a)
     }
 }
 

@@ -40,7 +40,13 @@ impl Application {
         }
         let every = Duration::from_secs(s.serve.checkpoint_every);
         let options = serve_options(s)?;
-        let vault = vault.with_four_eyes_above(s.guard.four_eyes_above);
+        let vault = vault
+            .with_four_eyes_above(s.guard.four_eyes_above)
+            .with_guesses(s.auth.policy()?);
+        let vault = match &s.oidc {
+            Some(oidc) => vault.with_oidc(oidc.provider()?),
+            None => vault,
+        };
         let vault = match crate::alerting::sink(&s.alerts)? {
             Some(sink) => vault.with_alert_sink(sink),
             None => vault,

@@ -278,7 +278,9 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Principals: suspension and restoration.
+    /// Principals as records (who may sign in, with which role and agency: created, raised or
+    /// moved by one operator's request and a second operator's approval); suspension and
+    /// restoration.
     Principal {
         #[command(subcommand)]
         command: PrincipalCommand,
@@ -517,6 +519,32 @@ pub enum TokenCommand {
         /// [default: 90d].
         #[arg(long, env = "REMPART_MAX_TOKEN_LIFETIME")]
         max_lifetime: Option<String>,
+        /// A scope the token acts in (repeatable): persons:read, persons:write, exports,
+        /// audit, incidents, admin. None: every scope its role allows.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A client network the token may come from (repeatable), an address or a CIDR. None:
+        /// any address.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Binds the token to a key: requests need a DPoP proof (RFC 9449) signed by the key
+        /// with this SHA-256 thumbprint (RFC 7638, base64url).
+        #[arg(long)]
+        dpop_jkt: Option<String>,
+    },
+    /// Rotates a token without downtime: prints a new token (same principal, role, agency and
+    /// bounds) and keeps the old one working for --overlap more, then it expires (recorded).
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token's id (`tok_…`).
+        id: String,
+        /// Lifetime of the new token.
+        #[arg(long, default_value = "90d")]
+        expires: String,
+        /// How long the old token keeps working.
+        #[arg(long, default_value = "1d")]
+        overlap: String,
     },
     /// Lists every token: id, principal, role, agency, creation, expiry and state (active,
     /// expired, suspended, revoked, or invalid when its row does not verify). Never a secret.
@@ -768,6 +796,71 @@ pub enum DecoysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCommand {
+    /// Makes an installation's first operators, active at once: only while it has no
+    /// principal at all. From then on, every principal is asked for and approved by two.
+    Bootstrap {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Their agency.
+        #[arg(long)]
+        agency: String,
+        /// Their names (two, so that one can approve what the other asks).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Lists principals: name, agency, role, state (active, probation, suspended, disabled,
+    /// invalid), created by, approved by, approved at.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Asks, as the console, to create a principal, give it another role, or move it to
+    /// another agency; a second operator approves it (through the API, or another console
+    /// operator never: the console is one operator). Recorded, with an alert.
+    Request {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// create, role or move.
+        kind: String,
+        /// The principal's name (e.g. c.durand, or the e-mail the identity provider gives).
+        name: String,
+        /// Its role once approved.
+        #[arg(long)]
+        role: String,
+        /// Its agency once approved.
+        #[arg(long)]
+        agency: String,
+    },
+    /// Lists requests, newest first: id, kind, principal, role, agency, asked by, state.
+    Requests {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only those awaiting a decision.
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Approves, as the console, a request an operator made through the API (recorded, with an
+    /// alert).
+    Approve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The request's id (`req_…`).
+        id: String,
+    },
+    /// Refuses a request (recorded, with an alert).
+    Refuse {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The request's id (`req_…`).
+        id: String,
+    },
+    /// Disables a principal at once: it authenticates no more, whatever its credential
+    /// (recorded). Enabling it again is a `create` request.
+    Disable {
+        #[command(flatten)]
+        store: StoreArgs,
+        name: String,
+    },
     /// Suspends a principal: every one of its tokens is refused (403) at once, and no token is
     /// created for it until it is restored (recorded).
     Suspend {

@@ -9,11 +9,13 @@
 //! redacted, and no error repeats a value read from the file, only its key and line.
 
 mod alerts;
+mod auth;
 mod guard;
 mod notices;
 mod verify;
 
 pub use alerts::{AlertSettings, AlertsLayer};
+pub use auth::{AuthLayer, AuthSettings, OidcLayer, OidcSettings};
 pub use guard::{
     BudgetToml, GuardLayer, GuardMode, GuardSettings, GuardSettingsError, LimitsToml, SignalsToml,
     DEFAULT_PROBATION, DEFAULT_SUSPEND_AFTER_REFUSALS,
@@ -53,6 +55,8 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub notices: NoticeSettings,
     pub verify: VerifySettings,
+    pub auth: AuthSettings,
+    pub oidc: Option<OidcSettings>,
 }
 
 /// `[store]`: where the data and its key are.
@@ -144,6 +148,8 @@ pub struct Layer {
     pub alerts: AlertsLayer,
     pub notices: NoticesLayer,
     pub verify: VerifyLayer,
+    pub auth: AuthLayer,
+    pub oidc: OidcLayer,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -341,6 +347,8 @@ impl Layer {
             alerts,
             notices,
             verify,
+            auth,
+            oidc,
         } = self;
         Layer {
             store: StoreLayer {
@@ -382,6 +390,8 @@ impl Layer {
             alerts: alerts.over(over.alerts),
             notices: notices.over(over.notices),
             verify: verify.over(over.verify),
+            auth: auth.over(over.auth),
+            oidc: oidc.over(over.oidc),
         }
     }
 
@@ -416,6 +426,8 @@ impl Layer {
             alerts,
             notices,
             verify,
+            auth,
+            oidc,
         } = self;
         Settings {
             store: StoreSettings {
@@ -448,6 +460,8 @@ impl Layer {
             alerts: alerts.resolve(),
             notices: notices.resolve(),
             verify: verify.resolve(),
+            auth: auth.resolve(),
+            oidc: oidc.resolve(),
         }
     }
 
@@ -575,6 +589,8 @@ mod tests {
                     per_day,
                     max_clients,
                 },
+            auth,
+            oidc,
         } = l;
         [
             ("store.data", data.is_none()),
@@ -627,6 +643,8 @@ mod tests {
         .into_iter()
         .filter_map(|(k, none)| none.then_some(k))
         .chain(notices.unset())
+        .chain(auth.unset())
+        .chain(oidc.unset())
         .collect()
     }
 

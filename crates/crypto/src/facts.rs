@@ -18,6 +18,10 @@ pub enum FactsKind {
     File,
     /// A principal's suspension.
     Principal,
+    /// A principal's account (agency, role, state, who made and approved it).
+    Account,
+    /// A request to create, raise or move a principal, and its decision.
+    AccountRequest,
 }
 
 impl FactsKind {
@@ -26,6 +30,8 @@ impl FactsKind {
             FactsKind::Token => b"token",
             FactsKind::File => b"file",
             FactsKind::Principal => b"principal",
+            FactsKind::Account => b"account",
+            FactsKind::AccountRequest => b"account-request",
         }
     }
 }

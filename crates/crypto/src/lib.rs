@@ -43,7 +43,7 @@ mod verify;
 pub use facts::{FactsKey, FactsKind, FactsTag};
 pub use keyring::{KeyFileError, Keyring, Passphrase};
 pub use seal::{BlindIndex, CryptoError, DataKey, FieldContext, Plaintext, Sealed, WrappedKey};
-pub use token::{hash_token, ApiToken, TokenHash};
+pub use token::{hash_token, token_id_of, ApiToken, TokenHash};
 pub use verify::{
     CodeError, CodeSerial, VerificationCode, VerifyKey, CODE_CHARS, CODE_INPUT_MAX, SERIAL_BYTES,
 };

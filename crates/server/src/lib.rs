@@ -53,6 +53,8 @@ pub struct AppState {
     affected_limit: Arc<Limiter>,
     /// The contacts answered today.
     answered: Arc<api::affected::Answered>,
+    /// The server's address as clients reach it ([`ServeOptions::public_url`]).
+    public_url: Option<Arc<str>>,
 }
 
 /// Largest accepted body (a file with many events stays far below).
@@ -90,6 +92,10 @@ pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
         verify_limit: Arc::new(Limiter::new(options.verify)),
         affected_limit: Arc::new(Limiter::new(options.affected)),
         answered: Arc::default(),
+        public_url: options
+            .public_url
+            .as_deref()
+            .map(|u| Arc::from(u.trim_end_matches('/'))),
     };
     api::router()
         .fallback(not_found)

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -101,6 +102,25 @@ pub(crate) async fn render(State(s): State<AppState>) -> impl IntoResponse {
             n.load(Ordering::Relaxed)
         );
     }
+    let a = s.vault.auth_counts();
+    out.push_str("# HELP rempart_auth_failures_total Credentials refused (unknown, wrong secret, expired, revoked, outside their networks, a proof missing or wrong, an agent unknown or without a second factor).\n# TYPE rempart_auth_failures_total counter\n");
+    let _ = writeln!(
+        out,
+        "rempart_auth_failures_total {}",
+        a.failures.load(Relaxed)
+    );
+    out.push_str("# HELP rempart_auth_lockouts_total Client addresses locked and principals suspended after repeated failed credentials.\n# TYPE rempart_auth_lockouts_total counter\n");
+    let _ = writeln!(
+        out,
+        "rempart_auth_lockouts_total {}",
+        a.lockouts.load(Relaxed)
+    );
+    out.push_str("# HELP rempart_auth_locked_refusals_total Requests refused because their client address was locked.\n# TYPE rempart_auth_locked_refusals_total counter\n");
+    let _ = writeln!(
+        out,
+        "rempart_auth_locked_refusals_total {}",
+        a.locked_refusals.load(Relaxed)
+    );
     out.push_str("# HELP rempart_rate_limit_refusals_total Attempts refused by a public endpoint's rate limit per client address (429).\n# TYPE rempart_rate_limit_refusals_total counter\n");
     let _ = writeln!(
         out,

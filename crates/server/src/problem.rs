@@ -214,8 +214,12 @@ impl IntoResponse for ApiError {
                         e.to_string(),
                         vec![],
                     );
-                    r.headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                    r.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(
+                            "Bearer, DPoP algs=\"ES256 ES384 EdDSA RS256 PS256 RS384\"",
+                        ),
+                    );
                     r
                 }
                 VaultError::Suspended => problem(
@@ -282,6 +286,36 @@ impl IntoResponse for ApiError {
                     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                         r.headers_mut().insert(header::RETRY_AFTER, v);
                     }
+                    r
+                }
+                VaultError::Locked { retry_after } => {
+                    let mut r = problem(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "locked",
+                        "Too many failed credentials",
+                        e.to_string(),
+                        vec![],
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    r
+                }
+                VaultError::SecondFactor => {
+                    let mut r = problem(
+                        StatusCode::UNAUTHORIZED,
+                        "second-factor",
+                        "Second factor required",
+                        e.to_string(),
+                        vec![],
+                    );
+                    // RFC 9470: step-up authentication.
+                    r.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(
+                            "Bearer error=\"insufficient_user_authentication\", acr_values=\"eidas2\"",
+                        ),
+                    );
                     r
                 }
                 VaultError::Store(StoreError::Conflict(_)) => {

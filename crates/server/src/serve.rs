@@ -58,6 +58,10 @@ pub struct ServeOptions {
     pub verify: crate::RateLimit,
     /// Questions "was I affected?" per client address (`/v1/affected`): 3 a minute, 20 a day.
     pub affected: crate::RateLimit,
+    /// The server's address as clients reach it (`https://rempart.example`), behind a reverse
+    /// proxy: what DPoP proofs name (`htu`). Without it, the scheme served and the `Host`
+    /// header.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -75,6 +79,7 @@ impl Default for ServeOptions {
                 per_day: 20,
                 ..crate::RateLimit::default()
             },
+            public_url: None,
         }
     }
 }

@@ -16,6 +16,7 @@
 // A conformance check that fails panics, naming what failed: that is its report.
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod codes;
 mod files;
 mod incidents;
@@ -27,6 +28,7 @@ mod reads;
 mod refusing;
 mod tokens;
 
+pub use accounts::accounts_are_requested_decided_once_and_changed_over_their_tag;
 pub use codes::verification_codes_are_kept_whole_and_found_by_lookup;
 pub use files::{
     a_write_returns_once_its_entry_is_in_the_log, an_insert_is_all_or_nothing_with_its_entries,
@@ -79,6 +81,7 @@ macro_rules! conformance_tests {
             a_write_returns_once_its_entry_is_in_the_log,
             a_snapshot_sees_one_state_until_dropped,
             tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,
+            accounts_are_requested_decided_once_and_changed_over_their_tag,
             an_alert_comes_with_its_suspension_and_closes_with_the_restore,
             the_guard_state_is_kept_whole,
             entries_keep_their_order_leaves_and_subtrees,
@@ -152,6 +155,7 @@ pub(crate) fn token(id: &str, h: u8, principal: &str) -> TokenRecord {
         expires_at: 1_000_000,
         suspended: false,
         revoked_at: None,
+        bounds: String::new(),
         tag: Some(vec![h; 32]),
     }
 }

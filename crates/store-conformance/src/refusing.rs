@@ -3,12 +3,12 @@
 
 use rempart_audit::{AuditEntry, Checkpoint};
 use rempart_store::{
-    AlertRecord, AlertStore, AuditIndex, AuditLog, AuditSubtrees, AuditTicket, AuditVisitor,
-    CodeRecord, CodeStore, ExportRecord, ExportStore, FactsChange, FactsUpgrade, FileStore, Filing,
-    GuardStore, IncidentEvent, IncidentPerson, IncidentRecord, IncidentStore, IndexCheck,
-    ListScope, MarkerRecord, MarkerStore, NewPerson, NoticeBatch, NoticeRecord, NoticeStatus,
-    NoticeStore, PersonUpdate, PrincipalRecord, Reads, Snapshot, Snapshots, Store, StoreError,
-    StoredPerson, TokenChange, TokenRecord, TokenStore,
+    AccountRecord, AccountRequest, AccountStore, AlertRecord, AlertStore, AuditIndex, AuditLog,
+    AuditSubtrees, AuditTicket, AuditVisitor, CodeRecord, CodeStore, ExportRecord, ExportStore,
+    FactsChange, FactsUpgrade, FileStore, Filing, GuardStore, IncidentEvent, IncidentPerson,
+    IncidentRecord, IncidentStore, IndexCheck, ListScope, MarkerRecord, MarkerStore, NewPerson,
+    NoticeBatch, NoticeRecord, NoticeStatus, NoticeStore, PersonUpdate, PrincipalRecord, Reads,
+    Snapshot, Snapshots, Store, StoreError, StoredPerson, TokenChange, TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -125,6 +125,54 @@ impl Reads for Refusing {
     }
     fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         self.inner.principal(name)
+    }
+    fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        self.inner.account(name)
+    }
+    fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner.token_by_id(id)
+    }
+}
+
+impl AccountStore for Refusing {
+    fn accounts(&self) -> Result<Vec<AccountRecord>, StoreError> {
+        self.inner.accounts()
+    }
+    fn account_requests(&self) -> Result<Vec<AccountRequest>, StoreError> {
+        self.inner.account_requests()
+    }
+    fn account_request(&self, id: &str) -> Result<Option<AccountRequest>, StoreError> {
+        self.inner.account_request(id)
+    }
+    fn request_account(
+        &self,
+        q: &AccountRequest,
+        alert: &AlertRecord,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.request_account(q, alert, a)
+    }
+    fn decide_account_request(
+        &self,
+        d: &AccountRequest,
+        expected: &[u8],
+        account: Option<(&AccountRecord, Option<&[u8]>)>,
+        alert: &AlertRecord,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner
+            .decide_account_request(d, expected, account, alert, a)
+    }
+    fn put_account(
+        &self,
+        account: &AccountRecord,
+        expected: Option<&[u8]>,
+        a: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_account(account, expected, a)
     }
 }
 

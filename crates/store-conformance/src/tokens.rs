@@ -38,6 +38,7 @@ pub fn tokens_change_only_over_their_tag_and_suspension_blocks_new_ones(
         expected,
         suspended: true,
         revoked_at: None,
+        expires_at: t.expires_at,
         tag: vec![tag; 32],
     };
     assert!(matches!(
@@ -101,6 +102,7 @@ pub fn an_alert_comes_with_its_suspension_and_closes_with_the_restore(open: &dyn
         expected: t.tag.clone(),
         suspended,
         revoked_at: None,
+        expires_at: t.expires_at,
         tag: vec![tag; 32],
     };
     let alert = |id: &str, at: i64| AlertRecord {

@@ -32,6 +32,31 @@ fn row_to_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRecord> {
     })
 }
 
+/// Records `alert` inside `tx`.
+pub(crate) fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    alert: &AlertRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO alerts (id, at, principal, role, agency, token, trip, signals, people, restored_at, restored_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            alert.id,
+            alert.at,
+            alert.principal,
+            alert.role,
+            alert.agency,
+            alert.token,
+            alert.trip,
+            alert.signals,
+            alert.people.join(" "),
+            alert.restored_at,
+            alert.restored_by
+        ],
+    )
+    .map_err(db("insert alert"))?;
+    Ok(())
+}
+
 impl AlertStore for SqliteStore {
     fn raise_alert(
         &self,
@@ -45,21 +70,7 @@ impl AlertStore for SqliteStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("begin alert"))?;
         change(&tx, Some(principal), changes)?;
-        tx.execute(
-            "INSERT INTO alerts (id, at, principal, role, agency, token, trip, signals, people) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                alert.id,
-                alert.at,
-                alert.principal,
-                alert.role,
-                alert.agency,
-                alert.token,
-                alert.trip,
-                alert.signals,
-                alert.people.join(" ")
-            ],
-        )
-        .map_err(db("insert alert"))?;
+        insert(&tx, alert)?;
         outbox(&tx, audit)?;
         tx.commit().map_err(db("commit alert"))?;
         drop(w);

@@ -17,6 +17,7 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod accounts;
 mod alerts;
 mod codes;
 mod conn;

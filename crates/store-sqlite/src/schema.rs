@@ -25,6 +25,7 @@ pub(crate) const VAULT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/vault/0014_breach_response.sql"),
     include_str!("../migrations/vault/0015_verification_codes.sql"),
     include_str!("../migrations/vault/0016_export_markers.sql"),
+    include_str!("../migrations/vault/0017_accounts.sql"),
 ];
 
 /// `audit.db`: the audit log, in a database of its own so that appending read entries does not

@@ -1,13 +1,15 @@
 //! Point reads, alone (each in a transaction of its own) or in an explicit snapshot: one read
 //! transaction on one connection, held by its owner until dropped.
 
+use crate::accounts::account;
 use crate::conn::db;
 use crate::files::get_person;
 use crate::pool::Pooled;
-use crate::tokens::{by_hash, principal};
+use crate::tokens::{by_hash, by_id, principal};
 use crate::SqliteStore;
 use rempart_store::{
-    PrincipalRecord, Reads, Snapshot, Snapshots, StoreError, StoredPerson, TokenRecord,
+    AccountRecord, PrincipalRecord, Reads, Snapshot, Snapshots, StoreError, StoredPerson,
+    TokenRecord,
 };
 
 impl Reads for SqliteStore {
@@ -21,6 +23,14 @@ impl Reads for SqliteStore {
 
     fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         principal(&*self.pool.read().map_err(db("open reader"))?, name)
+    }
+
+    fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        account(&*self.pool.read().map_err(db("open reader"))?, name)
+    }
+
+    fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        by_id(&*self.pool.read().map_err(db("open reader"))?, id)
     }
 }
 
@@ -61,6 +71,14 @@ impl Reads for SqliteSnapshot<'_> {
 
     fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         principal(&**self.conn()?, name)
+    }
+
+    fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError> {
+        account(&**self.conn()?, name)
+    }
+
+    fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        by_id(&**self.conn()?, id)
     }
 }
 

@@ -544,6 +544,7 @@ fn two_writers_on_one_database_wait_for_each_other_instead_of_failing() {
                                     expires_at: 1,
                                     suspended: false,
                                     revoked_at: None,
+                                    bounds: String::new(),
                                     tag: None,
                                 },
                                 &entry(),

@@ -9,7 +9,7 @@ use rempart_store::{PrincipalRecord, StoreError, TokenChange, TokenRecord, Token
 use rusqlite::{params, Connection, OptionalExtension};
 
 const TOKEN_COLUMNS: &str =
-    "id, hash, principal, role, agency, created_at, expires_at, suspended, revoked_at, tag";
+    "id, hash, principal, role, agency, created_at, expires_at, suspended, revoked_at, tag, bounds";
 
 fn row_to_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TokenRecord, StoreError>> {
     let h: Vec<u8> = r.get(1)?;
@@ -27,6 +27,7 @@ fn row_to_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<TokenRecord, S
         suspended: r.get(7)?,
         revoked_at: r.get(8)?,
         tag: r.get(9)?,
+        bounds: r.get(10)?,
     }))
 }
 
@@ -47,6 +48,16 @@ pub(crate) fn by_hash(c: &Connection, hash: &[u8; 32]) -> Result<Option<TokenRec
         c,
         &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
         params![&hash[..]],
+    )?
+    .pop())
+}
+
+/// The token whose public id is `id`.
+pub(crate) fn by_id(c: &Connection, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+    Ok(query(
+        c,
+        &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"),
+        params![id],
     )?
     .pop())
 }
@@ -113,8 +124,8 @@ pub(crate) fn change(
     for ch in changes {
         let n = tx
             .execute(
-                "UPDATE tokens SET suspended = ?1, revoked_at = ?2, tag = ?3 WHERE id = ?4 AND tag IS ?5",
-                params![ch.suspended, ch.revoked_at, ch.tag, ch.id, ch.expected],
+                "UPDATE tokens SET suspended = ?1, revoked_at = ?2, tag = ?3, expires_at = ?6 WHERE id = ?4 AND tag IS ?5",
+                params![ch.suspended, ch.revoked_at, ch.tag, ch.id, ch.expected, ch.expires_at],
             )
             .map_err(db("change token"))?;
         if n == 0 {
@@ -157,8 +168,8 @@ impl TokenStore for SqliteStore {
         }
         outbox(&tx, std::slice::from_ref(audit))?;
         tx.execute(
-            "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended, revoked_at, tag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended, t.revoked_at, t.tag],
+            "INSERT INTO tokens (id, hash, principal, role, agency, created_at, expires_at, suspended, revoked_at, tag, bounds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![t.id, &t.hash[..], t.principal, t.role, t.agency, t.created_at, t.expires_at, t.suspended, t.revoked_at, t.tag, t.bounds],
         )
         .map_err(db("insert token"))?;
         tx.commit().map_err(db("commit token insert"))?;

@@ -3,6 +3,7 @@
 //!
 //! - [`FileStore`]: sealed files, blind indexes, caseloads and enrolments;
 //! - [`TokenStore`]: token hashes and principals' suspensions;
+//! - [`AccountStore`]: principals as records, and the requests a second operator approves;
 //! - [`AlertStore`]: containment's alerts, raised with the suspension they report;
 //! - [`GuardStore`]: containment's kept state (counts, learned hours, baselines);
 //! - [`ExportStore`]: exports to a recipient and their four-eyes approval;
@@ -24,6 +25,7 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod accounts;
 mod alerts;
 mod codes;
 mod error;
@@ -42,6 +44,7 @@ mod rows;
 mod ticket;
 mod tokens;
 
+pub use accounts::{AccountRecord, AccountRequest, AccountStore};
 pub use alerts::{AlertRecord, AlertStore};
 pub use codes::{CodeRecord, CodeStore};
 pub use error::StoreError;
@@ -68,6 +71,7 @@ pub use tokens::TokenStore;
 pub trait Store:
     FileStore
     + TokenStore
+    + AccountStore
     + AlertStore
     + GuardStore
     + ExportStore
@@ -87,6 +91,7 @@ pub trait Store:
 impl<T> Store for T where
     T: FileStore
         + TokenStore
+        + AccountStore
         + AlertStore
         + GuardStore
         + ExportStore

@@ -1,7 +1,7 @@
 //! The point reads a request makes before it acts (authentication, then the file), and the
 //! explicit snapshot that lets them see one state of the database.
 
-use crate::{PrincipalRecord, StoreError, StoredPerson, TokenRecord};
+use crate::{AccountRecord, PrincipalRecord, StoreError, StoredPerson, TokenRecord};
 
 /// Point reads of files, tokens and principals. A store answers each in a transaction of its
 /// own; a [`Snapshot`] answers all of them from one state of the database.
@@ -12,6 +12,10 @@ pub trait Reads: Send {
     fn token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
     /// A principal's suspension record.
     fn principal(&self, name: &str) -> Result<Option<PrincipalRecord>, StoreError>;
+    /// A principal's account (its record: agency, role, state).
+    fn account(&self, name: &str) -> Result<Option<AccountRecord>, StoreError>;
+    /// A token by its public id.
+    fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
 }
 
 /// One read transaction, held by its owner until dropped: every read made through it sees the

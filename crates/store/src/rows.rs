@@ -114,6 +114,9 @@ pub struct TokenRecord {
     pub suspended: bool,
     /// When the token was revoked, Unix seconds; a revoked token never works again.
     pub revoked_at: Option<i64>,
+    /// What binds its use, as the vault writes it (scopes, client addresses, a DPoP key's
+    /// thumbprint); empty: nothing more than the token.
+    pub bounds: String,
     /// Tag over every field above, made with the key (`None`: a row not made by Rempart, or
     /// stored before tags).
     pub tag: Option<Vec<u8>>,
@@ -131,6 +134,8 @@ pub struct TokenChange {
     pub suspended: bool,
     /// Revoked after the change.
     pub revoked_at: Option<i64>,
+    /// Expiry after the change (shortened when the token is rotated).
+    pub expires_at: i64,
     /// The tag of the token after the change.
     pub tag: Vec<u8>,
 }

@@ -29,6 +29,25 @@ pub struct Vault {
     pub(crate) export_markers: usize,
     /// Where raised alerts are sent besides the database ([`Vault::with_alert_sink`]).
     pub(crate) alert_sink: Option<Arc<dyn crate::alerts::AlertSink>>,
+    /// The identity provider agents sign in at ([`Vault::with_oidc`]).
+    pub(crate) oidc: Option<Arc<crate::auth::Oidc>>,
+    /// Proofs of possession of the keys tokens are bound to.
+    pub(crate) dpop: Arc<rempart_oidc::Dpop>,
+    /// Failed credential checks, per address and per principal.
+    pub(crate) guesses: std::sync::Mutex<crate::auth::Guesses>,
+    /// Authentication failures and lockouts since start.
+    pub(crate) auth_counts: Arc<AuthCounts>,
+}
+
+/// Authentication failures and lockouts since start (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct AuthCounts {
+    /// Credentials refused.
+    pub failures: std::sync::atomic::AtomicU64,
+    /// Addresses locked and principals suspended after repeated failures.
+    pub lockouts: std::sync::atomic::AtomicU64,
+    /// Requests refused because their address was locked.
+    pub locked_refusals: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Vault {
@@ -70,6 +89,12 @@ impl Vault {
             policies,
             guard: None,
             alert_sink: None,
+            oidc: None,
+            dpop: Arc::new(rempart_oidc::Dpop::new(crate::DPOP_WINDOW_SECS)),
+            guesses: std::sync::Mutex::new(crate::auth::Guesses::new(
+                crate::auth::GuessPolicy::default(),
+            )),
+            auth_counts: Arc::default(),
             containment: Arc::default(),
             four_eyes_above: crate::exports::FOUR_EYES_ABOVE,
             export_markers: crate::markers::EXPORT_MARKERS,
@@ -108,6 +133,37 @@ impl Vault {
     pub fn with_alert_sink(mut self, sink: Arc<dyn crate::alerts::AlertSink>) -> Vault {
         self.alert_sink = Some(sink);
         self
+    }
+
+    /// The same vault letting agents sign in at an identity provider: its access tokens are
+    /// checked, and API tokens are no longer made nor honoured for people (counsellors,
+    /// operators, the DPO).
+    pub fn with_oidc(mut self, oidc: Arc<crate::auth::Oidc>) -> Vault {
+        self.oidc = Some(oidc);
+        self
+    }
+
+    /// The same vault meeting failed credentials with `policy`.
+    pub fn with_guesses(self, policy: crate::auth::GuessPolicy) -> Vault {
+        Vault {
+            guesses: std::sync::Mutex::new(crate::auth::Guesses::new(policy)),
+            ..self
+        }
+    }
+
+    /// Whether agents sign in at an identity provider.
+    pub fn people_sign_in(&self) -> bool {
+        self.oidc.is_some()
+    }
+
+    /// The identity provider, if agents sign in at one.
+    pub fn oidc(&self) -> Option<&Arc<crate::auth::Oidc>> {
+        self.oidc.as_ref()
+    }
+
+    /// Authentication failures and lockouts since start.
+    pub fn auth_counts(&self) -> &AuthCounts {
+        &self.auth_counts
     }
 
     pub(crate) fn situation(&self, p: &Principal, purpose: Purpose) -> Situation {

@@ -43,6 +43,15 @@ pub enum VaultError {
     /// approved yet): said why.
     #[error("{0}")]
     State(&'static str),
+    /// Too many failed credentials from this address: refused until the lockout ends.
+    #[error("too many failed credentials from this address; try again in {retry_after} s")]
+    Locked {
+        /// Seconds until the lockout ends.
+        retry_after: u64,
+    },
+    /// The sign-in at the identity provider showed no second factor, which the role needs.
+    #[error("this role needs a sign-in with a second factor (acr eidas2 or eidas3, or an amr showing one)")]
+    SecondFactor,
     /// A stored ciphertext did not authenticate: tampering or a moved ciphertext.
     #[error("stored data failed its integrity check")]
     Integrity,

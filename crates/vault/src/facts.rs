@@ -7,7 +7,7 @@
 //! already bound to the person by its ciphertext's associated data.
 
 use rempart_crypto::{FactsKey, FactsKind, FactsTag};
-use rempart_store::{PrincipalRecord, StoredPerson, TokenRecord};
+use rempart_store::{AccountRecord, AccountRequest, PrincipalRecord, StoredPerson, TokenRecord};
 
 fn counsellor_parts(counsellor: Option<&str>) -> [&[u8]; 2] {
     match counsellor {
@@ -70,7 +70,7 @@ fn token_parts(t: &TokenRecord) -> ([u8; 8], [u8; 8], [u8; 1], [u8; 9]) {
 
 fn with_token_parts<R>(t: &TokenRecord, f: impl FnOnce(&[&[u8]]) -> R) -> R {
     let (created, expires, suspended, revoked) = token_parts(t);
-    f(&[
+    let mut parts: Vec<&[u8]> = vec![
         t.id.as_bytes(),
         &t.hash,
         t.principal.as_bytes(),
@@ -80,7 +80,12 @@ fn with_token_parts<R>(t: &TokenRecord, f: impl FnOnce(&[&[u8]]) -> R) -> R {
         &expires,
         &suspended,
         &revoked,
-    ])
+    ];
+    // A token without bounds is tagged as before bounds existed.
+    if !t.bounds.is_empty() {
+        parts.push(t.bounds.as_bytes());
+    }
+    f(&parts)
 }
 
 /// The tag of a token's row (every field but the tag).
@@ -111,4 +116,59 @@ pub(crate) fn principal_verifies(key: &FactsKey, p: &PrincipalRecord) -> bool {
     p.tag
         .as_deref()
         .is_some_and(|tag| key.verify(FactsKind::Principal, &[p.name.as_bytes(), &s, &since], tag))
+}
+
+fn with_account_parts<R>(a: &AccountRecord, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    f(&[
+        a.name.as_bytes(),
+        a.agency.as_bytes(),
+        a.role.as_bytes(),
+        &[u8::from(a.disabled)],
+        a.created_by.as_bytes(),
+        &a.created_at.to_be_bytes(),
+        a.approved_by.as_bytes(),
+        &a.approved_at.to_be_bytes(),
+    ])
+}
+
+/// The tag of an account.
+pub(crate) fn account_tag(key: &FactsKey, a: &AccountRecord) -> FactsTag {
+    with_account_parts(a, |parts| key.tag(FactsKind::Account, parts))
+}
+
+/// Whether an account is one Rempart wrote, as it last wrote it.
+pub(crate) fn account_verifies(key: &FactsKey, a: &AccountRecord) -> bool {
+    a.tag.as_deref().is_some_and(|tag| {
+        with_account_parts(a, |parts| key.verify(FactsKind::Account, parts, tag))
+    })
+}
+
+fn with_request_parts<R>(q: &AccountRequest, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    let decided = match (&q.decided_by, q.decided_at, q.approved) {
+        (Some(by), Some(at), Some(ok)) => format!("{by} {at} {ok}"),
+        _ => String::new(),
+    };
+    f(&[
+        q.id.as_bytes(),
+        q.kind.as_bytes(),
+        q.name.as_bytes(),
+        q.agency.as_bytes(),
+        q.role.as_bytes(),
+        q.requested_by.as_bytes(),
+        q.requested_from.as_bytes(),
+        &q.requested_at.to_be_bytes(),
+        decided.as_bytes(),
+    ])
+}
+
+/// The tag of an account request.
+pub(crate) fn request_tag(key: &FactsKey, q: &AccountRequest) -> FactsTag {
+    with_request_parts(q, |parts| key.tag(FactsKind::AccountRequest, parts))
+}
+
+/// Whether an account request is one Rempart wrote, as it last wrote it.
+pub(crate) fn request_verifies(key: &FactsKey, q: &AccountRequest) -> bool {
+    q.tag.as_deref().is_some_and(|tag| {
+        with_request_parts(q, |parts| key.verify(FactsKind::AccountRequest, parts, tag))
+    })
 }

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod accounts;
 mod alerts;
 mod auth;
 mod clock;
@@ -38,7 +39,16 @@ mod upgrade;
 mod views;
 mod witness;
 
-pub use crate::core::{ContainmentSnapshot, Vault};
+pub use crate::core::{AuthCounts, ContainmentSnapshot, Vault};
+pub use auth::{GuessPolicy, Oidc, Presented, TokenBounds, LOCKOUT_AFTER_MAX, SCOPES};
+pub use rempart_oidc;
+
+/// How far a DPoP proof's `iat` may be from now (s).
+pub const DPOP_WINDOW_SECS: i64 = 60;
+pub use accounts::{
+    principal_name, AccountInfo, AccountState, RequestKind, BOOTSTRAP, PROBATION_SECS,
+    REQUEST_TTL_SECS,
+};
 pub use alerts::AlertSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use codes::{IssuedCode, Recipient, VerifiedCode};
@@ -57,7 +67,8 @@ pub use rempart_crypto::{CodeError, VerificationCode, CODE_INPUT_MAX};
 pub use rempart_incident::leak::{LeakError, LeakMatch, LeakedPerson, MarkerHit, MatchedRow};
 pub use rempart_incident::{Exposure, Impact, Scope as IncidentScope};
 pub use rempart_store::{
-    AlertRecord, CodeRecord, ExportRecord, IncidentEvent, IncidentRecord, MarkerRecord,
+    AccountRecord, AccountRequest, AlertRecord, CodeRecord, ExportRecord, IncidentEvent,
+    IncidentRecord, MarkerRecord,
 };
 pub use views::{
     Access, BreakGlassUse, Explanation, ImportProgress, Page, PersonView, RotationReport, SearchHit,

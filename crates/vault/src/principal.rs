@@ -124,6 +124,14 @@ impl Principal {
         }
     }
 
+    /// Rempart's gate, recording a refused credential: principal `auth`, token `-`.
+    pub(crate) fn gate(agency: Agency) -> Principal {
+        Principal {
+            name: "auth".into(),
+            ..Principal::integrity(agency)
+        }
+    }
+
     /// Rempart's containment, suspending a principal: principal `guard`, token `-`.
     pub(crate) fn guard(agency: Agency) -> Principal {
         Principal {

@@ -111,6 +111,7 @@ impl Vault {
             ..t.clone()
         };
         TokenChange {
+            expires_at: t.expires_at,
             id: t.id.clone(),
             expected: t.tag.clone(),
             suspended,
@@ -210,6 +211,12 @@ impl Vault {
             .map(|t| self.token_change(t, suspended, t.revoked_at))
             .collect();
         let working = changes.iter().filter(|c| c.revoked_at.is_none()).count();
+        if !suspended {
+            // Restored: its failed credentials start counting afresh.
+            if let Ok(mut g) = self.guesses.lock() {
+                g.forgive(name);
+            }
+        }
         let mut record = PrincipalRecord {
             name: name.to_string(),
             suspended,

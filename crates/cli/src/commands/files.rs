@@ -9,6 +9,28 @@ pub fn create_token(
     agency: &str,
     expires: &str,
 ) -> Result<String> {
+    create_bounded_token(
+        vault,
+        principal,
+        role,
+        agency,
+        expires,
+        &rempart_vault::TokenBounds::default(),
+        false,
+    )
+}
+
+/// A token with its bounds (scopes, client networks, a DPoP key); `people_sign_in`: agents
+/// sign in at an identity provider here, so no token is made for people.
+pub fn create_bounded_token(
+    vault: &Vault,
+    principal: &str,
+    role: &str,
+    agency: &str,
+    expires: &str,
+    bounds: &rempart_vault::TokenBounds,
+    people_sign_in: bool,
+) -> Result<String> {
     let role = Role::parse(role).ok_or_else(|| {
         anyhow!(
             "unknown role {role:?}; expected one of {}",
@@ -26,11 +48,27 @@ pub fn create_token(
         bail!("--principal must be 1 to 64 letters, digits, dots, dashes, underscores or @");
     }
     let ttl = parse_duration(expires)?;
-    let (token, rec) =
-        vault.create_token(&Principal::local(agency.clone()), p, role, &agency, ttl)?;
+    let (token, rec) = vault.create_bounded_token(
+        &Principal::local(agency.clone()),
+        p,
+        role,
+        &agency,
+        ttl,
+        bounds,
+        people_sign_in,
+    )?;
     eprintln!(
-        "rempart: token {} for {} ({}, {}) valid {}; it is shown once and only its hash is kept",
-        rec.id, rec.principal, rec.role, rec.agency, expires
+        "rempart: token {} for {} ({}, {}) valid {}{}; it is shown once and only its hash is kept",
+        rec.id,
+        rec.principal,
+        rec.role,
+        rec.agency,
+        expires,
+        if rec.bounds.is_empty() {
+            String::new()
+        } else {
+            format!(", bound to {}", rec.bounds)
+        }
     );
     Ok(token.reveal_once().to_string())
 }

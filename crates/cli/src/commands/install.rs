@@ -295,6 +295,7 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         max_in_flight: f.max_in_flight,
         tls,
         breach: std::sync::Arc::new(crate::delivery::breach(s)?),
+        public_url: s.auth.public_url.clone(),
         ..rempart_server::ServeOptions::default()
     })
 }

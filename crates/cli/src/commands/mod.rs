@@ -11,6 +11,7 @@ mod install;
 mod keys;
 mod leaks;
 mod policy;
+mod principals;
 mod verify;
 
 pub(crate) use alerts::*;
@@ -23,6 +24,7 @@ pub(crate) use install::*;
 pub(crate) use keys::*;
 pub(crate) use leaks::*;
 pub(crate) use policy::*;
+pub(crate) use principals::*;
 pub(crate) use verify::*;
 
 use crate::cli::{
@@ -82,6 +84,9 @@ pub fn run(cli: Cli) -> Result<()> {
                     agency,
                     expires,
                     max_lifetime,
+                    scopes,
+                    allow,
+                    dpop_jkt,
                 },
         } => {
             let s = settings(store.layer().over(Layer {
@@ -94,9 +99,48 @@ pub fn run(cli: Cli) -> Result<()> {
                 bail!("--expires {expires} is longer than this installation allows (--max-lifetime / REMPART_MAX_TOKEN_LIFETIME / tokens.max_lifetime: {max_lifetime})");
             }
             let vault = open_vault(&s)?;
-            let token = create_token(&vault, &principal, &role, &agency, &expires)?;
+            let bounds = rempart_vault::TokenBounds::new(&scopes, &allow, dpop_jkt.as_deref())?;
+            let token = create_bounded_token(
+                &vault,
+                &principal,
+                &role,
+                &agency,
+                &expires,
+                &bounds,
+                s.oidc.is_some(),
+            )?;
             vault.checkpoint(&witness_of(&s, &vault)?)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Rotate {
+                    store,
+                    id,
+                    expires,
+                    overlap,
+                },
+        } => {
+            let s = of(&store)?;
+            let max = parse_duration(&s.tokens.max_lifetime).context("tokens.max_lifetime")?;
+            let ttl = parse_duration(&expires)?;
+            if ttl > max {
+                bail!("--expires {expires} is longer than this installation allows (tokens.max_lifetime: {})", s.tokens.max_lifetime);
+            }
+            let vault = open_vault(&s)?;
+            let (token, new) = vault
+                .rotate_token(&local_admin()?, &id, ttl, parse_duration(&overlap).context("--overlap")?)
+                .map_err(|e| match e {
+                    VaultError::NotFound => anyhow!("no token {id:?}; `rempart token list` shows them"),
+                    e => e.into(),
+                })?;
+            vault.checkpoint(&witness_of(&s, &vault)?)?;
+            eprintln!(
+                "rempart: token {} replaces {id}, which keeps working for {overlap}; the new one is shown once",
+                new.id
+            );
+            println!("{}", token.reveal_once());
             Ok(())
         }
         Command::Token {
@@ -159,6 +203,7 @@ pub fn run(cli: Cli) -> Result<()> {
             eprintln!("rempart: principal {name} restored ({n} tokens work again)");
             Ok(())
         }
+        Command::Principal { command } => principals(command, &of).map(|_| ()),
         Command::Import {
             store,
             agency,

@@ -7,15 +7,22 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use rempart_store::Reads;
-use rempart_vault::{Principal, Vault, VaultError};
+use rempart_vault::{Presented, Principal, Vault, VaultError};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// The bearer token of a request (`Authorization: Bearer TOKEN`); missing is a 401 at once.
-/// It is checked by [`Caller::run`] in the same blocking task as the operation it guards, so
-/// that one request costs one trip to the blocking pool. `Debug` shows nothing.
+/// The credential of a request (`Authorization: Bearer TOKEN`, or `DPoP TOKEN` with its
+/// `DPoP` proof); missing is a 401 at once. It is checked by [`Caller::run`] in the same
+/// blocking task as the operation it guards, so that one request costs one trip to the
+/// blocking pool. `Debug` shows nothing of it.
 pub struct Caller {
     token: String,
+    dpop_scheme: bool,
+    proof: Option<String>,
+    method: String,
+    url: String,
+    scope: &'static str,
+    peer: Option<IpAddr>,
     client: Option<String>,
     request_id: String,
     /// `X-Break-Glass`: a written justification to read past the caseload.
@@ -25,6 +32,27 @@ pub struct Caller {
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Caller(<redacted>, {})", self.request_id)
+    }
+}
+
+/// The scope a route needs of a token limited to scopes ([`rempart_vault::SCOPES`]).
+fn scope_of(method: &axum::http::Method, path: &str) -> &'static str {
+    let read = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    if path.starts_with("/v1/exports") {
+        "exports"
+    } else if path.starts_with("/v1/audit") || path.ends_with("/accesses") {
+        "audit"
+    } else if path.starts_with("/v1/incidents") {
+        "incidents"
+    } else if path.starts_with("/v1/alerts")
+        || path.starts_with("/v1/principals")
+        || path.starts_with("/v1/sessions")
+    {
+        "admin"
+    } else if read || path.starts_with("/v1/search") {
+        "persons:read"
+    } else {
+        "persons:write"
     }
 }
 
@@ -72,26 +100,67 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _state: &AppState,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let (token, dpop_scheme) = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
+                let (scheme, rest) = v.split_once(' ')?;
+                let dpop = if scheme.eq_ignore_ascii_case("bearer") {
+                    false
+                } else if scheme.eq_ignore_ascii_case("dpop") {
+                    true
+                } else {
+                    return None;
+                };
+                Some((rest.trim().to_string(), dpop))
             })
-            .map(|t| t.trim().to_string())
+            .filter(|(t, _)| !t.is_empty())
             .ok_or(ApiError::Vault(VaultError::Unauthenticated))?;
-        let client = peer(&parts.extensions).map(|ip| ip.to_string());
+        // One proof at most (RFC 9449 section 4.3).
+        let mut proofs = parts.headers.get_all("dpop").iter();
+        let proof = proofs
+            .next()
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        if proofs.next().is_some() {
+            return Err(ApiError::Vault(VaultError::Unauthenticated));
+        }
+        let peer = peer(&parts.extensions);
+        let client = peer.map(|ip| ip.to_string());
         let break_glass = parts.headers.get("x-break-glass").map(|v| {
             std::str::from_utf8(v.as_bytes())
                 .map_err(|_| "the break-glass justification must be UTF-8 text")
                 .and_then(rempart_vault::justification)
         });
+        let path = parts.uri.path().to_string();
+        let base = match &state.public_url {
+            Some(u) => u.to_string(),
+            None => format!(
+                "{}://{}",
+                if state.tls { "https" } else { "http" },
+                parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+            ),
+        };
+        let matched = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| path.clone());
         Ok(Caller {
             token,
+            dpop_scheme,
+            proof,
+            method: parts.method.as_str().to_string(),
+            url: format!("{base}{path}"),
+            scope: scope_of(&parts.method, &matched),
+            peer,
             client,
             request_id: request_id(parts),
             break_glass,
@@ -150,14 +219,16 @@ impl Caller {
         F: FnOnce(&Vault, &dyn Reads, Principal, A) -> Result<T, VaultError> + Send + 'static,
     {
         let v = vault.clone();
-        tokio::task::spawn_blocking(move || {
+        let peer = self.peer;
+        let out = tokio::task::spawn_blocking(move || {
             let snapshot = v.snapshot()?;
             let p = self.principal(&v, &*snapshot)?;
             let args = checked?;
             f(&v, &*snapshot, p, args).map_err(ApiError::from)
         })
         .await
-        .map_err(|_| ApiError::Join)?
+        .map_err(|_| ApiError::Join)?;
+        backoff(vault, peer, out).await
     }
 
     async fn run_in<T, A, F>(
@@ -172,22 +243,76 @@ impl Caller {
         F: FnOnce(&Vault, Principal, A) -> Result<T, ApiError> + Send + 'static,
     {
         let v = vault.clone();
-        tokio::task::spawn_blocking(move || {
+        let peer = self.peer;
+        let out = tokio::task::spawn_blocking(move || {
             let p = self.principal(&v, v.reads())?;
             let args = checked?;
             f(&v, p, args)
         })
         .await
-        .map_err(|_| ApiError::Join)?
+        .map_err(|_| ApiError::Join)?;
+        backoff(vault, peer, out).await
     }
 
     /// The caller's principal, authenticated through `reads`, with the request's facts.
     fn principal(self, v: &Vault, reads: &dyn Reads) -> Result<Principal, ApiError> {
-        let p = v.authenticate_in(reads, &self.token)?;
+        let p = v.authenticate_request(
+            reads,
+            &Presented {
+                token: &self.token,
+                dpop_scheme: self.dpop_scheme,
+                proof: self.proof.as_deref(),
+                method: &self.method,
+                url: &self.url,
+                client: self.peer,
+                scope: self.scope,
+            },
+        )?;
         let break_glass = self
             .break_glass
             .transpose()
             .map_err(|m| ApiError::field("x-break-glass", m))?;
         Ok(p.with_request(self.client, Some(self.request_id), break_glass))
+    }
+}
+
+/// A refused credential is answered after a delay that doubles with each failure from the
+/// address (without holding a thread: the task sleeps).
+async fn backoff<T>(
+    vault: &Arc<Vault>,
+    peer: Option<IpAddr>,
+    out: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let (
+        Err(ApiError::Vault(VaultError::Unauthenticated | VaultError::SecondFactor)),
+        Some(ip),
+    ) = (&out, peer)
+    {
+        let delay = vault.auth_delay(ip);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scope_of;
+    use axum::http::Method;
+
+    #[test]
+    fn routes_need_their_scope() {
+        assert_eq!(scope_of(&Method::GET, "/v1/persons/{id}"), "persons:read");
+        assert_eq!(scope_of(&Method::POST, "/v1/search"), "persons:read");
+        assert_eq!(
+            scope_of(&Method::PATCH, "/v1/persons/{id}"),
+            "persons:write"
+        );
+        assert_eq!(scope_of(&Method::POST, "/v1/persons"), "persons:write");
+        assert_eq!(scope_of(&Method::GET, "/v1/persons/{id}/accesses"), "audit");
+        assert_eq!(scope_of(&Method::POST, "/v1/exports/{id}/run"), "exports");
+        assert_eq!(scope_of(&Method::GET, "/v1/principals"), "admin");
+        assert_eq!(scope_of(&Method::GET, "/v1/incidents/{id}"), "incidents");
     }
 }

@@ -1,0 +1,218 @@
+//! Proofs of possession (DPoP, RFC 9449): a token bound to a key (`cnf.jkt`, or a Rempart
+//! token made with a key's thumbprint) is honoured only with a fresh proof, signed by that key,
+//! for this method and URL and this token, never seen before.
+
+use crate::OidcError;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The request a proof must be for.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofRequest<'a> {
+    /// The `DPoP` header's value.
+    pub proof: &'a str,
+    /// The request's method (`GET`).
+    pub method: &'a str,
+    /// The request's URL as the client addressed it (scheme, host, port, path).
+    pub url: &'a str,
+    /// The access token presented with it.
+    pub token: &'a str,
+    /// Now, Unix seconds.
+    pub now: i64,
+}
+
+#[derive(Deserialize)]
+struct ProofClaims {
+    jti: String,
+    htm: String,
+    htu: String,
+    iat: i64,
+    #[serde(default)]
+    ath: Option<String>,
+}
+
+/// The accepted proof algorithms (asymmetric only).
+const ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::RS384,
+];
+
+/// Most proofs remembered at once; past it, new proofs are refused until old ones age out
+/// (fail closed rather than forget).
+const SEEN_MAX: usize = 200_000;
+
+/// Checks proofs and remembers those seen within the window.
+#[derive(Debug)]
+pub struct Dpop {
+    window: i64,
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+/// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url.
+pub fn jwk_thumbprint(jwk: &Jwk) -> Result<String, OidcError> {
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(|_| OidcError::Proof("the key's thumbprint cannot be computed"))
+}
+
+/// `url` without its query and fragment, scheme and host lower-cased.
+fn target(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            let path = if host_end == rest.len() {
+                "/"
+            } else {
+                &rest[host_end..]
+            };
+            format!(
+                "{}://{}{}",
+                url[..i].to_ascii_lowercase(),
+                rest[..host_end].to_ascii_lowercase(),
+                path
+            )
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The proof's header as JSON, to see what `jsonwebtoken`'s types would drop: a private key.
+fn header_json(proof: &str) -> Result<serde_json::Value, OidcError> {
+    let h = proof
+        .split('.')
+        .next()
+        .ok_or(OidcError::Proof("not a JWT"))?;
+    let bytes = B64URL
+        .decode(h)
+        .map_err(|_| OidcError::Proof("not a JWT"))?;
+    serde_json::from_slice(&bytes).map_err(|_| OidcError::Proof("not a JWT"))
+}
+
+impl Dpop {
+    /// Proofs are accepted `window` seconds around their `iat`.
+    pub fn new(window: i64) -> Dpop {
+        Dpop {
+            window,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Checks a proof for `req` and returns the thumbprint of the key that signed it; the
+    /// caller compares it with the token's. A proof is accepted once.
+    pub fn verify(&self, req: &ProofRequest<'_>) -> Result<String, OidcError> {
+        if req.proof.len() > 8 * 1024 || req.proof.split('.').count() != 3 {
+            return Err(OidcError::Proof("not a JWT"));
+        }
+        let raw = header_json(req.proof)?;
+        let header =
+            jsonwebtoken::decode_header(req.proof).map_err(|_| OidcError::Proof("not a JWT"))?;
+        if header.typ.as_deref() != Some("dpop+jwt") {
+            return Err(OidcError::Proof("typ is not dpop+jwt"));
+        }
+        if !ALGORITHMS.contains(&header.alg) {
+            return Err(OidcError::Proof("its algorithm is not accepted"));
+        }
+        let private = raw.get("jwk").and_then(|j| j.as_object()).is_some_and(|j| {
+            ["d", "p", "q", "dp", "dq", "qi", "k"]
+                .iter()
+                .any(|k| j.contains_key(*k))
+        });
+        if private {
+            return Err(OidcError::Proof("its jwk holds a private key"));
+        }
+        let jwk = header.jwk.ok_or(OidcError::Proof("no jwk in its header"))?;
+        let key = DecodingKey::from_jwk(&jwk)
+            .map_err(|_| OidcError::Proof("its jwk is not a usable public key"))?;
+        let mut v = Validation::new(header.alg);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.validate_aud = false;
+        v.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<ProofClaims>(req.proof, &key, &v)
+            .map_err(|_| OidcError::Proof("its signature or claims do not verify"))?
+            .claims;
+        if claims.jti.is_empty() || claims.jti.len() > 256 {
+            return Err(OidcError::Proof("jti"));
+        }
+        if claims.htm != req.method {
+            return Err(OidcError::Proof("htm is not the request's method"));
+        }
+        if target(&claims.htu) != target(req.url) {
+            return Err(OidcError::Proof("htu is not the request's URL"));
+        }
+        if (claims.iat - req.now).abs() > self.window {
+            return Err(OidcError::Proof("iat is too far from now"));
+        }
+        let ath = B64URL.encode(Sha256::digest(req.token.as_bytes()));
+        if claims.ath.as_deref() != Some(ath.as_str()) {
+            return Err(OidcError::Proof("ath is not the token's hash"));
+        }
+        let jkt = jwk_thumbprint(&jwk)?;
+        self.remember(&jkt, &claims.jti, claims.iat, req.now)?;
+        Ok(jkt)
+    }
+
+    fn remember(&self, jkt: &str, jti: &str, iat: i64, now: i64) -> Result<(), OidcError> {
+        let mut seen = self
+            .seen
+            .lock()
+            .map_err(|_| OidcError::Proof("replay cache poisoned"))?;
+        if seen.len() >= SEEN_MAX {
+            seen.retain(|_, until| *until > now);
+            if seen.len() >= SEEN_MAX {
+                return Err(OidcError::Proof("too many proofs at once: try again"));
+            }
+        }
+        let key = format!("{jkt} {jti}");
+        if seen.contains_key(&key) {
+            return Err(OidcError::Proof("this proof was used already"));
+        }
+        seen.insert(key, iat + self.window);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_drops_query_and_fragment_and_case_of_the_host() {
+        assert_eq!(
+            target("HTTPS://Api.Example:8443/v1/persons/x?purpose=a#f"),
+            "https://api.example:8443/v1/persons/x"
+        );
+        assert_eq!(target("http://127.0.0.1:80"), "http://127.0.0.1:80/");
+        assert_ne!(
+            target("https://a.example/v1/X"),
+            target("https://a.example/v1/x")
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panicking() {
+        let d = Dpop::new(60);
+        for p in ["", "a.b.c", "....", "eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.AA"] {
+            let r = d.verify(&ProofRequest {
+                proof: p,
+                method: "GET",
+                url: "https://x/",
+                token: "t",
+                now: 0,
+            });
+            assert!(r.is_err());
+        }
+    }
+}
