@@ -26,6 +26,9 @@ mod tls;
 /// Settings: the configuration file, the environment and the flags, in that order.
 mod settings;
 
+/// Agents signed in through a real OpenID Connect provider.
+mod oidc;
+
 /// The server built in-process (`rempart::Application`), as `serve` builds it.
 mod app;
 

@@ -32,10 +32,16 @@ struct Keys {
     fetched: Instant,
 }
 
+/// A key id asked for and not found after a fetch is not fetched for again before this.
+const MISSING_FOR: Duration = Duration::from_secs(60);
+/// Key ids remembered as missing, at most.
+const MISSING_MAX: usize = 1024;
+
 /// The issuer's keys, shared by every request.
 pub struct Jwks {
     discovery: Discovery,
     keys: RwLock<Keys>,
+    missing: std::sync::Mutex<HashMap<String, Instant>>,
     min_refresh: Duration,
     http: ureq::Agent,
 }
@@ -156,6 +162,7 @@ impl Jwks {
         Ok(Arc::new(Jwks {
             discovery: d,
             keys: RwLock::new(keys),
+            missing: std::sync::Mutex::new(HashMap::new()),
             min_refresh,
             http,
         }))
@@ -172,17 +179,26 @@ impl Jwks {
     }
 
     /// The key `kid` names (or the only key, without `kid`), fetching the keys again if it is
-    /// not known and the last fetch is older than `min_refresh`. The key's own algorithm, when
-    /// it says one, must be `alg`.
+    /// not known (the issuer rotated): at most once per `min_refresh`, and not again for a
+    /// minute for a key id a fetch did not find. The key's own algorithm, when it says one,
+    /// must be `alg`.
     pub(crate) fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, OidcError> {
         if let Some(k) = self.cached(kid, alg)? {
             return Ok(k);
         }
-        let stale = self
-            .keys
-            .read()
-            .map(|k| k.fetched.elapsed() >= self.min_refresh)
-            .unwrap_or(true);
+        let kid_text = kid.unwrap_or("").to_string();
+        let known_missing = self
+            .missing
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&kid_text).map(|at| at.elapsed() < MISSING_FOR))
+            .unwrap_or(false);
+        let stale = !known_missing
+            && self
+                .keys
+                .read()
+                .map(|k| k.fetched.elapsed() >= self.min_refresh)
+                .unwrap_or(true);
         if stale {
             let set: JwkSet = get_json(&self.http, &self.discovery.jwks_uri, "JWKS")?;
             let fresh = load(&set);
@@ -195,6 +211,15 @@ impl Jwks {
             }
             if let Some(k) = self.cached(kid, alg)? {
                 return Ok(k);
+            }
+            if let Ok(mut m) = self.missing.lock() {
+                if m.len() >= MISSING_MAX {
+                    m.retain(|_, at| at.elapsed() < MISSING_FOR);
+                    if m.len() >= MISSING_MAX {
+                        m.clear();
+                    }
+                }
+                m.insert(kid_text, Instant::now());
             }
         }
         Err(OidcError::UnknownKey)

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod auth;
 mod body;
 mod breach;
 mod extract;
@@ -19,6 +20,7 @@ mod openapi;
 mod problem;
 mod serve;
 
+pub use auth::SignIn;
 pub use body::parse_json;
 pub use breach::Breach;
 pub use limit::{Decision, Limiter, RateLimit};
@@ -55,6 +57,8 @@ pub struct AppState {
     answered: Arc<api::affected::Answered>,
     /// The server's address as clients reach it ([`ServeOptions::public_url`]).
     public_url: Option<Arc<str>>,
+    /// Rempart's own sign-in at the identity provider ([`ServeOptions::sign_in`]).
+    sign_in: Option<Arc<SignIn>>,
 }
 
 /// Largest accepted body (a file with many events stays far below).
@@ -96,8 +100,10 @@ pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
             .public_url
             .as_deref()
             .map(|u| Arc::from(u.trim_end_matches('/'))),
+        sign_in: options.sign_in.clone(),
     };
     api::router()
+        .merge(auth::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

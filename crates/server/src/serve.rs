@@ -62,6 +62,8 @@ pub struct ServeOptions {
     /// proxy: what DPoP proofs name (`htu`). Without it, the scheme served and the `Host`
     /// header.
     pub public_url: Option<String>,
+    /// Rempart's own sign-in at the identity provider (`/auth/login`, `/auth/callback`).
+    pub sign_in: Option<Arc<crate::SignIn>>,
 }
 
 impl Default for ServeOptions {
@@ -80,6 +82,7 @@ impl Default for ServeOptions {
                 ..crate::RateLimit::default()
             },
             public_url: None,
+            sign_in: None,
         }
     }
 }

@@ -296,6 +296,10 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         tls,
         breach: std::sync::Arc::new(crate::delivery::breach(s)?),
         public_url: s.auth.public_url.clone(),
+        sign_in: match &s.oidc {
+            Some(o) => o.sign_in()?,
+            None => None,
+        },
         ..rempart_server::ServeOptions::default()
     })
 }

@@ -210,6 +210,31 @@ pub struct OidcSettings {
 }
 
 impl OidcSettings {
+    /// Rempart's own sign-in, when the client is configured (all three of client_id,
+    /// client_secret and redirect_uri, or none).
+    pub fn sign_in(&self) -> Result<Option<Arc<rempart_server::SignIn>>> {
+        use rempart_vault::rempart_oidc::rp::{Client, Secret};
+        match (&self.client_id, &self.client_secret, &self.redirect_uri) {
+            (None, None, None) => Ok(None),
+            (Some(id), Some(secret), Some(redirect)) => {
+                if !(redirect.starts_with("https://") || redirect.starts_with("http://127.0.0.1") || redirect.starts_with("http://localhost")) {
+                    bail!("oidc.redirect_uri must be https:// (or http:// on the loopback interface)");
+                }
+                Ok(Some(Arc::new(rempart_server::SignIn::new(
+                    Client {
+                        id: id.clone(),
+                        secret: Secret::new(secrecy::ExposeSecret::expose_secret(secret).to_string()),
+                        redirect_uri: redirect.clone(),
+                        scope: "openid email profile".into(),
+                        acr_values: None,
+                    },
+                    8 * 3600,
+                ))))
+            }
+            _ => bail!("oidc.client_id, oidc.client_secret and oidc.redirect_uri go together (Rempart's own sign-in)"),
+        }
+    }
+
     /// The identity provider as the vault uses it: its discovery document and keys read now
     /// (an unreachable provider is an error at start, said with the issuer), the mapping
     /// checked (every agency and role a valid one).
@@ -230,7 +255,7 @@ impl OidcSettings {
                 bail!("oidc.without_second_factor: {role:?} is not a role");
             }
         }
-        let jwks = Jwks::discover(&self.issuer, Duration::from_secs(10)).with_context(|| {
+        let jwks = Jwks::discover(&self.issuer, Duration::from_millis(50)).with_context(|| {
             format!(
                 "oidc.issuer {}: reading its discovery document and keys",
                 self.issuer

@@ -6,6 +6,7 @@
 //! - [`caseload`]: the caller's listing, assignment and enrolments;
 //! - [`audit`]: access history, break-glass review, checkpoints and proofs;
 //! - [`alerts`]: containment's alerts, and restoring a suspended principal;
+//! - [`principals`]: principals as records, created, raised or moved by two operators;
 //! - [`exports`]: exports to a recipient, approved by a second operator when large;
 //! - [`incidents`]: breach response: incidents and exactly who lost what;
 //! - [`breach`]: the art. 33 draft, notifications, notices to people;
@@ -27,13 +28,14 @@ pub(crate) mod exports;
 pub(crate) mod incidents;
 mod params;
 pub(crate) mod persons;
+pub(crate) mod principals;
 pub(crate) mod search;
 mod system;
 pub(crate) mod verify;
 
 use crate::AppState;
 use axum::Router;
-pub(crate) use caller::Caller;
+pub(crate) use caller::{Caller, ClientIp};
 
 /// Every route of the application.
 pub(crate) fn router() -> Router<AppState> {
@@ -43,6 +45,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(search::router())
         .merge(audit::router())
         .merge(alerts::router())
+        .merge(principals::router())
         .merge(exports::router())
         .merge(incidents::router())
         .merge(breach::router())

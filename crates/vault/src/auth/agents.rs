@@ -12,7 +12,7 @@ use rempart_domain::{Agency, Role};
 use rempart_oidc::{
     AccessRules, Agent, ClaimMap, Dpop, Jwks, OidcError, ProofRequest, SecondFactor,
 };
-use rempart_store::Reads;
+use rempart_store::{AccountRecord, Reads};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -113,32 +113,70 @@ impl Vault {
         req: &Presented<'_>,
     ) -> Result<Principal, Box<Refusal>> {
         let now = self.clock.now();
-        let refusal = |e: OidcError| Refusal::new("oidc", reason(&e));
-        let agent = oidc.agent(req.token, now).map_err(refusal)?;
-        let mapped = oidc.map.map(&agent).map_err(refusal)?;
+        let agent = oidc
+            .agent(req.token, now)
+            .map_err(|e| Refusal::new("oidc", reason(&e)))?;
+        let (account, role, agency) =
+            self.admit(oidc, reads, &agent, "oidc")
+                .and_then(|admitted| {
+                    // Bound to a key: a proof of possession, for this request and token.
+                    let against = |why: String| {
+                        let mut r = Refusal::new("oidc", why);
+                        r.named = Some((admitted.0.name.clone(), admitted.1, admitted.2.clone()));
+                        r.against_principal = true;
+                        r
+                    };
+                    if let Some(jkt) = &agent.jkt {
+                        self.check_proof(req, jkt)
+                            .map_err(|e| against(format!("dpop: {}", reason(&e))))?;
+                    } else if req.dpop_scheme {
+                        return Err(against("dpop_scheme_for_an_unbound_token".into()));
+                    }
+                    Ok(admitted)
+                })?;
+        let session = agent.jti.as_deref().unwrap_or(req.token);
+        let id: [u8; 32] = Sha256::digest(session.as_bytes()).into();
+        Ok(Principal::from_token(
+            format!("oidc_{}", hex::encode(&id[..8])),
+            account.name.clone(),
+            role,
+            agency,
+            account.approved_at,
+        ))
+    }
+
+    /// Whether the agent (its token's signature verified) may work here: its claims mapped by
+    /// the configuration, a principal that exists as a record, of the agency and role its claims
+    /// say when they say one, a second factor if its role needs one, neither disabled nor
+    /// suspended.
+    fn admit(
+        &self,
+        oidc: &Oidc,
+        reads: &dyn Reads,
+        agent: &Agent,
+        credential: &'static str,
+    ) -> Result<(AccountRecord, Role, Agency), Box<Refusal>> {
+        let mapped = oidc
+            .map
+            .map(agent)
+            .map_err(|e| Refusal::new(credential, reason(&e)))?;
         let account = self
             .verified_account(reads, &mapped.principal)
             .map_err(super::tokens::store_refusal)?;
         let Some(account) = account else {
-            return Err(Refusal::new("oidc", "unknown_agent"));
+            return Err(Refusal::new(credential, "unknown_agent"));
         };
         let role =
-            Role::parse(&account.role).ok_or_else(|| Refusal::new("oidc", "account_role"))?;
-        let agency =
-            Agency::parse(&account.agency).map_err(|_| Refusal::new("oidc", "account_agency"))?;
+            Role::parse(&account.role).ok_or_else(|| Refusal::new(credential, "account_role"))?;
+        let agency = Agency::parse(&account.agency)
+            .map_err(|_| Refusal::new(credential, "account_agency"))?;
         // From here the token's signature verified: its failures count against the principal.
         let against = |why: &str| {
-            let mut r = Refusal::new("oidc", why);
+            let mut r = Refusal::new(credential, why);
             r.named = Some((account.name.clone(), role, agency.clone()));
             r.against_principal = true;
             r
         };
-        if let Some(jkt) = &agent.jkt {
-            self.check_proof(req, jkt)
-                .map_err(|e| against(&format!("dpop: {}", reason(&e))))?;
-        } else if req.dpop_scheme {
-            return Err(against("dpop_scheme_for_an_unbound_token"));
-        }
         if mapped
             .agency
             .as_deref()
@@ -169,15 +207,63 @@ impl Vault {
             }
             AccountState::Active | AccountState::Probation => {}
         }
-        let session = agent.jti.as_deref().unwrap_or(req.token);
-        let id: [u8; 32] = Sha256::digest(session.as_bytes()).into();
-        Ok(Principal::from_token(
-            format!("oidc_{}", hex::encode(&id[..8])),
+        Ok((account, role, agency))
+    }
+
+    /// Signs an agent in after the relying party's flow (its ID token checked by the caller):
+    /// the same admission as an access token's, then a session token of the principal's role
+    /// and agency, valid `ttl_secs`, shown once. Recorded (`sign_in`, with `acr` and `amr`); a
+    /// refusal is counted and recorded as any failed credential.
+    pub fn sign_in(
+        &self,
+        agent: &Agent,
+        client: Option<std::net::IpAddr>,
+        ttl_secs: i64,
+    ) -> Result<(rempart_crypto::ApiToken, rempart_store::TokenRecord), VaultError> {
+        let Some(oidc) = self.oidc.clone() else {
+            return Err(VaultError::Forbidden("no identity provider is configured"));
+        };
+        let req = Presented {
+            client,
+            ..Presented::bearer("")
+        };
+        let (account, role, agency) = self
+            .admit(&oidc, self.reads(), agent, "oidc_sign_in")
+            .map_err(|r| self.refused(&req, *r))?;
+        let bounds = super::TokenBounds {
+            session: true,
+            ..super::TokenBounds::default()
+        };
+        let by = Principal::from_token(
+            "-".into(),
             account.name.clone(),
             role,
-            agency,
+            agency.clone(),
             account.approved_at,
-        ))
+        )
+        .with_request(client.map(|c| c.to_string()), None, None);
+        let (token, rec) =
+            self.create_bounded_token(&by, &account.name, role, &agency, ttl_secs, &bounds, false)?;
+        let mut e = self.entry(
+            &by,
+            rempart_audit::Action::SignIn,
+            vec![],
+            vec![],
+            None,
+            rempart_audit::Outcome::Allowed,
+        );
+        e.detail = Some(format!(
+            "session={} acr={} amr={}",
+            rec.id,
+            agent.acr.as_deref().unwrap_or("-"),
+            if agent.amr.is_empty() {
+                "-".to_string()
+            } else {
+                agent.amr.join(",")
+            }
+        ));
+        self.store.append_audit(&[e])?;
+        Ok((token, rec))
     }
 }
 

@@ -25,6 +25,8 @@ pub struct TokenBounds {
     pub allow: Vec<IpNet>,
     /// The SHA-256 thumbprint (RFC 7638) of the key whose DPoP proofs it needs.
     pub jkt: Option<String>,
+    /// A session of an agent signed in at the identity provider (not an API token).
+    pub session: bool,
 }
 
 impl TokenBounds {
@@ -82,6 +84,7 @@ impl TokenBounds {
             scopes: s,
             allow: nets,
             jkt,
+            session: false,
         })
     }
 
@@ -98,6 +101,9 @@ impl TokenBounds {
         if let Some(j) = &self.jkt {
             parts.push(format!("jkt={j}"));
         }
+        if self.session {
+            parts.push("session=1".into());
+        }
         parts.join(";")
     }
 
@@ -107,6 +113,7 @@ impl TokenBounds {
         let mut scopes = Vec::new();
         let mut allow = Vec::new();
         let mut jkt = None;
+        let mut session = false;
         for part in text.split(';').filter(|p| !p.is_empty()) {
             let (k, v) = part
                 .split_once('=')
@@ -116,10 +123,14 @@ impl TokenBounds {
                 "scopes" => scopes = list(),
                 "allow" => allow = list(),
                 "jkt" => jkt = Some(v.to_string()),
+                "session" if v == "1" => session = true,
                 _ => return Err(rempart_store::StoreError::Corrupt("token bounds").into()),
             }
         }
-        TokenBounds::new(&scopes, &allow, jkt.as_deref())
+        Ok(TokenBounds {
+            session,
+            ..TokenBounds::new(&scopes, &allow, jkt.as_deref())?
+        })
     }
 
     /// Whether `ip` may use the token.
@@ -158,6 +169,11 @@ mod tests {
             Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"),
         )
         .unwrap_or_default();
+        let s = TokenBounds {
+            session: true,
+            ..TokenBounds::default()
+        };
+        assert_eq!(TokenBounds::parse(&s.to_text()).ok(), Some(s));
         assert_eq!(b.scopes, v(&["audit", "persons:read"]));
         assert_eq!(TokenBounds::parse(&b.to_text()).ok(), Some(b.clone()));
         assert!(b.admits(Some(

@@ -95,7 +95,7 @@ impl Vault {
             .ok_or_else(|| store_refusal(StoreError::Corrupt("token role").into()))?;
         let agency = Agency::parse(&rec.agency)
             .map_err(|_| store_refusal(StoreError::Corrupt("token agency").into()))?;
-        if self.oidc.is_some() && is_person_role(role) {
+        if self.oidc.is_some() && is_person_role(role) && !bounds.session {
             let mut r = refusal("person_token_with_oidc");
             r.counted = false;
             r.error = VaultError::Forbidden(
@@ -170,7 +170,7 @@ impl Vault {
                 "LOCAL is the local administrator's agency in the audit log; no token is made for it",
             ));
         }
-        if people_sign_in && is_person_role(role) {
+        if people_sign_in && is_person_role(role) && !bounds.session {
             return Err(VaultError::Forbidden(
                 "people sign in through the identity provider: API tokens are for services (role service or partner)",
             ));

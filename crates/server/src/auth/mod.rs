@@ -1,0 +1,179 @@
+//! The HTTP half of authentication: the relying party's sign-in (`GET /auth/login`, then the
+//! identity provider sends the agent back to `GET /auth/callback`), which ends with a session
+//! token of the principal's role and agency. The checks of every request's credential are in
+//! the vault ([`rempart_vault::Vault::authenticate_request`]), asked by
+//! [`crate::api::Caller`].
+
+use crate::api::ClientIp;
+use crate::problem::ApiError;
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rempart_vault::rempart_oidc::rp::{self, Client, Pending};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a sign-in may take between `/auth/login` and the callback.
+const PENDING_TTL: Duration = Duration::from_secs(600);
+/// Sign-ins begun and not finished, at most (past it, the oldest are dropped).
+const PENDING_MAX: usize = 10_000;
+
+/// Rempart as a client of the identity provider, for its own sign-in.
+#[derive(Debug)]
+pub struct SignIn {
+    /// The client.
+    pub client: Client,
+    /// How long a session lasts (s).
+    pub session_secs: i64,
+    pending: Mutex<HashMap<String, (Pending, Instant)>>,
+}
+
+impl SignIn {
+    /// Sign-in as `client`, sessions lasting `session_secs`.
+    pub fn new(client: Client, session_secs: i64) -> SignIn {
+        SignIn {
+            client,
+            session_secs,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keep(&self, p: Pending) {
+        if let Ok(mut m) = self.pending.lock() {
+            m.retain(|_, (_, at)| at.elapsed() < PENDING_TTL);
+            if m.len() >= PENDING_MAX {
+                if let Some(oldest) = m
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone())
+                {
+                    m.remove(&oldest);
+                }
+            }
+            m.insert(p.state.clone(), (p, Instant::now()));
+        }
+    }
+
+    /// The sign-in `state` names, once: a state seen before, unknown or too old is refused.
+    fn take(&self, state: &str) -> Option<Pending> {
+        let mut m = self.pending.lock().ok()?;
+        let (p, at) = m.remove(state)?;
+        (at.elapsed() < PENDING_TTL).then_some(p)
+    }
+}
+
+/// The routes of sign-in.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+}
+
+fn configured(s: &AppState) -> Result<&SignIn, ApiError> {
+    s.sign_in
+        .as_deref()
+        .filter(|_| s.vault.oidc().is_some())
+        .ok_or(ApiError::NotConfigured(
+            "no identity provider is configured for sign-in ([oidc] client_id, client_secret, redirect_uri)",
+        ))
+}
+
+/// `GET /auth/login`: sends the agent to the identity provider (authorisation code with PKCE,
+/// `state` and `nonce` of 43 characters).
+pub(crate) async fn login(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let sign_in = configured(&s)?;
+    let oidc = s
+        .vault
+        .oidc()
+        .ok_or(ApiError::NotConfigured("no identity provider"))?;
+    let (url, pending) = rp::begin(&oidc.jwks, &sign_in.client);
+    sign_in.keep(pending);
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    let location = HeaderValue::from_str(&url).map_err(|_| {
+        ApiError::NotConfigured("the identity provider's authorisation endpoint is not a valid URL")
+    })?;
+    r.headers_mut().insert(header::LOCATION, location);
+    Ok(r)
+}
+
+/// What the identity provider sends back.
+#[derive(Deserialize)]
+pub(crate) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// A session, shown once.
+#[derive(Serialize)]
+pub(crate) struct Session {
+    /// The principal signed in.
+    principal: String,
+    /// Its role.
+    role: String,
+    /// Its agency.
+    agency: String,
+    /// The session's id (`tok_…`), to list and revoke it.
+    session: String,
+    /// The session token, for `Authorization: Bearer`; shown once, only its hash is kept.
+    token: String,
+    /// When it expires, Unix seconds.
+    expires_at: i64,
+}
+
+/// `GET /auth/callback`: the code exchanged (with the PKCE verifier and the client's secret),
+/// the ID token checked (signature, issuer, audience, expiry, `nonce`), the agent admitted as
+/// an access token would be (a principal that exists as a record, the second factor its role
+/// needs), and a session token returned once. A `state` is used once: a replayed callback is
+/// refused, and so is a code the provider saw before.
+pub(crate) async fn callback(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, ApiError> {
+    let sign_in = configured(&s)?;
+    if q.error.is_some() {
+        return Err(ApiError::Vault(rempart_vault::VaultError::Unauthenticated));
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return Err(ApiError::field(
+            "code",
+            "the identity provider's answer needs code and state",
+        ));
+    };
+    let pending = sign_in
+        .take(&state)
+        .ok_or(ApiError::Vault(rempart_vault::VaultError::Unauthenticated))?;
+    let vault = s.vault.clone();
+    let client = sign_in.client.clone();
+    let ttl = sign_in.session_secs;
+    let out = tokio::task::spawn_blocking(move || {
+        let oidc = vault
+            .oidc()
+            .cloned()
+            .ok_or(ApiError::NotConfigured("no identity provider"))?;
+        let now = chrono::Utc::now().timestamp();
+        let signed = rp::finish(&oidc.jwks, &client, &pending, &code, oidc.rules.leeway, now)
+            .map_err(|e| {
+                tracing::warn!(error = %e, "a sign-in was refused");
+                ApiError::Vault(rempart_vault::VaultError::Unauthenticated)
+            })?;
+        let (token, rec) = vault.sign_in(&signed.agent, Some(ip), ttl)?;
+        Ok::<_, ApiError>(Session {
+            principal: rec.principal,
+            role: rec.role,
+            agency: rec.agency,
+            session: rec.id,
+            token: token.reveal_once().to_string(),
+            expires_at: rec.expires_at,
+        })
+    })
+    .await
+    .map_err(|_| ApiError::Join)??;
+    Ok(Json(out).into_response())
+}
