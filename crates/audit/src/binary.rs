@@ -36,7 +36,7 @@ pub const FORMAT_1: u8 = 0x01;
 /// Actions by code, format 1. A new action takes the next code: codes are never reused or
 /// reordered, so every entry ever written decodes the same way (a binary older than an action
 /// refuses to decode entries that carry it, and still verifies them: verification hashes bytes).
-pub const ACTIONS: [Action; 46] = [
+pub const ACTIONS: [Action; 45] = [
     Action::Read,
     Action::Search,
     Action::List,
@@ -82,7 +82,6 @@ pub const ACTIONS: [Action; 46] = [
     Action::AuthLockout,
     Action::SignIn,
     Action::TokenRotate,
-    Action::SessionRevoke,
 ];
 
 /// Words written as one byte (`0x81 + index`), format 1: roles, purposes, categories and the
@@ -310,7 +309,6 @@ fn action_code(a: Action) -> u8 {
         Action::AuthLockout => 42,
         Action::SignIn => 43,
         Action::TokenRotate => 44,
-        Action::SessionRevoke => 45,
     }
 }
 
@@ -577,7 +575,7 @@ mod tests {
              \"notice_approve\",\"notice_send\",\"affected_ask\",\"leak_match\",\
              \"principal_request\",\"principal_approve\",\"principal_refuse\",\
              \"principal_disable\",\"auth_failure\",\"auth_lockout\",\"sign_in\",\
-             \"token_rotate\",\"session_revoke\""
+             \"token_rotate\""
         );
     }
 

@@ -119,8 +119,6 @@ pub enum Action {
     /// A token was rotated: a new one made, the old one kept until the end of the overlap
     /// (`detail`: both ids and the old one's new expiry).
     TokenRotate,
-    /// A session or token was revoked by its owner or an operator (`detail`: its id).
-    SessionRevoke,
 }
 
 /// How it ended.

@@ -29,6 +29,9 @@ mod settings;
 /// Agents signed in through a real OpenID Connect provider.
 mod oidc;
 
+/// Guessing locked out; principals made by two operators.
+mod auth;
+
 /// The server built in-process (`rempart::Application`), as `serve` builds it.
 mod app;
 
