@@ -144,6 +144,7 @@ fn result(
             .map(|t| t - start),
         trip: attackers.iter().filter_map(|a| a.trip).max(),
         requests: attackers.iter().map(|a| a.requests).sum(),
+        total_bound: None,
     }
 }
 
@@ -422,5 +423,84 @@ pub(crate) fn run(world: &World, start: i64, parallel: usize, seed: u64) -> Resu
         vec![x],
         Some(&enrolled),
     ));
+
+    out.push(december_2025(
+        world,
+        next_day(world),
+        &a(0).code,
+        &a(0).listing,
+    )?);
     Ok(out)
+}
+
+/// December 2025: an attacker holding a Mission locale's account administrator creates two
+/// accounts through the real lifecycle (`POST /v1/principals/requests`). Alone it cannot
+/// approve them; in the worst case a second operator approves them anyway, and the attacker
+/// signs in with both and reads the agency at once. The accounts start on probation.
+fn december_2025(world: &World, t0: i64, agency: &str, listing: &[String]) -> Result<Scenario> {
+    let local = rempart_domain::Agency::parse("LOCAL")?;
+    let code = rempart_domain::Agency::parse(agency)?;
+    world.vault.bootstrap_operators(
+        &rempart_vault::Principal::local(local),
+        &["adm.hijacked".into(), "adm.second".into()],
+        &code,
+    )?;
+    let hijacked = world.token("adm.hijacked", Role::Operator, agency)?;
+    let second = world.token("adm.second", Role::Operator, agency)?;
+    world.at(t0 + 8 * DAY);
+    let t0 = world.now();
+    let mut requests = Vec::new();
+    let created = ["intrus.1", "intrus.2"];
+    for name in created {
+        let a = world.post(
+            &hijacked,
+            "/v1/principals/requests",
+            &serde_json::json!({"kind": "create", "name": name, "role": "counsellor", "agency": agency}),
+        )?;
+        anyhow::ensure!(
+            a.status == 201,
+            "a request to create {name} was answered {}",
+            a.status
+        );
+        let id = a.body["id"].as_str().unwrap_or_default().to_string();
+        // Alone, the hijacked administrator approves nothing.
+        let own = world.post(
+            &hijacked,
+            &format!("/v1/principals/requests/{id}/approve"),
+            &serde_json::json!({}),
+        )?;
+        anyhow::ensure!(
+            own.status == 403,
+            "the administrator approved its own request ({})",
+            own.status
+        );
+        requests.push(id);
+    }
+    // The worst case: a second operator approves both.
+    for id in &requests {
+        let a = world.post(
+            &second,
+            &format!("/v1/principals/requests/{id}/approve"),
+            &serde_json::json!({}),
+        )?;
+        anyhow::ensure!(
+            a.status == 200,
+            "the second operator's approval was answered {}",
+            a.status
+        );
+    }
+    let tokens = created
+        .iter()
+        .map(|name| world.token(name, Role::Counsellor, agency))
+        .collect::<Result<Vec<_>>>()?;
+    let attackers = together(world, tokens, listing)?;
+    let mut s = result(
+        "December 2025: a hijacked administrator creates two accounts (a second operator approves them)",
+        "counsellor",
+        t0,
+        attackers,
+        None,
+    );
+    s.total_bound = Some(crate::bounds::CREATED_ACCOUNTS);
+    Ok(s)
 }

@@ -91,6 +91,9 @@ pub struct Scenario {
     pub trip: Option<Duration>,
     /// Requests made.
     pub requests: usize,
+    /// A bound on the people of all its accounts together, when the scenario has one of its
+    /// own.
+    pub total_bound: Option<usize>,
 }
 
 /// What the normal month met.
@@ -143,6 +146,9 @@ pub mod bounds {
     pub const THREE_OF_ONE_AGENCY: usize = 75;
     /// Wall time from the trip to the suspension.
     pub const SUSPENSION: std::time::Duration = std::time::Duration::from_secs(2);
+    /// People exposed through the accounts a hijacked administrator created (December 2025),
+    /// together.
+    pub const CREATED_ACCOUNTS: usize = 10;
 }
 
 impl Report {
@@ -175,6 +181,12 @@ impl Report {
                     bounds::THREE_OF_ONE_AGENCY
                 ));
             }
+            if let Some(b) = s.total_bound.filter(|b| s.exposed > *b) {
+                v.push(format!(
+                    "{}: {} people through its accounts together (bound {b})",
+                    s.name, s.exposed
+                ));
+            }
             if let Some(t) = s.trip.filter(|t| *t > bounds::SUSPENSION) {
                 v.push(format!("{}: suspension {t:?} after the trip", s.name));
             }
@@ -202,7 +214,9 @@ impl Report {
         ));
         out.push_str("| attack | accounts | people whose data left (per account, most) | bound | all accounts | names from own caseload listings | suspended | time to containment (simulated) | trip to suspension (wall) | requests |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for s in &self.scenarios {
-            let bound = if s.role == "partner" {
+            let bound = if let Some(b) = s.total_bound {
+                format!("≤ {b} together")
+            } else if s.role == "partner" {
                 format!("≤ {} beyond its sync", bounds::PER_PARTNER_BEYOND_SYNC)
             } else if s.accounts == 3 {
                 format!(
