@@ -22,6 +22,7 @@ mod audit;
 mod authz;
 mod baseline;
 mod guard;
+mod jwt;
 mod load;
 mod noaudit;
 mod nopolicy;
