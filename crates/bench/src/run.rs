@@ -345,6 +345,11 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
         let p = Principal::described(&counsellor, Role::Counsellor, Agency::parse(&agency)?);
         // The counsellor as a principal record (asked at the console, approved by an
         // operator), for the server whose agents sign in through OIDC.
+        vault.bootstrap_operators(
+            &Principal::local(Agency::parse("LOCAL")?),
+            &["op.bench".into()],
+            &Agency::parse(&agency)?,
+        )?;
         let q = vault.request_account(
             &Principal::local(Agency::parse("LOCAL")?),
             rempart_vault::RequestKind::Create,

@@ -434,6 +434,8 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
     idp.profile(profile("agent-1@ml-paris.fr", Some("eidas2"), &[], None));
     let before = idp.access_token(&redirect, None);
     idp.rotate(true);
+    // Rempart fetches the keys again at most once a second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let after = idp.access_token(&redirect, None);
     assert_ne!(header_kid(&before), header_kid(&after));
     let r = s.get(Some(&after), me);
@@ -524,6 +526,38 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
     assert_eq!(session["principal"], "agent-1@ml-paris.fr");
     let st = session["token"].as_str().unwrap();
     assert_eq!(s.get(Some(st), me).status, 200, "the session token works");
+    // The owner sees its sessions, and revokes one.
+    let mine = s.get(Some(st), "/v1/sessions");
+    assert_eq!(mine.status, 200);
+    let id = session["session"].as_str().unwrap();
+    assert!(mine
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["id"] == id && t["state"] == "active"));
+    let other = {
+        let back = idp.authorise(&begin(&no_redirect), &redirect);
+        let v: Value = s.client.get(&back).send().unwrap().json().unwrap();
+        v
+    };
+    let other_token = other["token"].as_str().unwrap();
+    let r = s
+        .client
+        .delete(format!(
+            "{}/v1/sessions/{}",
+            s.base,
+            other["session"].as_str().unwrap()
+        ))
+        .bearer_auth(st)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        s.get(Some(other_token), me).status,
+        401,
+        "a revoked session"
+    );
     assert_eq!(
         s.client.get(&back).send().unwrap().status().as_u16(),
         401,

@@ -202,6 +202,10 @@ impl Jwks {
         if stale {
             let set: JwkSet = get_json(&self.http, &self.discovery.jwks_uri, "JWKS")?;
             let fresh = load(&set);
+            if fresh.by_kid.is_empty() && fresh.anonymous.is_empty() {
+                // An empty or unusable answer never replaces the keys known.
+                return Err(OidcError::UnknownKey);
+            }
             tracing::info!(
                 keys = fresh.by_kid.len() + fresh.anonymous.len(),
                 "the identity provider's keys were fetched again"

@@ -156,6 +156,16 @@ impl Vault {
         }
     }
 
+    /// The account of an operator acting through the API: it must exist as a record, verify,
+    /// and be an operator's of the caller's agency.
+    fn operator_account(&self, p: &Principal) -> Result<AccountRecord, VaultError> {
+        self.verified_account(self.reads(), p.name())?
+            .filter(|a| a.role == Role::Operator.as_str() && a.agency == p.agency().as_str())
+            .ok_or(VaultError::Forbidden(
+                "only an operator that exists as a principal record asks for or approves principals",
+            ))
+    }
+
     fn may_see_accounts(p: &Principal) -> Result<(), VaultError> {
         match p.role() {
             Role::Operator | Role::Dpo => Ok(()),
@@ -312,11 +322,30 @@ impl Vault {
             }
             (_, Some(a)) => a.agency.clone(),
         };
-        if !Self::sees_agency(p, agency.as_str()) && !Self::sees_agency(p, &from) {
+        // A move is asked by an operator of the agency the principal leaves, and approved by one
+        // of the agency it goes to; anything else, by an operator of its agency.
+        let asker_agency = if kind == RequestKind::Move {
+            from.as_str()
+        } else {
+            agency.as_str()
+        };
+        if !Self::sees_agency(p, asker_agency) {
             return Err(VaultError::Forbidden(
-                "an operator asks only for principals of its own agency",
+                "an operator asks only for principals of its own agency (a move, from the agency it leaves)",
             ));
         }
+        if !is_console(p) {
+            let mine = self.operator_account(p)?;
+            if !matches!(
+                self.account_state(&mine)?,
+                AccountState::Active | AccountState::Probation
+            ) {
+                return Err(VaultError::Forbidden(
+                    "a suspended or disabled operator asks for nothing",
+                ));
+            }
+        }
+        self.expire_requests(p, &name)?;
         let mut q = AccountRequest {
             id: format!("req_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
             kind: kind.as_str().to_string(),
@@ -357,6 +386,41 @@ impl Vault {
         Ok(q)
     }
 
+    /// Closes, as refused, the requests for `name` left pending past their 7 days, so that a
+    /// new one can be made (recorded, with `p` as the one who found them expired).
+    fn expire_requests(&self, p: &Principal, name: &str) -> Result<(), VaultError> {
+        let now = self.clock.now();
+        for q in self.store.account_requests()? {
+            if q.name != name || q.approved.is_some() || now - q.requested_at < REQUEST_TTL_SECS {
+                continue;
+            }
+            let expected = q.tag.clone().unwrap_or_default();
+            let mut d = AccountRequest {
+                decided_by: Some("expired".into()),
+                decided_at: Some(now),
+                approved: Some(false),
+                ..q
+            };
+            d.tag = Some(facts::request_tag(self.keyring.facts(), &d).to_vec());
+            let alert = self.lifecycle_alert(p, "principal_refusal", &d);
+            let mut e = self.entry(
+                p,
+                Action::PrincipalRefuse,
+                vec![],
+                vec![],
+                None,
+                Outcome::Allowed,
+            );
+            e.detail = Some(format!(
+                "request={} kind={} principal={} expired requested_by={} alert={}",
+                d.id, d.kind, d.name, d.requested_by, alert.id
+            ));
+            self.store
+                .decide_account_request(&d, &expected, None, &alert, &e)?;
+        }
+        Ok(())
+    }
+
     /// Approves (or refuses) a pending request. Only an operator of the agency the principal
     /// goes to (or the console) approves, never the one who asked, nor the principal itself,
     /// nor an operator still on probation; the one who asked may also withdraw it (refuse).
@@ -384,9 +448,9 @@ impl Vault {
             return Err(VaultError::State("this request was decided already"));
         }
         let now = self.clock.now();
-        if now - q.requested_at >= REQUEST_TTL_SECS {
+        if approve && now - q.requested_at >= REQUEST_TTL_SECS {
             return Err(VaultError::State(
-                "this request expired (7 days): ask again",
+                "this request expired (7 days): refuse it and ask again",
             ));
         }
         let own = p.name() == q.requested_by && p.agency().as_str() == q.requested_from;
@@ -407,10 +471,27 @@ impl Vault {
                 ));
             }
             if !is_console(p) {
-                let mine = self.verified_account(self.reads(), p.name())?;
-                if mine.is_some_and(|a| self.account_state(&a).ok() != Some(AccountState::Active)) {
+                let mine = self.operator_account(p)?;
+                if self.account_state(&mine)? != AccountState::Active {
                     return Err(VaultError::Forbidden(
-                        "an operator on probation does not approve principals",
+                        "an operator on probation, suspended or disabled does not approve principals",
+                    ));
+                }
+            }
+            // The one who asked must still be an operator in good standing: a disabled or
+            // suspended operator's requests are not approved.
+            if q.requested_by != "cli" {
+                let asker = self.verified_account(self.reads(), &q.requested_by)?;
+                let fine = match &asker {
+                    Some(a) => matches!(
+                        self.account_state(a)?,
+                        AccountState::Active | AccountState::Probation
+                    ),
+                    None => false,
+                };
+                if !fine {
+                    return Err(VaultError::State(
+                        "the operator who asked is no longer active: refuse the request",
                     ));
                 }
             }

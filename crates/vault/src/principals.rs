@@ -308,3 +308,32 @@ impl Vault {
         }
     }
 }
+
+impl Vault {
+    /// The tokens and sessions the caller may see: its own, and for an operator or the DPO
+    /// every one of its agency (every one for the console). Never a secret nor a hash.
+    pub fn credentials(&self, p: &Principal) -> Result<Vec<TokenInfo>, VaultError> {
+        let oversees = matches!(
+            p.role(),
+            rempart_domain::Role::Operator | rempart_domain::Role::Dpo
+        );
+        Ok(self
+            .list_tokens()?
+            .into_iter()
+            .filter(|t| {
+                t.principal.eq_ignore_ascii_case(p.name())
+                    || (oversees
+                        && (p.agency().as_str() == "LOCAL" || p.agency().as_str() == t.agency))
+            })
+            .collect())
+    }
+
+    /// Revokes one of the tokens or sessions the caller may see ([`Vault::credentials`]);
+    /// another is not found. Recorded.
+    pub fn revoke_credential(&self, p: &Principal, id: &str) -> Result<bool, VaultError> {
+        if !self.credentials(p)?.iter().any(|t| t.id == id) {
+            return Err(VaultError::NotFound);
+        }
+        self.revoke_token(p, id)
+    }
+}

@@ -255,7 +255,7 @@ impl OidcSettings {
                 bail!("oidc.without_second_factor: {role:?} is not a role");
             }
         }
-        let jwks = Jwks::discover(&self.issuer, Duration::from_millis(50)).with_context(|| {
+        let jwks = Jwks::discover(&self.issuer, Duration::from_secs(1)).with_context(|| {
             format!(
                 "oidc.issuer {}: reading its discovery document and keys",
                 self.issuer

@@ -7,6 +7,7 @@
 //! - [`audit`]: access history, break-glass review, checkpoints and proofs;
 //! - [`alerts`]: containment's alerts, and restoring a suspended principal;
 //! - [`principals`]: principals as records, created, raised or moved by two operators;
+//! - [`sessions`]: tokens and sessions, seen and revoked by their owner and operators;
 //! - [`exports`]: exports to a recipient, approved by a second operator when large;
 //! - [`incidents`]: breach response: incidents and exactly who lost what;
 //! - [`breach`]: the art. 33 draft, notifications, notices to people;
@@ -30,6 +31,7 @@ mod params;
 pub(crate) mod persons;
 pub(crate) mod principals;
 pub(crate) mod search;
+pub(crate) mod sessions;
 mod system;
 pub(crate) mod verify;
 
@@ -46,6 +48,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(alerts::router())
         .merge(principals::router())
+        .merge(sessions::router())
         .merge(exports::router())
         .merge(incidents::router())
         .merge(breach::router())

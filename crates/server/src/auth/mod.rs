@@ -23,14 +23,21 @@ const PENDING_TTL: Duration = Duration::from_secs(600);
 /// Sign-ins begun and not finished, at most (past it, the oldest are dropped).
 const PENDING_MAX: usize = 10_000;
 
-/// Rempart as a client of the identity provider, for its own sign-in.
-#[derive(Debug)]
+/// Rempart as a client of the identity provider, for its own sign-in. `Debug` shows the
+/// client's id alone.
 pub struct SignIn {
     /// The client.
     pub client: Client,
     /// How long a session lasts (s).
     pub session_secs: i64,
     pending: Mutex<HashMap<String, (Pending, Instant)>>,
+    limit: crate::Limiter,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SignIn({})", self.client.id)
+    }
 }
 
 impl SignIn {
@@ -40,6 +47,11 @@ impl SignIn {
             client,
             session_secs,
             pending: Mutex::new(HashMap::new()),
+            limit: crate::Limiter::new(crate::RateLimit {
+                per_minute: 10,
+                per_day: 200,
+                ..crate::RateLimit::default()
+            }),
         }
     }
 
@@ -85,8 +97,15 @@ fn configured(s: &AppState) -> Result<&SignIn, ApiError> {
 
 /// `GET /auth/login`: sends the agent to the identity provider (authorisation code with PKCE,
 /// `state` and `nonce` of 43 characters).
-pub(crate) async fn login(State(s): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn login(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+) -> Result<Response, ApiError> {
     let sign_in = configured(&s)?;
+    // Sign-ins begun are kept until they come back: a client address begins a few at a time.
+    if let crate::Decision::Refuse { retry_after } = sign_in.limit.check(ip) {
+        return Err(ApiError::RateLimited { retry_after });
+    }
     let oidc = s
         .vault
         .oidc()
@@ -137,6 +156,11 @@ pub(crate) async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let sign_in = configured(&s)?;
+    if let Some(retry_after) = s.vault.locked_for(ip) {
+        return Err(ApiError::Vault(rempart_vault::VaultError::Locked {
+            retry_after,
+        }));
+    }
     if q.error.is_some() {
         return Err(ApiError::Vault(rempart_vault::VaultError::Unauthenticated));
     }
@@ -146,13 +170,15 @@ pub(crate) async fn callback(
             "the identity provider's answer needs code and state",
         ));
     };
-    let pending = sign_in
-        .take(&state)
-        .ok_or(ApiError::Vault(rempart_vault::VaultError::Unauthenticated))?;
+    let pending = sign_in.take(&state);
     let vault = s.vault.clone();
     let client = sign_in.client.clone();
     let ttl = sign_in.session_secs;
     let out = tokio::task::spawn_blocking(move || {
+        // A state unknown, used or too old is a failed credential, counted and recorded.
+        let pending = pending.ok_or_else(|| {
+            ApiError::Vault(vault.refuse_sign_in(Some(ip), "state_unknown_or_used"))
+        })?;
         let oidc = vault
             .oidc()
             .cloned()
@@ -161,7 +187,7 @@ pub(crate) async fn callback(
         let signed = rp::finish(&oidc.jwks, &client, &pending, &code, oidc.rules.leeway, now)
             .map_err(|e| {
                 tracing::warn!(error = %e, "a sign-in was refused");
-                ApiError::Vault(rempart_vault::VaultError::Unauthenticated)
+                ApiError::Vault(vault.refuse_sign_in(Some(ip), "code_or_id_token"))
             })?;
         let (token, rec) = vault.sign_in(&signed.agent, Some(ip), ttl)?;
         Ok::<_, ApiError>(Session {
@@ -175,5 +201,9 @@ pub(crate) async fn callback(
     })
     .await
     .map_err(|_| ApiError::Join)??;
-    Ok(Json(out).into_response())
+    let mut r = Json(out).into_response();
+    // The session token is shown once: kept by no cache.
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }

@@ -145,6 +145,27 @@ impl Vault {
         outcome.map_err(|r| self.refused(req, *r))
     }
 
+    /// A sign-in refused before its agent is known (a `state` unknown or used, a code the
+    /// provider refused, an ID token that does not hold): counted and recorded as any failed
+    /// credential. Returns what the caller is told (`Locked` once the address is).
+    pub fn refuse_sign_in(&self, client: Option<IpAddr>, reason: &str) -> VaultError {
+        let req = Presented {
+            client,
+            ..Presented::bearer("")
+        };
+        self.refused(&req, *Refusal::new("oidc_sign_in", reason))
+    }
+
+    /// Until how many seconds from now `ip` is locked, if it is.
+    pub fn locked_for(&self, ip: IpAddr) -> Option<u64> {
+        let now = self.clock.now();
+        self.guesses
+            .lock()
+            .ok()
+            .and_then(|g| g.locked(ip, now))
+            .map(|until| (until - now).max(1) as u64)
+    }
+
     /// How long to wait before answering a refused credential from `ip`.
     pub fn auth_delay(&self, ip: IpAddr) -> Duration {
         self.guesses

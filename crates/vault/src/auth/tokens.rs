@@ -262,6 +262,11 @@ impl Vault {
         let role = Role::parse(&old.role).ok_or(StoreError::Corrupt("token role"))?;
         let agency = Agency::parse(&old.agency).map_err(|_| StoreError::Corrupt("token agency"))?;
         let bounds = TokenBounds::parse(&old.bounds)?;
+        if bounds.session {
+            return Err(VaultError::Forbidden(
+                "a session is not rotated: its agent signs in again",
+            ));
+        }
         let (token, new) = self.create_bounded_token(
             by,
             &old.principal,
