@@ -59,6 +59,8 @@ pub struct AppState {
     public_url: Option<Arc<str>>,
     /// Rempart's own sign-in at the identity provider ([`ServeOptions::sign_in`]).
     sign_in: Option<Arc<SignIn>>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed ([`ServeOptions::trusted_proxies`]).
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 /// Largest accepted body (a file with many events stays far below).
@@ -101,6 +103,7 @@ pub fn router_with(vault: Arc<Vault>, options: &ServeOptions) -> Router {
             .as_deref()
             .map(|u| Arc::from(u.trim_end_matches('/'))),
         sign_in: options.sign_in.clone(),
+        trusted_proxies: Arc::new(options.trusted_proxies.clone()),
     };
     api::router()
         .merge(auth::router())

@@ -64,6 +64,9 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// Rempart's own sign-in at the identity provider (`/auth/login`, `/auth/callback`).
     pub sign_in: Option<Arc<crate::SignIn>>,
+    /// Reverse proxies in front of the server: from them, the client is the rightmost address
+    /// of `X-Forwarded-For` that is not one of them (rate limits, lockouts, the audit log).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServeOptions {
@@ -83,6 +86,7 @@ impl Default for ServeOptions {
             },
             public_url: None,
             sign_in: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -296,6 +296,7 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         tls,
         breach: std::sync::Arc::new(crate::delivery::breach(s)?),
         public_url: s.auth.public_url.clone(),
+        trusted_proxies: s.auth.proxies()?,
         sign_in: match &s.oidc {
             Some(o) => o.sign_in()?,
             None => None,

@@ -19,6 +19,7 @@ pub struct AuthLayer {
     pub backoff_ms: Option<u64>,
     pub backoff_max_ms: Option<u64>,
     pub public_url: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl AuthLayer {
@@ -31,6 +32,7 @@ impl AuthLayer {
             backoff_ms: over.backoff_ms.or(self.backoff_ms),
             backoff_max_ms: over.backoff_max_ms.or(self.backoff_max_ms),
             public_url: over.public_url.or(self.public_url),
+            trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
         }
     }
 
@@ -43,6 +45,7 @@ impl AuthLayer {
             ("auth.backoff_ms", self.backoff_ms.is_none()),
             ("auth.backoff_max_ms", self.backoff_max_ms.is_none()),
             ("auth.public_url", self.public_url.is_none()),
+            ("auth.trusted_proxies", self.trusted_proxies.is_none()),
         ]
         .into_iter()
         .filter_map(|(k, none)| none.then_some(k))
@@ -61,6 +64,7 @@ impl AuthLayer {
                 .backoff_max_ms
                 .unwrap_or(d.backoff_max.as_millis() as u64),
             public_url: self.public_url,
+            trusted_proxies: self.trusted_proxies.unwrap_or_default(),
         }
     }
 }
@@ -80,6 +84,22 @@ pub struct AuthSettings {
     pub backoff_max_ms: u64,
     /// The server's address as clients reach it, behind a reverse proxy.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl AuthSettings {
+    /// The trusted proxies' addresses, or the one that is not an address.
+    pub fn proxies(&self) -> Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("auth.trusted_proxies: {p:?} is not an IP address")
+                })
+            })
+            .collect()
+    }
 }
 
 impl AuthSettings {

@@ -79,18 +79,50 @@ fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
+/// The client's address: the connection's peer; or, when the peer is a trusted reverse proxy
+/// ([`crate::ServeOptions::trusted_proxies`]), the rightmost address of `X-Forwarded-For` that
+/// is not one of them (what a client wrote further left is not believed).
+fn client_of(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = peer(&parts.extensions)?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut forwarded: Vec<IpAddr> = Vec::new();
+    for v in parts.headers.get_all("x-forwarded-for") {
+        let Ok(v) = v.to_str() else { return Some(peer) };
+        for a in v.split(',') {
+            match a.trim().parse::<IpAddr>() {
+                Ok(ip) => forwarded.push(ip),
+                // A header the proxy did not write cleanly: the proxy is the client.
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
+}
+
 /// The client address of a request without a token, for the rate limits of the public
 /// endpoints: the connection's peer, as [`Caller`] records it; the unspecified address when
 /// none was recorded (a router served without the accept loop), all such requests counted as
 /// one client.
 pub(crate) struct ClientIp(pub(crate) IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(
-            peer(&parts.extensions).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            client_of(parts, &state.trusted_proxies)
+                .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         ))
     }
 }
@@ -128,7 +160,7 @@ impl FromRequestParts<AppState> for Caller {
         if proofs.next().is_some() {
             return Err(ApiError::Vault(VaultError::Unauthenticated));
         }
-        let peer = peer(&parts.extensions);
+        let peer = client_of(parts, &state.trusted_proxies);
         let client = peer.map(|ip| ip.to_string());
         let break_glass = parts.headers.get("x-break-glass").map(|v| {
             std::str::from_utf8(v.as_bytes())
@@ -298,8 +330,49 @@ async fn backoff<T>(
 
 #[cfg(test)]
 mod tests {
-    use super::scope_of;
+    use super::{client_of, scope_of};
     use axum::http::Method;
+    use std::net::IpAddr;
+
+    fn parts(peer: &str, forwarded: &[&str]) -> axum::http::request::Parts {
+        let mut b = axum::http::Request::builder().extension(axum::extract::ConnectInfo(
+            std::net::SocketAddr::new(peer.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])), 4000),
+        ));
+        for f in forwarded {
+            b = b.header("x-forwarded-for", *f);
+        }
+        b.body(())
+            .map(|r| r.into_parts().0)
+            .unwrap_or_else(|_| unreachable!())
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        s.parse().ok()
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwards_it() {
+        let proxy = [IpAddr::from([10, 0, 0, 5])];
+        // Not through the proxy: a client's own header is not believed.
+        assert_eq!(
+            client_of(&parts("192.0.2.1", &["198.51.100.9"]), &proxy),
+            ip("192.0.2.1")
+        );
+        // Through it: the rightmost address that is not the proxy's.
+        assert_eq!(
+            client_of(&parts("10.0.0.5", &["203.0.113.7, 192.0.2.8"]), &proxy),
+            ip("192.0.2.8")
+        );
+        assert_eq!(
+            client_of(&parts("10.0.0.5", &["192.0.2.8", "10.0.0.5"]), &proxy),
+            ip("192.0.2.8")
+        );
+        assert_eq!(client_of(&parts("10.0.0.5", &[]), &proxy), ip("10.0.0.5"));
+        assert_eq!(
+            client_of(&parts("10.0.0.5", &["not an address"]), &proxy),
+            ip("10.0.0.5")
+        );
+    }
 
     #[test]
     fn routes_need_their_scope() {
