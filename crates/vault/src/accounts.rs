@@ -595,6 +595,12 @@ impl Vault {
         if a.disabled {
             return Err(VaultError::State("this principal is disabled already"));
         }
+        // Its tokens and sessions are suspended first (their own tagged rows): should the
+        // account row be deleted or rolled back by hand, they still refuse. A crash between
+        // the two leaves it suspended, not working.
+        if !self.principal_suspended(&name)? {
+            self.suspend_principal(p, &name)?;
+        }
         let mut d = AccountRecord {
             disabled: true,
             ..a.clone()

@@ -588,3 +588,35 @@ fn a_stolen_dpop_bound_token_replayed_without_its_key_reads_nothing() {
         )
         .is_ok());
 }
+
+#[test]
+fn a_disabled_principal_stays_refused_even_if_its_row_is_deleted_by_hand() {
+    let f = fixture();
+    let v = &f.vault;
+    v.bootstrap_operators(&console(), &["op.a".into(), "op.b".into()], &agency("ML-1"))
+        .unwrap();
+    let q = v
+        .request_account(
+            &operator("op.a"),
+            RequestKind::Create,
+            "c.d",
+            Role::Counsellor,
+            &agency("ML-1"),
+        )
+        .unwrap();
+    v.decide_account(&operator("op.b"), &q.id, true).unwrap();
+    let (tok, _) = v
+        .create_token(&console(), "c.d", Role::Counsellor, &agency("ML-1"), 3600)
+        .unwrap();
+    assert!(v.authenticate(tok.reveal_once()).is_ok());
+    v.disable_account(&operator("op.a"), "c.d").unwrap();
+    assert!(v.authenticate(tok.reveal_once()).is_err());
+    rusqlite::Connection::open(f._dir.path().join(rempart_store_sqlite::VAULT_FILE))
+        .unwrap()
+        .execute("DELETE FROM accounts WHERE name = 'c.d'", [])
+        .unwrap();
+    assert!(matches!(
+        v.authenticate(tok.reveal_once()),
+        Err(VaultError::Suspended)
+    ));
+}
