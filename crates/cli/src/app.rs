@@ -43,6 +43,9 @@ impl Application {
         let vault = vault
             .with_four_eyes_above(s.guard.four_eyes_above)
             .with_guesses(s.auth.policy()?);
+        if s.auth.lockouts == crate::settings::GuardMode::Off {
+            eprintln!("rempart: authentication lockouts are off (--auth-lockouts off): failed credentials are recorded, nothing is locked nor delayed");
+        }
         let vault = match &s.oidc {
             Some(oidc) => vault.with_oidc(oidc.provider()?),
             None => vault,

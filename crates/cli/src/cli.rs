@@ -147,6 +147,11 @@ pub struct ServeFlags {
     /// [default: on].
     #[arg(long, env = "REMPART_GUARD", value_enum, value_name = "MODE")]
     pub guard: Option<GuardMode>,
+    /// Lockouts after repeated failed credentials, and the delays before answering them, `on`,
+    /// or `off` (for a fuzzer that sends bad credentials on purpose, never for real data;
+    /// failures are still recorded) [default: on].
+    #[arg(long, env = "REMPART_AUTH_LOCKOUTS", value_enum, value_name = "MODE")]
+    pub auth_lockouts: Option<GuardMode>,
     /// How long a new principal, or one whose role or agency changed, stays on the small
     /// probation budgets: a number followed by d, h, m or s [default: 7d].
     #[arg(long, env = "REMPART_GUARD_PROBATION", value_name = "DURATION")]
@@ -230,6 +235,10 @@ impl ServeFlags {
                 probation: self.guard_probation.clone(),
                 suspend_after_refusals: self.suspend_after_refusals,
                 ..GuardLayer::default()
+            },
+            auth: crate::settings::AuthLayer {
+                lockouts: self.auth_lockouts,
+                ..Default::default()
             },
             alerts: AlertsLayer {
                 webhook_url: self.alert_webhook_url.clone(),

@@ -20,6 +20,7 @@ pub struct AuthLayer {
     pub backoff_max_ms: Option<u64>,
     pub public_url: Option<String>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub lockouts: Option<crate::settings::GuardMode>,
 }
 
 impl AuthLayer {
@@ -33,6 +34,7 @@ impl AuthLayer {
             backoff_max_ms: over.backoff_max_ms.or(self.backoff_max_ms),
             public_url: over.public_url.or(self.public_url),
             trusted_proxies: over.trusted_proxies.or(self.trusted_proxies),
+            lockouts: over.lockouts.or(self.lockouts),
         }
     }
 
@@ -46,6 +48,7 @@ impl AuthLayer {
             ("auth.backoff_max_ms", self.backoff_max_ms.is_none()),
             ("auth.public_url", self.public_url.is_none()),
             ("auth.trusted_proxies", self.trusted_proxies.is_none()),
+            ("auth.lockouts", self.lockouts.is_none()),
         ]
         .into_iter()
         .filter_map(|(k, none)| none.then_some(k))
@@ -65,6 +68,7 @@ impl AuthLayer {
                 .unwrap_or(d.backoff_max.as_millis() as u64),
             public_url: self.public_url,
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            lockouts: self.lockouts.unwrap_or_default(),
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct AuthSettings {
     pub public_url: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Lockouts and delays on (`off`: for testing tools only).
+    pub lockouts: crate::settings::GuardMode,
 }
 
 impl AuthSettings {
@@ -120,6 +126,7 @@ impl AuthSettings {
             lockout_secs: self.lockout as i64,
             backoff_base: Duration::from_millis(self.backoff_ms),
             backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_ms)),
+            lockouts: self.lockouts == crate::settings::GuardMode::On,
         })
     }
 }

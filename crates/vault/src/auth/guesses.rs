@@ -27,6 +27,10 @@ pub struct GuessPolicy {
     pub backoff_base: Duration,
     /// The longest delay.
     pub backoff_max: Duration,
+    /// Lockouts and delays applied (`false`: failures are still recorded and counted, nothing
+    /// is locked nor delayed; for testing tools that send bad credentials on purpose, never for
+    /// real data).
+    pub lockouts: bool,
 }
 
 impl Default for GuessPolicy {
@@ -37,6 +41,7 @@ impl Default for GuessPolicy {
             lockout_secs: 900,
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(8),
+            lockouts: true,
         }
     }
 }
@@ -151,7 +156,7 @@ impl Guesses {
     }
 
     fn delay_for(&self, failures: u32) -> Duration {
-        if failures == 0 {
+        if failures == 0 || !self.policy.lockouts {
             return Duration::ZERO;
         }
         let factor = 1u32 << (failures - 1).min(16);
@@ -177,7 +182,7 @@ impl Guesses {
             let k = key(ip);
             let n = bump(&mut self.addresses, &k, now, window);
             out.address_failures = n;
-            if n >= limit {
+            if n >= limit && self.policy.lockouts {
                 if let Some(c) = self.addresses.get_mut(&k) {
                     if c.locked_until.is_none_or(|u| u <= now) {
                         let until = now + self.policy.lockout_secs;
@@ -191,7 +196,7 @@ impl Guesses {
             let k = p.to_ascii_lowercase();
             let n = bump(&mut self.principals, &k, now, window);
             out.principal_failures = n;
-            if n == limit {
+            if n == limit && self.policy.lockouts {
                 out.principal_locked = true;
             }
         }
