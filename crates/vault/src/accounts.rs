@@ -126,11 +126,23 @@ impl Vault {
 
     /// The state of `a` now.
     pub(crate) fn account_state(&self, a: &AccountRecord) -> Result<AccountState, VaultError> {
+        self.account_state_in(self.reads(), a)
+    }
+
+    /// [`Vault::account_state`], its suspension read through `reads` (a request's snapshot).
+    pub(crate) fn account_state_in(
+        &self,
+        reads: &dyn Reads,
+        a: &AccountRecord,
+    ) -> Result<AccountState, VaultError> {
+        let suspended = reads
+            .principal(&a.name)?
+            .is_some_and(|p| p.suspended || !facts::principal_verifies(self.keyring.facts(), &p));
         Ok(if !facts::account_verifies(self.keyring.facts(), a) {
             AccountState::Invalid
         } else if a.disabled {
             AccountState::Disabled
-        } else if self.principal_suspended(&a.name)? {
+        } else if suspended {
             AccountState::Suspended
         } else if self.clock.now().saturating_sub(a.approved_at) < self.probation_secs()
             && a.approved_by != BOOTSTRAP

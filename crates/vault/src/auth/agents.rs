@@ -195,7 +195,7 @@ impl Vault {
             return Err(r);
         }
         match self
-            .account_state(&account)
+            .account_state_in(reads, &account)
             .map_err(super::tokens::store_refusal)?
         {
             AccountState::Disabled | AccountState::Invalid => return Err(against("disabled")),
