@@ -495,12 +495,6 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
     );
 
     // Rempart's own sign-in: the callback gives a session token, once.
-    let login = s
-        .client
-        .get(format!("{}/auth/login", s.base))
-        .send()
-        .unwrap();
-    let _ = login;
     let no_redirect = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -515,12 +509,28 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
             state.len() >= 32 && nonce.len() >= 32,
             "state and nonce of at least 32 characters"
         );
-        to
+        // The sign-in is bound to this browser by a cookie.
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+        (to, cookie.split(';').next().unwrap().to_string())
     };
-    let first = begin(&no_redirect);
-    let second = begin(&no_redirect);
+    let callback =
+        |url: &str, cookie: &str| s.client.get(url).header("cookie", cookie).send().unwrap();
+    // The failures above are counted over 2 s: let them age out before those below.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (first, first_cookie) = begin(&no_redirect);
+    let (second, second_cookie) = begin(&no_redirect);
+    // A callback brought by another browser (the code and state of a sign-in, without its
+    // cookie) is refused, and spends the state.
+    let (third, _) = begin(&no_redirect);
+    let stolen = idp.authorise(&third, &redirect);
+    assert_eq!(
+        callback(&stolen, &second_cookie).status().as_u16(),
+        401,
+        "another browser's cookie"
+    );
     let back = idp.authorise(&first, &redirect);
-    let r = s.client.get(&back).send().unwrap();
+    let r = callback(&back, &first_cookie);
     assert_eq!(r.status().as_u16(), 200);
     let session: Value = r.json().unwrap();
     assert_eq!(session["principal"], "agent-1@ml-paris.fr");
@@ -537,8 +547,9 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
         .iter()
         .any(|t| t["id"] == id && t["state"] == "active"));
     let other = {
-        let back = idp.authorise(&begin(&no_redirect), &redirect);
-        let v: Value = s.client.get(&back).send().unwrap().json().unwrap();
+        let (to, cookie) = begin(&no_redirect);
+        let back = idp.authorise(&to, &redirect);
+        let v: Value = callback(&back, &cookie).json().unwrap();
         v
     };
     let other_token = other["token"].as_str().unwrap();
@@ -559,7 +570,7 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
         "a revoked session"
     );
     assert_eq!(
-        s.client.get(&back).send().unwrap().status().as_u16(),
+        callback(&back, &first_cookie).status().as_u16(),
         401,
         "a callback replayed"
     );
@@ -569,7 +580,7 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
     let other_state = query(&second, "state");
     let replay = format!("{}/auth/callback?code={code}&state={other_state}", s.base);
     assert_eq!(
-        s.client.get(&replay).send().unwrap().status().as_u16(),
+        callback(&replay, &second_cookie).status().as_u16(),
         401,
         "a code replayed"
     );

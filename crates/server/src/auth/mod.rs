@@ -14,9 +14,31 @@ use axum::routing::get;
 use axum::{Json, Router};
 use rempart_vault::rempart_oidc::rp::{self, Client, Pending};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// A sign-in begun: what checks its answer, when, and the SHA-256 of its browser's cookie.
+type Begun = (Pending, Instant, [u8; 32]);
+
+/// The cookie binding a sign-in to the browser that began it.
+const COOKIE: &str = "rempart_signin";
+
+/// The value of the sign-in cookie a request brings, if any.
+fn binder(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(COOKIE)?
+                .strip_prefix('=')
+                .map(String::from)
+        })
+}
 
 /// How long a sign-in may take between `/auth/login` and the callback.
 const PENDING_TTL: Duration = Duration::from_secs(600);
@@ -30,7 +52,9 @@ pub struct SignIn {
     pub client: Client,
     /// How long a session lasts (s).
     pub session_secs: i64,
-    pending: Mutex<HashMap<String, (Pending, Instant)>>,
+    /// Sign-ins begun, by `state`: what checks the answer, when it began, and the SHA-256 of
+    /// the cookie that binds it to the browser that began it.
+    pending: Mutex<HashMap<String, Begun>>,
     limit: crate::Limiter,
 }
 
@@ -55,27 +79,31 @@ impl SignIn {
         }
     }
 
-    fn keep(&self, p: Pending) {
+    fn keep(&self, p: Pending, binder: &str) {
         if let Ok(mut m) = self.pending.lock() {
-            m.retain(|_, (_, at)| at.elapsed() < PENDING_TTL);
+            m.retain(|_, (_, at, _)| at.elapsed() < PENDING_TTL);
             if m.len() >= PENDING_MAX {
                 if let Some(oldest) = m
                     .iter()
-                    .min_by_key(|(_, (_, at))| *at)
+                    .min_by_key(|(_, (_, at, _))| *at)
                     .map(|(k, _)| k.clone())
                 {
                     m.remove(&oldest);
                 }
             }
-            m.insert(p.state.clone(), (p, Instant::now()));
+            let h: [u8; 32] = Sha256::digest(binder.as_bytes()).into();
+            m.insert(p.state.clone(), (p, Instant::now(), h));
         }
     }
 
-    /// The sign-in `state` names, once: a state seen before, unknown or too old is refused.
-    fn take(&self, state: &str) -> Option<Pending> {
+    /// The sign-in `state` names, once, if the browser presents the cookie it was given: a
+    /// state seen before, unknown, too old, or brought by another browser is refused (and
+    /// spent).
+    fn take(&self, state: &str, binder: Option<&str>) -> Option<Pending> {
         let mut m = self.pending.lock().ok()?;
-        let (p, at) = m.remove(state)?;
-        (at.elapsed() < PENDING_TTL).then_some(p)
+        let (p, at, h) = m.remove(state)?;
+        let presented: [u8; 32] = Sha256::digest(binder?.as_bytes()).into();
+        (at.elapsed() < PENDING_TTL && presented == h).then_some(p)
     }
 }
 
@@ -111,8 +139,18 @@ pub(crate) async fn login(
         .oidc()
         .ok_or(ApiError::NotConfigured("no identity provider"))?;
     let (url, pending) = rp::begin(&oidc.jwks, &sign_in.client);
-    sign_in.keep(pending);
+    // The sign-in is bound to this browser: the callback must bring this cookie back.
+    let binder = rp::random_text();
+    sign_in.keep(pending, &binder);
     let mut r = StatusCode::SEE_OTHER.into_response();
+    let cookie = format!(
+        "{COOKIE}={binder}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        PENDING_TTL.as_secs(),
+        if s.tls { "; Secure" } else { "" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
     let location = HeaderValue::from_str(&url).map_err(|_| {
         ApiError::NotConfigured("the identity provider's authorisation endpoint is not a valid URL")
     })?;
@@ -148,11 +186,12 @@ pub(crate) struct Session {
 /// `GET /auth/callback`: the code exchanged (with the PKCE verifier and the client's secret),
 /// the ID token checked (signature, issuer, audience, expiry, `nonce`), the agent admitted as
 /// an access token would be (a principal that exists as a record, the second factor its role
-/// needs), and a session token returned once. A `state` is used once: a replayed callback is
-/// refused, and so is a code the provider saw before.
+/// needs), and a session token returned once. A `state` is used once, and only by the browser
+/// holding its cookie: a replayed callback is refused, and so is a code the provider saw before.
 pub(crate) async fn callback(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let sign_in = configured(&s)?;
@@ -170,7 +209,7 @@ pub(crate) async fn callback(
             "the identity provider's answer needs code and state",
         ));
     };
-    let pending = sign_in.take(&state);
+    let pending = sign_in.take(&state, binder(&headers).as_deref());
     let vault = s.vault.clone();
     let client = sign_in.client.clone();
     let ttl = sign_in.session_secs;
