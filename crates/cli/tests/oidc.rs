@@ -418,6 +418,16 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
         401,
         "a mapped role that is not the principal's"
     );
+    // Another subject of the provider claiming the agent's email: the principal is bound to
+    // the subject of its first sign-in.
+    let mut impostor = profile("agent-1@ml-paris.fr", Some("eidas2"), &[], None);
+    impostor["sub"] = json!("someone-else");
+    idp.profile(impostor);
+    assert_eq!(
+        s.get(Some(&idp.access_token(&redirect, None)), me).status,
+        401,
+        "another subject with the same email"
+    );
     // An agent without a principal.
     idp.profile(profile("stranger@ml-paris.fr", Some("eidas3"), &[], None));
     assert_eq!(

@@ -13,6 +13,7 @@ fn account(name: &str, tag: u8) -> AccountRecord {
         created_at: 10,
         approved_by: "op.b".into(),
         approved_at: 20,
+        subject: None,
         tag: Some(vec![tag; 32]),
     }
 }
@@ -116,6 +117,7 @@ pub fn accounts_are_requested_decided_once_and_changed_over_their_tag(open: &dyn
     ));
     let disabled = AccountRecord {
         disabled: true,
+        subject: Some("https://idp.example sub-1".into()),
         ..account("c.new", 9)
     };
     s.put_account(&disabled, Some(&[3; 32]), &entry()).unwrap();

@@ -10,7 +10,7 @@ use rempart_store::{AccountRecord, AccountRequest, AccountStore, AlertRecord, St
 use rusqlite::{params, Connection, OptionalExtension};
 
 const ACCOUNT_COLUMNS: &str =
-    "name, agency, role, disabled, created_by, created_at, approved_by, approved_at, tag";
+    "name, agency, role, disabled, created_by, created_at, approved_by, approved_at, tag, subject";
 const REQUEST_COLUMNS: &str = "id, kind, name, agency, role, requested_by, requested_from, requested_at, decided_by, decided_at, approved, tag";
 
 fn row_to_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
@@ -24,6 +24,7 @@ fn row_to_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
         approved_by: r.get(6)?,
         approved_at: r.get(7)?,
         tag: r.get(8)?,
+        subject: r.get(9)?,
     })
 }
 
@@ -64,14 +65,14 @@ fn put(
     let n = match expected {
         None => tx
             .execute(
-                "INSERT INTO accounts (name, agency, role, disabled, created_by, created_at, approved_by, approved_at, tag) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
-                params![a.name, a.agency, a.role, a.disabled, a.created_by, a.created_at, a.approved_by, a.approved_at, a.tag],
+                "INSERT INTO accounts (name, agency, role, disabled, created_by, created_at, approved_by, approved_at, tag, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (name) DO NOTHING",
+                params![a.name, a.agency, a.role, a.disabled, a.created_by, a.created_at, a.approved_by, a.approved_at, a.tag, a.subject],
             )
             .map_err(db("insert account"))?,
         Some(tag) => tx
             .execute(
-                "UPDATE accounts SET agency = ?2, role = ?3, disabled = ?4, created_by = ?5, created_at = ?6, approved_by = ?7, approved_at = ?8, tag = ?9 WHERE name = ?1 AND tag = ?10",
-                params![a.name, a.agency, a.role, a.disabled, a.created_by, a.created_at, a.approved_by, a.approved_at, a.tag, tag],
+                "UPDATE accounts SET agency = ?2, role = ?3, disabled = ?4, created_by = ?5, created_at = ?6, approved_by = ?7, approved_at = ?8, tag = ?9, subject = ?11 WHERE name = ?1 AND tag = ?10",
+                params![a.name, a.agency, a.role, a.disabled, a.created_by, a.created_at, a.approved_by, a.approved_at, a.tag, tag, a.subject],
             )
             .map_err(db("change account"))?,
     };

@@ -25,6 +25,9 @@ pub struct AccountRecord {
     /// When its current role and agency were approved, Unix seconds: its probation counts
     /// from there.
     pub approved_at: i64,
+    /// The identity provider's issuer and subject (`ISS SUB`) the principal is bound to, from
+    /// its first sign-in (`None`: not signed in yet).
+    pub subject: Option<String>,
     /// Tag over every field above, made with the key.
     pub tag: Option<Vec<u8>>,
 }

@@ -545,6 +545,7 @@ impl Vault {
                     created_at: q.requested_at,
                     approved_by: String::new(),
                     approved_at: 0,
+                    subject: None,
                     tag: None,
                 },
                 _ => {
@@ -678,6 +679,7 @@ impl Vault {
                 created_at: now,
                 approved_by: BOOTSTRAP.into(),
                 approved_at: now,
+                subject: None,
                 tag: None,
             };
             a.tag = Some(facts::account_tag(self.keyring.facts(), &a).to_vec());

@@ -119,6 +119,10 @@ pub(crate) fn principal_verifies(key: &FactsKey, p: &PrincipalRecord) -> bool {
 }
 
 fn with_account_parts<R>(a: &AccountRecord, f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    let subject = match &a.subject {
+        Some(s) => format!("1{s}"),
+        None => "0".to_string(),
+    };
     f(&[
         a.name.as_bytes(),
         a.agency.as_bytes(),
@@ -128,6 +132,7 @@ fn with_account_parts<R>(a: &AccountRecord, f: impl FnOnce(&[&[u8]]) -> R) -> R 
         &a.created_at.to_be_bytes(),
         a.approved_by.as_bytes(),
         &a.approved_at.to_be_bytes(),
+        subject.as_bytes(),
     ])
 }
 

@@ -9,6 +9,7 @@ CREATE TABLE accounts (
     created_at INTEGER NOT NULL,
     approved_by TEXT NOT NULL,
     approved_at INTEGER NOT NULL,
+    subject TEXT,
     tag BLOB
 );
 CREATE TABLE account_requests (

@@ -177,6 +177,16 @@ impl Vault {
             r.against_principal = true;
             r
         };
+        // The principal is bound to the provider's (issuer, subject) at its first sign-in: a
+        // later agent with the same claims but another subject is someone else.
+        let bound = format!("{} {}", oidc.rules.issuer, agent.subject);
+        match &account.subject {
+            Some(s) if *s != bound => return Err(against("subject_differs")),
+            Some(_) => {}
+            None => self
+                .bind_subject(&account, &bound)
+                .map_err(super::tokens::store_refusal)?,
+        }
         if mapped
             .agency
             .as_deref()
@@ -208,6 +218,42 @@ impl Vault {
             AccountState::Active | AccountState::Probation => {}
         }
         Ok((account, role, agency))
+    }
+
+    /// Binds `account` to `subject` (`ISS SUB`), over its row as read; a row bound meanwhile to
+    /// the same subject is fine, to another is refused. Recorded.
+    fn bind_subject(&self, account: &AccountRecord, subject: &str) -> Result<(), VaultError> {
+        let mut a = AccountRecord {
+            subject: Some(subject.to_string()),
+            ..account.clone()
+        };
+        a.tag = Some(crate::facts::account_tag(self.keyring.facts(), &a).to_vec());
+        let by = Principal::gate(
+            Agency::parse(&account.agency)
+                .map_err(|_| rempart_store::StoreError::Corrupt("account agency"))?,
+        );
+        let mut e = self.entry(
+            &by,
+            rempart_audit::Action::SignIn,
+            vec![],
+            vec![],
+            None,
+            rempart_audit::Outcome::Allowed,
+        );
+        e.detail = Some(format!(
+            "bound principal={} subject={subject}",
+            account.name
+        ));
+        match self.store.put_account(&a, account.tag.as_deref(), &e) {
+            Ok(()) => Ok(()),
+            Err(rempart_store::StoreError::Conflict(_)) => {
+                match self.verified_account(self.reads(), &account.name)? {
+                    Some(now) if now.subject.as_deref() == Some(subject) => Ok(()),
+                    _ => Err(VaultError::Unauthenticated),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Signs an agent in after the relying party's flow (its ID token checked by the caller):
