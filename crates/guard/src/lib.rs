@@ -333,11 +333,6 @@ impl Guard {
         }
     }
 
-    /// Its configuration.
-    pub fn config(&self) -> &GuardConfig {
-        &self.config
-    }
-
     /// The limits in force for `who` at `now`.
     pub fn limits(&self, who: &Subject, now: i64) -> Limits {
         let normal = self

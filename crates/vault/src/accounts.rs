@@ -117,13 +117,6 @@ fn is_console(p: &Principal) -> bool {
 }
 
 impl Vault {
-    fn probation_secs(&self) -> i64 {
-        self.guard
-            .as_ref()
-            .and_then(|g| g.lock().ok().map(|g| g.config().probation_secs as i64))
-            .unwrap_or(PROBATION_SECS)
-    }
-
     /// The state of `a` now.
     pub(crate) fn account_state(&self, a: &AccountRecord) -> Result<AccountState, VaultError> {
         self.account_state_in(self.reads(), a)
@@ -144,7 +137,7 @@ impl Vault {
             AccountState::Disabled
         } else if suspended {
             AccountState::Suspended
-        } else if self.clock.now().saturating_sub(a.approved_at) < self.probation_secs()
+        } else if self.clock.now().saturating_sub(a.approved_at) < self.probation_secs
             && a.approved_by != BOOTSTRAP
         {
             AccountState::Probation

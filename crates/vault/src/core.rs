@@ -37,6 +37,8 @@ pub struct Vault {
     pub(crate) guesses: std::sync::Mutex<crate::auth::Guesses>,
     /// Authentication failures and lockouts since start.
     pub(crate) auth_counts: Arc<AuthCounts>,
+    /// How long a principal stays on probation after its approval (containment's, when on).
+    pub(crate) probation_secs: i64,
 }
 
 /// Authentication failures and lockouts since start (for `/metrics`).
@@ -95,6 +97,7 @@ impl Vault {
                 crate::auth::GuessPolicy::default(),
             )),
             auth_counts: Arc::default(),
+            probation_secs: crate::accounts::PROBATION_SECS,
             containment: Arc::default(),
             four_eyes_above: crate::exports::FOUR_EYES_ABOVE,
             export_markers: crate::markers::EXPORT_MARKERS,
@@ -105,6 +108,7 @@ impl Vault {
     /// counted against the principal's budgets ([`rempart_guard`]), and refused
     /// ([`VaultError::Contained`]) or the principal suspended when they are overrun.
     pub fn with_guard(mut self, config: rempart_guard::GuardConfig) -> Vault {
+        self.probation_secs = config.probation_secs as i64;
         self.guard = Some(Arc::new(std::sync::Mutex::new(rempart_guard::Guard::new(
             config,
         ))));

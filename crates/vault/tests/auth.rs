@@ -620,3 +620,56 @@ fn a_disabled_principal_stays_refused_even_if_its_row_is_deleted_by_hand() {
         Err(VaultError::Suspended)
     ));
 }
+
+#[test]
+fn an_operator_without_a_record_approves_nothing_and_a_session_is_not_rotated() {
+    let f = fixture();
+    let v = &f.vault;
+    v.bootstrap_operators(&console(), &["op.a".into()], &agency("ML-1"))
+        .unwrap();
+    let q = v
+        .request_account(
+            &console(),
+            RequestKind::Create,
+            "evil",
+            Role::Operator,
+            &agency("ML-1"),
+        )
+        .unwrap();
+    // A token made at the console for a name without a record is no operator of the lifecycle.
+    assert!(matches!(
+        v.decide_account(&operator("ghost"), &q.id, true),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(matches!(
+        v.request_account(
+            &operator("ghost"),
+            RequestKind::Create,
+            "evil.2",
+            Role::Operator,
+            &agency("ML-1")
+        ),
+        Err(VaultError::Forbidden(_))
+    ));
+    assert!(f.store.account("evil").unwrap().is_none());
+    // A session (of an agent signed in) is not rotated into a long-lived token.
+    let session = TokenBounds {
+        session: true,
+        ..TokenBounds::default()
+    };
+    let (_, rec) = v
+        .create_bounded_token(
+            &console(),
+            "op.a",
+            Role::Operator,
+            &agency("ML-1"),
+            3600,
+            &session,
+            false,
+        )
+        .unwrap();
+    assert!(matches!(
+        v.rotate_token(&console(), &rec.id, 90 * 86_400, 3600),
+        Err(VaultError::Forbidden(_))
+    ));
+}

@@ -38,15 +38,8 @@ pub fn create_bounded_token(
         )
     })?;
     let agency = Agency::parse(agency)?;
-    let p = principal.trim();
-    if p.is_empty()
-        || p.len() > 64
-        || !p
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
-    {
-        bail!("--principal must be 1 to 64 letters, digits, dots, dashes, underscores or @");
-    }
+    let p = rempart_vault::principal_name(principal).map_err(|e| anyhow!("--principal: {e}"))?;
+    let p = p.as_str();
     let ttl = parse_duration(expires)?;
     let (token, rec) = vault.create_bounded_token(
         &Principal::local(agency.clone()),
