@@ -1,0 +1,97 @@
+//! Connections: a pool (r2d2) of PostgreSQL clients, each with the statements it has prepared,
+//! checked before it is lent, so that after a failover the pool reconnects (to the new
+//! primary, when the connection string names every host with `target_session_attrs=read-write`)
+//! without a restart; PostgreSQL's errors turned into the store's.
+
+use postgres::{NoTls, Statement};
+use rempart_store::StoreError;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub(crate) fn db(context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
+    move |source| StoreError::backend(context, source)
+}
+
+/// A client and the statements prepared on it, by their text.
+pub(crate) struct Conn {
+    pub(crate) client: postgres::Client,
+    pub(crate) prepared: HashMap<&'static str, Statement>,
+}
+
+/// Opens clients for the pool, and tells a broken one.
+pub(crate) struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Conn, postgres::Error> {
+        Ok(Conn {
+            client: self.config.connect(NoTls)?,
+            prepared: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// A pooled client.
+pub(crate) type Client = r2d2::PooledConnection<Manager>;
+
+/// The connections to one database.
+pub(crate) struct Pool {
+    inner: r2d2::Pool<Manager>,
+}
+
+/// How long a request waits for a connection before it fails (the database is down, or every
+/// connection is busy).
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Pool {
+    /// Connections to the database at `url` (`postgres://…` or `host=… dbname=…`), at most
+    /// `size` of them. Fails if the first cannot be opened: the message names the reason,
+    /// never the password.
+    pub(crate) fn connect(url: &str, size: u32) -> Result<Pool, StoreError> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::backend("parse the database URL", e))?;
+        config.connect_timeout(Duration::from_secs(5));
+        if config.get_application_name().is_none() {
+            config.application_name("rempart");
+        }
+        let inner = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(CHECKOUT_TIMEOUT)
+            .test_on_check_out(true)
+            .error_handler(Box::new(LogErrors))
+            .build(Manager { config })
+            .map_err(|e| StoreError::backend("connect to PostgreSQL", e))?;
+        Ok(Pool { inner })
+    }
+
+    /// A client, waiting at most [`CHECKOUT_TIMEOUT`].
+    pub(crate) fn get(&self) -> Result<Client, StoreError> {
+        self.inner
+            .get()
+            .map_err(|e| StoreError::backend("connect to PostgreSQL", e))
+    }
+}
+
+/// Failures of the pool's own (re)connections go to the server's log.
+#[derive(Debug)]
+struct LogErrors;
+
+impl r2d2::HandleError<postgres::Error> for LogErrors {
+    fn handle_error(&self, error: postgres::Error) {
+        tracing::warn!(error = %error, "PostgreSQL connection failed");
+    }
+}
