@@ -78,6 +78,15 @@ pub(crate) fn append_in(tx: &mut Tx<'_>, entries: &[Encoded]) -> Result<Option<u
     Ok(Some(before + 1))
 }
 
+/// In `tx`, the transaction of a write act: appends the act's entries, so that the act and
+/// its entries commit together or not at all. Call it last in the transaction: the sequencer's
+/// lock is then held only until the commit, and always taken after the act's own rows (no
+/// two transactions wait for each other).
+pub(crate) fn append_entries(tx: &mut Tx<'_>, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let encoded: Vec<Encoded> = entries.iter().map(Encoded::new).collect();
+    append_in(tx, &encoded).map(|_| ())
+}
+
 /// The leaves `lo..hi` (0-based leaf indexes: entries `lo+1..=hi`), all present.
 pub(crate) fn leaves_between(c: &mut impl Exec, lo: u64, hi: u64) -> Result<Vec<Hash>, StoreError> {
     let rows = c.rows(
