@@ -135,9 +135,31 @@ impl Exec for Tx<'_> {
 impl<'a> Tx<'a> {
     /// Begins a transaction on `conn`.
     pub(crate) fn begin(conn: &'a mut Conn, what: &'static str) -> Result<Tx<'a>, StoreError> {
-        let Conn { client, prepared } = conn;
+        let Conn {
+            client, prepared, ..
+        } = conn;
         Ok(Tx {
             tx: client.transaction().map_err(db(what))?,
+            prepared,
+        })
+    }
+
+    /// Begins a read-only transaction on `conn` that sees one state of the database
+    /// throughout (`REPEATABLE READ`: PostgreSQL's snapshot isolation).
+    pub(crate) fn begin_snapshot(
+        conn: &'a mut Conn,
+        what: &'static str,
+    ) -> Result<Tx<'a>, StoreError> {
+        let Conn {
+            client, prepared, ..
+        } = conn;
+        Ok(Tx {
+            tx: client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(db(what))?,
             prepared,
         })
     }
@@ -157,6 +179,19 @@ pub(crate) fn in_tx<T>(
 ) -> Result<T, StoreError> {
     let mut c = pool.get()?;
     let mut tx = Tx::begin(&mut c, what)?;
+    let out = f(&mut tx)?;
+    tx.commit(what)?;
+    Ok(out)
+}
+
+/// Runs `f` in a read-only snapshot ([`Tx::begin_snapshot`]) on a connection of `pool`.
+pub(crate) fn in_snapshot<T>(
+    pool: &Pool,
+    what: &'static str,
+    f: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut c = pool.get()?;
+    let mut tx = Tx::begin_snapshot(&mut c, what)?;
     let out = f(&mut tx)?;
     tx.commit(what)?;
     Ok(out)

@@ -10,7 +10,9 @@
 #![deny(missing_docs)]
 
 mod db;
+mod facts;
 mod group;
+mod index;
 mod keys;
 mod log;
 mod pool;

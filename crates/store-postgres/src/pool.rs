@@ -16,6 +16,9 @@ pub(crate) fn db(context: &'static str) -> impl FnOnce(postgres::Error) -> Store
 pub(crate) struct Conn {
     pub(crate) client: postgres::Client,
     pub(crate) prepared: HashMap<&'static str, Statement>,
+    /// Left in an unknown state (a transaction that could not be ended): closed rather than
+    /// lent again.
+    pub(crate) broken: bool,
 }
 
 /// Opens clients for the pool, and tells a broken one.
@@ -31,6 +34,7 @@ impl r2d2::ManageConnection for Manager {
         Ok(Conn {
             client: self.config.connect(NoTls)?,
             prepared: HashMap::new(),
+            broken: false,
         })
     }
 
@@ -39,7 +43,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
-        conn.client.is_closed()
+        conn.broken || conn.client.is_closed()
     }
 }
 

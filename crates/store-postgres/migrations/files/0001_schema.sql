@@ -241,6 +241,7 @@ CREATE TABLE audit_persons (
     seq BIGINT NOT NULL,
     PRIMARY KEY (person_id, seq)
 );
+CREATE INDEX audit_persons_seq ON audit_persons (seq);
 -- Which node signs checkpoints: a lease, taken and renewed in the database; a node whose
 -- lease has lapsed stops signing.
 CREATE TABLE audit_lease (
