@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod db;
+mod files;
 mod group;
 mod keys;
 mod log;
