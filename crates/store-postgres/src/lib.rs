@@ -11,6 +11,7 @@
 
 mod db;
 mod facts;
+mod files;
 mod group;
 mod index;
 mod keys;

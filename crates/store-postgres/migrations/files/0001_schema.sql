@@ -5,16 +5,18 @@
 
 -- Files: one sealed column per category, the blind-index terms sealed (index_entries), the
 -- caseload (the counsellor's login) and the tag binding the facts authorisation relies on.
+-- Ids, agencies, logins and partners compare and sort byte by byte (COLLATE "C"), as on
+-- SQLite, whatever the database's collation: listings page in the same order everywhere.
 CREATE TABLE persons (
-    id TEXT PRIMARY KEY,
-    agency TEXT NOT NULL,
+    id TEXT COLLATE "C" PRIMARY KEY,
+    agency TEXT COLLATE "C" NOT NULL,
     dk_version BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     index_entries BYTEA NOT NULL,
     identity BYTEA, social_security BYTEA, agency_ids BYTEA, contact BYTEA, situation BYTEA,
     education BYTEA, professional BYTEA, followup BYTEA, legal_representatives BYTEA,
-    counsellor TEXT,
+    counsellor TEXT COLLATE "C",
     facts_tag BYTEA,
     decoy BOOLEAN NOT NULL DEFAULT FALSE
 );
@@ -23,13 +25,13 @@ CREATE INDEX persons_caseload ON persons (agency, counsellor, id);
 CREATE TABLE blind_index (
     kind BIGINT NOT NULL,
     hash BYTEA NOT NULL,
-    person_id TEXT NOT NULL,
+    person_id TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (kind, hash, person_id)
 );
 CREATE INDEX blind_index_person ON blind_index (person_id);
 CREATE TABLE enrolments (
-    person_id TEXT NOT NULL,
-    partner TEXT NOT NULL,
+    person_id TEXT COLLATE "C" NOT NULL,
+    partner TEXT COLLATE "C" NOT NULL,
     since BIGINT NOT NULL,
     PRIMARY KEY (person_id, partner)
 );
