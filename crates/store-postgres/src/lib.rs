@@ -9,10 +9,15 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod codes;
 mod db;
+mod exports;
 mod group;
+mod incidents;
 mod keys;
 mod log;
+mod markers;
+mod notices;
 mod pool;
 mod schema;
 
