@@ -9,13 +9,18 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod codes;
 mod db;
 mod facts;
 mod files;
 mod group;
 mod index;
+mod exports;
+mod incidents;
 mod keys;
 mod log;
+mod markers;
+mod notices;
 mod pool;
 mod schema;
 

@@ -151,7 +151,8 @@ CREATE TABLE incidents (
     copy_as_of BIGINT,
     discovered_at BIGINT NOT NULL DEFAULT 0,
     summary TEXT NOT NULL DEFAULT '',
-    held BOOLEAN NOT NULL DEFAULT FALSE
+    -- For a stolen copy or key: how many files the attacker held (a count, as on SQLite).
+    held BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE incident_events (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -201,7 +202,9 @@ CREATE TABLE notices (
     sent_at BIGINT
 );
 CREATE INDEX notices_of ON notices (incident, status, id);
+-- `seq` orders the rows under one lookup key, oldest first (SQLite's rowid).
 CREATE TABLE verification_codes (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     lookup BYTEA NOT NULL,
     serial BYTEA NOT NULL,
     recipient BYTEA NOT NULL,
@@ -210,7 +213,7 @@ CREATE TABLE verification_codes (
     message_id TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL
 );
-CREATE INDEX verification_codes_lookup ON verification_codes (lookup);
+CREATE INDEX verification_codes_lookup ON verification_codes (lookup, seq);
 
 -- The audit log. One order across every node: `audit_head` holds the length of the log, and
 -- an append locks it (SELECT … FOR UPDATE) in the transaction that inserts the entries, so
