@@ -9,12 +9,16 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod accounts;
+mod alerts;
 mod db;
 mod group;
+mod guard;
 mod keys;
 mod log;
 mod pool;
 mod schema;
+mod tokens;
 
 #[cfg(test)]
 mod testdb;
