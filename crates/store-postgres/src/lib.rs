@@ -9,20 +9,25 @@
 #![forbid(unused_must_use)]
 #![deny(missing_docs)]
 
+mod accounts;
+mod alerts;
 mod codes;
 mod db;
+mod exports;
 mod facts;
 mod files;
 mod group;
-mod index;
-mod exports;
+mod guard;
 mod incidents;
+mod index;
 mod keys;
 mod log;
 mod markers;
 mod notices;
 mod pool;
 mod schema;
+mod snapshot;
+mod tokens;
 
 #[cfg(test)]
 mod testdb;

@@ -51,13 +51,16 @@ CREATE TABLE tokens (
     tag BYTEA,
     bounds TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX tokens_principal ON tokens (principal, id);
+-- Principals compare without case (lower()), as on SQLite (COLLATE NOCASE, ASCII): a
+-- principal's tokens are found, and its one suspension record kept, under lower(name).
+CREATE INDEX tokens_principal ON tokens (lower(principal), id);
 CREATE TABLE principals (
     name TEXT PRIMARY KEY,
     suspended BOOLEAN NOT NULL,
     since BIGINT NOT NULL,
     tag BYTEA
 );
+CREATE UNIQUE INDEX principals_name ON principals (lower(name));
 -- Names compare without case (lower()), as on SQLite (COLLATE NOCASE, ASCII).
 CREATE TABLE accounts (
     name TEXT NOT NULL,
@@ -104,7 +107,7 @@ CREATE TABLE alerts (
     restored_at BIGINT,
     restored_by TEXT
 );
-CREATE INDEX alerts_open ON alerts (principal) WHERE restored_at IS NULL;
+CREATE INDEX alerts_open ON alerts (lower(principal)) WHERE restored_at IS NULL;
 -- Containment's kept state (learned hours, baselines): one row, replaced whole.
 CREATE TABLE guard_state (
     id BIGINT PRIMARY KEY CHECK (id = 1),
