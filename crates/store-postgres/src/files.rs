@@ -43,10 +43,6 @@ macro_rules! person_columns {
         )
     };
 }
-// For the other modules that read files (`Reads`, `FactsUpgrade`: `concat!("SELECT ",
-// person_columns!(), …)` then `person_of`).
-#[allow(unused_imports)]
-pub(crate) use {category_columns, person_columns};
 
 fn corrupt(_: postgres::Error) -> StoreError {
     StoreError::Corrupt("a file")
@@ -80,7 +76,6 @@ pub(crate) fn person_of(r: &Row) -> Result<StoredPerson, StoreError> {
 
 /// A file by id, with its enrolments, read in one statement (one snapshot, or the snapshot
 /// of the transaction `c` is in). For `Reads` and its snapshots.
-#[cfg_attr(not(test), allow(dead_code))] // until `Reads` is implemented
 pub(crate) fn get_person(c: &mut impl Exec, id: &str) -> Result<Option<StoredPerson>, StoreError> {
     c.row(
         concat!(

@@ -30,6 +30,8 @@ mod snapshot;
 mod tokens;
 
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod testdb;
 
 pub use keys::PgKeyStore;

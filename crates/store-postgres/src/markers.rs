@@ -3,93 +3,11 @@
 //! running the same export, the second waits for the first's row lock, finds the state changed
 //! and writes nothing.
 
-use crate::db::{in_tx, Exec, Params, Tx};
+use crate::db::{in_tx, Exec};
 use crate::log::append_entries;
 use crate::PgStore;
-use postgres::types::ToSql;
 use rempart_audit::AuditEntry;
-use rempart_domain::Category;
 use rempart_store::{MarkerRecord, MarkerStore, NewPerson, StoreError};
-use std::sync::OnceLock;
-
-/// The blind-index entries of a file, kept in its row so that they can be removed by exact
-/// key: `kind (1 byte) ‖ hash (32 bytes)` repeated, as on SQLite.
-fn encode_entries(p: &NewPerson) -> Vec<u8> {
-    let mut v = Vec::with_capacity(p.index.len() * 33);
-    for (k, h) in &p.index {
-        v.push(*k as u8);
-        v.extend_from_slice(h);
-    }
-    v
-}
-
-/// The insert of a file: its facts, then one sealed column per category in
-/// [`Category::ALL`]'s order (column names from the enum, never from input).
-fn insert_file_sql() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let cols: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-        format!(
-            "INSERT INTO persons (id, agency, counsellor, dk_version, created_at, updated_at, index_entries, facts_tag, decoy, {}) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, {})",
-            cols.join(", "),
-            (9..9 + cols.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
-}
-
-/// Inserts files and their blind-index entries inside `tx`, as the file store does (the
-/// markers' own copy: their rows are ordinary rows of `persons` and `blind_index`). A file
-/// whose id is taken fails the transaction.
-pub(crate) fn insert_files(tx: &mut Tx<'_>, files: &[NewPerson]) -> Result<(), StoreError> {
-    // In id order: two transactions inserting files take their locks in one order.
-    let mut sorted: Vec<&NewPerson> = files.iter().collect();
-    sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    for p in sorted {
-        let mut values: Vec<Option<&[u8]>> = vec![None; Category::ALL.len()];
-        for (c, b) in &p.fields {
-            if let Some(pos) = Category::ALL.iter().position(|x| x == c) {
-                values[pos] = Some(b.as_slice());
-            }
-        }
-        let dk_version = i64::from(p.dk_version);
-        let entries = encode_entries(p);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![
-            &p.id,
-            &p.agency,
-            &p.counsellor,
-            &dk_version,
-            &p.now,
-            &entries,
-            &p.facts_tag,
-            &p.decoy,
-        ];
-        for v in &values {
-            params.push(v);
-        }
-        let params: Params<'_> = &params;
-        tx.exec(insert_file_sql(), params, "insert file")?;
-    }
-    let mut index: Vec<(i64, &[u8; 32], &str)> = files
-        .iter()
-        .flat_map(|p| p.index.iter().map(move |(k, h)| (*k, h, p.id.as_str())))
-        .collect();
-    if index.is_empty() {
-        return Ok(());
-    }
-    index.sort_unstable();
-    let kinds: Vec<i64> = index.iter().map(|e| e.0).collect();
-    let hashes: Vec<&[u8]> = index.iter().map(|e| &e.1[..]).collect();
-    let ids: Vec<&str> = index.iter().map(|e| e.2).collect();
-    tx.exec(
-        "INSERT INTO blind_index (kind, hash, person_id) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[]) ON CONFLICT DO NOTHING",
-        &[&kinds, &hashes, &ids],
-        "insert index",
-    )
-    .map(|_| ())
-}
 
 fn marker_of(r: &postgres::Row) -> MarkerRecord {
     MarkerRecord {
@@ -120,7 +38,7 @@ impl MarkerStore for PgStore {
             if n == 0 {
                 return Ok(false);
             }
-            insert_files(tx, files)?;
+            crate::files::insert_rows(tx, files)?;
             for m in markers {
                 tx.exec(
                     "INSERT INTO export_markers (person_id, export, agency, recipient, at) VALUES ($1, $2, $3, $4, $5)",
@@ -176,8 +94,8 @@ mod tests {
             counsellor: Some("c.a".into()),
             dk_version: 1,
             fields: vec![
-                (Category::Identity, vec![1, 2, 3]),
-                (Category::Contact, vec![4, 5]),
+                (rempart_domain::Category::Identity, vec![1, 2, 3]),
+                (rempart_domain::Category::Contact, vec![4, 5]),
             ],
             index: vec![(1, [9; 32])],
             now: 100,
@@ -247,7 +165,7 @@ mod tests {
     fn an_export_runs_once_with_its_markers() {
         let (_db, s) = store();
         in_tx(&s.pool, "test", |tx| {
-            insert_files(tx, &[person("a", "ML-1")])
+            crate::files::insert_rows(tx, &[person("a", "ML-1")])
         })
         .unwrap();
         s.insert_export(&export("exp_1", "ready"), &entry())

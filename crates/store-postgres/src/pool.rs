@@ -9,8 +9,31 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub(crate) fn db(context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
-    move |source| StoreError::backend(context, source)
+    move |source| StoreError::backend(context, Sanitized::from(source))
 }
+
+/// A PostgreSQL error without what would repeat a stored value: its SQLSTATE and message are
+/// kept, its DETAIL (`Key (hash)=(\x…) already exists`, `Failing row contains (…)`), HINT and
+/// WHERE are dropped, and so is the source chain that holds them.
+#[derive(Debug)]
+pub(crate) struct Sanitized(String);
+
+impl From<postgres::Error> for Sanitized {
+    fn from(e: postgres::Error) -> Sanitized {
+        Sanitized(match e.as_db_error() {
+            Some(d) => format!("{} {}: {}", d.severity(), d.code().code(), d.message()),
+            None => e.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Sanitized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Sanitized {}
 
 /// A client and the statements prepared on it, by their text.
 pub(crate) struct Conn {
@@ -66,7 +89,7 @@ impl Pool {
     pub(crate) fn connect(url: &str, size: u32) -> Result<Pool, StoreError> {
         let mut config: postgres::Config = url
             .parse()
-            .map_err(|e| StoreError::backend("parse the database URL", e))?;
+            .map_err(|e| StoreError::backend("parse the database URL", Sanitized::from(e)))?;
         config.connect_timeout(Duration::from_secs(5));
         if config.get_application_name().is_none() {
             config.application_name("rempart");
@@ -78,7 +101,7 @@ impl Pool {
             .test_on_check_out(true)
             .error_handler(Box::new(LogErrors))
             .build(Manager { config })
-            .map_err(|e| StoreError::backend("connect to PostgreSQL", e))?;
+            .map_err(|e| StoreError::backend("connect to PostgreSQL", Sanitized(e.to_string())))?;
         Ok(Pool { inner })
     }
 
@@ -86,7 +109,7 @@ impl Pool {
     pub(crate) fn get(&self) -> Result<Client, StoreError> {
         self.inner
             .get()
-            .map_err(|e| StoreError::backend("connect to PostgreSQL", e))
+            .map_err(|e| StoreError::backend("connect to PostgreSQL", Sanitized(e.to_string())))
     }
 }
 
@@ -97,5 +120,33 @@ struct LogErrors;
 impl r2d2::HandleError<postgres::Error> for LogErrors {
     fn handle_error(&self, error: postgres::Error) {
         tracing::warn!(error = %error, "PostgreSQL connection failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::testdb::TestDb;
+
+    #[test]
+    fn an_error_names_the_constraint_but_not_the_value_that_broke_it() {
+        let t = TestDb::new();
+        let mut c = postgres::Client::connect(&t.url, NoTls).unwrap();
+        c.batch_execute(
+            "CREATE TABLE t (v TEXT PRIMARY KEY); INSERT INTO t VALUES ('secret-nir-1850')",
+        )
+        .unwrap();
+        let e = c
+            .execute("INSERT INTO t VALUES ('secret-nir-1850')", &[])
+            .unwrap_err();
+        assert!(
+            format!("{e:?}").contains("secret-nir-1850"),
+            "the raw error holds it"
+        );
+        let e = db("insert")(e);
+        let shown = format!("{e} {e:?} {:?}", std::error::Error::source(&e));
+        assert!(shown.contains("23505"), "{shown}");
+        assert!(!shown.contains("secret-nir-1850"), "{shown}");
     }
 }
