@@ -40,7 +40,8 @@ pub struct StoreArgs {
     /// Data directory of the embedded (SQLite) store.
     #[arg(long, env = "REMPART_DATA", global = true)]
     pub data: Option<PathBuf>,
-    /// PostgreSQL URL instead of --data (not available yet in this version).
+    /// PostgreSQL URL of the files database instead of --data (`postgres://…`, or several
+    /// hosts with `target_session_attrs=read-write`); with --keys-database and --key-file.
     #[arg(
         long,
         env = "REMPART_DATABASE_URL",
@@ -50,6 +51,17 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub database: Option<SecretString>,
+    /// PostgreSQL URL of the keys database, another database (or a schema with its own role)
+    /// than --database's, reached with other credentials.
+    #[arg(
+        long,
+        env = "REMPART_KEYS_DATABASE_URL",
+        global = true,
+        conflicts_with = "data",
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub keys_database: Option<SecretString>,
     /// Master key file, outside the data directory (every command refuses one inside it);
     /// defaults to DIR.key beside the data directory. A passphrase-protected key file is opened
     /// with REMPART_PASSPHRASE.
@@ -92,6 +104,7 @@ impl StoreArgs {
             store: StoreLayer {
                 data: self.data.clone(),
                 database_url: self.database.clone(),
+                keys_database_url: self.keys_database.clone(),
                 key_file: self.key_file.clone(),
             },
             vault: VaultLayer {

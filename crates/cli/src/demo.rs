@@ -29,6 +29,7 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
     store.store = StoreSettings {
         data: Some(root.join("data")),
         database_url: None,
+        keys_database_url: None,
         key_file: Some(root.join("master.key")),
     };
     // The demonstration's checkpoints go to its own witness file only, never to a witness

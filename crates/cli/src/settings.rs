@@ -64,8 +64,10 @@ pub struct Settings {
 pub struct StoreSettings {
     /// Data directory of the embedded (SQLite) store.
     pub data: Option<PathBuf>,
-    /// PostgreSQL URL (not available yet); may carry credentials.
+    /// PostgreSQL URL of the files database; may carry credentials.
     pub database_url: Option<SecretString>,
+    /// PostgreSQL URL of the keys database (with `database_url`); may carry credentials.
+    pub keys_database_url: Option<SecretString>,
     /// Master key file; DIR.key beside the data directory when absent.
     pub key_file: Option<PathBuf>,
 }
@@ -157,6 +159,7 @@ pub struct Layer {
 pub struct StoreLayer {
     pub data: Option<PathBuf>,
     pub database_url: Option<SecretString>,
+    pub keys_database_url: Option<SecretString>,
     pub key_file: Option<PathBuf>,
 }
 
@@ -323,6 +326,7 @@ impl Layer {
                 StoreLayer {
                     data,
                     database_url,
+                    keys_database_url,
                     key_file,
                 },
             vault:
@@ -354,6 +358,7 @@ impl Layer {
             store: StoreLayer {
                 data: over.store.data.or(data),
                 database_url: over.store.database_url.or(database_url),
+                keys_database_url: over.store.keys_database_url.or(keys_database_url),
                 key_file: over.store.key_file.or(key_file),
             },
             vault: VaultLayer {
@@ -402,6 +407,7 @@ impl Layer {
                 StoreLayer {
                     data,
                     database_url,
+                    keys_database_url,
                     key_file,
                 },
             vault:
@@ -433,6 +439,7 @@ impl Layer {
             store: StoreSettings {
                 data,
                 database_url,
+                keys_database_url,
                 key_file,
             },
             vault: VaultSettings {
@@ -540,6 +547,7 @@ mod tests {
                 StoreLayer {
                     data,
                     database_url,
+                    keys_database_url,
                     key_file,
                 },
             vault:
@@ -595,6 +603,7 @@ mod tests {
         [
             ("store.data", data.is_none()),
             ("store.database_url", database_url.is_none()),
+            ("store.keys_database_url", keys_database_url.is_none()),
             ("store.key_file", key_file.is_none()),
             ("vault.policies", policies.is_none()),
             (

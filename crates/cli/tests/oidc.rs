@@ -492,6 +492,20 @@ fn agents_sign_in_through_a_real_provider_with_a_second_factor() {
         401,
         "a proof by another key"
     );
+    // A proof its client made for another server, sent here by a thief who names that server
+    // in `Host`: the URL a proof must name is this server's address, never the `Host` header.
+    let elsewhere = format!("http://other.example{me}");
+    let status = s
+        .client
+        .get(format!("{}{me}", s.base))
+        .header("host", "other.example")
+        .header("authorization", format!("DPoP {bound}"))
+        .header("dpop", key.proof("GET", &elsewhere, Some(&bound)))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 401, "a proof for another server");
     let proof = key.proof("GET", &url, Some(&bound));
     assert_eq!(
         get_with(&s, &bound, me, "DPoP", Some(proof.clone())),

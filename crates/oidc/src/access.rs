@@ -92,6 +92,7 @@ pub(crate) fn verified_claims(
     if token.len() > 16 * 1024 || token.split('.').count() != 3 {
         return Err(OidcError::Malformed);
     }
+    crate::provider::install();
     let header = jsonwebtoken::decode_header(token).map_err(|_| OidcError::Malformed)?;
     if !algorithms.contains(&header.alg) {
         return Err(OidcError::Algorithm);

@@ -64,28 +64,17 @@ pub fn jwk_thumbprint(jwk: &Jwk) -> Result<String, OidcError> {
         .map_err(|_| OidcError::Proof("the key's thumbprint cannot be computed"))
 }
 
-/// `url` without its query and fragment, scheme and host lower-cased.
-fn target(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    let url = &url[..end];
-    match url.find("://") {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            let host_end = rest.find('/').unwrap_or(rest.len());
-            let path = if host_end == rest.len() {
-                "/"
-            } else {
-                &rest[host_end..]
-            };
-            format!(
-                "{}://{}{}",
-                url[..i].to_ascii_lowercase(),
-                rest[..host_end].to_ascii_lowercase(),
-                path
-            )
-        }
-        None => url.to_string(),
+/// `url` without its query and fragment, normalised as RFC 9449 section 4.3 asks (RFC 3986:
+/// scheme and host lower-cased, the default port dropped, an empty path made `/`); `None` for
+/// what is not an absolute URL, which matches nothing.
+fn target(url: &str) -> Option<String> {
+    let mut u = url::Url::parse(url).ok()?;
+    if u.cannot_be_a_base() || u.host().is_none() {
+        return None;
     }
+    u.set_query(None);
+    u.set_fragment(None);
+    Some(u.to_string())
 }
 
 /// The proof's header as JSON, to see what `jsonwebtoken`'s types would drop: a private key.
@@ -115,6 +104,7 @@ impl Dpop {
         if req.proof.len() > 8 * 1024 || req.proof.split('.').count() != 3 {
             return Err(OidcError::Proof("not a JWT"));
         }
+        crate::provider::install();
         let raw = header_json(req.proof)?;
         let header =
             jsonwebtoken::decode_header(req.proof).map_err(|_| OidcError::Proof("not a JWT"))?;
@@ -149,7 +139,8 @@ impl Dpop {
         if claims.htm != req.method {
             return Err(OidcError::Proof("htm is not the request's method"));
         }
-        if target(&claims.htu) != target(req.url) {
+        let expected = target(req.url);
+        if expected.is_none() || target(&claims.htu) != expected {
             return Err(OidcError::Proof("htu is not the request's URL"));
         }
         if (claims.iat - req.now).abs() > self.window {
@@ -191,10 +182,20 @@ mod tests {
     #[test]
     fn the_target_drops_query_and_fragment_and_case_of_the_host() {
         assert_eq!(
-            target("HTTPS://Api.Example:8443/v1/persons/x?purpose=a#f"),
-            "https://api.example:8443/v1/persons/x"
+            target("HTTPS://Api.Example:8443/v1/persons/x?purpose=a#f").as_deref(),
+            Some("https://api.example:8443/v1/persons/x")
         );
-        assert_eq!(target("http://127.0.0.1:80"), "http://127.0.0.1:80/");
+        assert_eq!(target("http://127.0.0.1:80"), target("http://127.0.0.1/"));
+        assert_eq!(
+            target("http://[::1]:8080/v1"),
+            target("http://[0::1]:8080/v1")
+        );
+        assert_eq!(target("not a url"), None);
+        assert_eq!(target("mailto:a@b.example"), None);
+        assert_ne!(
+            target("https://a.example:8443/v1/x"),
+            target("https://a.example/v1/x")
+        );
         assert_ne!(
             target("https://a.example/v1/X"),
             target("https://a.example/v1/x")

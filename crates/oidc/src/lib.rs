@@ -17,6 +17,7 @@ mod access;
 mod dpop;
 mod jwks;
 mod mapping;
+mod provider;
 pub mod rp;
 
 pub use access::{verify_access_token, AccessRules, Agent};
@@ -24,6 +25,7 @@ pub use dpop::{jwk_thumbprint, Dpop, ProofRequest};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{Discovery, Jwks};
 pub use mapping::{ClaimMap, Mapped, SecondFactor};
+pub use provider::install as install_jwt_provider;
 
 /// Why a credential of the identity provider was refused: what failed, never a value.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

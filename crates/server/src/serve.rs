@@ -38,6 +38,12 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::rustls;
 use tower::ServiceExt;
 
+/// The address of this server that a connection reached (its socket's local address): what a
+/// DPoP proof must name when no [`ServeOptions::public_url`] is set. Unlike the `Host` header,
+/// the client cannot choose it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalAddr(pub(crate) Option<SocketAddr>);
+
 /// How the server treats connections and requests.
 #[derive(Clone)]
 pub struct ServeOptions {
@@ -59,8 +65,9 @@ pub struct ServeOptions {
     /// Questions "was I affected?" per client address (`/v1/affected`): 3 a minute, 20 a day.
     pub affected: crate::RateLimit,
     /// The server's address as clients reach it (`https://rempart.example`), behind a reverse
-    /// proxy: what DPoP proofs name (`htu`). Without it, the scheme served and the `Host`
-    /// header.
+    /// proxy: what DPoP proofs name (`htu`). Without it, the scheme served and the address of
+    /// the server that the connection reached (`http://127.0.0.1:8080`), never the `Host`
+    /// header, which the client writes.
     pub public_url: Option<String>,
     /// Rempart's own sign-in at the identity provider (`/auth/login`, `/auth/callback`).
     pub sign_in: Option<Arc<crate::SignIn>>,
@@ -202,18 +209,20 @@ pub(crate) async fn run(
                 }
             },
         };
+        let local = LocalAddr(tcp.local_addr().ok());
         let (app, options, tls, mut signal) =
             (app.clone(), options.clone(), tls.clone(), signal_rx.clone());
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
-                None => serve_connection(tcp, remote, app, &options, &mut signal).await,
+                None => serve_connection(tcp, remote, local, app, &options, &mut signal).await,
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(options.header_timeout, acceptor.accept(tcp)).await;
                     match handshake {
                         Ok(Ok(stream)) => {
-                            serve_connection(stream, remote, app, &options, &mut signal).await
+                            serve_connection(stream, remote, local, app, &options, &mut signal)
+                                .await
                         }
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -232,6 +241,7 @@ pub(crate) async fn run(
 async fn serve_connection<IO>(
     io: IO,
     remote: SocketAddr,
+    local: LocalAddr,
     app: Router,
     options: &ServeOptions,
     signal: &mut watch::Receiver<bool>,
@@ -244,6 +254,7 @@ async fn serve_connection<IO>(
         let guard = state.begin();
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(remote));
+        req.extensions_mut().insert(local);
         let app = app.clone();
         async move {
             let resp = app.oneshot(req).await?;

@@ -11,3 +11,35 @@ pub trait GuardStore: Send + Sync {
     /// Replaces the saved state with `state`, saved at `at` (Unix seconds).
     fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError>;
 }
+
+/// Containment's counts shared by every node of an installation (Redis, or the database):
+/// one principal's part and its agency's, read and replaced together, atomically with respect
+/// to every other node's change of either, so that a token used on several nodes in turn is
+/// held to the budget of one. Opaque bytes, as for [`GuardStore`].
+pub trait SharedGuard: Send + Sync {
+    /// Calls `change` with the current parts of `principal` and `agency` (`None` for a part
+    /// never written) and, when it returns new parts, writes them, unless another node changed
+    /// either meanwhile: then `change` is called again on the new parts. Returns once written
+    /// (or once `change` returned `None`: nothing to write). An error means nothing is known
+    /// to be written: containment must then refuse to let personal data leave.
+    fn update(
+        &self,
+        principal: &str,
+        agency: &str,
+        change: &mut dyn FnMut(Option<&[u8]>, Option<&[u8]>) -> Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<(), StoreError>;
+
+    /// A principal's part, read alone (its exposure, for an alert or a restore).
+    fn principal_part(&self, principal: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Replaces a principal's part whatever it holds (a restored principal's refusals
+    /// cleared), under the same atomicity as [`SharedGuard::update`].
+    fn update_principal(
+        &self,
+        principal: &str,
+        change: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the shared counts can be reached now (for `/healthz`).
+    fn reachable(&self) -> Result<(), StoreError>;
+}

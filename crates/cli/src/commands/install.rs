@@ -4,11 +4,6 @@
 use super::*;
 
 pub(crate) fn data_dir(s: &Settings) -> Result<PathBuf> {
-    if s.store.database_url.is_some() {
-        bail!(
-            "PostgreSQL (--database) is not available in this version yet; use --data DIR (SQLite)"
-        );
-    }
     s.store.data.clone().ok_or_else(|| {
         anyhow!("give --data DIR, set REMPART_DATA, or set `data` in the [store] table of the configuration file")
     })
@@ -72,6 +67,9 @@ pub fn witness_of(s: &Settings, vault: &Vault) -> Result<Witness> {
 pub(crate) fn witness_file(s: &Settings) -> Result<PathBuf> {
     if let Some(w) = &s.witness.file {
         return Ok(w.clone());
+    }
+    if s.store.database_url.is_some() {
+        bail!("with --database, give the audit witness file with --witness (witness.file), on a disk of this node that the database's accounts cannot write");
     }
     let data = data_dir(s)?;
     let name = data.file_name().ok_or_else(|| {
@@ -137,7 +135,10 @@ pub(crate) fn check_key_outside_data(data: &Path, key_file: &Path) -> Result<()>
 
 /// Creates the data directory and the key file; refuses a key file inside the data directory.
 pub fn init(s: &Settings, with_passphrase: bool) -> Result<()> {
-    let data = absolute(&data_dir(s)?)?;
+    let Backend::Sqlite(data) = backend(s)? else {
+        return init_postgres(s, with_passphrase);
+    };
+    let data = absolute(&data)?;
     let key_file = absolute(&key_path(s, &data)?)?;
     refuse_key_inside_data(&data, &key_file)?;
     if data.exists()
@@ -156,23 +157,56 @@ pub fn init(s: &Settings, with_passphrase: bool) -> Result<()> {
             key_file.display()
         );
     }
-    let pass =
-        if with_passphrase {
-            Some(passphrase()?.ok_or_else(|| {
-                anyhow!("--passphrase needs the passphrase in REMPART_PASSPHRASE")
-            })?)
-        } else {
-            None
-        };
+    let pass = init_passphrase(with_passphrase)?;
     create_private_dir(&data)?;
     Keyring::generate().create_file(&key_file, pass.as_ref())?;
-    SqliteStore::open(&data)?;
-    SqliteKeyStore::open(&data)?;
+    rempart_store_sqlite::SqliteStore::open(&data)?;
+    rempart_store_sqlite::SqliteKeyStore::open(&data)?;
     eprintln!("rempart: data directory {}", data.display());
     eprintln!(
         "rempart: key file {} (keep it out of backups of the data directory)",
         key_file.display()
     );
+    Ok(())
+}
+
+fn init_passphrase(with_passphrase: bool) -> Result<Option<Passphrase>> {
+    if !with_passphrase {
+        return Ok(None);
+    }
+    Ok(Some(passphrase()?.ok_or_else(|| {
+        anyhow!("--passphrase needs the passphrase in REMPART_PASSPHRASE")
+    })?))
+}
+
+/// `rempart init --database URL --keys-database URL --key-file FILE`: creates (or upgrades) the
+/// schemas of both databases, and creates the key file unless it exists. Run again after an
+/// upgrade of Rempart, with a role that may change the schema; the nodes' own role needs none.
+fn init_postgres(s: &Settings, with_passphrase: bool) -> Result<()> {
+    let Backend::Postgres { files, keys } = backend(s)? else {
+        bail!("init_postgres without --database");
+    };
+    let key_file =
+        absolute(&s.store.key_file.clone().ok_or_else(|| {
+            anyhow!("with --database, give the master key file with --key-file")
+        })?)?;
+    rempart_store_postgres::PgStore::init(files.expose_secret())
+        .context("preparing the files database")?;
+    rempart_store_postgres::PgKeyStore::init(keys.expose_secret())
+        .context("preparing the keys database")?;
+    eprintln!("rempart: the files and keys databases hold this version's schema");
+    if key_file.exists() {
+        // Loaded, to fail now rather than at the first start if it is not a key file.
+        Keyring::load(&key_file, passphrase()?.as_ref())?;
+        eprintln!("rempart: key file {} kept", key_file.display());
+    } else {
+        let pass = init_passphrase(with_passphrase)?;
+        Keyring::generate().create_file(&key_file, pass.as_ref())?;
+        eprintln!(
+            "rempart: key file {} (keep it out of the databases' backups; every node needs it)",
+            key_file.display()
+        );
+    }
     Ok(())
 }
 
@@ -192,9 +226,11 @@ pub(crate) fn pattern(s: &Settings) -> Result<FranceTravailPattern> {
     Ok(FranceTravailPattern::new(&s.vault.france_travail_pattern)?)
 }
 
-pub(crate) fn load_keyring(s: &Settings, data: &Path) -> Result<(Keyring, PathBuf)> {
-    let key_file = key_path(s, data)?;
-    check_key_outside_data(data, &key_file)?;
+pub(crate) fn load_keyring(s: &Settings, backend: &Backend) -> Result<(Keyring, PathBuf)> {
+    let key_file = backend.key_file(s)?;
+    if let Backend::Sqlite(data) = backend {
+        check_key_outside_data(data, &key_file)?;
+    }
     let ring = Keyring::load(&key_file, passphrase()?.as_ref())?;
     Ok((ring, key_file))
 }
@@ -214,13 +250,12 @@ pub fn load_policies(file: Option<&Path>) -> Result<Policies> {
 }
 
 pub(crate) fn vault_with(
-    data: &Path,
+    backend: &Backend,
     ring: Keyring,
     pattern: FranceTravailPattern,
     policies: Policies,
 ) -> Result<Vault> {
-    let store = Arc::new(SqliteStore::open(data)?);
-    let keys = Arc::new(SqliteKeyStore::open(data)?);
+    let (store, keys) = backend.open()?;
     Ok(Vault::new(
         store,
         keys,
@@ -232,17 +267,11 @@ pub(crate) fn vault_with(
 }
 
 pub fn open_vault(s: &Settings) -> Result<Vault> {
-    let data = data_dir(s)?;
-    if !data.join(VAULT_FILE).exists() {
-        bail!(
-            "{} is not a Rempart data directory; run `rempart init --data {}` first",
-            data.display(),
-            data.display()
-        );
-    }
+    let backend = backend(s)?;
+    backend.check_exists()?;
     let policies = load_policies(s.vault.policies.as_deref())?;
-    let (ring, _) = load_keyring(s, &data)?;
-    let vault = vault_with(&data, ring, pattern(s)?, policies)?;
+    let (ring, _) = load_keyring(s, &backend)?;
+    let vault = vault_with(&backend, ring, pattern(s)?, policies)?;
     let n = vault
         .backfill_caseloads()
         .context("filling in the caseloads of files stored before them")?;

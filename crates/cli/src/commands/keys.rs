@@ -3,14 +3,12 @@
 use super::*;
 
 pub(crate) fn rotate(s: &Settings, batch: usize, retire_old: bool) -> Result<()> {
-    let data = data_dir(s)?;
-    if !data.join(VAULT_FILE).exists() {
-        bail!("{} is not a Rempart data directory", data.display());
-    }
+    let backend = backend(s)?;
+    backend.check_exists()?;
     let pass = passphrase()?;
-    let (mut ring, key_file) = load_keyring(s, &data)?;
+    let (mut ring, key_file) = load_keyring(s, &backend)?;
     let pending = vault_with(
-        &data,
+        &backend,
         Keyring::load(&key_file, pass.as_ref())?,
         pattern(s)?,
         load_policies(s.vault.policies.as_deref())?,
@@ -32,7 +30,7 @@ pub(crate) fn rotate(s: &Settings, batch: usize, retire_old: bool) -> Result<()>
     }
     let current = ring.current_version();
     let vault = vault_with(
-        &data,
+        &backend,
         Keyring::load(&key_file, pass.as_ref())?,
         pattern(s)?,
         load_policies(s.vault.policies.as_deref())?,

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod audit;
+mod backend;
 mod decoys;
 mod drill;
 mod files;
@@ -16,6 +17,7 @@ mod verify;
 
 pub(crate) use alerts::*;
 pub(crate) use audit::*;
+pub(crate) use backend::*;
 pub(crate) use decoys::*;
 pub(crate) use drill::*;
 pub(crate) use files::*;

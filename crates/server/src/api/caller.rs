@@ -107,6 +107,22 @@ fn client_of(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
     )
 }
 
+/// The origin a DPoP proof must name when no public address is configured: the scheme served
+/// and the address of this server that the connection reached. Never the `Host` header: a
+/// proof made for another server, whose name the thief would write there, must not pass here.
+/// A request that reached no socket (a router served without the accept loop) has an origin
+/// that no proof names.
+fn server_origin(tls: bool, extensions: &axum::http::Extensions) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    match extensions
+        .get::<crate::serve::LocalAddr>()
+        .and_then(|l| l.0)
+    {
+        Some(addr) => format!("{scheme}://{addr}"),
+        None => format!("{scheme}://unknown.invalid"),
+    }
+}
+
 /// The client address of a request without a token, for the rate limits of the public
 /// endpoints: the connection's peer, as [`Caller`] records it; the unspecified address when
 /// none was recorded (a router served without the accept loop), all such requests counted as
@@ -170,15 +186,7 @@ impl FromRequestParts<AppState> for Caller {
         let path = parts.uri.path().to_string();
         let base = match &state.public_url {
             Some(u) => u.to_string(),
-            None => format!(
-                "{}://{}",
-                if state.tls { "https" } else { "http" },
-                parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("")
-            ),
+            None => server_origin(state.tls, &parts.extensions),
         };
         let matched = parts
             .extensions

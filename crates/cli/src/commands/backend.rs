@@ -1,0 +1,92 @@
+//! Where an installation keeps its data: a data directory (SQLite, the embedded default), or
+//! two PostgreSQL databases, files and keys. The master key file is outside both.
+
+use super::*;
+use rempart_store::{KeyStore, Store};
+use rempart_store_postgres::{PgKeyStore, PgStore};
+use secrecy::SecretString;
+
+/// The store of an installation, from the settings.
+pub(crate) enum Backend {
+    /// `--data DIR`.
+    Sqlite(PathBuf),
+    /// `--database URL --keys-database URL`.
+    Postgres {
+        /// The files database.
+        files: SecretString,
+        /// The keys database.
+        keys: SecretString,
+    },
+}
+
+/// The backend the settings name: `--database` with `--keys-database` (PostgreSQL), or
+/// `--data`; never both.
+pub(crate) fn backend(s: &Settings) -> Result<Backend> {
+    match (&s.store.database_url, &s.store.keys_database_url, &s.store.data) {
+        (Some(_), _, Some(_)) | (None, Some(_), Some(_)) => bail!(
+            "give either --data DIR (SQLite) or --database and --keys-database (PostgreSQL), not both"
+        ),
+        (Some(files), Some(keys), None) => {
+            if files.expose_secret() == keys.expose_secret() {
+                bail!("--keys-database must name another database than --database: a dump of the files database must hold no key");
+            }
+            Ok(Backend::Postgres {
+                files: files.clone(),
+                keys: keys.clone(),
+            })
+        }
+        (Some(_), None, None) => bail!(
+            "--database needs --keys-database (keys_database_url): the wrapped data keys live in a database of their own"
+        ),
+        (None, Some(_), None) => bail!("--keys-database goes with --database (database_url)"),
+        (None, None, _) => Ok(Backend::Sqlite(data_dir(s)?)),
+    }
+}
+
+impl Backend {
+    /// The master key file: `--key-file`, or DIR.key beside a data directory.
+    pub(crate) fn key_file(&self, s: &Settings) -> Result<PathBuf> {
+        match self {
+            Backend::Sqlite(data) => key_path(s, data),
+            Backend::Postgres { .. } => s.store.key_file.clone().ok_or_else(|| {
+                anyhow!("with --database, give the master key file with --key-file (key_file)")
+            }),
+        }
+    }
+
+    /// Fails, saying how to make one, unless the installation exists.
+    pub(crate) fn check_exists(&self) -> Result<()> {
+        match self {
+            Backend::Sqlite(data) => {
+                if !data.join(VAULT_FILE).exists() {
+                    bail!(
+                        "{} is not a Rempart data directory; run `rempart init --data {}` first",
+                        data.display(),
+                        data.display()
+                    );
+                }
+                Ok(())
+            }
+            // Opening checks the schemas, and says to run `rempart init` when they are not there.
+            Backend::Postgres { .. } => Ok(()),
+        }
+    }
+
+    /// Opens the store and the key store (their schemas must be this binary's).
+    pub(crate) fn open(&self) -> Result<(Arc<dyn Store>, Arc<dyn KeyStore>)> {
+        Ok(match self {
+            Backend::Sqlite(data) => (
+                Arc::new(SqliteStore::open(data)?),
+                Arc::new(SqliteKeyStore::open(data)?),
+            ),
+            Backend::Postgres { files, keys } => (
+                Arc::new(
+                    PgStore::open(files.expose_secret()).context("opening the files database")?,
+                ),
+                Arc::new(
+                    PgKeyStore::open(keys.expose_secret()).context("opening the keys database")?,
+                ),
+            ),
+        })
+    }
+}
