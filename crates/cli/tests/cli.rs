@@ -158,7 +158,7 @@ fn commands_fail_with_one_line_reasons() {
     assert!(stderr(&o).contains("run `rempart init"), "{}", stderr(&o));
     let o = run(&["serve", "--database", "postgres://localhost/x"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("PostgreSQL"));
+    assert!(stderr(&o).contains("--keys-database"), "{}", stderr(&o));
     let i = Install::new();
     let o = i.run(&[
         "token",

@@ -126,7 +126,8 @@ fn a_bad_configuration_file_stops_the_command_naming_file_line_and_key_never_a_v
 #[test]
 fn secrets_of_the_environment_are_not_shown_by_help_or_errors() {
     let secret_env = [
-        ("REMPART_DATABASE_URL", "postgres://u:hunter2@db/x"),
+        ("REMPART_DATABASE_URL", "postgres://u:hunter2@db.invalid/x"),
+        ("REMPART_KEYS_DATABASE_URL", "postgres://k:hunter2@db.invalid/k"),
         ("REMPART_WITNESS_URL", "https://u:hunter2@w.example/x"),
     ];
     let o = rempart()
@@ -144,7 +145,7 @@ fn secrets_of_the_environment_are_not_shown_by_help_or_errors() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("PostgreSQL"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--key-file"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
 }
 
