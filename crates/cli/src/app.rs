@@ -128,12 +128,17 @@ impl Application {
         runtime.block_on(async move {
             let checkpoints = {
                 let (vault, witness) = (vault.clone(), witness.clone());
+                // Several nodes on one database: the holder of the checkpoint lease signs; it
+                // is renewed at each period and lapses after three missed ones.
+                let lease = i64::try_from(every.as_secs().saturating_mul(3)).unwrap_or(i64::MAX);
                 tokio::spawn(async move {
                     let mut tick = tokio::time::interval(every);
                     loop {
                         tick.tick().await;
                         let (v, w) = (vault.clone(), witness.clone());
-                        match tokio::task::spawn_blocking(move || v.checkpoint(&w)).await {
+                        match tokio::task::spawn_blocking(move || v.checkpoint_as_holder(&w, lease))
+                            .await
+                        {
                             Ok(Ok(_)) => {}
                             Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint failed"),
                             Err(_) => tracing::error!("audit checkpoint task failed"),
@@ -155,7 +160,8 @@ impl Application {
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || v.save_guard()).await {
                 tracing::error!(error = %e, "saving containment's state failed");
             }
-            let last = tokio::task::spawn_blocking(move || vault.checkpoint(&witness)).await;
+            let last =
+                tokio::task::spawn_blocking(move || vault.checkpoint_as_holder(&witness, 1)).await;
             if let Ok(Err(e)) = last {
                 tracing::error!(error = %e, "final audit checkpoint failed");
             }

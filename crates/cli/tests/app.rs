@@ -8,9 +8,9 @@ fn settings(i: &Install, extra: &str) -> Settings {
     std::fs::write(
         &config,
         format!(
-            "[store]\ndata = {:?}\nkey_file = {:?}\n[witness]\nsyslog = \"off\"\n\
-             [serve]\nlisten = \"127.0.0.1:0\"\n{extra}",
-            i.data, i.key
+            "{}[witness]\nsyslog = \"off\"\n{}[serve]\nlisten = \"127.0.0.1:0\"\n{extra}",
+            i.store_toml(),
+            i.witness_toml()
         ),
     )
     .unwrap();
@@ -57,7 +57,7 @@ fn an_application_built_from_settings_serves_on_a_free_port_and_signs_a_checkpoi
     stop.send(()).unwrap();
     server.join().unwrap().unwrap();
     // The listing was recorded, and the last checkpoint on the way out covers it.
-    let witness = std::fs::read_to_string(i.data.with_extension("witness")).unwrap();
+    let witness = std::fs::read_to_string(i.witness_file()).unwrap();
     assert!(!witness.trim().is_empty(), "no checkpoint in the witness");
     let o = i.run(&["audit", "verify"]);
     assert!(o.status.success(), "{}", crate::util::stderr(&o));

@@ -53,7 +53,7 @@ fn a_thousand_imported_files_leave_no_plaintext_in_the_data_directory() {
     needles.push("foyer de jeunes travailleurs".into());
     needles.sort();
     needles.dedup();
-    let files_on_disk = files_under(&i.data);
+    let files_on_disk = files_under(i.sqlite_dir());
     let names: Vec<String> = files_on_disk
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())

@@ -44,7 +44,7 @@ fn every_command_refuses_a_key_file_inside_the_data_directory() {
     use std::os::unix::fs::PermissionsExt;
     let i = Install::new();
     i.synth_import(3, 1, 1);
-    let inside = i.data.join("master.key");
+    let inside = i.sqlite_dir().join("master.key");
     std::fs::copy(&i.key, &inside).unwrap();
     std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
     // A path outside that leads inside through a symbolic link is the same key file.
@@ -364,7 +364,7 @@ fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
     let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout).unwrap();
     assert_eq!(key.trim().len(), 64);
 
-    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
     // The entry rewritten as the application would write a listing instead of a read.
     let stored: Vec<u8> = db
         .query_row("SELECT entry FROM audit_log WHERE seq = 4", [], |r| {
@@ -900,7 +900,7 @@ fn audit_verify_checks_the_log_against_a_checkpoint_kept_outside() {
     assert!(stderr(&o).contains("audit log intact"), "{}", stderr(&o));
 
     // The log cut back behind it, with its checkpoints and the witness: only the kept one tells.
-    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
     db.execute_batch("DELETE FROM audit_log WHERE seq > 0; DELETE FROM audit_checkpoints;")
         .unwrap();
     drop(db);
@@ -940,7 +940,7 @@ fn audit_verify_fails_when_the_witness_is_deleted_and_the_log_cut_back() {
     let i = Install::new();
     let files = i.synth_import(5, 1, 3);
     let cut = {
-        let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+        let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
         db.query_row("SELECT MAX(size) FROM audit_checkpoints", [], |r| {
             r.get::<_, i64>(0)
         })
@@ -949,7 +949,7 @@ fn audit_verify_fails_when_the_witness_is_deleted_and_the_log_cut_back() {
     i.token("c", "counsellor", &files[0].agency);
     let o = i.run(&["audit", "checkpoint"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
     db.execute_batch(&format!(
         "DELETE FROM audit_log WHERE seq > {cut}; DELETE FROM audit_checkpoints WHERE size > {cut};"
     ))
@@ -1035,7 +1035,7 @@ fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it()
         "{}",
         stderr(&o)
     );
-    let index = rusqlite::Connection::open(i.data.join("audit-index.db")).unwrap();
+    let index = rusqlite::Connection::open(i.sqlite_dir().join("audit-index.db")).unwrap();
     let (person, seq): (String, i64) = index
         .query_row("SELECT person_id, seq FROM persons LIMIT 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))

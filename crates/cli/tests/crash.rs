@@ -88,7 +88,7 @@ fn every_act_answered_before_a_kill_is_in_the_log_and_the_log_verifies() {
     // Another process holds the log's write lock, so that the server's last batches cannot
     // commit; the server is killed while requests wait for them. A request answered before its
     // entry was durable would be answered now, and its entry lost with the process.
-    let log = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    let log = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
     log.execute_batch("BEGIN IMMEDIATE").unwrap();
     let locked_at = reads.load(Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(300));

@@ -487,7 +487,7 @@ fn no_log_no_data_over_http_a_read_is_refused_while_the_audit_log_refuses_writes
         .as_str()
         .unwrap()
         .to_string();
-    let db = rusqlite::Connection::open(i.data.join("audit.db")).unwrap();
+    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
     db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); END;").unwrap();
     let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));

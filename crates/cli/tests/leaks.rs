@@ -229,7 +229,7 @@ fn a_leaked_export_names_every_person_of_the_vault_none_other_and_its_recipient(
     assert!(log.contains("rows=20 matched=12 unmatched=6"), "{log}");
     for f in &outside {
         assert!(!log.contains(&f.email));
-        for path in files_under(&i.data) {
+        for path in files_under(i.sqlite_dir()) {
             let bytes = std::fs::read(&path).unwrap();
             assert!(
                 !bytes

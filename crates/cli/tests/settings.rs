@@ -127,7 +127,10 @@ fn a_bad_configuration_file_stops_the_command_naming_file_line_and_key_never_a_v
 fn secrets_of_the_environment_are_not_shown_by_help_or_errors() {
     let secret_env = [
         ("REMPART_DATABASE_URL", "postgres://u:hunter2@db.invalid/x"),
-        ("REMPART_KEYS_DATABASE_URL", "postgres://k:hunter2@db.invalid/k"),
+        (
+            "REMPART_KEYS_DATABASE_URL",
+            "postgres://k:hunter2@db.invalid/k",
+        ),
         ("REMPART_WITNESS_URL", "https://u:hunter2@w.example/x"),
     ];
     let o = rempart()

@@ -40,11 +40,74 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// An initialised data directory with its key file beside it.
+/// Whether the black-box tests run on PostgreSQL (`REMPART_TEST_BACKEND=postgres`, the server
+/// at `REMPART_TEST_POSTGRES`, by default the local one) rather than on the embedded SQLite.
+pub fn on_postgres() -> bool {
+    match std::env::var("REMPART_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("REMPART_TEST_BACKEND must be sqlite or postgres, not {other:?}"),
+    }
+}
+
+/// A PostgreSQL database of the test's own, dropped with it.
+pub struct PgDb {
+    name: String,
+    pub url: String,
+}
+
+fn pg_server() -> String {
+    std::env::var("REMPART_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+impl PgDb {
+    pub fn new() -> PgDb {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let server = pg_server();
+        let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap_or_else(|e| {
+            panic!("PostgreSQL is needed at {server} (REMPART_TEST_POSTGRES): {e}; start it with `service postgresql start`")
+        });
+        let name = format!(
+            "rempart_cli_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let i = server.rfind('/').unwrap();
+        PgDb {
+            url: format!("{}/{name}", &server[..i]),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&pg_server(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// An initialised installation: a data directory with its key file beside it, or (on
+/// PostgreSQL) a files and a keys database of the test's own, with the key file and the
+/// witness file in the test's directory. `data` is then a directory for the test's own files.
 pub struct Install {
     pub _dir: tempfile::TempDir,
     pub data: PathBuf,
     pub key: PathBuf,
+    pub pg: Option<(PgDb, PgDb)>,
+    witness: String,
 }
 
 impl Install {
@@ -52,29 +115,93 @@ impl Install {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let key = dir.path().join("master.key");
-        let o = run(&[
-            "init",
-            "--data",
-            data.to_str().unwrap(),
-            "--key-file",
-            key.to_str().unwrap(),
-        ]);
+        let witness = dir
+            .path()
+            .join("data.witness")
+            .to_str()
+            .unwrap()
+            .to_string();
+        let pg = on_postgres().then(|| (PgDb::new(), PgDb::new()));
+        let o = match &pg {
+            None => run(&[
+                "init",
+                "--data",
+                data.to_str().unwrap(),
+                "--key-file",
+                key.to_str().unwrap(),
+            ]),
+            Some((files, keys)) => {
+                std::fs::create_dir(&data).unwrap();
+                run(&[
+                    "init",
+                    "--database",
+                    &files.url,
+                    "--keys-database",
+                    &keys.url,
+                    "--key-file",
+                    key.to_str().unwrap(),
+                ])
+            }
+        };
         assert!(o.status.success(), "init failed: {}", stderr(&o));
         Install {
             _dir: dir,
             data,
             key,
+            pg,
+            witness,
         }
+    }
+
+    /// The data directory of the embedded store, for a test of its files: such a test has a
+    /// counterpart on PostgreSQL, or none (`.ci/run` names those it leaves out there).
+    pub fn sqlite_dir(&self) -> &Path {
+        assert!(
+            self.pg.is_none(),
+            "this test reads the embedded store's files: not for REMPART_TEST_BACKEND=postgres"
+        );
+        &self.data
+    }
+
+    /// The witness file's path.
+    pub fn witness_file(&self) -> PathBuf {
+        PathBuf::from(&self.witness)
+    }
+
+    /// The `[store]` table of a configuration file naming this installation.
+    pub fn store_toml(&self) -> String {
+        match &self.pg {
+            None => format!(
+                "[store]\ndata = {:?}\nkey_file = {:?}\n",
+                self.data, self.key
+            ),
+            Some((files, keys)) => format!(
+                "[store]\ndatabase_url = {:?}\nkeys_database_url = {:?}\nkey_file = {:?}\n",
+                files.url, keys.url, self.key
+            ),
+        }
+    }
+
+    /// The `file` line of the `[witness]` table (needed on PostgreSQL; beside the data
+    /// directory otherwise).
+    pub fn witness_toml(&self) -> String {
+        format!("file = {:?}\n", self.witness)
     }
 
     pub fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
         let mut v = rest.to_vec();
-        v.extend([
-            "--data",
-            self.data.to_str().unwrap(),
-            "--key-file",
-            self.key.to_str().unwrap(),
-        ]);
+        match &self.pg {
+            None => v.extend(["--data", self.data.to_str().unwrap()]),
+            Some((files, keys)) => v.extend([
+                "--database",
+                files.url.as_str(),
+                "--keys-database",
+                keys.url.as_str(),
+                "--witness",
+                self.witness.as_str(),
+            ]),
+        }
+        v.extend(["--key-file", self.key.to_str().unwrap()]);
         v
     }
 

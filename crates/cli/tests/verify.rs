@@ -16,8 +16,8 @@ use std::sync::Arc;
 /// will), before the server starts.
 fn vault(i: &Install) -> Vault {
     Vault::new(
-        Arc::new(SqliteStore::open(&i.data).unwrap()),
-        Arc::new(SqliteKeyStore::open(&i.data).unwrap()),
+        Arc::new(SqliteStore::open(i.sqlite_dir()).unwrap()),
+        Arc::new(SqliteKeyStore::open(i.sqlite_dir()).unwrap()),
         Arc::new(Keyring::load(&i.key, None).unwrap()),
         Arc::new(SystemClock),
         FranceTravailPattern::default(),
@@ -73,7 +73,7 @@ fn a_genuine_code_verifies_with_its_day_and_agency_and_an_altered_or_forged_one_
     let wanted = "7H3K-9QRM-2XWD";
     let ring = Keyring::load(&i.key, None).unwrap();
     let key = ring.verify();
-    SqliteStore::open(&i.data)
+    SqliteStore::open(i.sqlite_dir())
         .unwrap()
         .insert_codes(&[CodeRecord {
             lookup: key

@@ -60,21 +60,34 @@ pub struct Dpop {
 
 /// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url.
 pub fn jwk_thumbprint(jwk: &Jwk) -> Result<String, OidcError> {
+    // Before jsonwebtoken is first used, which would fix its provider.
+    crate::provider::install();
     jwk.thumbprint(ThumbprintHash::SHA256)
         .map_err(|_| OidcError::Proof("the key's thumbprint cannot be computed"))
 }
 
-/// `url` without its query and fragment, normalised as RFC 9449 section 4.3 asks (RFC 3986:
-/// scheme and host lower-cased, the default port dropped, an empty path made `/`); `None` for
-/// what is not an absolute URL, which matches nothing.
+/// `url` as a proof's `htu` is compared (RFC 9449 section 4.3): its origin normalised as
+/// RFC 3986 does (scheme and host lower-cased, the default port dropped), then its path exactly
+/// as written (an empty one is `/`), without query and fragment. The path is not normalised:
+/// the router routes the path as received, so `/a/../b` names another route than `/b`. `None`
+/// for what is not an absolute http(s) URL with a host and no user information.
 fn target(url: &str) -> Option<String> {
-    let mut u = url::Url::parse(url).ok()?;
-    if u.cannot_be_a_base() || u.host().is_none() {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
+    let (scheme, rest) = url.split_once("://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains(['@', '\\']) {
         return None;
     }
-    u.set_query(None);
-    u.set_fragment(None);
-    Some(u.to_string())
+    let origin = url::Url::parse(&format!("{scheme}://{authority}/")).ok()?;
+    if !matches!(origin.scheme(), "http" | "https") || origin.host().is_none() {
+        return None;
+    }
+    let origin = origin.as_str().trim_end_matches('/');
+    Some(format!("{origin}{path}"))
 }
 
 /// The proof's header as JSON, to see what `jsonwebtoken`'s types would drop: a private key.
@@ -192,6 +205,22 @@ mod tests {
         );
         assert_eq!(target("not a url"), None);
         assert_eq!(target("mailto:a@b.example"), None);
+        assert_eq!(target("file:///etc/passwd"), None);
+        assert_eq!(target("https://u:p@a.example/x"), None);
+        // The path is compared as the router sees it: dot segments and backslashes are not
+        // resolved into another route.
+        assert_ne!(
+            target("https://a.example/v1/x/../audit"),
+            target("https://a.example/v1/audit")
+        );
+        assert_ne!(
+            target("https://a.example/v1/x\\..\\audit"),
+            target("https://a.example/v1/audit")
+        );
+        assert_ne!(
+            target("https://a.example/%7e"),
+            target("https://a.example/~")
+        );
         assert_ne!(
             target("https://a.example:8443/v1/x"),
             target("https://a.example/v1/x")

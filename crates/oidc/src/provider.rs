@@ -72,6 +72,12 @@ impl JwtVerifier for RingVerifier {
     }
 }
 
+/// A big-endian integer without its leading zero bytes.
+fn unpadded(b: &[u8]) -> Vec<u8> {
+    let start = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    b[start..].to_vec()
+}
+
 fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVerifier>> {
     use jsonwebtoken::AlgorithmFamily as F;
     let rsa: Option<&'static ring_sig::RsaParameters> = match algorithm {
@@ -98,9 +104,11 @@ fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVe
         return Err(ErrorKind::InvalidKeyFormat.into());
     }
     let key = match key.kind() {
+        // Leading zero bytes (which some issuers write, RFC 7518 notwithstanding) change no
+        // value, but ring refuses them.
         DecodingKeyKind::RsaModulusExponent { n, e } if rsa.is_some() => Material::Components {
-            n: n.clone(),
-            e: e.clone(),
+            n: unpadded(n),
+            e: unpadded(e),
         },
         DecodingKeyKind::SecretOrDer(b) => Material::Bytes(b.clone()),
         DecodingKeyKind::RsaModulusExponent { .. } => {
@@ -220,6 +228,24 @@ mod tests {
         assert!(check(Algorithm::ES256, &token, &keys[5].1 .1).is_err());
     }
 
+    #[test]
+    fn an_rsa_key_written_with_leading_zero_bytes_still_verifies() {
+        install();
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let k = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap();
+        let sign = EncodingKey::from_rsa_der(k.to_pkcs1_der().unwrap().as_bytes());
+        let public = k.to_public_key();
+        let (mut n, mut e) = (vec![0u8], vec![0u8]);
+        n.extend_from_slice(&public.n_bytes());
+        e.extend_from_slice(&public.e_bytes());
+        let verify =
+            DecodingKey::from_rsa_components(&B64URL.encode(&n), &B64URL.encode(&e)).unwrap();
+        let claims = json!({"sub": "a", "exp": 4_000_000_000u64});
+        let token = encode(&Header::new(Algorithm::RS256), &claims, &sign).unwrap();
+        assert_eq!(check(Algorithm::RS256, &token, &verify), Ok(claims));
+    }
+
     /// RustCrypto accepts a 1024-bit key; ring does not: this tells whose check ran.
     #[test]
     fn rsa_keys_shorter_than_2048_bits_are_refused() {
@@ -228,5 +254,10 @@ mod tests {
         let (sign, verify) = rsa_key(1024);
         let token = encode(&Header::new(Algorithm::RS256), &claims, &sign).unwrap();
         assert!(check(Algorithm::RS256, &token, &verify).is_err());
+        let installed = CryptoProvider::try_get_default().unwrap();
+        assert!(
+            !std::ptr::eq(installed, &rust_crypto::DEFAULT_PROVIDER),
+            "this process checks signatures with ring"
+        );
     }
 }

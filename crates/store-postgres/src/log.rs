@@ -267,6 +267,21 @@ impl AuditLog for PgStore {
             .collect()
     }
 
+    fn checkpoint_lease(&self, node: &str, ttl_secs: i64) -> Result<bool, StoreError> {
+        // The database's clock, not the nodes': theirs may disagree.
+        let held = self.pool.get()?.row(
+            "INSERT INTO audit_lease (id, holder, expires_at)
+             VALUES (1, $1, extract(epoch from clock_timestamp())::bigint + $2)
+             ON CONFLICT (id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE audit_lease.holder = EXCLUDED.holder
+                OR audit_lease.expires_at < extract(epoch from clock_timestamp())::bigint
+             RETURNING holder",
+            &[&node, &ttl_secs],
+            "take the checkpoint lease",
+        )?;
+        Ok(held.is_some())
+    }
+
     fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         self.pool
             .get()?

@@ -12,6 +12,14 @@ pub trait GuardStore: Send + Sync {
     fn save_guard(&self, state: &[u8], at: i64) -> Result<(), StoreError>;
 }
 
+/// A change of a principal's part and its agency's: their current bytes in, the new ones out
+/// (`None`: nothing to write).
+pub type PartsChange<'a> =
+    dyn FnMut(Option<&[u8]>, Option<&[u8]>) -> Option<(Vec<u8>, Vec<u8>)> + 'a;
+
+/// A change of a principal's part alone.
+pub type PartChange<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
 /// Containment's counts shared by every node of an installation (Redis, or the database):
 /// one principal's part and its agency's, read and replaced together, atomically with respect
 /// to every other node's change of either, so that a token used on several nodes in turn is
@@ -26,7 +34,7 @@ pub trait SharedGuard: Send + Sync {
         &self,
         principal: &str,
         agency: &str,
-        change: &mut dyn FnMut(Option<&[u8]>, Option<&[u8]>) -> Option<(Vec<u8>, Vec<u8>)>,
+        change: &mut PartsChange<'_>,
     ) -> Result<(), StoreError>;
 
     /// A principal's part, read alone (its exposure, for an alert or a restore).
@@ -37,7 +45,7 @@ pub trait SharedGuard: Send + Sync {
     fn update_principal(
         &self,
         principal: &str,
-        change: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+        change: &mut PartChange<'_>,
     ) -> Result<(), StoreError>;
 
     /// Whether the shared counts can be reached now (for `/healthz`).

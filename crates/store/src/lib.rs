@@ -51,7 +51,7 @@ pub use error::StoreError;
 pub use exports::{ExportRecord, ExportStore};
 pub use facts::FactsUpgrade;
 pub use files::FileStore;
-pub use guard::{GuardStore, SharedGuard};
+pub use guard::{GuardStore, PartChange, PartsChange, SharedGuard};
 pub use incidents::{Filing, IncidentEvent, IncidentPerson, IncidentRecord, IncidentStore};
 pub use index::AuditIndex;
 pub use keys::KeyStore;

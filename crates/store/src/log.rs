@@ -33,6 +33,13 @@ pub trait AuditLog: Send + Sync {
     fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError>;
     /// Every recorded checkpoint, by size.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Takes, or renews, the right to sign checkpoints for `node` until `ttl_secs` from now
+    /// (the database's clock); `false` while another node holds it. Only the holder signs, so
+    /// that several nodes give one sequence of checkpoints; a node that cannot renew stops.
+    /// A backend served by one process grants it always.
+    fn checkpoint_lease(&self, _node: &str, _ttl_secs: i64) -> Result<bool, StoreError> {
+        Ok(true)
+    }
     /// The latest recorded checkpoint (the largest), read alone: checkpoints accumulate (one
     /// every few seconds while the log grows), and the latest is read at every checkpoint and
     /// every request for it.

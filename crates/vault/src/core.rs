@@ -39,6 +39,8 @@ pub struct Vault {
     pub(crate) auth_counts: Arc<AuthCounts>,
     /// How long a principal stays on probation after its approval (containment's, when on).
     pub(crate) probation_secs: i64,
+    /// This process among the nodes of an installation: what it holds the checkpoint lease as.
+    pub(crate) node: String,
 }
 
 /// Authentication failures and lockouts since start (for `/metrics`).
@@ -101,6 +103,7 @@ impl Vault {
             containment: Arc::default(),
             four_eyes_above: crate::exports::FOUR_EYES_ABOVE,
             export_markers: crate::markers::EXPORT_MARKERS,
+            node: uuid::Uuid::new_v4().to_string(),
         }
     }
 

@@ -85,4 +85,7 @@ pub enum VaultError {
         "the key file has no audit signing key; create a new installation with `rempart init`"
     )]
     NoAuditKey,
+    /// Another node of the installation signs the checkpoints, and none is signed yet.
+    #[error("another node holds the checkpoint lease and no checkpoint is signed yet; try again in a few seconds")]
+    NotLeaseHolder,
 }

@@ -316,6 +316,10 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         .verify
         .limit()
         .map_err(|key| anyhow!("verify.{key} must be at least 1"))?;
+    let public_url = s.auth.public_url()?;
+    if public_url.is_none() && tls.is_some() {
+        tracing::warn!("HTTPS without auth.public_url: DPoP proofs must name the server by its address (https://IP:PORT); clients that reach it by a name need auth.public_url");
+    }
     Ok(rempart_server::ServeOptions {
         verify,
         header_timeout: std::time::Duration::from_secs(f.header_timeout),
@@ -324,7 +328,7 @@ pub fn serve_options(s: &Settings) -> Result<rempart_server::ServeOptions> {
         max_in_flight: f.max_in_flight,
         tls,
         breach: std::sync::Arc::new(crate::delivery::breach(s)?),
-        public_url: s.auth.public_url.clone(),
+        public_url,
         trusted_proxies: s.auth.proxies()?,
         sign_in: match &s.oidc {
             Some(o) => o.sign_in()?,

@@ -95,6 +95,31 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
+    /// `public_url`, checked: an `http` or `https` URL with a host, and nothing after it (no
+    /// user information, path, query or fragment), without its trailing `/`.
+    pub fn public_url(&self) -> Result<Option<String>> {
+        let Some(u) = &self.public_url else {
+            return Ok(None);
+        };
+        let bad = || {
+            anyhow::anyhow!(
+                "auth.public_url must be the server's address as clients reach it, such as https://rempart.example.fr (http or https, a host, an optional port, nothing after)"
+            )
+        };
+        let parsed = url::Url::parse(u).map_err(|_| bad())?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.host().is_none()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+            || parsed.path() != "/"
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
+            return Err(bad());
+        }
+        Ok(Some(parsed.as_str().trim_end_matches('/').to_string()))
+    }
+
     /// The trusted proxies' addresses, or the one that is not an address.
     pub fn proxies(&self) -> Result<Vec<std::net::IpAddr>> {
         self.trusted_proxies

@@ -108,17 +108,24 @@ fn client_of(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
 }
 
 /// The origin a DPoP proof must name when no public address is configured: the scheme served
-/// and the address of this server that the connection reached. Never the `Host` header: a
-/// proof made for another server, whose name the thief would write there, must not pass here.
-/// A request that reached no socket (a router served without the accept loop) has an origin
-/// that no proof names.
+/// and the address of this server that the connection reached (an IPv4 address reached over a
+/// dual-stack socket written as IPv4, an IPv6 scope dropped). Never the `Host` header: a proof
+/// made for another server, whose name the thief would write there, must not pass here. A
+/// request that reached no socket (a router served without the accept loop) gets a reserved
+/// name (RFC 6761), which a proof names only if its client is told to.
 fn server_origin(tls: bool, extensions: &axum::http::Extensions) -> String {
     let scheme = if tls { "https" } else { "http" };
     match extensions
         .get::<crate::serve::LocalAddr>()
         .and_then(|l| l.0)
     {
-        Some(addr) => format!("{scheme}://{addr}"),
+        Some(addr) => match addr.ip() {
+            IpAddr::V4(ip) => format!("{scheme}://{ip}:{}", addr.port()),
+            IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+                Some(v4) => format!("{scheme}://{v4}:{}", addr.port()),
+                None => format!("{scheme}://[{ip}]:{}", addr.port()),
+            },
+        },
         None => format!("{scheme}://unknown.invalid"),
     }
 }

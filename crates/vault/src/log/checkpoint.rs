@@ -7,10 +7,42 @@ use rempart_audit::Action;
 use rempart_policy::LogAct;
 use rempart_store::StoreError;
 
+/// How long a one-off signer (a command) holds the checkpoint lease.
+const ONE_OFF_LEASE_SECS: i64 = 10;
+
 impl Vault {
     /// Signs a checkpoint of the whole log (unless the latest one already covers it), records
-    /// it in the database and appends it to the witness. Returns the latest checkpoint.
+    /// it in the database and appends it to the witness. Returns the latest checkpoint. While
+    /// another node holds the checkpoint lease (a server of the same database), it signs
+    /// nothing and returns the latest checkpoint: that node signs what was just written.
     pub fn checkpoint(
+        &self,
+        witness: &crate::witness::Witness,
+    ) -> Result<rempart_audit::Checkpoint, VaultError> {
+        match self.checkpoint_as_holder(witness, ONE_OFF_LEASE_SECS)? {
+            Some(cp) => Ok(cp),
+            None => self
+                .store
+                .latest_checkpoint()?
+                .ok_or(VaultError::NotLeaseHolder),
+        }
+    }
+
+    /// [`Vault::checkpoint`] by the node that holds the checkpoint lease, taken or renewed here
+    /// for `lease_secs` (a server's, about three checkpoint periods): `None` while another node
+    /// holds it, and this one signs nothing.
+    pub fn checkpoint_as_holder(
+        &self,
+        witness: &crate::witness::Witness,
+        lease_secs: i64,
+    ) -> Result<Option<rempart_audit::Checkpoint>, VaultError> {
+        if !self.store.checkpoint_lease(&self.node, lease_secs)? {
+            return Ok(None);
+        }
+        self.sign_checkpoint(witness).map(Some)
+    }
+
+    fn sign_checkpoint(
         &self,
         witness: &crate::witness::Witness,
     ) -> Result<rempart_audit::Checkpoint, VaultError> {
