@@ -4,7 +4,7 @@
 use crate::settings::AlertSettings;
 use anyhow::{bail, Context, Result};
 use rempart_notify::{Channel, Email, Facility, Outbound, Severity, Syslog, Webhook};
-use rempart_vault::{AlertRecord, AlertSink};
+use rempart_vault::{AlertRecord, AlertSink, Outage};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,6 +113,58 @@ impl AlertSink for AlertChannels {
                 tracing::warn!(alert = %alert.id, %failure, "a containment alert was not delivered");
             }
         });
+    }
+
+    fn containment_outage(&self, outage: Outage, at: i64) {
+        let channels = self.clone();
+        std::thread::spawn(move || {
+            for failure in channels.deliver_outage(outage, at) {
+                tracing::warn!(%failure, "a containment outage alert was not delivered");
+            }
+        });
+    }
+}
+
+impl AlertChannels {
+    /// Says to every channel that containment's shared counts stopped answering, or answer
+    /// again; returns the failures.
+    pub fn deliver_outage(&self, outage: Outage, at: i64) -> Vec<String> {
+        let (kind, text) = outage_words(outage);
+        let mut failures = Vec::new();
+        if let Some(w) = &self.webhook {
+            let json = serde_json::json!({"type": kind, "time": time(at)}).to_string();
+            if let Err(e) = retried(|| w.send(json.as_bytes())) {
+                failures.push(format!("webhook {}: {e}", w.name()));
+            }
+        }
+        if let Some(s) = &self.syslog {
+            let params = [("event", kind)];
+            let result = retried(|| s.channel().send_structured(SD_ID, &params, text.as_bytes()));
+            if let Err(e) = s.report(result) {
+                failures.push(format!("syslog {}: {e}", s.channel().name()));
+            }
+        }
+        if let Some(m) = &self.email {
+            let body = format!("{text}.\n\nTime: {}\n", time(at));
+            if let Err(e) = retried(|| m.send_mail(&format!("[Rempart] {text}"), &body)) {
+                failures.push(format!("email {}: {e}", m.name()));
+            }
+        }
+        failures
+    }
+}
+
+/// The event's name (webhook `type`, syslog `event`) and its sentence.
+fn outage_words(outage: Outage) -> (&'static str, &'static str) {
+    match outage {
+        Outage::Began => (
+            "containment_unavailable",
+            "containment cannot reach its shared counts: responses with personal data are refused until it can",
+        ),
+        Outage::Ended => (
+            "containment_restored",
+            "containment reaches its shared counts again",
+        ),
     }
 }
 

@@ -54,6 +54,11 @@ impl Application {
             Some(sink) => vault.with_alert_sink(sink),
             None => vault,
         };
+        // Redis, when configured, in place of the database for containment's counts.
+        let vault = match crate::commands::redis_counts(s)? {
+            Some(redis) => vault.with_shared_counts(redis),
+            None => vault,
+        };
         let vault = match s.guard.config()? {
             Some(config) => {
                 let vault = vault.with_guard(config);

@@ -62,6 +62,19 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub keys_database: Option<SecretString>,
+    /// Redis URL (`redis://[user][:password@]host[:port][/db]`) where the nodes share
+    /// containment's counts; without it, nodes on PostgreSQL share them in the files database.
+    #[arg(
+        long,
+        env = "REMPART_REDIS_URL",
+        global = true,
+        value_parser = secret,
+        hide_env_values = true
+    )]
+    pub redis: Option<SecretString>,
+    /// Prefix of this installation's keys in Redis [default: rempart:].
+    #[arg(long, env = "REMPART_REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
     /// Master key file, outside the data directory (every command refuses one inside it);
     /// defaults to DIR.key beside the data directory. A passphrase-protected key file is opened
     /// with REMPART_PASSPHRASE.
@@ -105,6 +118,8 @@ impl StoreArgs {
                 data: self.data.clone(),
                 database_url: self.database.clone(),
                 keys_database_url: self.keys_database.clone(),
+                redis_url: self.redis.clone(),
+                redis_prefix: self.redis_prefix.clone(),
                 key_file: self.key_file.clone(),
             },
             vault: VaultLayer {

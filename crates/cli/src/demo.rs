@@ -30,6 +30,8 @@ pub fn serve_demo(base: &Settings, files: usize) -> Result<()> {
         data: Some(root.join("data")),
         database_url: None,
         keys_database_url: None,
+        redis_url: None,
+        redis_prefix: base.store.redis_prefix.clone(),
         key_file: Some(root.join("master.key")),
     };
     // The demonstration's checkpoints go to its own witness file only, never to a witness

@@ -28,6 +28,8 @@ pub use verify::{VerifyLayer, VerifySettings};
 
 /// `[serve] listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Prefix of an installation's keys in Redis.
+pub const DEFAULT_REDIS_PREFIX: &str = "rempart:";
 /// `[serve] checkpoint_every`, seconds.
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 10;
 /// `[serve] header_timeout`, seconds.
@@ -68,6 +70,11 @@ pub struct StoreSettings {
     pub database_url: Option<SecretString>,
     /// PostgreSQL URL of the keys database (with `database_url`); may carry credentials.
     pub keys_database_url: Option<SecretString>,
+    /// Redis URL where the nodes share containment's counts (else the files database, with
+    /// `database_url`); may carry credentials.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of this installation's keys in Redis.
+    pub redis_prefix: String,
     /// Master key file; DIR.key beside the data directory when absent.
     pub key_file: Option<PathBuf>,
 }
@@ -160,6 +167,8 @@ pub struct StoreLayer {
     pub data: Option<PathBuf>,
     pub database_url: Option<SecretString>,
     pub keys_database_url: Option<SecretString>,
+    pub redis_url: Option<SecretString>,
+    pub redis_prefix: Option<String>,
     pub key_file: Option<PathBuf>,
 }
 
@@ -327,6 +336,8 @@ impl Layer {
                     data,
                     database_url,
                     keys_database_url,
+                    redis_url,
+                    redis_prefix,
                     key_file,
                 },
             vault:
@@ -359,6 +370,8 @@ impl Layer {
                 data: over.store.data.or(data),
                 database_url: over.store.database_url.or(database_url),
                 keys_database_url: over.store.keys_database_url.or(keys_database_url),
+                redis_url: over.store.redis_url.or(redis_url),
+                redis_prefix: over.store.redis_prefix.or(redis_prefix),
                 key_file: over.store.key_file.or(key_file),
             },
             vault: VaultLayer {
@@ -408,6 +421,8 @@ impl Layer {
                     data,
                     database_url,
                     keys_database_url,
+                    redis_url,
+                    redis_prefix,
                     key_file,
                 },
             vault:
@@ -440,6 +455,8 @@ impl Layer {
                 data,
                 database_url,
                 keys_database_url,
+                redis_url,
+                redis_prefix: redis_prefix.unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into()),
                 key_file,
             },
             vault: VaultSettings {
@@ -548,6 +565,8 @@ mod tests {
                     data,
                     database_url,
                     keys_database_url,
+                    redis_url,
+                    redis_prefix,
                     key_file,
                 },
             vault:
@@ -604,6 +623,8 @@ mod tests {
             ("store.data", data.is_none()),
             ("store.database_url", database_url.is_none()),
             ("store.keys_database_url", keys_database_url.is_none()),
+            ("store.redis_url", redis_url.is_none()),
+            ("store.redis_prefix", redis_prefix.is_none()),
             ("store.key_file", key_file.is_none()),
             ("vault.policies", policies.is_none()),
             (

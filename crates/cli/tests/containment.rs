@@ -12,11 +12,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A request as the webhook receiver got it: its headers (names in lower case) and body.
-type Received = (Vec<(String, String)>, Vec<u8>);
+pub(crate) type Received = (Vec<(String, String)>, Vec<u8>);
 
 /// A webhook receiver: answers 200 to every POST and hands over each request's headers and
 /// body.
-fn webhook() -> (String, mpsc::Receiver<Received>) {
+pub(crate) fn webhook() -> (String, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks/rempart", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -138,7 +138,7 @@ impl Drop for Smtp {
     }
 }
 
-fn read(s: &Server, token: &str, id: &str) -> Resp {
+pub(crate) fn read(s: &Server, token: &str, id: &str) -> Resp {
     s.get(
         Some(token),
         &format!("/v1/persons/{id}?purpose=accompaniment"),

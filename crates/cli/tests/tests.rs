@@ -38,6 +38,9 @@ mod app;
 /// Containment: budgets per person, refusals, suspension, decoys, alerts to real peers.
 mod containment;
 
+/// Several nodes on one PostgreSQL: containment shared in the database or Redis, one log.
+mod nodes;
+
 /// Breach response: incidents and their impact.
 mod incidents;
 

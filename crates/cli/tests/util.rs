@@ -111,7 +111,18 @@ pub struct Install {
 }
 
 impl Install {
+    /// On the backend the run names (`REMPART_TEST_BACKEND`).
     pub fn new() -> Install {
+        Install::on(on_postgres())
+    }
+
+    /// On PostgreSQL whatever the run names: for what only PostgreSQL has (several nodes).
+    #[allow(dead_code)]
+    pub fn postgres() -> Install {
+        Install::on(true)
+    }
+
+    fn on(postgres: bool) -> Install {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let key = dir.path().join("master.key");
@@ -121,7 +132,7 @@ impl Install {
             .to_str()
             .unwrap()
             .to_string();
-        let pg = on_postgres().then(|| (PgDb::new(), PgDb::new()));
+        let pg = postgres.then(|| (PgDb::new(), PgDb::new()));
         let o = match &pg {
             None => run(&[
                 "init",

@@ -105,6 +105,15 @@ fn counter(part: Option<&[u8]>) -> u64 {
 }
 
 #[test]
+fn shared_counts_conform() {
+    let s = Space::new();
+    rempart_store_conformance::shared_counts_are_changed_together_and_lose_no_update(
+        &s.guard(),
+        &s.guard(),
+    );
+}
+
+#[test]
 fn update_creates_reads_back_and_replaces_both_parts() {
     let s = Space::new();
     let g = s.guard();

@@ -23,13 +23,18 @@
 #![deny(missing_docs)]
 
 mod baseline;
+mod decide;
+mod parts;
 mod signals;
 mod window;
 
 pub use baseline::BaselineConfig;
+pub use decide::{Report, Verdict};
+pub use parts::{pardon_part, PartsDecision, PartsError};
 pub use signals::{Signal, SignalConfig};
 
 use baseline::Baseline;
+use decide::decide_on;
 use signals::{AgencyWatch, Habits};
 use std::collections::HashMap;
 use window::Window;
@@ -335,105 +340,31 @@ impl Guard {
 
     /// The limits in force for `who` at `now`.
     pub fn limits(&self, who: &Subject, now: i64) -> Limits {
-        let normal = self
-            .config
-            .limits
-            .get(who.role)
-            .copied()
-            .unwrap_or(self.config.default_limits);
-        let on_probation = now.saturating_sub(who.since) < self.config.probation_secs as i64;
-        if on_probation {
-            normal.min(self.config.probation)
-        } else {
-            normal
-        }
+        self.config.limits_for(who, now)
     }
 
     /// Decides whether a response of `kind` showing `people` may leave for `who` at `now`,
     /// and counts its people when it may. A search that found nobody is passed too (an empty
     /// `people`): it counts as a miss.
     pub fn decide(&mut self, who: &Subject, now: i64, kind: Kind, people: &[Exposed]) -> Decision {
-        if people.iter().any(|p| p.decoy) {
-            return Decision::Suspend(Trip::Decoy);
-        }
-        let base = self.limits(who, now);
-        let office_role = self.config.office_roles.iter().any(|r| r == who.role);
-        let t = u64::try_from(now).unwrap_or(0);
+        self.decide_reported(who, now, kind, people).decision
+    }
+
+    /// [`Guard::decide`], with what a suspension's alert reports.
+    pub fn decide_reported(
+        &mut self,
+        who: &Subject,
+        now: i64,
+        kind: Kind,
+        people: &[Exposed],
+    ) -> Verdict {
         let account = self.accounts.entry(who.principal.to_string()).or_default();
-        account
-            .habits
-            .observe(&self.config.signals, t, kind, people.len(), who.client);
-        let mut signals = account
-            .habits
-            .active(&self.config.signals, now, office_role);
-        if self
-            .watch
-            .rising(who.agency, t, self.config.signals.agency_principals)
-        {
-            signals.push(Signal::AgencyRising);
-        }
-        let weight = 1.0
-            + signals
-                .iter()
-                .map(|s| self.config.signals.weight(*s))
-                .sum::<f64>();
-        let mut limits = Limits {
-            all: base.all.divided(weight),
-            outside: base.outside.divided(weight),
-        };
-        if let Some(day) = account.baseline.day_limit(&self.config.baseline) {
-            limits.all = limits.all.capped(day);
-        }
-        // A principal is marked by signals of its own, never by the agency's rising alone
-        // (which would keep itself alive).
-        if signals.iter().any(|s| *s != Signal::AgencyRising) {
-            self.watch.mark(who.agency, who.principal, t);
-        }
-        account.signals = signals;
-        if people.is_empty() {
-            return Decision::Pass;
-        }
-        let suspend_after = u64::from(self.config.suspend_after_refusals.max(1));
-        let outside: Vec<&str> = people
-            .iter()
-            .filter(|p| !p.in_caseload)
-            .map(|p| p.id)
-            .collect();
-        let everyone: Vec<&str> = people.iter().map(|p| p.id).collect();
         let agency = self.agencies.entry(who.agency.to_string()).or_default();
-        let (all_wait, all_never) = room(&mut account.all, limits.all, t, &everyone);
-        let (out_wait, out_never) = room(&mut account.outside, limits.outside, t, &outside);
-        let (agency_wait, _) = room(agency, self.config.agency_outside, t, &outside);
-        let retry_after = all_wait.max(out_wait).max(agency_wait);
-        if retry_after > 0 {
-            // Only the principal's own overruns count towards its suspension: not a response
-            // too large to ever fit (a smaller page will), not the agency's shared budget
-            // (its colleagues' reads).
-            let own = (all_wait > 0 && !all_never) || (out_wait > 0 && !out_never);
-            if own {
-                self.watch.mark(who.agency, who.principal, t);
-                account.refusals.expire(t, 3_600);
-                account.refusals.add_event(t);
-                self.changed = true;
-                if account.refusals.total() >= suspend_after {
-                    return Decision::Suspend(Trip::Refusals);
-                }
-            }
-            return Decision::Refuse { retry_after };
-        }
-        for w in account.all.iter_mut() {
-            everyone.iter().for_each(|id| w.add(t, id));
-        }
-        for w in account.outside.iter_mut() {
-            outside.iter().for_each(|id| w.add(t, id));
-        }
-        for w in agency.iter_mut() {
-            outside.iter().for_each(|id| w.add(t, id));
-        }
-        account.baseline.count(now, everyone.iter().copied());
-        account.habits.learn(&self.config.signals, now);
-        self.changed = true;
-        Decision::Pass
+        let marks = self.watch.of(who.agency);
+        let (verdict, changed) =
+            decide_on(&self.config, account, agency, marks, who, now, kind, people);
+        self.changed |= changed;
+        verdict
     }
 
     /// Every count, learned hour and baseline, to keep across a restart; `None` when nothing
@@ -482,27 +413,19 @@ impl Guard {
     /// Distinct people counted for `principal` over the last `window` seconds (60, 3,600 or
     /// 86,400; 0 for another length), and among them those outside the caseload.
     pub fn exposure(&mut self, principal: &str, now: i64, window: u64) -> (u64, u64) {
-        let now = u64::try_from(now).unwrap_or(0);
-        let Some(account) = self.accounts.get_mut(principal) else {
-            return (0, 0);
-        };
-        let Some(i) = WINDOWS.iter().position(|&w| w == window) else {
-            return (0, 0);
-        };
-        account.all[i].expire(now, window);
-        account.outside[i].expire(now, window);
-        (account.all[i].total(), account.outside[i].total())
+        self.accounts
+            .get_mut(principal)
+            .map(|a| a.exposure(now, window))
+            .unwrap_or((0, 0))
     }
 
     /// The people counted for `principal` over the last day, in the order they were counted:
     /// what a stolen account has taken so far, for the alert.
     pub fn exposed(&mut self, principal: &str, now: i64) -> Vec<String> {
-        let now = u64::try_from(now).unwrap_or(0);
-        let Some(account) = self.accounts.get_mut(principal) else {
-            return Vec::new();
-        };
-        account.all[2].expire(now, WINDOWS[2]);
-        account.all[2].people().map(str::to_string).collect()
+        self.accounts
+            .get_mut(principal)
+            .map(|a| a.exposed(now))
+            .unwrap_or_default()
     }
 
     /// Forgets a principal's exposure (tests; a principal's removal).
@@ -515,7 +438,7 @@ impl Guard {
     /// that a restore never gives it a fresh budget.
     pub fn pardon(&mut self, principal: &str) {
         if let Some(a) = self.accounts.get_mut(principal) {
-            a.refusals = Window::default();
+            a.pardon();
             self.changed = true;
         }
     }

@@ -226,24 +226,30 @@ impl Habits {
 /// Principals of each agency refused or signalled, by when.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct AgencyWatch {
-    marks: HashMap<String, HashMap<String, u64>>,
+    marks: HashMap<String, Marks>,
 }
 
 impl AgencyWatch {
-    /// Marks `principal` of `agency` at `now`.
-    pub(crate) fn mark(&mut self, agency: &str, principal: &str, now: u64) {
-        self.marks
-            .entry(agency.to_string())
-            .or_default()
-            .insert(principal.to_string(), now);
+    /// The marks of `agency`.
+    pub(crate) fn of(&mut self, agency: &str) -> &mut Marks {
+        self.marks.entry(agency.to_string()).or_default()
+    }
+}
+
+/// One agency's principals refused or signalled, by when.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Marks(HashMap<String, u64>);
+
+impl Marks {
+    /// Marks `principal` at `now`.
+    pub(crate) fn mark(&mut self, principal: &str, now: u64) {
+        self.0.insert(principal.to_string(), now);
     }
 
-    /// Whether `threshold` principals or more of `agency` were marked within the hour.
-    pub(crate) fn rising(&mut self, agency: &str, now: u64, threshold: u32) -> bool {
-        let Some(m) = self.marks.get_mut(agency) else {
-            return false;
-        };
-        m.retain(|_, t| now.saturating_sub(*t) < 3_600);
-        m.len() as u64 >= u64::from(threshold.max(1))
+    /// Whether `threshold` principals or more were marked within the hour.
+    pub(crate) fn rising(&mut self, now: u64, threshold: u32) -> bool {
+        self.0.retain(|_, t| now.saturating_sub(*t) < 3_600);
+        self.0.len() as u64 >= u64::from(threshold.max(1))
     }
 }

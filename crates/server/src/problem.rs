@@ -288,6 +288,18 @@ impl IntoResponse for ApiError {
                     }
                     r
                 }
+                VaultError::ContainmentUnavailable => {
+                    let mut r = problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "containment-unavailable",
+                        "Containment unavailable",
+                        e.to_string(),
+                        vec![],
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    r
+                }
                 VaultError::Locked { retry_after } => {
                     let mut r = problem(
                         StatusCode::TOO_MANY_REQUESTS,

@@ -24,6 +24,7 @@ mod keys;
 mod log;
 mod markers;
 mod notices;
+mod parts;
 mod pool;
 mod schema;
 mod snapshot;

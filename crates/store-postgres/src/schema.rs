@@ -7,7 +7,10 @@ use crate::pool::{db, Pool};
 use rempart_store::StoreError;
 
 /// The files database: everything but the keys.
-pub(crate) const FILES_MIGRATIONS: &[&str] = &[include_str!("../migrations/files/0001_schema.sql")];
+pub(crate) const FILES_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/files/0001_schema.sql"),
+    include_str!("../migrations/files/0002_guard_parts.sql"),
+];
 
 /// The keys database.
 pub(crate) const KEYS_MIGRATIONS: &[&str] =

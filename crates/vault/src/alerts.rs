@@ -12,6 +12,13 @@ use rempart_store::{AlertRecord, StoreError};
 pub trait AlertSink: Send + Sync {
     /// Sends `alert` on.
     fn raised(&self, alert: &AlertRecord);
+
+    /// Says that containment's shared counts stopped answering at `at` (Unix seconds;
+    /// responses with personal data are refused meanwhile), or answer again. Nothing by
+    /// default.
+    fn containment_outage(&self, outage: crate::containment::Outage, at: i64) {
+        let _ = (outage, at);
+    }
 }
 
 /// Attempts at suspending a principal whose tokens change meanwhile.
@@ -132,11 +139,12 @@ impl Vault {
             return Err(VaultError::Forbidden("this alert is closed already"));
         }
         let n = self.restore_principal(p, &alert.principal, why)?;
-        if let Some(guard) = &self.guard {
-            guard
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .pardon(&alert.principal);
+        // After the restore, which decides whether `p` may: should clearing the refusals then
+        // fail, the principal keeps them (it fails closed: the next refusals suspend it again).
+        match (&self.guard, &self.shared) {
+            (Some(guard), _) => guard.pardon(&alert.principal)?,
+            (None, Some(parts)) => crate::containment::pardon_shared(&**parts, &alert.principal)?,
+            (None, None) => {}
         }
         Ok(n)
     }

@@ -20,7 +20,9 @@ pub struct Vault {
     pub(crate) france_travail: FranceTravailPattern,
     pub(crate) policies: Arc<dyn Decide>,
     /// Containment, when enabled ([`Vault::with_guard`]): asked before personal data leaves.
-    pub(crate) guard: Option<Arc<std::sync::Mutex<rempart_guard::Guard>>>,
+    pub(crate) guard: Option<Arc<crate::containment::Containment>>,
+    /// Where the nodes share containment's counts ([`Vault::with_shared_counts`]).
+    pub(crate) shared: Option<Arc<dyn rempart_store::SharedGuard>>,
     /// What containment decided since start: refusals, and trips by kind.
     pub(crate) containment: Arc<ContainmentCounts>,
     /// Exports of more people than this need a second operator's approval.
@@ -92,6 +94,7 @@ impl Vault {
             france_travail,
             policies,
             guard: None,
+            shared: None,
             alert_sink: None,
             oidc: None,
             dpop: Arc::new(rempart_oidc::Dpop::new(crate::DPOP_WINDOW_SECS)),
@@ -112,10 +115,38 @@ impl Vault {
     /// ([`VaultError::Contained`]) or the principal suspended when they are overrun.
     pub fn with_guard(mut self, config: rempart_guard::GuardConfig) -> Vault {
         self.probation_secs = config.probation_secs as i64;
-        self.guard = Some(Arc::new(std::sync::Mutex::new(rempart_guard::Guard::new(
-            config,
-        ))));
+        let containment = match &self.shared {
+            Some(parts) => crate::containment::Containment::Shared {
+                config,
+                parts: parts.clone(),
+                down: std::sync::atomic::AtomicBool::new(false),
+            },
+            None => crate::containment::Containment::Local(std::sync::Mutex::new(
+                rempart_guard::Guard::new(config),
+            )),
+        };
+        self.guard = Some(Arc::new(containment));
         self
+    }
+
+    /// The same vault with containment's counts shared by every node of the installation
+    /// through `parts` (Redis, or the database): [`Vault::with_guard`], called after, keeps
+    /// them there, so that a token used on several nodes in turn is held to the budget of one;
+    /// when `parts` cannot be reached, responses with personal data are refused
+    /// ([`VaultError::ContainmentUnavailable`]). A restore clears the principal's refusals
+    /// there, with or without containment in this process.
+    pub fn with_shared_counts(mut self, parts: Arc<dyn rempart_store::SharedGuard>) -> Vault {
+        self.shared = Some(parts);
+        self
+    }
+
+    /// Where containment keeps its counts, and whether they answer now (for `/healthz`; asks
+    /// Redis or the database when they are shared).
+    pub fn containment_state(&self) -> crate::containment::ContainmentState {
+        match &self.guard {
+            None => crate::containment::ContainmentState::Off,
+            Some(c) => c.state(),
+        }
     }
 
     /// What containment decided since this vault was opened.

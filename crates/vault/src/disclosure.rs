@@ -219,22 +219,22 @@ impl Vault {
                 decoy: r.decoy && trips,
             })
             .collect();
-        let (decision, so_far, counts, signals) = {
-            let mut g = guard
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let d = g.decide(&who, now, shape.kind(), &exposed);
-            let (so_far, counts, signals) = match d {
-                Decision::Suspend(_) => (
-                    g.exposed(&key, now),
-                    [60, 3_600, 86_400].map(|w| g.exposure(&key, now, w)),
-                    g.signals(&key),
-                ),
-                _ => (Vec::new(), [(0, 0); 3], Vec::new()),
-            };
-            (d, so_far, counts, signals)
+        let report = |outage| {
+            if let Some(sink) = &self.alert_sink {
+                sink.containment_outage(outage, now);
+            }
         };
-        match decision {
+        let verdict = match guard.decide(&who, now, shape.kind(), &exposed, &report) {
+            Ok(v) => v,
+            Err(e) => {
+                // Refused without the counts: recorded as denied, naming nobody.
+                let mut entry = self.entry(p, action, vec![], vec![], None, Outcome::Denied);
+                entry.detail = Some("containment_unavailable".into());
+                self.store.append_audit(&[entry])?;
+                return Err(e);
+            }
+        };
+        match verdict.decision {
             Decision::Pass => Ok(()),
             Decision::Refuse { retry_after } => {
                 self.containment
@@ -250,8 +250,9 @@ impl Vault {
                     Trip::Decoy => ("decoy", &self.containment.decoy_trips),
                     Trip::Refusals => ("refusals", &self.containment.refusal_trips),
                 };
-                let [(m, m_out), (h, h_out), (d, d_out)] = counts;
-                let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+                let report = verdict.report.unwrap_or_default();
+                let [(m, m_out), (h, h_out), (d, d_out)] = report.counts;
+                let names: Vec<&str> = report.signals.iter().map(|s| s.as_str()).collect();
                 let signals = format!(
                     "action={} people_minute={m} people_hour={h} people_day={d} outside_minute={m_out} outside_hour={h_out} outside_day={d_out} signals={}",
                     serde_json::to_value(action)
@@ -260,7 +261,7 @@ impl Vault {
                         .unwrap_or_default(),
                     if names.is_empty() { "none".to_string() } else { names.join(",") }
                 );
-                self.raise_alert(p, trip, signals, so_far)?;
+                self.raise_alert(p, trip, signals, report.exposed)?;
                 // Counted once the suspension and its alert are written.
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Err(VaultError::Suspended)

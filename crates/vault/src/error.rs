@@ -23,6 +23,10 @@ pub enum VaultError {
         /// Seconds until the budget has room.
         retry_after: u64,
     },
+    /// Containment's counts are shared by the nodes and cannot be reached now: no response
+    /// with personal data leaves (it fails closed). Nothing was recorded as read.
+    #[error("containment cannot reach its shared counts; no personal data leaves until it can")]
+    ContainmentUnavailable,
     /// No signed checkpoint of that size, or no entry at that position under it.
     #[error("no such checkpoint or entry in the audit log")]
     NotInLog,

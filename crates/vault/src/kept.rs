@@ -6,10 +6,10 @@ use crate::error::VaultError;
 
 impl Vault {
     /// Takes back the containment state last saved; `Ok(false)` when there is none, or no
-    /// guard. A state this version cannot read is set aside with a warning: containment then
+    /// guard, or when its counts are shared (they are kept where they are shared). A state this version cannot read is set aside with a warning: containment then
     /// starts afresh.
     pub fn load_guard(&self) -> Result<bool, VaultError> {
-        let Some(guard) = &self.guard else {
+        let Some(guard) = self.guard.as_ref().and_then(|c| c.local()) else {
             return Ok(false);
         };
         let Some(bytes) = self.store.load_guard()? else {
@@ -30,7 +30,7 @@ impl Vault {
     /// Saves the containment state when it changed since the last save; `Ok(true)` when it
     /// saved.
     pub fn save_guard(&self) -> Result<bool, VaultError> {
-        let Some(guard) = &self.guard else {
+        let Some(guard) = self.guard.as_ref().and_then(|c| c.local()) else {
             return Ok(false);
         };
         let bytes = guard

@@ -18,6 +18,7 @@ mod auth;
 mod clock;
 mod codec;
 mod codes;
+mod containment;
 mod core;
 mod disclosure;
 mod error;
@@ -52,6 +53,7 @@ pub use accounts::{
 pub use alerts::AlertSink;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use codes::{IssuedCode, Recipient, VerifiedCode};
+pub use containment::{ContainmentState, Outage};
 pub use disclosure::Disclosure;
 pub use error::VaultError;
 pub use exports::{ExportedFiles, FOUR_EYES_ABOVE};

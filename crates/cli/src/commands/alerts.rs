@@ -67,7 +67,11 @@ pub(crate) fn alerts(
             justification,
         } => {
             let s = of(&store)?;
-            let vault = open_vault(&s)?;
+            // With Redis, the restored principal's refusals are cleared there.
+            let vault = match redis_counts(&s)? {
+                Some(redis) => open_vault(&s)?.with_shared_counts(redis),
+                None => open_vault(&s)?,
+            };
             let admin = local_admin()?;
             let a = vault.alert(&admin, &id).map_err(|e| match e {
                 VaultError::NotFound => anyhow!("no alert {id}"),

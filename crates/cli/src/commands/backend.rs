@@ -2,7 +2,7 @@
 //! two PostgreSQL databases, files and keys. The master key file is outside both.
 
 use super::*;
-use rempart_store::{KeyStore, Store};
+use rempart_store::{KeyStore, SharedGuard, Store};
 use rempart_store_postgres::{PgKeyStore, PgStore};
 use secrecy::SecretString;
 
@@ -72,21 +72,50 @@ impl Backend {
         }
     }
 
-    /// Opens the store and the key store (their schemas must be this binary's).
-    pub(crate) fn open(&self) -> Result<(Arc<dyn Store>, Arc<dyn KeyStore>)> {
+    /// Opens the store and the key store (their schemas must be this binary's), and where the
+    /// nodes can share containment's counts: the files database on PostgreSQL; nowhere on
+    /// SQLite (one node).
+    pub(crate) fn open(&self) -> Result<Opened> {
         Ok(match self {
-            Backend::Sqlite(data) => (
-                Arc::new(SqliteStore::open(data)?),
-                Arc::new(SqliteKeyStore::open(data)?),
-            ),
-            Backend::Postgres { files, keys } => (
-                Arc::new(
+            Backend::Sqlite(data) => Opened {
+                store: Arc::new(SqliteStore::open(data)?),
+                keys: Arc::new(SqliteKeyStore::open(data)?),
+                shared: None,
+            },
+            Backend::Postgres { files, keys } => {
+                let store = Arc::new(
                     PgStore::open(files.expose_secret()).context("opening the files database")?,
-                ),
-                Arc::new(
-                    PgKeyStore::open(keys.expose_secret()).context("opening the keys database")?,
-                ),
-            ),
+                );
+                Opened {
+                    store: store.clone(),
+                    keys: Arc::new(
+                        PgKeyStore::open(keys.expose_secret())
+                            .context("opening the keys database")?,
+                    ),
+                    shared: Some(store),
+                }
+            }
         })
     }
+}
+
+/// An installation's stores, open.
+pub(crate) struct Opened {
+    /// Everything but the keys.
+    pub(crate) store: Arc<dyn Store>,
+    /// The wrapped data keys.
+    pub(crate) keys: Arc<dyn KeyStore>,
+    /// Where the nodes share containment's counts, when the store can hold them.
+    pub(crate) shared: Option<Arc<dyn SharedGuard>>,
+}
+
+/// Where the nodes share containment's counts when `[store] redis_url` names a Redis: that
+/// Redis (reached now; its URL is never printed).
+pub(crate) fn redis_counts(s: &Settings) -> Result<Option<Arc<dyn SharedGuard>>> {
+    let Some(url) = &s.store.redis_url else {
+        return Ok(None);
+    };
+    let redis = rempart_guard_redis::RedisGuard::connect(url.expose_secret(), &s.store.redis_prefix)
+        .context("reaching the Redis of --redis (store.redis_url), where the nodes share containment's counts")?;
+    Ok(Some(Arc::new(redis)))
 }

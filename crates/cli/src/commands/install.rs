@@ -255,15 +255,19 @@ pub(crate) fn vault_with(
     pattern: FranceTravailPattern,
     policies: Policies,
 ) -> Result<Vault> {
-    let (store, keys) = backend.open()?;
-    Ok(Vault::new(
-        store,
-        keys,
+    let opened = backend.open()?;
+    let vault = Vault::new(
+        opened.store,
+        opened.keys,
         Arc::new(ring),
         Arc::new(SystemClock),
         pattern,
         Arc::new(policies),
-    ))
+    );
+    Ok(match opened.shared {
+        Some(parts) => vault.with_shared_counts(parts),
+        None => vault,
+    })
 }
 
 pub fn open_vault(s: &Settings) -> Result<Vault> {

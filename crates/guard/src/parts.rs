@@ -1,0 +1,278 @@
+//! Containment shared by the nodes of an installation. Each principal's exposure is one part
+//! (its windows, refusals, habits and baseline), each agency's another (its outside windows
+//! and the marks of its principals), kept as bytes where every node reads them (Redis, or the
+//! database). A node decides on the two parts exactly as the local guard decides on its maps
+//! ([`crate::decide`]): the budget is the same wherever a token is used.
+
+use crate::decide::{decide_on, Verdict};
+use crate::signals::Marks;
+use crate::window::Window;
+use crate::{Account, Exposed, GuardConfig, Kind, Subject};
+use serde::{Deserialize, Serialize};
+
+/// The format of the parts.
+const PART_VERSION: u32 = 1;
+
+/// A principal's part.
+#[derive(Serialize, Deserialize)]
+struct PrincipalPart {
+    version: u32,
+    account: Account,
+}
+
+/// An agency's part.
+#[derive(Serialize, Deserialize, Default)]
+struct AgencyPart {
+    version: u32,
+    outside: [Window; 3],
+    marks: Marks,
+}
+
+/// Why a shared part could not be read. Containment then refuses: a part nobody can read
+/// must not become a fresh budget.
+#[derive(Debug, thiserror::Error)]
+pub enum PartsError {
+    /// Not a part this version writes.
+    #[error("a shared containment part is not one this version reads")]
+    Unreadable,
+}
+
+fn read<T: serde::de::DeserializeOwned>(
+    bytes: Option<&[u8]>,
+    version: impl Fn(&T) -> u32,
+) -> Result<Option<T>, PartsError> {
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    let part: T = serde_json::from_slice(bytes).map_err(|_| PartsError::Unreadable)?;
+    if version(&part) != PART_VERSION {
+        return Err(PartsError::Unreadable);
+    }
+    Ok(Some(part))
+}
+
+fn write<T: Serialize>(part: &T) -> Result<Vec<u8>, PartsError> {
+    serde_json::to_vec(part).map_err(|_| PartsError::Unreadable)
+}
+
+/// A decision on shared parts: the verdict, and the parts to write back.
+#[derive(Debug)]
+pub struct PartsDecision {
+    /// What becomes of the response.
+    pub verdict: Verdict,
+    /// The principal's new part.
+    pub principal: Vec<u8>,
+    /// The agency's new part.
+    pub agency: Vec<u8>,
+}
+
+impl GuardConfig {
+    /// Decides, as [`crate::Guard::decide_reported`] does, on `who`'s part and its agency's
+    /// (`None`: never written), and gives the parts to write back.
+    pub fn decide_on_parts(
+        &self,
+        who: &Subject,
+        now: i64,
+        kind: Kind,
+        people: &[Exposed],
+        principal: Option<&[u8]>,
+        agency: Option<&[u8]>,
+    ) -> Result<PartsDecision, PartsError> {
+        let mut account = read(principal, |p: &PrincipalPart| p.version)?
+            .map(|p| p.account)
+            .unwrap_or_default();
+        let mut agency = read(agency, |a: &AgencyPart| a.version)?.unwrap_or_default();
+        let (verdict, _) = decide_on(
+            self,
+            &mut account,
+            &mut agency.outside,
+            &mut agency.marks,
+            who,
+            now,
+            kind,
+            people,
+        );
+        agency.version = PART_VERSION;
+        Ok(PartsDecision {
+            verdict,
+            principal: write(&PrincipalPart {
+                version: PART_VERSION,
+                account,
+            })?,
+            agency: write(&agency)?,
+        })
+    }
+}
+
+/// A restored principal's part: its refusals cleared, the people it was shown kept (a restore
+/// never gives a fresh budget). `None`: nothing to write (no part).
+pub fn pardon_part(part: Option<&[u8]>) -> Result<Option<Vec<u8>>, PartsError> {
+    let Some(mut p) = read(part, |p: &PrincipalPart| p.version)? else {
+        return Ok(None);
+    };
+    p.account.pardon();
+    write(&p).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{Decision, Guard};
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    /// Parts kept as a shared store keeps them: bytes by key.
+    #[derive(Default)]
+    struct Kept(HashMap<String, Vec<u8>>);
+
+    impl Kept {
+        fn decide(
+            &mut self,
+            config: &GuardConfig,
+            who: &Subject,
+            now: i64,
+            kind: Kind,
+            people: &[Exposed],
+        ) -> Verdict {
+            let (p, a) = (format!("p:{}", who.principal), format!("a:{}", who.agency));
+            let d = config
+                .decide_on_parts(
+                    who,
+                    now,
+                    kind,
+                    people,
+                    self.0.get(&p).map(Vec::as_slice),
+                    self.0.get(&a).map(Vec::as_slice),
+                )
+                .unwrap();
+            self.0.insert(p, d.principal);
+            self.0.insert(a, d.agency);
+            d.verdict
+        }
+    }
+
+    fn kind(k: u8) -> Kind {
+        match k % 5 {
+            0 => Kind::Read,
+            1 => Kind::Search,
+            2 => Kind::Listing { paged: false },
+            3 => Kind::Listing { paged: true },
+            _ => Kind::Update,
+        }
+    }
+
+    proptest! {
+        /// Deciding on parts read back from bytes gives, step by step, the decisions of the
+        /// guard that keeps its maps in memory: a token is held to the same budget wherever
+        /// its parts are kept.
+        #[test]
+        fn parts_decide_as_the_local_guard(
+            steps in proptest::collection::vec(
+                (0u8..3, 0i64..40, any::<u8>(), proptest::collection::vec((0u8..60, any::<bool>(), 0u8..50), 0..4)),
+                1..120,
+            )
+        ) {
+            let config = GuardConfig::default();
+            let mut local = Guard::new(config.clone());
+            let mut kept = Kept::default();
+            let names = ["c.durand", "s.martin", "case-app"];
+            let roles = ["counsellor", "counsellor", "service"];
+            let mut now = 100 * 86_400 + 10 * 3_600;
+            for (who, pause, k, people) in steps {
+                now += pause;
+                let ids: Vec<String> = people.iter().map(|(i, _, _)| format!("p{i}")).collect();
+                let exposed: Vec<Exposed> = people
+                    .iter()
+                    .zip(&ids)
+                    .map(|((_, mine, d), id)| Exposed { id, in_caseload: *mine, decoy: *d == 0 })
+                    .collect();
+                let subject = Subject {
+                    principal: names[who as usize],
+                    role: roles[who as usize],
+                    agency: "ML-1",
+                    // One of them on probation.
+                    since: if who == 1 { now - 60 } else { 0 },
+                    client: None,
+                };
+                let a = local.decide_reported(&subject, now, kind(k), &exposed);
+                let b = kept.decide(&config, &subject, now, kind(k), &exposed);
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn a_part_nobody_can_read_is_refused_not_taken_for_a_fresh_budget() {
+        let config = GuardConfig::default();
+        let who = Subject {
+            principal: "c.durand",
+            role: "counsellor",
+            agency: "ML-1",
+            since: 0,
+            client: None,
+        };
+        let seen = [Exposed {
+            id: "p1",
+            in_caseload: true,
+            decoy: false,
+        }];
+        for bad in [&b"not json"[..], br#"{"version":2,"account":{}}"#] {
+            assert!(matches!(
+                config.decide_on_parts(&who, 1_000, Kind::Read, &seen, Some(bad), None),
+                Err(PartsError::Unreadable)
+            ));
+            assert!(matches!(
+                config.decide_on_parts(&who, 1_000, Kind::Read, &seen, None, Some(bad)),
+                Err(PartsError::Unreadable)
+            ));
+            assert!(pardon_part(Some(bad)).is_err());
+        }
+        assert!(pardon_part(None).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_pardon_clears_the_refusals_and_keeps_the_people_shown() {
+        let config = GuardConfig {
+            suspend_after_refusals: 2,
+            ..GuardConfig::default()
+        };
+        let who = Subject {
+            principal: "c.durand",
+            role: "counsellor",
+            agency: "ML-1",
+            since: 0,
+            client: None,
+        };
+        let mut kept = Kept::default();
+        let now = 100 * 86_400 + 10 * 3_600;
+        let ids: Vec<String> = (0..200).map(|i| format!("p{i}")).collect();
+        let mut refused = 0;
+        for id in &ids {
+            let one = [Exposed {
+                id,
+                in_caseload: true,
+                decoy: false,
+            }];
+            match kept.decide(&config, &who, now, Kind::Read, &one).decision {
+                Decision::Pass => {}
+                Decision::Refuse { .. } => refused += 1,
+                Decision::Suspend(_) => break,
+            }
+        }
+        assert_eq!(refused, 1, "suspended at the second refusal");
+        let part = kept.0.get("p:c.durand").cloned();
+        let pardoned = pardon_part(part.as_deref()).unwrap().unwrap();
+        kept.0.insert("p:c.durand".into(), pardoned);
+        // Still no room: the people shown are kept, so the next is refused, not suspended.
+        let one = [Exposed {
+            id: "p-new",
+            in_caseload: true,
+            decoy: false,
+        }];
+        assert!(matches!(
+            kept.decide(&config, &who, now, Kind::Read, &one).decision,
+            Decision::Refuse { .. }
+        ));
+    }
+}
