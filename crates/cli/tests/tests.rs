@@ -41,6 +41,9 @@ mod containment;
 /// Several nodes on one PostgreSQL: containment shared in the database or Redis, one log.
 mod nodes;
 
+/// A kill storm and a failover to a synchronous replica: nothing acknowledged lost.
+mod failover;
+
 /// Breach response: incidents and their impact.
 mod incidents;
 
