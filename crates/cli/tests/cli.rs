@@ -39,76 +39,78 @@ fn init_refuses_a_key_file_inside_the_data_directory() {
     assert!(std::fs::read_dir(&data).unwrap().next().is_none());
 }
 
-#[test]
-fn every_command_refuses_a_key_file_inside_the_data_directory() {
-    use std::os::unix::fs::PermissionsExt;
-    let i = Install::new();
-    i.synth_import(3, 1, 1);
-    let inside = i.sqlite_dir().join("master.key");
-    std::fs::copy(&i.key, &inside).unwrap();
-    std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
-    // A path outside that leads inside through a symbolic link is the same key file.
-    let link = i.data.with_file_name("link.key");
-    std::os::unix::fs::symlink(&inside, &link).unwrap();
-    let before = std::fs::read(&inside).unwrap();
-    let data = i.data.to_str().unwrap();
-    let some_id = "00000000-0000-0000-0000-000000000000";
-    let commands: [&[&str]; 13] = [
-        &["serve", "--listen", "127.0.0.1:0"],
-        &[
-            "token",
-            "create",
-            "--principal",
-            "x",
-            "--role",
-            "dpo",
-            "--agency",
-            "ML-1",
-        ],
-        &["import", "missing.csv"],
-        &["keys", "rotate"],
-        &["audit", "verify"],
-        &["audit", "checkpoint"],
-        &["audit", "public-key"],
-        &["audit", "prove", "--seq", "1"],
-        &["audit", "export"],
-        &["audit", "reindex"],
-        &[
-            "policy",
-            "check",
-            "--principal",
-            "c",
-            "--role",
-            "counsellor",
-            "--agency",
-            "ML-1",
-            "--person",
-            some_id,
-        ],
-        &["bench-no-audit", "--listen", "127.0.0.1:0"],
-        &["bench-no-policy", "--listen", "127.0.0.1:0"],
-    ];
-    for key in [&inside, &link] {
-        for command in commands {
-            let mut args = command.to_vec();
-            args.extend(["--data", data, "--key-file", key.to_str().unwrap()]);
-            let o = run_for(&args, std::time::Duration::from_secs(30));
-            assert!(
-                !o.status.success(),
-                "{command:?} accepted {}",
-                key.display()
-            );
-            assert!(
-                stderr(&o).contains("refusing a key file inside the data directory"),
-                "{command:?}: {}",
-                stderr(&o)
-            );
+embedded_only! {
+    #[test]
+    fn every_command_refuses_a_key_file_inside_the_data_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let i = Install::new();
+        i.synth_import(3, 1, 1);
+        let inside = i.sqlite_dir().join("master.key");
+        std::fs::copy(&i.key, &inside).unwrap();
+        std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // A path outside that leads inside through a symbolic link is the same key file.
+        let link = i.data.with_file_name("link.key");
+        std::os::unix::fs::symlink(&inside, &link).unwrap();
+        let before = std::fs::read(&inside).unwrap();
+        let data = i.data.to_str().unwrap();
+        let some_id = "00000000-0000-0000-0000-000000000000";
+        let commands: [&[&str]; 13] = [
+            &["serve", "--listen", "127.0.0.1:0"],
+            &[
+                "token",
+                "create",
+                "--principal",
+                "x",
+                "--role",
+                "dpo",
+                "--agency",
+                "ML-1",
+            ],
+            &["import", "missing.csv"],
+            &["keys", "rotate"],
+            &["audit", "verify"],
+            &["audit", "checkpoint"],
+            &["audit", "public-key"],
+            &["audit", "prove", "--seq", "1"],
+            &["audit", "export"],
+            &["audit", "reindex"],
+            &[
+                "policy",
+                "check",
+                "--principal",
+                "c",
+                "--role",
+                "counsellor",
+                "--agency",
+                "ML-1",
+                "--person",
+                some_id,
+            ],
+            &["bench-no-audit", "--listen", "127.0.0.1:0"],
+            &["bench-no-policy", "--listen", "127.0.0.1:0"],
+        ];
+        for key in [&inside, &link] {
+            for command in commands {
+                let mut args = command.to_vec();
+                args.extend(["--data", data, "--key-file", key.to_str().unwrap()]);
+                let o = run_for(&args, std::time::Duration::from_secs(30));
+                assert!(
+                    !o.status.success(),
+                    "{command:?} accepted {}",
+                    key.display()
+                );
+                assert!(
+                    stderr(&o).contains("refusing a key file inside the data directory"),
+                    "{command:?}: {}",
+                    stderr(&o)
+                );
+            }
         }
+        assert_eq!(std::fs::read(&inside).unwrap(), before, "nothing rotated");
+        // The same key file outside is accepted.
+        let o = i.run(&["audit", "public-key"]);
+        assert!(o.status.success(), "{}", stderr(&o));
     }
-    assert_eq!(std::fs::read(&inside).unwrap(), before, "nothing rotated");
-    // The same key file outside is accepted.
-    let o = i.run(&["audit", "public-key"]);
-    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -318,231 +320,235 @@ fn a_passphrase_protected_key_file_needs_its_passphrase() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
-#[test]
-fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
-    let i = Install::new();
-    let files = i.synth_import(20, 1, 3);
-    let t = i.token("c", "counsellor", &files[0].agency);
-    {
-        let s = i.serve();
-        let r = s.post(
-            Some(&t),
-            "/v1/persons/search",
-            &serde_json::json!({"purpose": "accompaniment", "email": files[3].email}),
-        );
-        let id = r.json[0]["id"].as_str().unwrap().to_string();
-        assert_eq!(
-            s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"))
-                .status,
-            200
-        );
-        let cp = s.get(Some(&t), "/v1/audit/checkpoint");
-        assert_eq!(cp.status, 200);
+embedded_only! {
+    #[test]
+    fn audit_verify_passes_on_an_intact_log_and_names_a_hand_edited_entry() {
+        let i = Install::new();
+        let files = i.synth_import(20, 1, 3);
+        let t = i.token("c", "counsellor", &files[0].agency);
+        {
+            let s = i.serve();
+            let r = s.post(
+                Some(&t),
+                "/v1/persons/search",
+                &serde_json::json!({"purpose": "accompaniment", "email": files[3].email}),
+            );
+            let id = r.json[0]["id"].as_str().unwrap().to_string();
+            assert_eq!(
+                s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"))
+                    .status,
+                200
+            );
+            let cp = s.get(Some(&t), "/v1/audit/checkpoint");
+            assert_eq!(cp.status, 200);
+            assert!(
+                cp.json["size"].as_u64().unwrap() >= 2,
+                "import and token creation are checkpointed: {:?}",
+                cp.json
+            );
+        } // the server signs a last checkpoint on its way out
+        let witness = i.data.with_file_name("data.witness");
         assert!(
-            cp.json["size"].as_u64().unwrap() >= 2,
-            "import and token creation are checkpointed: {:?}",
-            cp.json
+            witness.exists(),
+            "the witness sits beside the data directory"
         );
-    } // the server signs a last checkpoint on its way out
-    let witness = i.data.with_file_name("data.witness");
-    assert!(
-        witness.exists(),
-        "the witness sits beside the data directory"
-    );
-    let o = i.run(&["audit", "verify"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("audit log intact: 4 entries"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains("0 entries after the last checkpoint"),
-        "the server signs on its way out: {}",
-        stderr(&o)
-    );
-    let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout).unwrap();
-    assert_eq!(key.trim().len(), 64);
+        let o = i.run(&["audit", "verify"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("audit log intact: 4 entries"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("0 entries after the last checkpoint"),
+            "the server signs on its way out: {}",
+            stderr(&o)
+        );
+        let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout).unwrap();
+        assert_eq!(key.trim().len(), 64);
 
-    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
-    // The entry rewritten as the application would write a listing instead of a read.
-    let stored: Vec<u8> = db
-        .query_row("SELECT entry FROM audit_log WHERE seq = 4", [], |r| {
-            r.get(0)
-        })
+        let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
+        // The entry rewritten as the application would write a listing instead of a read.
+        let stored: Vec<u8> = db
+            .query_row("SELECT entry FROM audit_log WHERE seq = 4", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mut e = rempart_audit::AuditEntry::parse(&stored).unwrap();
+        assert_eq!(e.action, rempart_audit::Action::Read);
+        e.action = rempart_audit::Action::List;
+        db.execute(
+            "UPDATE audit_log SET entry = ?1 WHERE seq = 4",
+            [e.canonical()],
+        )
         .unwrap();
-    let mut e = rempart_audit::AuditEntry::parse(&stored).unwrap();
-    assert_eq!(e.action, rempart_audit::Action::Read);
-    e.action = rempart_audit::Action::List;
-    db.execute(
-        "UPDATE audit_log SET entry = ?1 WHERE seq = 4",
-        [e.canonical()],
-    )
-    .unwrap();
-    drop(db);
-    let o = i.run(&["audit", "verify", "--public-key", key.trim()]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("entry 4 was edited"), "{}", stderr(&o));
-    let other = "00".repeat(32);
-    let o = i.run(&["audit", "verify", "--public-key", &other]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("invalid signature"), "{}", stderr(&o));
+        drop(db);
+        let o = i.run(&["audit", "verify", "--public-key", key.trim()]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("entry 4 was edited"), "{}", stderr(&o));
+        let other = "00".repeat(32);
+        let o = i.run(&["audit", "verify", "--public-key", &other]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("invalid signature"), "{}", stderr(&o));
+    }
 }
 
-#[test]
-fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
-    let i = Install::new();
-    i.synth_import(10, 1, 4);
-    let agency = rempart_synth::agency_codes(1)[0].clone();
-    let op = i.token("rssi", "operator", &agency);
-    let c = i.token("c", "counsellor", &agency);
-    let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let proof = i.data.with_file_name("proof.json");
-    let o = i.run(&["audit", "prove", "--seq", "1"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::write(&proof, &o.stdout).unwrap();
-    let o = run(&[
-        "audit",
-        "check-proof",
-        proof.to_str().unwrap(),
-        "--public-key",
-        &key,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("proof valid: entry 1 is in the signed log"),
-        "{}",
-        stderr(&o)
-    );
-    let forged = String::from_utf8(std::fs::read(&proof).unwrap())
-        .unwrap()
-        .replace("import", "list");
-    std::fs::write(&proof, forged).unwrap();
-    let o = run(&[
-        "audit",
-        "check-proof",
-        proof.to_str().unwrap(),
-        "--public-key",
-        &key,
-    ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("proof invalid"), "{}", stderr(&o));
-
-    let s = i.serve();
-    assert_eq!(
-        s.get(Some(&c), "/v1/audit/proof/inclusion?seq=1").status,
-        403
-    );
-    let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=1");
-    assert_eq!(r.status, 200, "{:?}", r.json);
-    // Times over HTTP are RFC 3339 with the Unix seconds beside them; the saved proof checks.
-    let cp = &r.json["checkpoint"];
-    let text = cp["time"].as_str().expect("an RFC 3339 time");
-    let unix = cp["time_unix"].as_i64().expect("Unix seconds");
-    assert_eq!(
-        chrono::DateTime::parse_from_rfc3339(text)
+embedded_only! {
+    #[test]
+    fn proofs_printed_by_the_cli_check_offline_and_over_http_only_for_operators() {
+        let i = Install::new();
+        i.synth_import(10, 1, 4);
+        let agency = rempart_synth::agency_codes(1)[0].clone();
+        let op = i.token("rssi", "operator", &agency);
+        let c = i.token("c", "counsellor", &agency);
+        let key = String::from_utf8(i.run(&["audit", "public-key"]).stdout)
             .unwrap()
-            .timestamp(),
-        unix
-    );
-    assert!(r.json["entry"]["time"].as_str().unwrap().ends_with('Z'));
-    std::fs::write(&proof, r.json.to_string()).unwrap();
-    let o = run(&[
-        "audit",
-        "check-proof",
-        proof.to_str().unwrap(),
-        "--public-key",
-        &key,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let first = r.json["checkpoint"]["size"].as_u64().unwrap();
-    assert_eq!(
-        s.get(Some(&op), "/v1/audit/proof/inclusion?seq=abc").status,
-        422
-    );
-    // Past the log: a 404 that says so, not "no such file".
-    let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=999999");
-    assert_eq!(r.status, 404);
-    assert_eq!(
-        r.json["detail"],
-        "no such checkpoint or entry in the audit log"
-    );
-    drop(s);
-    i.token("other", "dpo", &agency); // one more entry, and a checkpoint covering it
-    let o = i.run(&["audit", "checkpoint"]);
-    assert!(o.status.success());
-    let cp: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let second = cp["size"].as_u64().unwrap();
-    assert!(second > first);
-    let o = i.run(&[
-        "audit",
-        "prove",
-        "--first",
-        &first.to_string(),
-        "--second",
-        &second.to_string(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    std::fs::write(&proof, &o.stdout).unwrap();
-    let o = run(&[
-        "audit",
-        "check-proof",
-        proof.to_str().unwrap(),
-        "--public-key",
-        &key,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("is a prefix of the log"),
-        "{}",
-        stderr(&o)
-    );
-    let out = i.data.with_file_name("audit.jsonl");
-    let o = i.run(&[
-        "audit",
-        "export",
-        "--since",
-        "2000-01-01",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let lines = std::fs::read_to_string(&out).unwrap();
-    let actions: Vec<String> = lines
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"]["action"]
-                .as_str()
+            .trim()
+            .to_string();
+        let proof = i.data.with_file_name("proof.json");
+        let o = i.run(&["audit", "prove", "--seq", "1"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::write(&proof, &o.stdout).unwrap();
+        let o = run(&[
+            "audit",
+            "check-proof",
+            proof.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("proof valid: entry 1 is in the signed log"),
+            "{}",
+            stderr(&o)
+        );
+        let forged = String::from_utf8(std::fs::read(&proof).unwrap())
+            .unwrap()
+            .replace("import", "list");
+        std::fs::write(&proof, forged).unwrap();
+        let o = run(&[
+            "audit",
+            "check-proof",
+            proof.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("proof invalid"), "{}", stderr(&o));
+
+        let s = i.serve();
+        assert_eq!(
+            s.get(Some(&c), "/v1/audit/proof/inclusion?seq=1").status,
+            403
+        );
+        let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=1");
+        assert_eq!(r.status, 200, "{:?}", r.json);
+        // Times over HTTP are RFC 3339 with the Unix seconds beside them; the saved proof checks.
+        let cp = &r.json["checkpoint"];
+        let text = cp["time"].as_str().expect("an RFC 3339 time");
+        let unix = cp["time_unix"].as_i64().expect("Unix seconds");
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(text)
                 .unwrap()
-                .to_string()
-        })
-        .collect();
-    // The log up to the second checkpoint, then the proofs read since and this export.
-    assert!(actions.len() as u64 > second);
-    assert!(actions.iter().any(|a| a == "audit_proof"));
-    assert_eq!(actions.last().map(String::as_str), Some("audit_export"));
-    let pq = i.data.with_file_name("audit.parquet");
-    let o = i.run(&[
-        "audit",
-        "export",
-        "--format",
-        "parquet",
-        "--out",
-        pq.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let bytes = std::fs::read(&pq).unwrap();
-    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
-    let o = i.run(&["audit", "export", "--format", "csv"]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("use jsonl or parquet"),
-        "{}",
-        stderr(&o)
-    );
+                .timestamp(),
+            unix
+        );
+        assert!(r.json["entry"]["time"].as_str().unwrap().ends_with('Z'));
+        std::fs::write(&proof, r.json.to_string()).unwrap();
+        let o = run(&[
+            "audit",
+            "check-proof",
+            proof.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let first = r.json["checkpoint"]["size"].as_u64().unwrap();
+        assert_eq!(
+            s.get(Some(&op), "/v1/audit/proof/inclusion?seq=abc").status,
+            422
+        );
+        // Past the log: a 404 that says so, not "no such file".
+        let r = s.get(Some(&op), "/v1/audit/proof/inclusion?seq=999999");
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            r.json["detail"],
+            "no such checkpoint or entry in the audit log"
+        );
+        drop(s);
+        i.token("other", "dpo", &agency); // one more entry, and a checkpoint covering it
+        let o = i.run(&["audit", "checkpoint"]);
+        assert!(o.status.success());
+        let cp: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let second = cp["size"].as_u64().unwrap();
+        assert!(second > first);
+        let o = i.run(&[
+            "audit",
+            "prove",
+            "--first",
+            &first.to_string(),
+            "--second",
+            &second.to_string(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::write(&proof, &o.stdout).unwrap();
+        let o = run(&[
+            "audit",
+            "check-proof",
+            proof.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("is a prefix of the log"),
+            "{}",
+            stderr(&o)
+        );
+        let out = i.data.with_file_name("audit.jsonl");
+        let o = i.run(&[
+            "audit",
+            "export",
+            "--since",
+            "2000-01-01",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lines = std::fs::read_to_string(&out).unwrap();
+        let actions: Vec<String> = lines
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["entry"]["action"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        // The log up to the second checkpoint, then the proofs read since and this export.
+        assert!(actions.len() as u64 > second);
+        assert!(actions.iter().any(|a| a == "audit_proof"));
+        assert_eq!(actions.last().map(String::as_str), Some("audit_export"));
+        let pq = i.data.with_file_name("audit.parquet");
+        let o = i.run(&[
+            "audit",
+            "export",
+            "--format",
+            "parquet",
+            "--out",
+            pq.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let bytes = std::fs::read(&pq).unwrap();
+        assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+        let o = i.run(&["audit", "export", "--format", "csv"]);
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("use jsonl or parquet"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 /// A one-request HTTP server answering `status`; returns its URL and the request body.
@@ -591,85 +597,87 @@ fn http_witness(status: u16) -> (String, std::thread::JoinHandle<String>) {
     (url, t)
 }
 
-#[test]
-fn checkpoints_go_to_the_witness_file_syslog_and_an_http_witness() {
-    let i = Install::new();
-    let agency = rempart_synth::agency_codes(1)[0].clone();
-    let sock_path = i.data.with_file_name("syslog.sock");
-    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let (url, got) = http_witness(201);
-    let o = i.run(&[
-        "token",
-        "create",
-        "--principal",
-        "a",
-        "--role",
-        "dpo",
-        "--agency",
-        &agency,
-        "--witness-syslog",
-        sock_path.to_str().unwrap(),
-        "--witness-url",
-        &url,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let file = std::fs::read_to_string(i.data.with_file_name("data.witness")).unwrap();
-    let last: serde_json::Value = serde_json::from_str(file.lines().last().unwrap()).unwrap();
-    let posted: serde_json::Value = serde_json::from_str(&got.join().unwrap()).unwrap();
-    assert_eq!(
-        posted, last,
-        "the HTTP witness got the checkpoint of the file"
-    );
-    let mut buf = [0u8; 4096];
-    let n = sock.recv(&mut buf).unwrap();
-    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-    assert!(msg.starts_with("<85>1 "), "{msg}");
-    let json = &msg[msg.find('{').unwrap()..];
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(json).unwrap(),
-        last
-    );
-
-    // A witness that refuses, or a syslog socket that is not there, fails the command.
-    // (Each token creation adds an entry, so that there is a new checkpoint to send.)
-    let (url, got) = http_witness(500);
-    let mint = |extra: &[&str]| {
-        let mut a = vec![
+embedded_only! {
+    #[test]
+    fn checkpoints_go_to_the_witness_file_syslog_and_an_http_witness() {
+        let i = Install::new();
+        let agency = rempart_synth::agency_codes(1)[0].clone();
+        let sock_path = i.data.with_file_name("syslog.sock");
+        let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (url, got) = http_witness(201);
+        let o = i.run(&[
             "token",
             "create",
             "--principal",
-            "b",
+            "a",
             "--role",
             "dpo",
             "--agency",
             &agency,
-        ];
-        a.extend_from_slice(extra);
-        i.run(&a)
-    };
-    assert!(mint(&["--witness-syslog", "off"]).status.success());
-    let o = mint(&["--witness-syslog", "off", "--witness-url", &url]);
-    got.join().unwrap();
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("HTTP witness answered 500"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        !stderr(&o).contains("/witness/checkpoints"),
-        "{}",
-        stderr(&o)
-    );
-    let missing = i.data.with_file_name("no-such.sock");
-    let o = mint(&["--witness-syslog", missing.to_str().unwrap()]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("syslog"), "{}", stderr(&o));
-    let o = i.run(&["audit", "checkpoint", "--witness-url", "ftp://x"]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("http:// or https://"), "{}", stderr(&o));
+            "--witness-syslog",
+            sock_path.to_str().unwrap(),
+            "--witness-url",
+            &url,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let file = std::fs::read_to_string(i.data.with_file_name("data.witness")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(file.lines().last().unwrap()).unwrap();
+        let posted: serde_json::Value = serde_json::from_str(&got.join().unwrap()).unwrap();
+        assert_eq!(
+            posted, last,
+            "the HTTP witness got the checkpoint of the file"
+        );
+        let mut buf = [0u8; 4096];
+        let n = sock.recv(&mut buf).unwrap();
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(msg.starts_with("<85>1 "), "{msg}");
+        let json = &msg[msg.find('{').unwrap()..];
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(json).unwrap(),
+            last
+        );
+
+        // A witness that refuses, or a syslog socket that is not there, fails the command.
+        // (Each token creation adds an entry, so that there is a new checkpoint to send.)
+        let (url, got) = http_witness(500);
+        let mint = |extra: &[&str]| {
+            let mut a = vec![
+                "token",
+                "create",
+                "--principal",
+                "b",
+                "--role",
+                "dpo",
+                "--agency",
+                &agency,
+            ];
+            a.extend_from_slice(extra);
+            i.run(&a)
+        };
+        assert!(mint(&["--witness-syslog", "off"]).status.success());
+        let o = mint(&["--witness-syslog", "off", "--witness-url", &url]);
+        got.join().unwrap();
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("HTTP witness answered 500"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !stderr(&o).contains("/witness/checkpoints"),
+            "{}",
+            stderr(&o)
+        );
+        let missing = i.data.with_file_name("no-such.sock");
+        let o = mint(&["--witness-syslog", missing.to_str().unwrap()]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("syslog"), "{}", stderr(&o));
+        let o = i.run(&["audit", "checkpoint", "--witness-url", "ftp://x"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("http:// or https://"), "{}", stderr(&o));
+    }
 }
 
 fn stdout(o: &std::process::Output) -> String {
@@ -886,107 +894,111 @@ fn policy_check_explains_which_policy_decided() {
     assert!(!o.status.success() && stderr(&o).contains("--role"));
 }
 
-#[test]
-fn audit_verify_checks_the_log_against_a_checkpoint_kept_outside() {
-    let i = Install::new();
-    i.synth_import(5, 1, 3);
-    let o = i.run(&["audit", "checkpoint"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let kept = i.data.with_file_name("kept-checkpoint.json");
-    std::fs::write(&kept, &o.stdout).unwrap();
-    let kept_arg = kept.to_str().unwrap();
-    let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("audit log intact"), "{}", stderr(&o));
+embedded_only! {
+    #[test]
+    fn audit_verify_checks_the_log_against_a_checkpoint_kept_outside() {
+        let i = Install::new();
+        i.synth_import(5, 1, 3);
+        let o = i.run(&["audit", "checkpoint"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let kept = i.data.with_file_name("kept-checkpoint.json");
+        std::fs::write(&kept, &o.stdout).unwrap();
+        let kept_arg = kept.to_str().unwrap();
+        let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("audit log intact"), "{}", stderr(&o));
 
-    // The log cut back behind it, with its checkpoints and the witness: only the kept one tells.
-    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
-    db.execute_batch("DELETE FROM audit_log WHERE seq > 0; DELETE FROM audit_checkpoints;")
-        .unwrap();
-    drop(db);
-    std::fs::write(i.data.with_file_name("data.witness"), "").unwrap();
-    let o = i.run(&["audit", "verify"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("the checkpoint file holds a checkpoint of size"),
-        "{}",
-        stderr(&o)
-    );
+        // The log cut back behind it, with its checkpoints and the witness: only the kept one tells.
+        let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
+        db.execute_batch("DELETE FROM audit_log WHERE seq > 0; DELETE FROM audit_checkpoints;")
+            .unwrap();
+        drop(db);
+        std::fs::write(i.data.with_file_name("data.witness"), "").unwrap();
+        let o = i.run(&["audit", "verify"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("the checkpoint file holds a checkpoint of size"),
+            "{}",
+            stderr(&o)
+        );
 
-    std::fs::write(&kept, "not json").unwrap();
-    let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("is not a checkpoint"), "{}", stderr(&o));
-    let o = i.run(&[
-        "audit",
-        "verify",
-        "--from-checkpoint",
-        "/nonexistent/cp.json",
-    ]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("reading /nonexistent/cp.json"),
-        "{}",
-        stderr(&o)
-    );
+        std::fs::write(&kept, "not json").unwrap();
+        let o = i.run(&["audit", "verify", "--from-checkpoint", kept_arg]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("is not a checkpoint"), "{}", stderr(&o));
+        let o = i.run(&[
+            "audit",
+            "verify",
+            "--from-checkpoint",
+            "/nonexistent/cp.json",
+        ]);
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("reading /nonexistent/cp.json"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
-/// The witness deleted and the log cut back together with its checkpoints: what remains agrees
-/// with itself, so a missing witness must not count as an empty one.
-#[test]
-fn audit_verify_fails_when_the_witness_is_deleted_and_the_log_cut_back() {
-    let i = Install::new();
-    let files = i.synth_import(5, 1, 3);
-    let cut = {
+embedded_only! {
+    /// The witness deleted and the log cut back together with its checkpoints: what remains agrees
+    /// with itself, so a missing witness must not count as an empty one.
+    #[test]
+    fn audit_verify_fails_when_the_witness_is_deleted_and_the_log_cut_back() {
+        let i = Install::new();
+        let files = i.synth_import(5, 1, 3);
+        let cut = {
+            let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
+            db.query_row("SELECT MAX(size) FROM audit_checkpoints", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+        };
+        i.token("c", "counsellor", &files[0].agency);
+        let o = i.run(&["audit", "checkpoint"]);
+        assert!(o.status.success(), "{}", stderr(&o));
         let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
-        db.query_row("SELECT MAX(size) FROM audit_checkpoints", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap()
-    };
-    i.token("c", "counsellor", &files[0].agency);
-    let o = i.run(&["audit", "checkpoint"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
-    db.execute_batch(&format!(
-        "DELETE FROM audit_log WHERE seq > {cut}; DELETE FROM audit_checkpoints WHERE size > {cut};"
-    ))
-    .unwrap();
-    drop(db);
-    let o = i.run(&["audit", "verify"]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+        db.execute_batch(&format!(
+            "DELETE FROM audit_log WHERE seq > {cut}; DELETE FROM audit_checkpoints WHERE size > {cut};"
+        ))
+        .unwrap();
+        drop(db);
+        let o = i.run(&["audit", "verify"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
 
-    let witness = i.data.with_file_name("data.witness");
-    std::fs::remove_file(&witness).unwrap();
-    let o = i.run(&["audit", "verify"]);
-    assert!(!o.status.success(), "{}", stderr(&o));
-    let e = stderr(&o);
-    assert!(e.contains("audit log not verified"), "{e}");
-    assert!(
-        e.contains(&format!("the witness {} does not exist", witness.display())),
-        "{e}"
-    );
-    assert!(e.contains("--no-witness"), "{e}");
-    // Emptied rather than deleted: the same.
-    std::fs::write(&witness, "").unwrap();
-    let o = i.run(&["audit", "verify"]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("holds no checkpoint"), "{}", stderr(&o));
-    std::fs::remove_file(&witness).unwrap();
+        let witness = i.data.with_file_name("data.witness");
+        std::fs::remove_file(&witness).unwrap();
+        let o = i.run(&["audit", "verify"]);
+        assert!(!o.status.success(), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("audit log not verified"), "{e}");
+        assert!(
+            e.contains(&format!("the witness {} does not exist", witness.display())),
+            "{e}"
+        );
+        assert!(e.contains("--no-witness"), "{e}");
+        // Emptied rather than deleted: the same.
+        std::fs::write(&witness, "").unwrap();
+        let o = i.run(&["audit", "verify"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("holds no checkpoint"), "{}", stderr(&o));
+        std::fs::remove_file(&witness).unwrap();
 
-    // Said explicitly: verified against the database's checkpoints alone, and said so.
-    let o = i.run(&["audit", "verify", "--no-witness"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let e = stderr(&o);
-    assert!(e.contains("audit log intact"), "{e}");
-    assert!(
-        e.contains("the witness was NOT checked (--no-witness)"),
-        "{e}"
-    );
-    assert!(!witness.exists(), "verify creates no witness");
+        // Said explicitly: verified against the database's checkpoints alone, and said so.
+        let o = i.run(&["audit", "verify", "--no-witness"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("audit log intact"), "{e}");
+        assert!(
+            e.contains("the witness was NOT checked (--no-witness)"),
+            "{e}"
+        );
+        assert!(!witness.exists(), "verify creates no witness");
+    }
 }
 
 #[test]
@@ -1012,58 +1024,60 @@ fn serve_warns_when_the_witness_is_missing_while_the_log_has_checkpoints() {
     );
 }
 
-#[test]
-fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it() {
-    let i = Install::new();
-    i.synth_import(5, 1, 3);
-    let o = i.run(&["audit", "reindex"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("entries indexed"), "{}", stderr(&o));
-    // Recorded in the log, as the local administrator.
-    let o = i.run(&["audit", "export"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let line = out
-        .lines()
-        .find(|l| l.contains("\"audit_reindex\""))
-        .unwrap_or_else(|| panic!("no audit_reindex entry in {out}"));
-    assert!(line.contains("\"principal\":\"cli\""), "{line}");
-    let o = i.run(&["audit", "verify"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("per-person index matches the log"),
-        "{}",
-        stderr(&o)
-    );
-    let index = rusqlite::Connection::open(i.sqlite_dir().join("audit-index.db")).unwrap();
-    let (person, seq): (String, i64) = index
-        .query_row("SELECT person_id, seq FROM persons LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    index
-        .execute(
-            "DELETE FROM persons WHERE person_id = ?1 AND seq = ?2",
-            rusqlite::params![person, seq],
-        )
-        .unwrap();
-    drop(index);
-    let o = i.run(&["audit", "verify"]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains(&format!("disagrees with the log at entry {seq}")),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        !stderr(&o).contains(&person),
-        "no person id printed: {}",
-        stderr(&o)
-    );
-    let o = i.run(&["audit", "reindex"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = i.run(&["audit", "verify"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+embedded_only! {
+    #[test]
+    fn audit_verify_finds_a_per_person_index_edited_by_hand_and_reindex_repairs_it() {
+        let i = Install::new();
+        i.synth_import(5, 1, 3);
+        let o = i.run(&["audit", "reindex"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("entries indexed"), "{}", stderr(&o));
+        // Recorded in the log, as the local administrator.
+        let o = i.run(&["audit", "export"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let line = out
+            .lines()
+            .find(|l| l.contains("\"audit_reindex\""))
+            .unwrap_or_else(|| panic!("no audit_reindex entry in {out}"));
+        assert!(line.contains("\"principal\":\"cli\""), "{line}");
+        let o = i.run(&["audit", "verify"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("per-person index matches the log"),
+            "{}",
+            stderr(&o)
+        );
+        let index = rusqlite::Connection::open(i.sqlite_dir().join("audit-index.db")).unwrap();
+        let (person, seq): (String, i64) = index
+            .query_row("SELECT person_id, seq FROM persons LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        index
+            .execute(
+                "DELETE FROM persons WHERE person_id = ?1 AND seq = ?2",
+                rusqlite::params![person, seq],
+            )
+            .unwrap();
+        drop(index);
+        let o = i.run(&["audit", "verify"]);
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains(&format!("disagrees with the log at entry {seq}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !stderr(&o).contains(&person),
+            "no person id printed: {}",
+            stderr(&o)
+        );
+        let o = i.run(&["audit", "reindex"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = i.run(&["audit", "verify"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
 }
 
 #[test]

@@ -478,31 +478,33 @@ fn every_endpoint_leaves_its_entry_in_the_files_access_history() {
     assert_eq!(s.delete(Some(&t), &format!("/v1/persons/{id}")).status, 204);
 }
 
-#[test]
-fn no_log_no_data_over_http_a_read_is_refused_while_the_audit_log_refuses_writes() {
-    let i = Install::new();
-    let t = i.token("c.durand", "counsellor", "ML-075-13");
-    let s = i.serve();
-    let id = s.post(Some(&t), "/v1/persons", &lea("ML-075-13")).json["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); END;").unwrap();
-    let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));
-    assert_eq!(r.status, 500);
-    assert!(
-        !r.json.to_string().contains("Martin"),
-        "no data without its audit entry: {}",
-        r.json
-    );
-    db.execute_batch("DROP TRIGGER refuse;").unwrap();
-    assert_eq!(
-        s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"))
-            .json["identity"]["last_name"],
-        "Martin"
-    );
+embedded_only! {
+    #[test]
+    fn no_log_no_data_over_http_a_read_is_refused_while_the_audit_log_refuses_writes() {
+        let i = Install::new();
+        let t = i.token("c.durand", "counsellor", "ML-075-13");
+        let s = i.serve();
+        let id = s.post(Some(&t), "/v1/persons", &lea("ML-075-13")).json["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let db = rusqlite::Connection::open(i.sqlite_dir().join("audit.db")).unwrap();
+        db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        db.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'refused'); END;").unwrap();
+        let r = s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"));
+        assert_eq!(r.status, 500);
+        assert!(
+            !r.json.to_string().contains("Martin"),
+            "no data without its audit entry: {}",
+            r.json
+        );
+        db.execute_batch("DROP TRIGGER refuse;").unwrap();
+        assert_eq!(
+            s.get(Some(&t), &format!("/v1/persons/{id}?purpose=accompaniment"))
+                .json["identity"]["last_name"],
+            "Martin"
+        );
+    }
 }
 
 /// The history of `id` as (action, principal, categories, purpose, outcome, detail), oldest

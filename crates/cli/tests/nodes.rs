@@ -11,60 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The Redis the tests use.
-fn redis_server() -> String {
-    std::env::var("REMPART_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A key prefix of the test's own in the test Redis; its keys are deleted when dropped.
-struct RedisSpace {
-    prefix: String,
-}
-
-impl RedisSpace {
-    fn new() -> RedisSpace {
-        let space = RedisSpace {
-            prefix: format!(
-                "rempart-cli-test:{}:{}:",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            ),
-        };
-        space.keys();
-        space
-    }
-
-    fn conn() -> redis::Connection {
-        redis::Client::open(redis_server().as_str())
-            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
-            .unwrap_or_else(|e| {
-                panic!("Redis is needed at REMPART_TEST_REDIS, or redis://127.0.0.1:6379 without it: {e}; start it with `service redis-server start`")
-            })
-    }
-
-    fn keys(&self) -> Vec<String> {
-        redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query(&mut Self::conn())
-            .unwrap()
-    }
-}
-
-impl Drop for RedisSpace {
-    fn drop(&mut self) {
-        let keys = self.keys();
-        if !keys.is_empty() {
-            let _: usize = redis::cmd("DEL")
-                .arg(keys)
-                .query(&mut Self::conn())
-                .unwrap();
-        }
-    }
-}
-
 /// A TCP relay to the test Redis that can be cut: every connection through it closed, new ones
 /// closed at once, as when Redis or the network to it goes down.
 struct Relay {
@@ -229,6 +175,33 @@ fn two_nodes_sharing_counts_in_redis_hold_a_stolen_token_to_one_budget() {
         keys.contains(&format!("{}guard:p:c.durand", space.prefix))
             && keys.contains(&format!("{}guard:a:ML-1", space.prefix)),
         "the counts are in Redis: {keys:?}"
+    );
+    // A part this version cannot read (written by hand, or by another version) refuses that
+    // principal, never gives it a fresh budget, and is not an outage for the others.
+    let other = i.token("c.martin", "counsellor", "ML-1");
+    let ids = outside_files(&i, &a, 1);
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}guard:p:c.martin", space.prefix))
+        .arg("not a part")
+        .query(
+            &mut redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap();
+    let r = read(&b, &other, &ids[0]);
+    assert_eq!(r.status, 503, "{}", r.json);
+    let h = b.get(None, "/healthz").json;
+    assert_eq!(
+        (&h["status"], &h["guard"]),
+        (&"ok".into(), &"shared".into())
+    );
+    let third = i.token("c.bernard", "counsellor", "ML-1");
+    assert_eq!(
+        read(&b, &third, &ids[0]).status,
+        200,
+        "the others are served"
     );
 }
 

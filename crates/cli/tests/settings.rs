@@ -30,48 +30,50 @@ fn lines(p: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn a_flag_wins_over_its_variable_which_wins_over_the_file() {
-    let i = Install::new();
-    let dir = i.data.parent().unwrap();
-    let config = dir.join("rempart.toml");
-    // Paths relative to the file's directory; the installation comes from the file alone.
-    std::fs::write(
-        &config,
-        "[store]\ndata = \"data\"\nkey_file = \"master.key\"\n\
-         [witness]\nfile = \"from-file.witness\"\nsyslog = \"off\"\n",
-    )
-    .unwrap();
-    let (file, env, flag) = (
-        dir.join("from-file.witness"),
-        dir.join("from-env.witness"),
-        dir.join("from-flag.witness"),
-    );
-
-    let o = mint(&config, &[], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!((lines(&file), lines(&env), lines(&flag)), (1, 0, 0));
-
-    let o = mint(&config, &[("REMPART_WITNESS", env.to_str().unwrap())], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!((lines(&file), lines(&env), lines(&flag)), (1, 1, 0));
-
-    let o = mint(
-        &config,
-        &[("REMPART_WITNESS", env.to_str().unwrap())],
-        &["--witness", flag.to_str().unwrap()],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!((lines(&file), lines(&env), lines(&flag)), (1, 1, 1));
-
-    // REMPART_CONFIG names the file as --config does.
-    let o = rempart()
-        .args(["token", "list"])
-        .env("REMPART_CONFIG", &config)
-        .output()
+embedded_only! {
+    #[test]
+    fn a_flag_wins_over_its_variable_which_wins_over_the_file() {
+        let i = Install::new();
+        let dir = i.data.parent().unwrap();
+        let config = dir.join("rempart.toml");
+        // Paths relative to the file's directory; the installation comes from the file alone.
+        std::fs::write(
+            &config,
+            "[store]\ndata = \"data\"\nkey_file = \"master.key\"\n\
+             [witness]\nfile = \"from-file.witness\"\nsyslog = \"off\"\n",
+        )
         .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 4);
+        let (file, env, flag) = (
+            dir.join("from-file.witness"),
+            dir.join("from-env.witness"),
+            dir.join("from-flag.witness"),
+        );
+
+        let o = mint(&config, &[], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!((lines(&file), lines(&env), lines(&flag)), (1, 0, 0));
+
+        let o = mint(&config, &[("REMPART_WITNESS", env.to_str().unwrap())], &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!((lines(&file), lines(&env), lines(&flag)), (1, 1, 0));
+
+        let o = mint(
+            &config,
+            &[("REMPART_WITNESS", env.to_str().unwrap())],
+            &["--witness", flag.to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!((lines(&file), lines(&env), lines(&flag)), (1, 1, 1));
+
+        // REMPART_CONFIG names the file as --config does.
+        let o = rempart()
+            .args(["token", "list"])
+            .env("REMPART_CONFIG", &config)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 4);
+    }
 }
 
 #[test]

@@ -1,6 +1,18 @@
 //! Black-box tests: they run the real `rempart` binary in temporary directories and speak
 //! HTTP to `rempart serve`.
+//!
+//! These run on the embedded store (SQLite); `tests_postgres.rs` runs the same modules on
+//! PostgreSQL, with Redis for containment's counts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+/// The backend of `Install::new`: the embedded store here.
+const POSTGRES: bool = false;
+
+/// A test on the embedded store only: it reads or edits its files (SQLite), or names a data
+/// directory; `tests_postgres.rs` leaves it out.
+macro_rules! embedded_only {
+    ($($i:item)*) => { $($i)* };
+}
 
 /// Starting the binary, installations, servers.
 mod util;

@@ -40,13 +40,67 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Whether the black-box tests run on PostgreSQL (`REMPART_TEST_BACKEND=postgres`, the server
-/// at `REMPART_TEST_POSTGRES`, by default the local one) rather than on the embedded SQLite.
+/// Whether the black-box tests of this harness run on PostgreSQL (`tests_postgres.rs`) rather
+/// than on the embedded SQLite (`tests.rs`).
 pub fn on_postgres() -> bool {
-    match std::env::var("REMPART_TEST_BACKEND").as_deref() {
-        Ok("postgres") => true,
-        Ok("sqlite") | Err(_) => false,
-        Ok(other) => panic!("REMPART_TEST_BACKEND must be sqlite or postgres, not {other:?}"),
+    crate::POSTGRES
+}
+
+/// The Redis the tests use.
+pub fn redis_server() -> String {
+    std::env::var("REMPART_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A key prefix of the test's own in the test Redis; its keys are deleted when dropped.
+pub struct RedisSpace {
+    pub prefix: String,
+}
+
+impl RedisSpace {
+    pub fn new() -> RedisSpace {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let space = RedisSpace {
+            prefix: format!(
+                "rempart-cli-test:{}:{}:{}:",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ),
+        };
+        space.keys();
+        space
+    }
+
+    fn conn() -> redis::Connection {
+        redis::Client::open(redis_server().as_str())
+            .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_secs(2)))
+            .unwrap_or_else(|e| {
+                panic!("Redis is needed at REMPART_TEST_REDIS, or redis://127.0.0.1:6379 without it: {e}; start it with `service redis-server start`")
+            })
+    }
+
+    /// Every key under the prefix.
+    pub fn keys(&self) -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut Self::conn())
+            .unwrap()
+    }
+}
+
+impl Drop for RedisSpace {
+    fn drop(&mut self) {
+        let keys = self.keys();
+        if !keys.is_empty() {
+            let _: usize = redis::cmd("DEL")
+                .arg(keys)
+                .query(&mut Self::conn())
+                .unwrap();
+        }
     }
 }
 
@@ -107,13 +161,19 @@ pub struct Install {
     pub data: PathBuf,
     pub key: PathBuf,
     pub pg: Option<(PgDb, PgDb)>,
+    /// On PostgreSQL (`Install::new`): containment's counts in Redis, under a prefix of its own.
+    pub redis: Option<(RedisSpace, String)>,
     witness: String,
 }
 
 impl Install {
     /// On the backend the run names (`REMPART_TEST_BACKEND`).
     pub fn new() -> Install {
-        Install::on(on_postgres())
+        let mut i = Install::on(on_postgres());
+        if on_postgres() {
+            i.redis = Some((RedisSpace::new(), redis_server()));
+        }
+        i
     }
 
     /// On PostgreSQL whatever the run names: for what only PostgreSQL has (several nodes).
@@ -160,6 +220,7 @@ impl Install {
             data,
             key,
             pg,
+            redis: None,
             witness,
         }
     }
@@ -186,10 +247,19 @@ impl Install {
                 "[store]\ndata = {:?}\nkey_file = {:?}\n",
                 self.data, self.key
             ),
-            Some((files, keys)) => format!(
-                "[store]\ndatabase_url = {:?}\nkeys_database_url = {:?}\nkey_file = {:?}\n",
-                files.url, keys.url, self.key
-            ),
+            Some((files, keys)) => {
+                let mut t = format!(
+                    "[store]\ndatabase_url = {:?}\nkeys_database_url = {:?}\nkey_file = {:?}\n",
+                    files.url, keys.url, self.key
+                );
+                if let Some((space, url)) = &self.redis {
+                    t.push_str(&format!(
+                        "redis_url = {url:?}\nredis_prefix = {:?}\n",
+                        space.prefix
+                    ));
+                }
+                t
+            }
         }
     }
 
@@ -211,6 +281,14 @@ impl Install {
                 "--witness",
                 self.witness.as_str(),
             ]),
+        }
+        if let Some((space, url)) = &self.redis {
+            v.extend([
+                "--redis",
+                url.as_str(),
+                "--redis-prefix",
+                space.prefix.as_str(),
+            ]);
         }
         v.extend(["--key-file", self.key.to_str().unwrap()]);
         v

@@ -275,4 +275,31 @@ mod tests {
             Decision::Refuse { .. }
         ));
     }
+
+    #[test]
+    fn searches_that_find_nobody_cannot_grow_a_part_without_bound() {
+        let config = GuardConfig::default();
+        let who = Subject {
+            principal: "c.durand",
+            role: "counsellor",
+            agency: "ML-1",
+            since: 0,
+            client: None,
+        };
+        let mut kept = Kept::default();
+        let now = 100 * 86_400 + 10 * 3_600;
+        let mut sizes = Vec::new();
+        for k in 0..5_000 {
+            // Within one hour: nothing expires.
+            kept.decide(&config, &who, now + k / 2, Kind::Search, &[]);
+            if k % 1_000 == 999 {
+                sizes.push(kept.0["p:c.durand"].len());
+            }
+        }
+        assert!(
+            sizes.windows(2).all(|w| w[1] <= w[0] + 64),
+            "the part grows with every miss: {sizes:?}"
+        );
+        assert!(sizes[4] < 64 * 1024, "{sizes:?}");
+    }
 }

@@ -117,6 +117,11 @@ impl SignalConfig {
 }
 
 /// What one principal's way of working has shown.
+/// Searches, misses and pages kept per principal over the hour: far above every threshold of
+/// the signals, and a bound on the size of its part (searches that find nobody are never
+/// refused, so nothing else bounds them).
+const EVENTS_KEPT: usize = 1_000;
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Habits {
     /// Hours of the week it has worked in (168 bits).
@@ -165,11 +170,11 @@ impl Habits {
             w.expire(now, 3_600);
         }
         match kind {
-            crate::Kind::Listing { paged: true } => self.pages.add_event(now),
+            crate::Kind::Listing { paged: true } => self.pages.add_event_kept(now, EVENTS_KEPT),
             crate::Kind::Search => {
-                self.searches.add_event(now);
+                self.searches.add_event_kept(now, EVENTS_KEPT);
                 if found == 0 {
-                    self.misses.add_event(now);
+                    self.misses.add_event_kept(now, EVENTS_KEPT);
                 }
             }
             _ => {}

@@ -81,6 +81,17 @@ impl Window {
         self.order.push_back((now, None));
     }
 
+    /// Counts an event at `now`, keeping at most `kept` (the oldest dropped): for events nothing
+    /// refuses (searches, pages), so that a principal's part cannot be grown without bound.
+    pub(crate) fn add_event_kept(&mut self, now: u64, kept: usize) {
+        self.order.push_back((now, None));
+        while self.order.len() > kept {
+            if let Some((_, Some(id))) = self.order.pop_front() {
+                self.counted.remove(&id);
+            }
+        }
+    }
+
     /// Seconds from `now` until `added` more fits under `limit`, at least 1; the whole window
     /// when it never will (more than `limit` at once).
     pub(crate) fn room_after(&self, now: u64, len: u64, added: u64, limit: u64) -> u64 {

@@ -27,6 +27,23 @@ fn locked(tx: &mut Tx<'_>, agency_table: bool, key: &str) -> Result<Option<Vec<u
         .map_err(|_| StoreError::Corrupt("a containment part"))
 }
 
+/// Bounds how long a change waits for a row another node holds (a node stopped mid-change, a
+/// lost connection): past it the change fails, and containment with it, closed, rather than
+/// holding every request of the agency.
+fn bounded(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    tx.exec(
+        "SET LOCAL lock_timeout = '2s'",
+        &[],
+        "bound the wait for a containment part",
+    )?;
+    tx.exec(
+        "SET LOCAL statement_timeout = '5s'",
+        &[],
+        "bound the wait for a containment part",
+    )
+    .map(|_| ())
+}
+
 fn write_principal(tx: &mut Tx<'_>, principal: &str, part: &[u8]) -> Result<(), StoreError> {
     tx.exec(
         "UPDATE guard_principals SET part = $2, updated_at = extract(epoch from now())::bigint
@@ -45,6 +62,7 @@ impl SharedGuard for PgStore {
         change: &mut PartsChange<'_>,
     ) -> Result<(), StoreError> {
         in_tx(&self.pool, "change containment's parts", |tx| {
+            bounded(tx)?;
             let a = locked(tx, true, agency)?;
             let p = locked(tx, false, principal)?;
             if let Some((p, a)) = change(p.as_deref(), a.as_deref()) {
@@ -80,6 +98,7 @@ impl SharedGuard for PgStore {
         change: &mut PartChange<'_>,
     ) -> Result<(), StoreError> {
         in_tx(&self.pool, "change a principal's containment part", |tx| {
+            bounded(tx)?;
             let p = locked(tx, false, principal)?;
             if let Some(p) = change(p.as_deref()) {
                 write_principal(tx, principal, &p)?;
@@ -100,6 +119,7 @@ impl SharedGuard for PgStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use crate::tokens::tests::store;
+    use rempart_store::SharedGuard;
 
     #[test]
     fn shared_counts_conform() {
@@ -108,5 +128,25 @@ mod tests {
         rempart_store_conformance::shared_counts_are_changed_together_and_lose_no_update(
             &one, &two,
         );
+    }
+
+    #[test]
+    fn a_part_held_by_a_stalled_node_fails_the_change_within_seconds() {
+        let (s, db) = store();
+        s.update("alice", "ML-1", &mut |_, _| Some((vec![1], vec![2])))
+            .unwrap();
+        // Another node holds the agency's row and does not let go.
+        let mut other = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        let mut tx = other.transaction().unwrap();
+        tx.query(
+            "SELECT part FROM guard_agencies WHERE agency = 'ML-1' FOR UPDATE",
+            &[],
+        )
+        .unwrap();
+        let start = std::time::Instant::now();
+        assert!(s.update("alice", "ML-1", &mut |_, _| None).is_err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        tx.rollback().unwrap();
+        s.update("alice", "ML-1", &mut |_, _| None).unwrap();
     }
 }

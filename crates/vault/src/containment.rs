@@ -11,6 +11,10 @@ use rempart_guard::{Exposed, Guard, GuardConfig, Kind, Subject, Verdict};
 use rempart_store::SharedGuard;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often `/healthz` may ask the shared counts whether they answer.
+pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(2);
 
 /// Containment's counts and where they are kept.
 pub(crate) enum Containment {
@@ -24,6 +28,8 @@ pub(crate) enum Containment {
         parts: Arc<dyn SharedGuard>,
         /// The shared counts failed at the last attempt (an outage already reported).
         down: AtomicBool,
+        /// The last answer of the shared store to `/healthz`'s question, and when.
+        probe: Mutex<Option<(Instant, bool)>>,
     },
 }
 
@@ -97,6 +103,7 @@ impl Containment {
                 config,
                 parts,
                 down,
+                ..
             } => {
                 let mut verdict = None;
                 let mut unreadable = false;
@@ -116,17 +123,24 @@ impl Containment {
                 match (written, verdict) {
                     (Ok(()), Some(v)) if !unreadable => {
                         if down.swap(false, Ordering::SeqCst) {
+                            tracing::warn!("containment reaches its shared counts again");
                             report(Outage::Ended);
                         }
                         Ok(v)
                     }
-                    (result, _) => {
-                        let why = match result {
-                            Err(e) => e.to_string(),
-                            Ok(()) => "a shared part is not one this version reads".to_string(),
-                        };
+                    // This principal's or agency's part alone: refused, logged, but not an
+                    // outage of the shared counts (nor its end).
+                    (Ok(()), _) => {
+                        tracing::error!(principal = %who.principal, agency = %who.agency, "a shared containment part is not one this version reads: this principal's responses with personal data are refused");
+                        Err(VaultError::ContainmentUnavailable)
+                    }
+                    // Other nodes kept changing the same parts: refused, not an outage.
+                    (Err(rempart_store::StoreError::Conflict(_)), _) => {
+                        Err(VaultError::ContainmentUnavailable)
+                    }
+                    (Err(e), _) => {
                         if !down.swap(true, Ordering::SeqCst) {
-                            tracing::error!(error = %why, "containment's shared counts are unavailable: responses with personal data are refused");
+                            tracing::error!(error = %e, "containment's shared counts are unavailable: responses with personal data are refused");
                             report(Outage::Began);
                         }
                         Err(VaultError::ContainmentUnavailable)
@@ -150,14 +164,31 @@ impl Containment {
         }
     }
 
-    /// Where the counts are kept, and whether they answer now (asks the shared store).
+    /// Where the counts are kept, and whether they answer now: unreachable while an outage is
+    /// under way (the last decision failed), else as the shared store answers, asked at most
+    /// once every [`PROBE_EVERY`] whoever calls.
     pub(crate) fn state(&self) -> ContainmentState {
         match self {
             Containment::Local(_) => ContainmentState::Local,
-            Containment::Shared { parts, .. } => match parts.reachable() {
-                Ok(()) => ContainmentState::Shared,
-                Err(_) => ContainmentState::Unreachable,
-            },
+            Containment::Shared {
+                parts, down, probe, ..
+            } => {
+                if down.load(Ordering::SeqCst) {
+                    return ContainmentState::Unreachable;
+                }
+                // Another call is asking now: no second question, no waiting for it.
+                let Ok(mut last) = probe.try_lock() else {
+                    return ContainmentState::Shared;
+                };
+                let fresh = last.is_some_and(|(at, _)| at.elapsed() < PROBE_EVERY);
+                if !fresh {
+                    *last = Some((Instant::now(), parts.reachable().is_ok()));
+                }
+                match *last {
+                    Some((_, true)) => ContainmentState::Shared,
+                    _ => ContainmentState::Unreachable,
+                }
+            }
         }
     }
 

@@ -120,6 +120,7 @@ impl Vault {
                 config,
                 parts: parts.clone(),
                 down: std::sync::atomic::AtomicBool::new(false),
+                probe: std::sync::Mutex::new(None),
             },
             None => crate::containment::Containment::Local(std::sync::Mutex::new(
                 rempart_guard::Guard::new(config),
