@@ -79,3 +79,71 @@ pub fn serve_baseline(db: PathBuf, listen: &str) -> anyhow::Result<()> {
         Ok(())
     })
 }
+
+/// A PostgreSQL connection with its prepared read.
+struct PgConn {
+    client: postgres::Client,
+    read: postgres::Statement,
+}
+
+/// Connections to the plaintext PostgreSQL table, reused as [`Pool`]'s are.
+struct PgPool {
+    url: String,
+    idle: Mutex<Vec<PgConn>>,
+}
+
+async fn read_pg(State(pool): State<Arc<PgPool>>, Path(id): Path<String>) -> impl IntoResponse {
+    let res = tokio::task::spawn_blocking(move || -> Result<Option<String>, postgres::Error> {
+        let popped = pool
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut c = match popped {
+            Some(c) => c,
+            None => {
+                let mut client = postgres::Client::connect(&pool.url, postgres::NoTls)?;
+                let read = client.prepare("SELECT json FROM persons WHERE id = $1")?;
+                PgConn { client, read }
+            }
+        };
+        let row = c.client.query_opt(&c.read, &[&id])?;
+        pool.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(c);
+        Ok(row.map(|r| r.get::<_, String>(0)))
+    })
+    .await;
+    match res {
+        Ok(Ok(Some(json))) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// [`serve_baseline`] on the plaintext table `persons(id, json)` of the PostgreSQL database at
+/// `url`.
+pub fn serve_baseline_postgres(url: &str, listen: &str) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let pool = Arc::new(PgPool {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/v1/persons/{id}", get(read_pg))
+            .with_state(pool);
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        eprintln!("rempart: listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}

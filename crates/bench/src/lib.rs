@@ -13,6 +13,10 @@
 //! 3. **Audit log** (with `--audit-entries N`): N entries written, a signed checkpoint over
 //!    them, and `audit verify` of the whole log (entries/s).
 //!
+//! 4. **On PostgreSQL** (with `--postgres URL`): the import, and the reads with one node and
+//!    with two nodes on one database (and two with containment's counts shared in it), against
+//!    the same baseline reading a plaintext PostgreSQL table.
+//!
 //! Both servers run as child processes of the bench so that their memory is their own.
 #![forbid(unsafe_code)]
 #![forbid(unused_must_use)]
@@ -27,9 +31,10 @@ mod load;
 mod noaudit;
 mod nopolicy;
 mod notices;
+mod postgres;
 mod run;
 
-pub use baseline::serve_baseline;
+pub use baseline::{serve_baseline, serve_baseline_postgres};
 pub use noaudit::serve_without_read_audit;
 pub use nopolicy::serve_without_policies;
 pub use run::{run, BenchOptions};

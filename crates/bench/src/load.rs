@@ -28,16 +28,28 @@ pub async fn load(
     clients: usize,
     secs: f64,
 ) -> anyhow::Result<LoadResult> {
+    load_on(&[base], query, token, ids, clients, secs).await
+}
+
+/// [`load`], the clients spread over several servers (client `i` on `bases[i % n]`).
+pub async fn load_on(
+    bases: &[&str],
+    query: &str,
+    token: Option<&str>,
+    ids: Arc<Vec<String>>,
+    clients: usize,
+    secs: f64,
+) -> anyhow::Result<LoadResult> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for i in 0..clients {
         let client = client.clone();
         let ids = ids.clone();
-        let base = base.to_string();
+        let base = bases[i % bases.len().max(1)].to_string();
         let query = query.to_string();
         let auth = token.map(|t| format!("Bearer {t}"));
         tasks.push(tokio::spawn(async move {

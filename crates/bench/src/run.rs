@@ -34,15 +34,18 @@ pub struct BenchOptions {
     pub rounds: usize,
     /// Notices delivered to a local SMTP server (0: skip it).
     pub notices: usize,
+    /// A PostgreSQL server (a URL, never printed) to run the import and reads on instead of
+    /// the embedded store, with one node and two.
+    pub postgres: Option<String>,
 }
 
-struct ChildServer {
+pub(crate) struct ChildServer {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl ChildServer {
-    fn start(cmd: &mut Command) -> Result<ChildServer> {
+    pub(crate) fn start(cmd: &mut Command) -> Result<ChildServer> {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -163,7 +166,7 @@ fn copy_installation(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn check(status: std::process::Output, what: &str) -> Result<String> {
+pub(crate) fn check(status: std::process::Output, what: &str) -> Result<String> {
     if !status.status.success() {
         bail!(
             "{what} failed: {}",
@@ -173,7 +176,7 @@ fn check(status: std::process::Output, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&status.stdout).trim().to_string())
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -198,7 +201,7 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {mem}")
 }
 
-fn row(name: &str, r: &LoadResult) -> String {
+pub(crate) fn row(name: &str, r: &LoadResult) -> String {
     format!(
         "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
         r.rps,
@@ -212,7 +215,7 @@ fn row(name: &str, r: &LoadResult) -> String {
 const GUARD_DECISIONS: usize = 200_000;
 
 /// Budgets of the guarded server: containment counts every person, and no round comes near.
-const UNREACHABLE_BUDGETS: &str = "[guard]\nprobation = \"0s\"\n\
+pub(crate) const UNREACHABLE_BUDGETS: &str = "[guard]\nprobation = \"0s\"\n\
 [guard.limits.counsellor]\n\
 all = { minute = 1000000000, hour = 1000000000, day = 1000000000 }\n\
 outside = { minute = 1000000000, hour = 1000000000, day = 1000000000 }\n";
@@ -257,7 +260,10 @@ pub fn run(o: &BenchOptions) -> Result<String> {
     let root = std::env::temp_dir().join(format!("rempart-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root)?;
-    let result = run_in(o, &root);
+    let result = match &o.postgres {
+        Some(server) => crate::postgres::run_postgres(o, &root, server),
+        None => run_in(o, &root),
+    };
     let _ = std::fs::remove_dir_all(&root);
     result
 }

@@ -396,13 +396,21 @@ pub enum Command {
         /// Also append the report to this file.
         #[arg(long)]
         append_to: Option<PathBuf>,
+        /// Run the import and the reads on this PostgreSQL server instead (one node, two
+        /// nodes, a plaintext PostgreSQL baseline), in databases of the run's own made with a
+        /// role that may create databases and dropped at the end.
+        #[arg(long, env = "REMPART_BENCH_POSTGRES", value_parser = secret, hide_env_values = true)]
+        postgres: Option<SecretString>,
     },
     /// The plaintext baseline server of `rempart bench` (internal).
     #[command(hide = true)]
     BenchBaseline {
         /// Plaintext SQLite table.
-        #[arg(long)]
-        db: PathBuf,
+        #[arg(long, required_unless_present = "postgres")]
+        db: Option<PathBuf>,
+        /// Plaintext PostgreSQL table, instead.
+        #[arg(long, conflicts_with = "db")]
+        postgres: Option<String>,
         /// Address to listen on.
         #[arg(long)]
         listen: String,

@@ -300,3 +300,49 @@ fn a_node_whose_redis_cannot_be_reached_does_not_start_and_never_shows_its_passw
     assert!(err.contains("--redis"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// `rempart bench --postgres` as BENCHMARKS.md gives it, tiny: its report has every row, the URL
+/// is never printed, and the run's databases are gone afterwards. (It measures nothing here.)
+#[test]
+fn the_postgres_benchmark_reports_every_row_and_drops_its_databases() {
+    let server = std::env::var("REMPART_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let o = run_for(
+        &[
+            "bench",
+            "--postgres",
+            &server,
+            "--files",
+            "300",
+            "--clients",
+            "4",
+            "--seconds",
+            "0.5",
+            "--rounds",
+            "1",
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = String::from_utf8(o.stdout.clone()).unwrap();
+    for row in [
+        "files/s",
+        "| baseline: plaintext PostgreSQL table |",
+        "| `rempart serve`, one node |",
+        "| `rempart serve`, two nodes",
+        "| two nodes, containment on",
+        "Secured reads against the baseline",
+    ] {
+        assert!(report.contains(row), "{row} missing from:\n{report}");
+    }
+    assert!(!report.contains(&server) && !stderr(&o).contains(&server));
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'rempart_bench_%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the run's databases are dropped");
+}

@@ -252,6 +252,7 @@ pub fn run(cli: Cli) -> Result<()> {
             notices,
             rounds,
             append_to,
+            postgres,
         } => bench(
             rempart_bench::BenchOptions {
                 exe: std::env::current_exe().context("locating the rempart executable")?,
@@ -260,15 +261,25 @@ pub fn run(cli: Cli) -> Result<()> {
                 clients,
                 seconds,
                 command_line: format!(
-                    "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --rounds {rounds} --audit-entries {audit_entries} --notices {notices}"
+                    "rempart bench --files {files} --agencies {agencies} --clients {clients} --seconds {seconds} --rounds {rounds} --audit-entries {audit_entries} --notices {notices}{}",
+                    if postgres.is_some() { " --postgres URL" } else { "" }
                 ),
                 audit_entries,
                 rounds,
                 notices,
+                postgres: postgres.map(|u| secrecy::ExposeSecret::expose_secret(&u).to_string()),
             },
             append_to.as_deref(),
         ),
-        Command::BenchBaseline { db, listen } => rempart_bench::serve_baseline(db, &listen),
+        Command::BenchBaseline {
+            db,
+            postgres,
+            listen,
+        } => match (db, postgres) {
+            (_, Some(url)) => rempart_bench::serve_baseline_postgres(&url, &listen),
+            (Some(db), None) => rempart_bench::serve_baseline(db, &listen),
+            (None, None) => bail!("bench-baseline needs --db or --postgres"),
+        },
         Command::BenchNoAudit {
             data,
             key_file,
