@@ -1,6 +1,5 @@
-use crate::util::{stderr, Install};
+use crate::util::{logged_request_ids, stderr, Install};
 use serde_json::json;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -110,16 +109,7 @@ embedded_only! {
 
         let o = i.run(&["audit", "verify"]);
         assert!(o.status.success(), "{}", stderr(&o));
-        let o = i.run(&["audit", "export"]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let logged: HashSet<String> = String::from_utf8(o.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["entry"]["request_id"].as_str().map(str::to_string)
-            })
-            .collect();
+        let logged = logged_request_ids(&i.run(&["audit", "export"]));
         let missing: Vec<&String> = answered
             .ids
             .iter()

@@ -7,7 +7,6 @@
 use crate::util::*;
 use rand::Rng;
 use serde_json::json;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -429,19 +428,12 @@ fn a_kill_storm_and_a_failover_lose_nothing_acknowledged() {
         .output()
         .unwrap();
     assert!(o.status.success(), "audit verify: {}", stderr(&o));
-    let o = rempart()
-        .args(store(&["audit", "export"]))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "audit export: {}", stderr(&o));
-    let logged: HashSet<String> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["entry"]["request_id"].as_str().map(str::to_string)
-        })
-        .collect();
+    let logged = logged_request_ids(
+        &rempart()
+            .args(store(&["audit", "export"]))
+            .output()
+            .unwrap(),
+    );
     let missing: Vec<&String> = answered
         .ids
         .iter()

@@ -36,6 +36,19 @@ pub fn run_for(args: &[&str], limit: std::time::Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The request ids of the entries `rempart audit export` printed (JSON lines).
+#[allow(dead_code)]
+pub fn logged_request_ids(o: &Output) -> std::collections::HashSet<String> {
+    assert!(o.status.success(), "audit export: {}", stderr(o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["entry"]["request_id"].as_str().map(str::to_string)
+        })
+        .collect()
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
