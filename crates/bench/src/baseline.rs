@@ -80,6 +80,9 @@ pub fn serve_baseline(db: PathBuf, listen: &str) -> anyhow::Result<()> {
     })
 }
 
+/// Connections of the PostgreSQL baseline, at most.
+const BASELINE_CONNECTIONS: usize = 16;
+
 /// A PostgreSQL connection with its prepared read.
 struct PgConn {
     client: postgres::Client,
@@ -130,8 +133,11 @@ async fn read_pg(State(pool): State<Arc<PgPool>>, Path(id): Path<String>) -> imp
 /// [`serve_baseline`] on the plaintext table `persons(id, json)` of the PostgreSQL database at
 /// `url`.
 pub fn serve_baseline_postgres(url: &str, listen: &str) -> anyhow::Result<()> {
+    // A connection per blocking thread at most: the nodes measured beside it share the
+    // server's `max_connections`.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BASELINE_CONNECTIONS)
         .build()?;
     rt.block_on(async move {
         let pool = Arc::new(PgPool {

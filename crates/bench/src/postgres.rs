@@ -270,8 +270,11 @@ pub(crate) fn run_postgres(o: &BenchOptions, root: &Path, server: &str) -> Resul
 
 fn server_version(server: &str) -> Option<String> {
     let mut c = postgres::Client::connect(server, postgres::NoTls).ok()?;
-    c.query_one("SHOW server_version", &[])
+    c.simple_query("SHOW server_version")
         .ok()?
-        .try_get::<_, String>(0)
-        .ok()
+        .into_iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
 }
