@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use rusqlite::{Connection, OptionalExtension};
@@ -36,17 +36,8 @@ impl Pool {
     }
 }
 
-async fn read(State(pool): State<Arc<Pool>>, Path(id): Path<String>) -> impl IntoResponse {
-    let res = tokio::task::spawn_blocking(move || -> rusqlite::Result<Option<String>> {
-        let c = pool.get()?;
-        let r = c
-            .prepare_cached("SELECT json FROM persons WHERE id = ?1")?
-            .query_row([&id], |r| r.get::<_, String>(0))
-            .optional();
-        pool.put(c);
-        r
-    })
-    .await;
+/// The answer to a read of the plaintext table: its JSON, `404`, or `500`.
+fn answer<E>(res: Result<Result<Option<String>, E>, tokio::task::JoinError>) -> Response {
     match res {
         Ok(Ok(Some(json))) => (
             StatusCode::OK,
@@ -59,25 +50,45 @@ async fn read(State(pool): State<Arc<Pool>>, Path(id): Path<String>) -> impl Int
     }
 }
 
+/// Serves `app` on `listen` until the process ends, on `rt`; prints `listening on ADDR` to
+/// stderr once bound.
+fn serve_on(rt: tokio::runtime::Runtime, app: Router, listen: &str) -> anyhow::Result<()> {
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        eprintln!("rempart: listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
+
+async fn read(State(pool): State<Arc<Pool>>, Path(id): Path<String>) -> Response {
+    let res = tokio::task::spawn_blocking(move || -> rusqlite::Result<Option<String>> {
+        let c = pool.get()?;
+        let r = c
+            .prepare_cached("SELECT json FROM persons WHERE id = ?1")?
+            .query_row([&id], |r| r.get::<_, String>(0))
+            .optional();
+        pool.put(c);
+        r
+    })
+    .await;
+    answer(res)
+}
+
 /// Serves `GET /v1/persons/{id}` from the plaintext table `persons(id, json)` of `db` until
 /// the process ends; prints `listening on ADDR` to stderr once bound.
 pub fn serve_baseline(db: PathBuf, listen: &str) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        let pool = Arc::new(Pool {
-            path: db,
-            idle: Mutex::new(Vec::new()),
-        });
-        let app = Router::new()
-            .route("/v1/persons/{id}", get(read))
-            .with_state(pool);
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        eprintln!("rempart: listening on http://{}", listener.local_addr()?);
-        axum::serve(listener, app).await?;
-        Ok(())
-    })
+    let pool = Arc::new(Pool {
+        path: db,
+        idle: Mutex::new(Vec::new()),
+    });
+    let app = Router::new()
+        .route("/v1/persons/{id}", get(read))
+        .with_state(pool);
+    serve_on(rt, app, listen)
 }
 
 /// Connections of the PostgreSQL baseline, at most.
@@ -95,7 +106,7 @@ struct PgPool {
     idle: Mutex<Vec<PgConn>>,
 }
 
-async fn read_pg(State(pool): State<Arc<PgPool>>, Path(id): Path<String>) -> impl IntoResponse {
+async fn read_pg(State(pool): State<Arc<PgPool>>, Path(id): Path<String>) -> Response {
     let res = tokio::task::spawn_blocking(move || -> Result<Option<String>, postgres::Error> {
         let popped = pool
             .idle
@@ -118,16 +129,7 @@ async fn read_pg(State(pool): State<Arc<PgPool>>, Path(id): Path<String>) -> imp
         Ok(row.map(|r| r.get::<_, String>(0)))
     })
     .await;
-    match res {
-        Ok(Ok(Some(json))) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            json,
-        )
-            .into_response(),
-        Ok(Ok(None)) => StatusCode::NOT_FOUND.into_response(),
-        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    answer(res)
 }
 
 /// [`serve_baseline`] on the plaintext table `persons(id, json)` of the PostgreSQL database at
@@ -139,17 +141,12 @@ pub fn serve_baseline_postgres(url: &str, listen: &str) -> anyhow::Result<()> {
         .enable_all()
         .max_blocking_threads(BASELINE_CONNECTIONS)
         .build()?;
-    rt.block_on(async move {
-        let pool = Arc::new(PgPool {
-            url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
-        });
-        let app = Router::new()
-            .route("/v1/persons/{id}", get(read_pg))
-            .with_state(pool);
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        eprintln!("rempart: listening on http://{}", listener.local_addr()?);
-        axum::serve(listener, app).await?;
-        Ok(())
-    })
+    let pool = Arc::new(PgPool {
+        url: url.to_string(),
+        idle: Mutex::new(Vec::new()),
+    });
+    let app = Router::new()
+        .route("/v1/persons/{id}", get(read_pg))
+        .with_state(pool);
+    serve_on(rt, app, listen)
 }

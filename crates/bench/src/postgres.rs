@@ -4,11 +4,12 @@
 //! names (a role that may create databases) and dropped at the end; the URL is never printed.
 
 use crate::load::{load_on, LoadResult};
-use crate::run::{check, machine, row, BenchOptions, ChildServer, UNREACHABLE_BUDGETS};
+use crate::run::{
+    caseload_ids, check, machine, row, BenchOptions, ChildServer, UNREACHABLE_BUDGETS,
+};
 use anyhow::{bail, Context, Result};
 use rempart_crypto::Keyring;
 use rempart_domain::{Agency, FranceTravailPattern, Purpose, Role};
-use rempart_store::FileStore;
 use rempart_store_postgres::{PgKeyStore, PgStore};
 use rempart_vault::{Principal, SystemClock, Vault};
 use std::path::Path;
@@ -131,23 +132,7 @@ pub(crate) fn run_postgres(o: &BenchOptions, root: &Path, server: &str) -> Resul
             Arc::new(rempart_policy::Policies::default_policies()?),
         );
         let p = Principal::described(&counsellor, Role::Counsellor, Agency::parse(&agency)?);
-        let mut ids = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.list_persons(
-                &rempart_store::ListScope::Caseload {
-                    agency: &agency,
-                    counsellor: &counsellor,
-                },
-                after.as_deref(),
-                1000,
-            )?;
-            if page.is_empty() {
-                break;
-            }
-            after = page.last().map(|s| s.id.clone());
-            ids.extend(page.into_iter().map(|s| s.id));
-        }
+        let ids = caseload_ids(&*store, &agency, &counsellor)?;
         let mut db = postgres::Client::connect(&plain, postgres::NoTls)?;
         db.batch_execute("CREATE TABLE persons (id TEXT PRIMARY KEY, json TEXT NOT NULL)")?;
         let mut tx = db.transaction()?;

@@ -166,6 +166,28 @@ fn copy_installation(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Every file of `counsellor`'s caseload in `agency`, by id.
+pub(crate) fn caseload_ids(
+    store: &dyn FileStore,
+    agency: &str,
+    counsellor: &str,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_persons(
+            &rempart_store::ListScope::Caseload { agency, counsellor },
+            after.as_deref(),
+            1000,
+        )?;
+        if page.is_empty() {
+            return Ok(ids);
+        }
+        after = page.last().map(|s| s.id.clone());
+        ids.extend(page.into_iter().map(|s| s.id));
+    }
+}
+
 pub(crate) fn check(status: std::process::Output, what: &str) -> Result<String> {
     if !status.status.success() {
         bail!(
@@ -368,23 +390,7 @@ fn run_in(o: &BenchOptions, root: &Path) -> Result<String> {
             &q.id,
             true,
         )?;
-        let mut ids = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.list_persons(
-                &rempart_store::ListScope::Caseload {
-                    agency: &agency,
-                    counsellor: &counsellor,
-                },
-                after.as_deref(),
-                1000,
-            )?;
-            if page.is_empty() {
-                break;
-            }
-            after = page.last().map(|s| s.id.clone());
-            ids.extend(page.into_iter().map(|s| s.id));
-        }
+        let ids = caseload_ids(&*store, &agency, &counsellor)?;
         let db = rusqlite::Connection::open(root.join("baseline.db"))?;
         db.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE persons (id TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;")?;
         let tx = db.unchecked_transaction()?;

@@ -80,9 +80,8 @@ impl Account {
 }
 
 /// Decides whether a response of `kind` showing `people` may leave for `who` at `now`, on
-/// `who`'s account and its agency's windows and marks, counting its people when it may.
-/// Returns the verdict and whether anything was counted or learned (always, today: every
-/// decision observes the principal's habits).
+/// `who`'s account and its agency's windows and marks, counting its people when it may. Every
+/// decision changes the account (it observes the principal's habits).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decide_on(
     config: &GuardConfig,
@@ -93,13 +92,13 @@ pub(crate) fn decide_on(
     now: i64,
     kind: Kind,
     people: &[Exposed],
-) -> (Verdict, bool) {
+) -> Verdict {
     let decision = decision(config, account, agency, marks, who, now, kind, people);
     let report = match decision {
         Decision::Suspend(_) => Some(account.report(now)),
         _ => None,
     };
-    (Verdict { decision, report }, true)
+    Verdict { decision, report }
 }
 
 #[allow(clippy::too_many_arguments)]

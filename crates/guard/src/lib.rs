@@ -361,10 +361,8 @@ impl Guard {
         let account = self.accounts.entry(who.principal.to_string()).or_default();
         let agency = self.agencies.entry(who.agency.to_string()).or_default();
         let marks = self.watch.of(who.agency);
-        let (verdict, changed) =
-            decide_on(&self.config, account, agency, marks, who, now, kind, people);
-        self.changed |= changed;
-        verdict
+        self.changed = true;
+        decide_on(&self.config, account, agency, marks, who, now, kind, people)
     }
 
     /// Every count, learned hour and baseline, to keep across a restart; `None` when nothing

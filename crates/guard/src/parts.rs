@@ -82,7 +82,7 @@ impl GuardConfig {
             .map(|p| p.account)
             .unwrap_or_default();
         let mut agency = read(agency, |a: &AgencyPart| a.version)?.unwrap_or_default();
-        let (verdict, _) = decide_on(
+        let verdict = decide_on(
             self,
             &mut account,
             &mut agency.outside,
@@ -152,6 +152,17 @@ mod tests {
         }
     }
 
+    /// A counsellor long past probation.
+    fn durand() -> Subject<'static> {
+        Subject {
+            principal: "c.durand",
+            role: "counsellor",
+            agency: "ML-1",
+            since: 0,
+            client: None,
+        }
+    }
+
     fn kind(k: u8) -> Kind {
         match k % 5 {
             0 => Kind::Read,
@@ -205,13 +216,7 @@ mod tests {
     #[test]
     fn a_part_nobody_can_read_is_refused_not_taken_for_a_fresh_budget() {
         let config = GuardConfig::default();
-        let who = Subject {
-            principal: "c.durand",
-            role: "counsellor",
-            agency: "ML-1",
-            since: 0,
-            client: None,
-        };
+        let who = durand();
         let seen = [Exposed {
             id: "p1",
             in_caseload: true,
@@ -237,13 +242,7 @@ mod tests {
             suspend_after_refusals: 2,
             ..GuardConfig::default()
         };
-        let who = Subject {
-            principal: "c.durand",
-            role: "counsellor",
-            agency: "ML-1",
-            since: 0,
-            client: None,
-        };
+        let who = durand();
         let mut kept = Kept::default();
         let now = 100 * 86_400 + 10 * 3_600;
         let ids: Vec<String> = (0..200).map(|i| format!("p{i}")).collect();
@@ -279,13 +278,7 @@ mod tests {
     #[test]
     fn searches_that_find_nobody_cannot_grow_a_part_without_bound() {
         let config = GuardConfig::default();
-        let who = Subject {
-            principal: "c.durand",
-            role: "counsellor",
-            agency: "ML-1",
-            since: 0,
-            client: None,
-        };
+        let who = durand();
         let mut kept = Kept::default();
         let now = 100 * 86_400 + 10 * 3_600;
         let mut sizes = Vec::new();
