@@ -60,8 +60,11 @@ impl Provider {
         Provider {
             child,
             issuer: v["issuer"].as_str().unwrap().to_string(),
+            // A new connection per request: one the provider (Node, a few seconds of
+            // keep-alive) closes just as it is reused would reset the request on a slow run.
             http: reqwest::blocking::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
         }
