@@ -37,12 +37,7 @@ fn eleven_wrong_guesses_lock_the_principal_and_the_address_and_the_eleventh_is_r
 {
     let i = Install::new();
     let right = i.token("c.durand", "counsellor", AGENCY);
-    let id = right
-        .strip_prefix("rmp_")
-        .unwrap()
-        .split_once('.')
-        .unwrap()
-        .0;
+    let id = token_id(&right);
     let cfg = config(&i);
     let (s, _) = serve_command(rempart().args(i.args(&[
         "--config",

@@ -153,22 +153,137 @@ fn two_nodes_sharing_counts_in_the_database_hold_a_stolen_token_to_one_budget_an
     assert!(o.status.success(), "audit verify: {}", stderr(&o));
 }
 
+/// A proof of possession accepted by `a` is refused when replayed to `b`. Then wrong guesses
+/// from the same address, sent to `a` and `b` in turn: the tenth failure (the replay was the
+/// first) locks the address on both nodes (on one node alone, each would have seen five), and
+/// the next attempt, right, is refused on either. `public_url` is the address both nodes answer as (a load balancer's).
+fn guesses_and_proofs_meet_the_limits_of_one_node(
+    i: &Install,
+    a: &Server,
+    b: &Server,
+    public_url: &str,
+) {
+    let key = crate::oidc::DpopKey::new();
+    let o = i.run(&[
+        "token",
+        "create",
+        "--principal",
+        "svc.partner",
+        "--role",
+        "counsellor",
+        "--agency",
+        "ML-1",
+        "--dpop-jkt",
+        &key.thumbprint(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bound = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let path = "/v1/persons?purpose=accompaniment";
+    let url = format!("{public_url}/v1/persons");
+    let send = |s: &Server, proof: &str| {
+        s.client
+            .get(format!("{}{path}", s.base))
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof)
+            .send()
+            .unwrap()
+    };
+    let proof = key.proof("GET", &url, Some(&bound));
+    let r = send(a, &proof);
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text());
+    let r = send(b, &proof);
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "the proof replayed to the other node: {:?}",
+        r.text()
+    );
+    assert_eq!(
+        send(b, &key.proof("GET", &url, Some(&bound)))
+            .status()
+            .as_u16(),
+        200
+    );
+
+    let right = i.token("c.martin", "counsellor", "ML-1");
+    let id = token_id(&right);
+    // The replayed proof was the address's first failure: nine guesses more make ten.
+    for n in 1..=9 {
+        let guess = format!("rmp_{id}.{:0>43}", n);
+        let got = [a, b][n % 2].get(Some(&guess), path).status;
+        assert_eq!(got, if n < 9 { 401 } else { 429 }, "guess {n}");
+    }
+    for s in [a, b] {
+        assert_eq!(
+            s.get(Some(&right), path).status,
+            429,
+            "the address is locked on every node"
+        );
+    }
+}
+
+/// The flags of a node whose counts are in Redis at `url`, under `space`'s prefix.
+fn redis_flags<'a>(url: &'a str, space: &'a RedisSpace) -> Vec<&'a str> {
+    vec![
+        "--alert-syslog",
+        "off",
+        "--redis",
+        url,
+        "--redis-prefix",
+        &space.prefix,
+    ]
+}
+
+/// Both nodes answer as this address (a load balancer's).
+const PUBLIC_URL: &str = "https://rempart.example";
+
+/// A configuration for [`guesses_and_proofs_meet_the_limits_of_one_node`]: short delays after
+/// a failure, and the nodes' public address.
+fn auth_config(i: &Install) -> String {
+    let cfg = i.data.with_file_name("nodes.toml");
+    std::fs::write(
+        &cfg,
+        format!("[guard]\noffice_hours = [0, 24]\n\n[auth]\nbackoff_ms = 5\nbackoff_max_ms = 50\npublic_url = \"{PUBLIC_URL}\"\n"),
+    )
+    .unwrap();
+    cfg.to_str().unwrap().to_string()
+}
+
+#[test]
+fn two_nodes_sharing_counts_in_the_database_lock_a_guesser_and_refuse_a_replayed_proof() {
+    let i = Install::postgres();
+    let cfg = auth_config(&i);
+    let (a, b) = two_nodes(&i, &["--config", &cfg, "--alert-syslog", "off"]);
+    guesses_and_proofs_meet_the_limits_of_one_node(&i, &a, &b, PUBLIC_URL);
+}
+
+#[test]
+fn two_nodes_sharing_counts_in_redis_lock_a_guesser_and_refuse_a_replayed_proof() {
+    let i = Install::postgres();
+    let space = RedisSpace::new();
+    let url = redis_server();
+    let cfg = auth_config(&i);
+    let mut flags = vec!["--config", &cfg];
+    flags.extend(redis_flags(&url, &space));
+    let (a, b) = two_nodes(&i, &flags);
+    guesses_and_proofs_meet_the_limits_of_one_node(&i, &a, &b, PUBLIC_URL);
+    let keys = space.keys();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{}auth:f:a:", space.prefix)))
+            && keys
+                .iter()
+                .any(|k| k.starts_with(&format!("{}auth:proof:", space.prefix))),
+        "the counts are in Redis: {keys:?}"
+    );
+}
+
 #[test]
 fn two_nodes_sharing_counts_in_redis_hold_a_stolen_token_to_one_budget() {
     let i = Install::postgres();
     let space = RedisSpace::new();
     let url = redis_server();
-    let (a, b) = two_nodes(
-        &i,
-        &[
-            "--alert-syslog",
-            "off",
-            "--redis",
-            &url,
-            "--redis-prefix",
-            &space.prefix,
-        ],
-    );
+    let (a, b) = two_nodes(&i, &redis_flags(&url, &space));
     stolen_token_used_in_turn_is_held_to_one_budget(&i, &a, &b);
     let keys = space.keys();
     assert!(

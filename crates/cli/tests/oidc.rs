@@ -188,13 +188,13 @@ fn query(url: &str, key: &str) -> String {
 }
 
 /// A client's DPoP key (Ed25519).
-struct DpopKey {
+pub(crate) struct DpopKey {
     key: jsonwebtoken::EncodingKey,
     jwk: Value,
 }
 
 impl DpopKey {
-    fn new() -> DpopKey {
+    pub(crate) fn new() -> DpopKey {
         use ed25519_dalek::pkcs8::EncodePrivateKey;
         let sk = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
         DpopKey {
@@ -203,7 +203,16 @@ impl DpopKey {
         }
     }
 
-    fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
+    /// Its RFC 7638 thumbprint, as `token create --dpop-jkt` takes it.
+    pub(crate) fn thumbprint(&self) -> String {
+        let canonical = format!(
+            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+            self.jwk["x"].as_str().unwrap()
+        );
+        B64URL.encode(sha2::Sha256::digest(canonical.as_bytes()))
+    }
+
+    pub(crate) fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
         let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         h.typ = Some("dpop+jwt".into());
         h.jwk = Some(serde_json::from_value(self.jwk.clone()).unwrap());

@@ -680,3 +680,12 @@ impl Drop for MailSink {
         let _ = self.child.wait();
     }
 }
+
+/// A token's public id (`rmp_{id}.{secret}`).
+pub fn token_id(token: &str) -> &str {
+    token
+        .strip_prefix("rmp_")
+        .and_then(|t| t.split_once('.'))
+        .map(|(id, _)| id)
+        .expect("a Rempart token")
+}

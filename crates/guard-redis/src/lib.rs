@@ -3,15 +3,22 @@
 //!
 //! Each principal's part is the value of `{prefix}guard:p:{principal}`, each agency's of
 //! `{prefix}guard:a:{agency}` (a prefix per installation, so several can share one Redis).
-//! [`SharedGuard::update`] is an optimistic transaction: `WATCH` both keys, read them, let the
-//! caller compute the new parts, then `MULTI`, `SET` both, `EXEC`; if another node changed
-//! either key meanwhile, `EXEC` answers nil, nothing is written, and the caller's change is
-//! computed again on the new parts, at most [`MAX_ATTEMPTS`] times. Every write sets both keys'
-//! time to live to [`TTL`] again, so an idle principal's part (its learned baseline, weeks of
-//! it) outlives every window yet does not stay for ever.
+//! [`SharedGuard::update`] is an optimistic transaction: `WATCH` the principal's key, read
+//! both, let the caller compute the new parts, then `MULTI`, `SET`, `EXEC`; if another node
+//! changed the key meanwhile, `EXEC` answers nil, nothing is written, and the caller's change
+//! is computed again on the new parts, at most [`MAX_ATTEMPTS`] times. Most changes leave the
+//! agency's part as it was and write the principal's alone; one that writes the agency's is
+//! made again with both keys watched and both set. Every write sets its keys' time to live to
+//! [`TTL`] again, so an idle principal's part (its learned baseline, weeks of it) outlives
+//! every window yet does not stay for ever.
 //!
-//! Within a node, transactions on one agency take turns (`turns.rs`), so that they meet the
-//! other nodes' changes only; a retry waits a random pause first, longer after each.
+//! Authentication's counts: failed checks under `{prefix}auth:f:{key}` (the same optimistic
+//! transaction, on the one key), proofs used under `{prefix}auth:proof:{key}` (`SET NX`), each
+//! living until the time the caller gives (`EXAT`).
+//!
+//! Within a node, transactions on one key take turns (`turns.rs`): on the principal's, or on
+//! the agency's when both are written, so that they meet the other nodes' changes only; a
+//! retry waits a random pause first, longer after each.
 //!
 //! Connections: a few kept and reused across calls and threads, opened on demand, closed
 //! after any failure; one kept idle that Redis closed meanwhile is replaced at once. Opening
@@ -40,8 +47,9 @@ pub const MAX_ATTEMPTS: u32 = 50;
 /// part holds baselines learned over weeks.
 pub const TTL: Duration = Duration::from_secs(35 * 24 * 3600);
 
-/// A change of several keys' values, in the order of the keys (`None` for a key missing).
-type KeysChange<'a> = dyn FnMut(Vec<Option<Vec<u8>>>) -> Option<Vec<Vec<u8>>> + 'a;
+/// A change of several keys' values, in the order of the keys (`None` in: a key missing;
+/// `None` out: a key left as it was).
+type KeysChange<'a> = dyn FnMut(Vec<Option<Vec<u8>>>) -> Option<Vec<Option<Vec<u8>>>> + 'a;
 
 /// Containment's shared counts in one Redis (`redis://…`; no TLS yet).
 pub struct RedisGuard {
@@ -83,18 +91,29 @@ impl RedisGuard {
         format!("{}guard:a:{agency}", self.prefix)
     }
 
-    /// The optimistic transaction over `keys`: `change` is given their values and returns
-    /// their new ones (as many, in the same order), or `None` to write nothing. This node's
-    /// transactions on `keys[turn]` take turns (see `turns.rs`).
+    fn failures_key(&self, key: &str) -> String {
+        format!("{}auth:f:{key}", self.prefix)
+    }
+
+    fn proof_key(&self, key: &str) -> String {
+        format!("{}auth:proof:{key}", self.prefix)
+    }
+
+    /// The optimistic transaction over `keys`, of which the first `watched` are watched (and
+    /// alone may be written): `change` is given their values and returns their new ones (as
+    /// many, in the same order), or `None` to write nothing. This node's transactions on
+    /// `keys[turn]` take turns (see `turns.rs`).
     fn transact(
         &self,
         keys: &[String],
+        watched: usize,
         turn: usize,
+        expiry: Expiry,
         context: &'static str,
         change: &mut KeysChange<'_>,
     ) -> Result<(), StoreError> {
         let mut watch = redis::cmd("WATCH");
-        for key in keys {
+        for key in keys.iter().take(watched) {
             watch.arg(key);
         }
         let mut get = redis::cmd("MGET");
@@ -125,10 +144,10 @@ impl RedisGuard {
                 self.conns.give_back(held);
                 return Ok(());
             };
-            if new.len() != keys.len() {
+            if new.len() != keys.len() || new.iter().skip(watched).any(Option::is_some) {
                 return Err(StoreError::Corrupt("containment's new parts"));
             }
-            if exec(&mut held.conn, keys, &new).map_err(failed(context))? {
+            if exec(&mut held.conn, keys, &new, expiry).map_err(failed(context))? {
                 self.conns.give_back(held);
                 return Ok(());
             }
@@ -145,7 +164,25 @@ impl RedisGuard {
     }
 }
 
-/// `MULTI`, a `SET` of each key to its new value (living [`TTL`]), `EXEC`, sent at once;
+/// How long a key written lives.
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    /// [`TTL`] from now.
+    Ttl,
+    /// Until this Unix time (at least a second from now).
+    At(i64),
+}
+
+impl Expiry {
+    fn args(self, set: &mut redis::Cmd) {
+        match self {
+            Expiry::Ttl => set.arg("EX").arg(TTL.as_secs()),
+            Expiry::At(t) => set.arg("EXAT").arg(t.max(1)),
+        };
+    }
+}
+
+/// `MULTI`, a `SET` of each key to its new value (living as `expiry` says), `EXEC`, sent at once;
 /// whether they were written (`EXEC` answers nil, and writes nothing, when a key watched
 /// changed since `WATCH`). The replies are read one by one and the first error ends the
 /// reading: against a Redis that stopped answering, the call waits one read timeout, not one
@@ -153,28 +190,30 @@ impl RedisGuard {
 fn exec(
     conn: &mut redis::Connection,
     keys: &[String],
-    values: &[Vec<u8>],
+    values: &[Option<Vec<u8>>],
+    expiry: Expiry,
 ) -> redis::RedisResult<bool> {
     let mut packed = redis::cmd("MULTI").get_packed_command();
-    for (key, value) in keys.iter().zip(values) {
-        packed.extend(
-            redis::cmd("SET")
-                .arg(key)
-                .arg(value)
-                .arg("EX")
-                .arg(TTL.as_secs())
-                .get_packed_command(),
-        );
+    let set: Vec<(&String, &Vec<u8>)> = keys
+        .iter()
+        .zip(values)
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
+    for (key, value) in &set {
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(value);
+        expiry.args(&mut set);
+        packed.extend(set.get_packed_command());
     }
     packed.extend(redis::cmd("EXEC").get_packed_command());
     conn.send_packed_command(&packed)?;
     // `+OK` to MULTI, `+QUEUED` to each SET.
-    for _ in 0..=keys.len() {
+    for _ in 0..=set.len() {
         conn.recv_response()?.extract_error()?;
     }
     match conn.recv_response()?.extract_error()? {
         redis::Value::Nil => Ok(false),
-        redis::Value::Array(replies) if replies.len() == keys.len() => Ok(true),
+        redis::Value::Array(replies) if replies.len() == set.len() => Ok(true),
         _ => Err(redis::RedisError::from((
             redis::ErrorKind::UnexpectedReturnType,
             "unexpected reply to EXEC",
@@ -200,19 +239,35 @@ impl SharedGuard for RedisGuard {
         change: &mut PartsChange<'_>,
     ) -> Result<(), StoreError> {
         let keys = [self.principal_key(principal), self.agency_key(agency)];
-        // The agency's part is the one many principals, so many threads, change at once.
-        self.transact(
-            &keys,
-            1,
-            "update containment's shared counts",
-            &mut |parts| {
-                let (p, a) = match parts.as_slice() {
-                    [p, a] => (p.as_deref(), a.as_deref()),
-                    _ => (None, None),
-                };
-                change(p, a).map(|(p, a)| vec![p, a])
-            },
-        )
+        let context = "update containment's shared counts";
+        let parts = |parts: &[Option<Vec<u8>>]| -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+            match parts {
+                [p, a] => (p.clone(), a.clone()),
+                _ => (None, None),
+            }
+        };
+        // The principal's key alone, while the change leaves the agency's part as it was.
+        let mut both = false;
+        self.transact(&keys, 1, 0, Expiry::Ttl, context, &mut |values| {
+            let (p, a) = parts(&values);
+            match change(p.as_deref(), a.as_deref()) {
+                None => None,
+                Some((p, None)) => Some(vec![Some(p), None]),
+                Some((_, Some(_))) => {
+                    both = true;
+                    None
+                }
+            }
+        })?;
+        if !both {
+            return Ok(());
+        }
+        // Both keys. The agency's part is the one many principals, so many threads, change
+        // at once: its turn.
+        self.transact(&keys, 2, 1, Expiry::Ttl, context, &mut |values| {
+            let (p, a) = parts(&values);
+            change(p.as_deref(), a.as_deref()).map(|(p, a)| vec![Some(p), a])
+        })
     }
 
     fn principal_part(&self, principal: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -232,9 +287,11 @@ impl SharedGuard for RedisGuard {
         let keys = [self.principal_key(principal)];
         self.transact(
             &keys,
+            1,
             0,
+            Expiry::Ttl,
             "update a principal's shared counts",
-            &mut |parts| change(parts.first().and_then(Option::as_deref)).map(|p| vec![p]),
+            &mut |parts| change(parts.first().and_then(Option::as_deref)).map(|p| vec![Some(p)]),
         )
     }
 
@@ -242,6 +299,49 @@ impl SharedGuard for RedisGuard {
         let (lease, ()) = self.conns.first(&redis::cmd("PING"), "reach Redis")?;
         self.conns.give_back(lease);
         Ok(())
+    }
+
+    /// Kept until their time by Redis itself (`EXAT`).
+    fn failures(&self, key: &str, _now: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut get = redis::cmd("GET");
+        get.arg(self.failures_key(key));
+        let (lease, part) = self
+            .conns
+            .first::<Option<Vec<u8>>>(&get, "read failed checks")?;
+        self.conns.give_back(lease);
+        Ok(part)
+    }
+
+    fn update_failures(
+        &self,
+        key: &str,
+        now: i64,
+        keep_until: i64,
+        change: &mut PartChange<'_>,
+    ) -> Result<(), StoreError> {
+        let keys = [self.failures_key(key)];
+        self.transact(
+            &keys,
+            1,
+            0,
+            Expiry::At(keep_until.max(now.saturating_add(1))),
+            "count a failed check",
+            &mut |parts| change(parts.first().and_then(Option::as_deref)).map(|p| vec![Some(p)]),
+        )
+    }
+
+    /// `SET key 1 NX EXAT keep_until`: Redis answers `OK` to one caller alone while the key
+    /// lives.
+    fn first_use(&self, key: &str, now: i64, keep_until: i64) -> Result<bool, StoreError> {
+        let mut set = redis::cmd("SET");
+        set.arg(self.proof_key(key))
+            .arg(1)
+            .arg("NX")
+            .arg("EXAT")
+            .arg(keep_until.max(now.saturating_add(1)));
+        let (lease, reply) = self.conns.first::<Option<String>>(&set, "record a proof")?;
+        self.conns.give_back(lease);
+        Ok(reply.is_some())
     }
 }
 

@@ -114,6 +114,19 @@ fn shared_counts_conform() {
 }
 
 #[test]
+fn authentication_counts_conform() {
+    let s = Space::new();
+    rempart_store_conformance::authentication_counts_are_shared_and_kept_until_their_time(
+        &s.guard(),
+        &s.guard(),
+    );
+    // Each key lives until its time, and no longer than the caller asked.
+    for key in s.keys() {
+        assert!(ttl(&key) <= 600, "{key}");
+    }
+}
+
+#[test]
 fn update_creates_reads_back_and_replaces_both_parts() {
     let s = Space::new();
     let g = s.guard();
@@ -121,10 +134,11 @@ fn update_creates_reads_back_and_replaces_both_parts() {
     let mut seen = Vec::new();
     g.update("alice", "agency-1", &mut |p, a| {
         seen.push((p.map(<[u8]>::to_vec), a.map(<[u8]>::to_vec)));
-        Some((b"p1".to_vec(), b"a1".to_vec()))
+        Some((b"p1".to_vec(), Some(b"a1".to_vec())))
     })
     .unwrap();
-    assert_eq!(seen, vec![(None, None)]);
+    // Once with the principal's key watched, once with both (it writes the agency's).
+    assert_eq!(seen, vec![(None, None), (None, None)]);
     assert_eq!(
         g.principal_part("alice").unwrap().as_deref(),
         Some(&b"p1"[..])
@@ -134,10 +148,10 @@ fn update_creates_reads_back_and_replaces_both_parts() {
     seen.clear();
     g.update("alice", "agency-1", &mut |p, a| {
         seen.push((p.map(<[u8]>::to_vec), a.map(<[u8]>::to_vec)));
-        Some((b"p2, longer".to_vec(), Vec::new()))
+        Some((b"p2, longer".to_vec(), Some(Vec::new())))
     })
     .unwrap();
-    assert_eq!(seen, vec![(Some(b"p1".to_vec()), Some(b"a1".to_vec()))]);
+    assert_eq!(seen, vec![(Some(b"p1".to_vec()), Some(b"a1".to_vec())); 2]);
     assert_eq!(
         g.principal_part("alice").unwrap().as_deref(),
         Some(&b"p2, longer"[..])
@@ -147,7 +161,7 @@ fn update_creates_reads_back_and_replaces_both_parts() {
     // Another principal of the agency sees the agency's part, not alice's.
     g.update("bob", "agency-1", &mut |p, a| {
         assert_eq!((p, a), (None, Some(&b""[..])));
-        Some((b"b".to_vec(), b"a2".to_vec()))
+        Some((b"b".to_vec(), Some(b"a2".to_vec())))
     })
     .unwrap();
 
@@ -188,7 +202,7 @@ fn a_change_returning_none_writes_nothing() {
     assert!(s.keys().is_empty(), "{:?}", s.keys());
 
     g.update("carol", "agency-2", &mut |_, _| {
-        Some((b"p".to_vec(), b"a".to_vec()))
+        Some((b"p".to_vec(), Some(b"a".to_vec())))
     })
     .unwrap();
     redis::cmd("EXPIRE")
@@ -204,10 +218,12 @@ fn a_change_returning_none_writes_nothing() {
     let mut calls = 0;
     g.update("carol", "agency-2", &mut |_, _| {
         calls += 1;
-        Some((b"p2".to_vec(), b"a2".to_vec()))
+        Some((b"p2".to_vec(), None))
     })
     .unwrap();
     assert_eq!(calls, 1);
+    assert_eq!(get(&s.key("guard:p:carol")).as_deref(), Some(&b"p2"[..]));
+    assert_eq!(get(&s.key("guard:a:agency-2")).as_deref(), Some(&b"a"[..]));
 }
 
 #[test]
@@ -215,8 +231,10 @@ fn every_write_sets_both_keys_to_live_35_days() {
     let s = Space::new();
     let g = s.guard();
     let full = 35 * 24 * 3600;
-    g.update("dan", "agency-3", &mut |_, _| Some((vec![1], vec![2])))
-        .unwrap();
+    g.update("dan", "agency-3", &mut |_, _| {
+        Some((vec![1], Some(vec![2])))
+    })
+    .unwrap();
     for key in [s.key("guard:p:dan"), s.key("guard:a:agency-3")] {
         let t = ttl(&key);
         assert!(full - 60 < t && t <= full, "{key}: {t}");
@@ -226,8 +244,10 @@ fn every_write_sets_both_keys_to_live_35_days() {
             .query::<()>(&mut raw())
             .unwrap();
     }
-    g.update("dan", "agency-3", &mut |_, _| Some((vec![3], vec![4])))
-        .unwrap();
+    g.update("dan", "agency-3", &mut |_, _| {
+        Some((vec![3], Some(vec![4])))
+    })
+    .unwrap();
     for key in [s.key("guard:p:dan"), s.key("guard:a:agency-3")] {
         let t = ttl(&key);
         assert!(full - 60 < t && t <= full, "refreshed {key}: {t}");
@@ -266,7 +286,7 @@ fn concurrent_updates_from_two_nodes_lose_no_increment() {
                         calls.fetch_add(1, Ordering::Relaxed);
                         Some((
                             (counter(p) + 1).to_le_bytes().to_vec(),
-                            (counter(a) + 1).to_le_bytes().to_vec(),
+                            Some((counter(a) + 1).to_le_bytes().to_vec()),
                         ))
                     })
                     .unwrap();
@@ -309,11 +329,63 @@ fn a_transaction_conflicting_with_another_node_is_retried_on_the_new_parts() {
                 .query::<()>(&mut raw())
                 .unwrap();
         }
-        Some((b"mine".to_vec(), b"a".to_vec()))
+        Some((b"mine".to_vec(), None))
     })
     .unwrap();
     assert_eq!(calls, vec![None, Some(b"theirs".to_vec())]);
     assert_eq!(get(&s.key("guard:p:erin")).as_deref(), Some(&b"mine"[..]));
+}
+
+#[test]
+fn a_change_that_leaves_the_agency_is_not_retried_when_the_agency_changes_meanwhile() {
+    let s = Space::new();
+    let g = s.guard();
+    let mut calls = 0;
+    g.update("ivy", "agency-7", &mut |_, _| {
+        calls += 1;
+        redis::cmd("SET")
+            .arg(s.key("guard:a:agency-7"))
+            .arg(format!("theirs-{calls}"))
+            .query::<()>(&mut raw())
+            .unwrap();
+        Some((b"mine".to_vec(), None))
+    })
+    .unwrap();
+    assert_eq!(calls, 1);
+    assert_eq!(get(&s.key("guard:p:ivy")).as_deref(), Some(&b"mine"[..]));
+    assert_eq!(
+        get(&s.key("guard:a:agency-7")).as_deref(),
+        Some(&b"theirs-1"[..])
+    );
+}
+
+#[test]
+fn a_change_of_the_agency_is_made_with_both_keys_watched_and_retried_on_the_new_parts() {
+    let s = Space::new();
+    let g = s.guard();
+    let mut seen = Vec::new();
+    g.update("jan", "agency-8", &mut |_, a| {
+        seen.push(a.map(<[u8]>::to_vec));
+        if seen.len() == 2 {
+            // Another node writes the agency between this node's read and its EXEC.
+            redis::cmd("SET")
+                .arg(s.key("guard:a:agency-8"))
+                .arg("theirs")
+                .query::<()>(&mut raw())
+                .unwrap();
+        }
+        let mut a = a.unwrap_or_default().to_vec();
+        a.extend_from_slice(b"+mine");
+        Some((b"p".to_vec(), Some(a)))
+    })
+    .unwrap();
+    // Once on the principal's key alone (it writes the agency: made again), once with both
+    // watched (conflict), once on the new parts.
+    assert_eq!(seen, vec![None, None, Some(b"theirs".to_vec())]);
+    assert_eq!(
+        get(&s.key("guard:a:agency-8")).as_deref(),
+        Some(&b"theirs+mine"[..])
+    );
 }
 
 #[test]
@@ -509,8 +581,10 @@ fn after_redis_comes_back_the_next_calls_reconnect() {
     let s = Space::new();
     let relay = Relay::start();
     let g = RedisGuard::connect(&relay.url(), &s.prefix).unwrap();
-    g.update("gus", "agency-5", &mut |_, _| Some((vec![1], vec![1])))
-        .unwrap();
+    g.update("gus", "agency-5", &mut |_, _| {
+        Some((vec![1], Some(vec![1])))
+    })
+    .unwrap();
     assert_eq!(g.idle(), 1);
 
     // Redis restarted while the connection was idle: the call reconnects by itself.
@@ -520,7 +594,7 @@ fn after_redis_comes_back_the_next_calls_reconnect() {
     assert_eq!(g.principal_part("gus").unwrap(), Some(vec![1]));
     relay.cut();
     g.update("gus", "agency-5", &mut |p, a| {
-        Some((vec![counter_byte(p) + 1], vec![counter_byte(a) + 1]))
+        Some((vec![counter_byte(p) + 1], Some(vec![counter_byte(a) + 1])))
     })
     .unwrap();
 
@@ -534,7 +608,7 @@ fn after_redis_comes_back_the_next_calls_reconnect() {
     assert!(g
         .update("gus", "agency-5", &mut |_, _| {
             called = true;
-            Some((vec![9], vec![9]))
+            Some((vec![9], Some(vec![9])))
         })
         .is_err());
     assert!(!called);
@@ -561,8 +635,10 @@ fn a_redis_that_stops_answering_fails_each_call_in_bounded_time() {
     let s = Space::new();
     let relay = Relay::start();
     let g = RedisGuard::connect(&relay.url(), &s.prefix).unwrap();
-    g.update("hal", "agency-6", &mut |_, _| Some((vec![1], vec![1])))
-        .unwrap();
+    g.update("hal", "agency-6", &mut |_, _| {
+        Some((vec![1], Some(vec![1])))
+    })
+    .unwrap();
 
     // Hung before the call: its first command times out (and is not sent again).
     relay.hang.store(true, Ordering::SeqCst);
@@ -584,7 +660,7 @@ fn a_redis_that_stops_answering_fails_each_call_in_bounded_time() {
     let e = g
         .update("hal", "agency-6", &mut |_, _| {
             relay.hang.store(true, Ordering::SeqCst);
-            Some((vec![7], vec![7]))
+            Some((vec![7], None))
         })
         .unwrap_err();
     let took = start.elapsed();

@@ -21,7 +21,7 @@ struct PrincipalPart {
 }
 
 /// An agency's part.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, Clone, PartialEq)]
 struct AgencyPart {
     version: u32,
     outside: [Window; 3],
@@ -60,10 +60,13 @@ fn write<T: Serialize>(part: &T) -> Result<Vec<u8>, PartsError> {
 pub struct PartsDecision {
     /// What becomes of the response.
     pub verdict: Verdict,
-    /// The principal's new part.
+    /// The principal's new part (every decision changes it: it observes the principal's
+    /// habits).
     pub principal: Vec<u8>,
-    /// The agency's new part.
-    pub agency: Vec<u8>,
+    /// The agency's new part, when the decision changed it (people outside a caseload
+    /// counted, a principal marked, old entries expired); `None`: left as it was, as most
+    /// decisions leave it, so that a shared store need not write it, nor hold it while deciding.
+    pub agency: Option<Vec<u8>>,
 }
 
 impl GuardConfig {
@@ -81,7 +84,11 @@ impl GuardConfig {
         let mut account = read(principal, |p: &PrincipalPart| p.version)?
             .map(|p| p.account)
             .unwrap_or_default();
-        let mut agency = read(agency, |a: &AgencyPart| a.version)?.unwrap_or_default();
+        let mut agency = read(agency, |a: &AgencyPart| a.version)?.unwrap_or_else(|| AgencyPart {
+            version: PART_VERSION,
+            ..AgencyPart::default()
+        });
+        let before = agency.clone();
         let verdict = decide_on(
             self,
             &mut account,
@@ -92,14 +99,18 @@ impl GuardConfig {
             kind,
             people,
         );
-        agency.version = PART_VERSION;
+        let agency = if agency == before {
+            None
+        } else {
+            Some(write(&agency)?)
+        };
         Ok(PartsDecision {
             verdict,
             principal: write(&PrincipalPart {
                 version: PART_VERSION,
                 account,
             })?,
-            agency: write(&agency)?,
+            agency,
         })
     }
 }
@@ -147,7 +158,9 @@ mod tests {
                 )
                 .unwrap();
             self.0.insert(p, d.principal);
-            self.0.insert(a, d.agency);
+            if let Some(agency) = d.agency {
+                self.0.insert(a, agency);
+            }
             d.verdict
         }
     }
@@ -211,6 +224,59 @@ mod tests {
                 prop_assert_eq!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn only_a_decision_that_changes_the_agency_gives_its_part_to_write() {
+        let config = GuardConfig::default();
+        let who = durand();
+        // Office hours: no signal marks the principal.
+        let now = 100 * 86_400 + 10 * 3_600;
+        let person = |in_caseload| {
+            [Exposed {
+                id: "p1",
+                in_caseload,
+                decoy: false,
+            }]
+        };
+        let mine = config
+            .decide_on_parts(&who, now, Kind::Read, &person(true), None, None)
+            .unwrap();
+        assert_eq!(mine.verdict.decision, Decision::Pass);
+        assert!(
+            mine.agency.is_none(),
+            "a read in the caseload leaves the agency as it was"
+        );
+        let outside = config
+            .decide_on_parts(
+                &who,
+                now + 1,
+                Kind::Read,
+                &person(false),
+                Some(&mine.principal),
+                None,
+            )
+            .unwrap();
+        assert_eq!(outside.verdict.decision, Decision::Pass);
+        let agency = outside
+            .agency
+            .expect("a person outside the caseload counts for the agency");
+        let again = config
+            .decide_on_parts(
+                &who,
+                now + 2,
+                Kind::Read,
+                &person(true),
+                Some(&outside.principal),
+                Some(&agency),
+            )
+            .unwrap();
+        assert!(
+            again.agency.is_none(),
+            "the agency's part read back compares equal: {} then {:?}",
+            String::from_utf8_lossy(&agency),
+            again.agency.as_deref().map(String::from_utf8_lossy)
+        );
     }
 
     #[test]

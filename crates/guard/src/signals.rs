@@ -241,14 +241,24 @@ impl AgencyWatch {
     }
 }
 
+/// How long a mark stands before a new signal renews it (s).
+pub(crate) const MARK_REFRESH: u64 = 60;
+
 /// One agency's principals refused or signalled, by when.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Marks(HashMap<String, u64>);
 
 impl Marks {
-    /// Marks `principal` at `now`.
+    /// Marks `principal` at `now`; a mark less than [`MARK_REFRESH`] old is kept as it is (the
+    /// agency's marks then change at most once a minute per principal, so that nodes sharing
+    /// them do not rewrite them at every decision of a signalled principal).
     pub(crate) fn mark(&mut self, principal: &str, now: u64) {
+        if let Some(at) = self.0.get(principal) {
+            if now.saturating_sub(*at) < MARK_REFRESH && *at <= now {
+                return;
+            }
+        }
         self.0.insert(principal.to_string(), now);
     }
 
@@ -256,5 +266,29 @@ impl Marks {
     pub(crate) fn rising(&mut self, now: u64, threshold: u32) -> bool {
         self.0.retain(|_, t| now.saturating_sub(*t) < 3_600);
         self.0.len() as u64 >= u64::from(threshold.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mark_stands_a_minute_before_a_signal_renews_it_and_an_hour_in_all() {
+        let mut m = Marks::default();
+        m.mark("c.durand", 1_000);
+        m.mark("c.durand", 1_030);
+        assert_eq!(
+            m.0.get("c.durand"),
+            Some(&1_000),
+            "not rewritten within the minute"
+        );
+        m.mark("c.durand", 1_060);
+        assert_eq!(m.0.get("c.durand"), Some(&1_060));
+        assert!(m.rising(1_060 + 3_599, 1));
+        assert!(
+            !m.rising(1_060 + 3_600, 1),
+            "an hour after its last renewal"
+        );
     }
 }

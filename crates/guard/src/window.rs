@@ -39,6 +39,14 @@ impl From<Window> for Entries {
     }
 }
 
+/// Two windows are the same when they hold the same entries in the same order (what is
+/// counted follows from them).
+impl PartialEq for Window {
+    fn eq(&self, other: &Window) -> bool {
+        self.order == other.order
+    }
+}
+
 impl Window {
     /// Drops what was counted `len` seconds or more before `now`.
     pub(crate) fn expire(&mut self, now: u64, len: u64) {

@@ -1,6 +1,7 @@
 //! Proofs of possession (DPoP, RFC 9449): a token bound to a key (`cnf.jkt`, or a Rempart
 //! token made with a key's thumbprint) is honoured only with a fresh proof, signed by that key,
-//! for this method and URL and this token, never seen before.
+//! for this method and URL and this token, never seen before: by this process, or, when the
+//! nodes share a [`ProofLedger`], by any node.
 
 use crate::OidcError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -10,7 +11,16 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+/// Where the nodes of an installation record the proofs they accepted, so that a proof replayed
+/// to another node is refused too.
+pub trait ProofLedger: Send + Sync {
+    /// Records `key` as used until `keep_until` (Unix seconds): `true` when no node had
+    /// recorded it (or its time had passed at `now`). An error: nothing is known, and the proof
+    /// is not accepted.
+    fn first_use(&self, key: &str, now: i64, keep_until: i64) -> Result<bool, String>;
+}
 
 /// The request a proof must be for.
 #[derive(Debug, Clone, Copy)]
@@ -52,10 +62,20 @@ const ALGORITHMS: [Algorithm; 6] = [
 const SEEN_MAX: usize = 200_000;
 
 /// Checks proofs and remembers those seen within the window.
-#[derive(Debug)]
 pub struct Dpop {
     window: i64,
     seen: Mutex<HashMap<String, i64>>,
+    /// Shared with the other nodes, when they share their counts (replaces `seen`).
+    ledger: RwLock<Option<Arc<dyn ProofLedger>>>,
+}
+
+impl std::fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dpop")
+            .field("window", &self.window)
+            .field("shared", &self.ledger().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The RFC 7638 SHA-256 thumbprint of a public JWK, base64url.
@@ -108,7 +128,21 @@ impl Dpop {
         Dpop {
             window,
             seen: Mutex::new(HashMap::new()),
+            ledger: RwLock::new(None),
         }
+    }
+
+    /// From now on, proofs are remembered in `ledger`, shared by the nodes, rather than in
+    /// this process (or in the ledger given before).
+    pub fn share(&self, ledger: Arc<dyn ProofLedger>) {
+        *self.ledger.write().unwrap_or_else(PoisonError::into_inner) = Some(ledger);
+    }
+
+    fn ledger(&self) -> Option<Arc<dyn ProofLedger>> {
+        self.ledger
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Checks a proof for `req` and returns the thumbprint of the key that signed it; the
@@ -169,6 +203,18 @@ impl Dpop {
     }
 
     fn remember(&self, jkt: &str, jti: &str, iat: i64, now: i64) -> Result<(), OidcError> {
+        if let Some(ledger) = self.ledger() {
+            // Hashed: a key of a fixed size, whatever the jti.
+            let key = hex_sha256(&format!("{jkt} {jti}"));
+            return match ledger.first_use(&key, now, iat + self.window) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(OidcError::Proof("this proof was used already")),
+                Err(e) => {
+                    tracing::error!(error = %e, "the proofs the nodes share cannot be reached: proofs are refused");
+                    Err(OidcError::ProofsUnavailable)
+                }
+            };
+        }
         let mut seen = self
             .seen
             .lock()
@@ -186,6 +232,13 @@ impl Dpop {
         seen.insert(key, iat + self.window);
         Ok(())
     }
+}
+
+fn hex_sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ mod provider;
 pub mod rp;
 
 pub use access::{verify_access_token, AccessRules, Agent};
-pub use dpop::{jwk_thumbprint, Dpop, ProofRequest};
+pub use dpop::{jwk_thumbprint, Dpop, ProofLedger, ProofRequest};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{Discovery, Jwks};
 pub use mapping::{ClaimMap, Mapped, SecondFactor};
@@ -75,4 +75,8 @@ pub enum OidcError {
     /// The identity provider could not be reached, or answered something unusable.
     #[error("the identity provider: {0}")]
     Provider(String),
+    /// The proofs the nodes share (whether this one was used) cannot be reached: the proof is
+    /// not accepted.
+    #[error("the proofs already used cannot be read now")]
+    ProofsUnavailable,
 }

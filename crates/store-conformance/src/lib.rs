@@ -48,7 +48,10 @@ pub use log::{checkpoints_are_kept_by_size, entries_keep_their_order_leaves_and_
 pub use markers::an_export_runs_once_with_its_markers;
 pub use reads::a_snapshot_sees_one_state_until_dropped;
 pub use refusing::Refusing;
-pub use shared::shared_counts_are_changed_together_and_lose_no_update;
+pub use shared::{
+    authentication_counts_are_shared_and_kept_until_their_time,
+    shared_counts_are_changed_together_and_lose_no_update,
+};
 pub use tokens::{
     an_alert_comes_with_its_suspension_and_closes_with_the_restore, the_guard_state_is_kept_whole,
     tokens_change_only_over_their_tag_and_suspension_blocks_new_ones,

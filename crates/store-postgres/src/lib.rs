@@ -27,6 +27,7 @@ mod notices;
 mod parts;
 mod pool;
 mod schema;
+mod shared_auth;
 mod snapshot;
 mod tokens;
 

@@ -10,6 +10,7 @@ use rempart_store::StoreError;
 pub(crate) const FILES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/files/0001_schema.sql"),
     include_str!("../migrations/files/0002_guard_parts.sql"),
+    include_str!("../migrations/files/0003_shared_auth.sql"),
 ];
 
 /// The keys database.

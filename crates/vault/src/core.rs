@@ -36,7 +36,7 @@ pub struct Vault {
     /// Proofs of possession of the keys tokens are bound to.
     pub(crate) dpop: Arc<rempart_oidc::Dpop>,
     /// Failed credential checks, per address and per principal.
-    pub(crate) guesses: std::sync::Mutex<crate::auth::Guesses>,
+    pub(crate) guesses: crate::auth::Guesses,
     /// Authentication failures and lockouts since start.
     pub(crate) auth_counts: Arc<AuthCounts>,
     /// How long a principal stays on probation after its approval (containment's, when on).
@@ -98,9 +98,7 @@ impl Vault {
             alert_sink: None,
             oidc: None,
             dpop: Arc::new(rempart_oidc::Dpop::new(crate::DPOP_WINDOW_SECS)),
-            guesses: std::sync::Mutex::new(crate::auth::Guesses::new(
-                crate::auth::GuessPolicy::default(),
-            )),
+            guesses: crate::auth::Guesses::new(crate::auth::GuessPolicy::default()),
             auth_counts: Arc::default(),
             probation_secs: crate::accounts::PROBATION_SECS,
             containment: Arc::default(),
@@ -137,6 +135,8 @@ impl Vault {
     /// ([`VaultError::ContainmentUnavailable`]). A restore clears the principal's refusals
     /// there, with or without containment in this process.
     pub fn with_shared_counts(mut self, parts: Arc<dyn rempart_store::SharedGuard>) -> Vault {
+        self.dpop
+            .share(Arc::new(crate::auth::SharedProofs(parts.clone())));
         self.shared = Some(parts);
         self
     }
@@ -185,7 +185,7 @@ impl Vault {
     /// The same vault meeting failed credentials with `policy`.
     pub fn with_guesses(self, policy: crate::auth::GuessPolicy) -> Vault {
         Vault {
-            guesses: std::sync::Mutex::new(crate::auth::Guesses::new(policy)),
+            guesses: crate::auth::Guesses::new(policy),
             ..self
         }
     }

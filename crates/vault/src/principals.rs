@@ -213,9 +213,8 @@ impl Vault {
         let working = changes.iter().filter(|c| c.revoked_at.is_none()).count();
         if !suspended {
             // Restored: its failed credentials start counting afresh.
-            if let Ok(mut g) = self.guesses.lock() {
-                g.forgive(name);
-            }
+            self.guesses
+                .forgive(self.shared.as_deref(), name, self.clock.now());
         }
         let mut record = PrincipalRecord {
             name: name.to_string(),

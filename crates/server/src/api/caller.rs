@@ -335,7 +335,11 @@ async fn backoff<T>(
         Some(ip),
     ) = (&out, peer)
     {
-        let delay = vault.auth_delay(ip);
+        // The counts may be shared by the nodes (a database or Redis call): off the runtime.
+        let v = vault.clone();
+        let delay = tokio::task::spawn_blocking(move || v.auth_delay(ip))
+            .await
+            .unwrap_or_default();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }

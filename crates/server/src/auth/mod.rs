@@ -195,7 +195,12 @@ pub(crate) async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let sign_in = configured(&s)?;
-    if let Some(retry_after) = s.vault.locked_for(ip) {
+    // The counts may be shared by the nodes (a database or Redis call): off the runtime.
+    let v = s.vault.clone();
+    let locked = tokio::task::spawn_blocking(move || v.locked_for(ip))
+        .await
+        .map_err(|_| ApiError::Join)?;
+    if let Some(retry_after) = locked {
         return Err(ApiError::Vault(rempart_vault::VaultError::Locked {
             retry_after,
         }));

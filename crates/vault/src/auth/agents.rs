@@ -127,8 +127,13 @@ impl Vault {
                         r
                     };
                     if let Some(jkt) = &agent.jkt {
-                        self.check_proof(req, jkt)
-                            .map_err(|e| against(format!("dpop: {}", reason(&e))))?;
+                        self.check_proof(req, jkt).map_err(|e| match e {
+                            // Not the agent's failure: not counted against it.
+                            OidcError::ProofsUnavailable => {
+                                super::tokens::store_refusal(VaultError::ContainmentUnavailable)
+                            }
+                            e => against(format!("dpop: {}", reason(&e))),
+                        })?;
                     } else if req.dpop_scheme {
                         return Err(against("dpop_scheme_for_an_unbound_token".into()));
                     }
@@ -331,5 +336,6 @@ fn reason(e: &OidcError) -> String {
         OidcError::Nonce => "nonce".into(),
         OidcError::Claim(c) => format!("claim_{c}"),
         OidcError::Provider(_) => "provider_unreachable".into(),
+        OidcError::ProofsUnavailable => "proofs_unavailable".into(),
     }
 }

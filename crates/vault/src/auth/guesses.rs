@@ -3,8 +3,12 @@
 //! the window (the CNIL's recommendation): the address refused until the lockout ends, the
 //! principal suspended with an alert until an operator restores it.
 
+use rempart_store::{SharedGuard, StoreError};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// The most failures a lockout may wait for (the CNIL recommends at most 10).
@@ -46,16 +50,40 @@ impl Default for GuessPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+/// Failures counted for one address or principal: as kept in this process, and as shared
+/// with the other nodes (JSON).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Count {
     failures: u32,
     first: i64,
     locked_until: Option<i64>,
 }
 
+impl Count {
+    /// One more failure at `now`, after `before` (none, or a count that may have run out).
+    fn bumped(before: Option<Count>, now: i64, window: i64) -> Count {
+        let fresh = Count {
+            failures: 0,
+            first: now,
+            locked_until: None,
+        };
+        let mut c = match before {
+            Some(c) if now - c.first < window || c.locked_until.is_some_and(|u| u > now) => c,
+            _ => fresh,
+        };
+        c.failures = c.failures.saturating_add(1);
+        c
+    }
+
+    fn locked(&self, now: i64) -> Option<i64> {
+        self.locked_until.filter(|u| *u > now)
+    }
+}
+
 /// What one more failure did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Failed {
+pub(crate) struct Failed {
     /// The answer's delay.
     pub delay: Duration,
     /// The address is locked from now on, until this time.
@@ -68,12 +96,23 @@ pub struct Failed {
     pub principal_failures: u32,
 }
 
-/// The counts, in memory (one process; shared across nodes in a later version).
+/// The counts kept in this process: alone, or while the shared counts cannot be reached.
+#[derive(Debug, Default)]
+struct Local {
+    addresses: HashMap<IpAddr, Count>,
+    principals: HashMap<String, Count>,
+}
+
+/// The counts: in this process, or shared by the nodes (`SharedGuard`, given to each call),
+/// so that a guesser meets the same limits whichever node it reaches. When the shared counts
+/// cannot be reached, this process's own count in the meantime (each node then locks after
+/// the limit on its own); containment refuses personal data meanwhile anyway.
 #[derive(Debug, Default)]
 pub(crate) struct Guesses {
     pub(crate) policy: GuessPolicy,
-    addresses: HashMap<IpAddr, Count>,
-    principals: HashMap<String, Count>,
+    local: Mutex<Local>,
+    /// The last call to the shared counts failed (logged once per outage).
+    down: AtomicBool,
 }
 
 /// IPv6 clients are counted by /64 (one host holds a whole /64).
@@ -90,12 +129,20 @@ fn key(ip: IpAddr) -> IpAddr {
     }
 }
 
+fn address_key(ip: IpAddr) -> String {
+    format!("a:{}", key(ip))
+}
+
+fn principal_key(name: &str) -> String {
+    format!("p:{}", name.to_ascii_lowercase())
+}
+
 fn bump<K: std::hash::Hash + Eq + Clone>(
     map: &mut HashMap<K, Count>,
     k: &K,
     now: i64,
     window: i64,
-) -> u32 {
+) -> Count {
     if map.len() >= TRACKED_MAX && !map.contains_key(k) {
         map.retain(|_, c| now - c.first < window || c.locked_until.is_some_and(|u| u > now));
         if map.len() >= TRACKED_MAX {
@@ -110,20 +157,9 @@ fn bump<K: std::hash::Hash + Eq + Clone>(
             }
         }
     }
-    let c = map.entry(k.clone()).or_insert(Count {
-        failures: 0,
-        first: now,
-        locked_until: None,
-    });
-    if now - c.first >= window && c.locked_until.is_none_or(|u| u <= now) {
-        *c = Count {
-            failures: 0,
-            first: now,
-            locked_until: None,
-        };
-    }
-    c.failures = c.failures.saturating_add(1);
-    c.failures
+    let c = Count::bumped(map.get(k).copied(), now, window);
+    map.insert(k.clone(), c);
+    c
 }
 
 impl Guesses {
@@ -137,19 +173,53 @@ impl Guesses {
         }
     }
 
+    fn local(&self) -> std::sync::MutexGuard<'_, Local> {
+        self.local.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `result` of a call to the shared counts: its value, or `None` (logged once per outage)
+    /// for the local counts to answer.
+    fn shared<T>(&self, result: Result<T, StoreError>) -> Option<T> {
+        match result {
+            Ok(v) => {
+                if self.down.swap(false, Ordering::SeqCst) {
+                    tracing::warn!("failed credential checks are counted across the nodes again");
+                }
+                Some(v)
+            }
+            Err(e) => {
+                if !self.down.swap(true, Ordering::SeqCst) {
+                    tracing::error!(error = %e, "the shared counts of failed credential checks cannot be reached: each node counts its own meanwhile");
+                }
+                None
+            }
+        }
+    }
+
+    /// The address's count, shared when `shared`.
+    fn address(&self, shared: Option<&dyn SharedGuard>, ip: IpAddr, now: i64) -> Option<Count> {
+        if let Some(s) = shared {
+            if let Some(part) = self.shared(s.failures(&address_key(ip), now)) {
+                return part.and_then(|b| serde_json::from_slice(&b).ok());
+            }
+        }
+        self.local().addresses.get(&key(ip)).copied()
+    }
+
     /// Until when `ip` is locked, if it is.
-    pub(crate) fn locked(&self, ip: IpAddr, now: i64) -> Option<i64> {
-        self.addresses
-            .get(&key(ip))
-            .and_then(|c| c.locked_until)
-            .filter(|u| *u > now)
+    pub(crate) fn locked(
+        &self,
+        shared: Option<&dyn SharedGuard>,
+        ip: IpAddr,
+        now: i64,
+    ) -> Option<i64> {
+        self.address(shared, ip, now).and_then(|c| c.locked(now))
     }
 
     /// The delay before answering `ip` after its failures (none when it has none).
-    pub(crate) fn delay(&self, ip: IpAddr, now: i64) -> Duration {
+    pub(crate) fn delay(&self, shared: Option<&dyn SharedGuard>, ip: IpAddr, now: i64) -> Duration {
         let n = self
-            .addresses
-            .get(&key(ip))
+            .address(shared, ip, now)
             .filter(|c| now - c.first < self.policy.window_secs)
             .map_or(0, |c| c.failures);
         self.delay_for(n)
@@ -166,9 +236,63 @@ impl Guesses {
             .min(self.policy.backoff_max)
     }
 
+    /// One more failure under `key` in the shared counts, with `lock` applied to the count
+    /// that results; the count, and what `lock` returned. `None`: unreachable.
+    fn bump_shared<T: Default>(
+        &self,
+        shared: &dyn SharedGuard,
+        key: &str,
+        now: i64,
+        lock: impl Fn(&mut Count) -> T,
+    ) -> Option<(Count, T)> {
+        let window = self.policy.window_secs;
+        // Kept as long as its window or a lockout may matter (a count past its window is
+        // counted afresh, a lockout past its time is not one).
+        let keep_until = now.saturating_add(window.max(self.policy.lockout_secs));
+        let mut out = None;
+        let result = shared.update_failures(key, now, keep_until, &mut |before| {
+            // A count nobody can read is taken for one short of the limit: never a fresh
+            // budget.
+            let before = match before.map(serde_json::from_slice::<Count>) {
+                None => None,
+                Some(Ok(c)) => Some(c),
+                Some(Err(_)) => Some(Count {
+                    failures: self.policy.lockout_after.saturating_sub(1),
+                    first: now,
+                    locked_until: None,
+                }),
+            };
+            let mut c = Count::bumped(before, now, window);
+            let locked = lock(&mut c);
+            let bytes = serde_json::to_vec(&c).ok()?;
+            out = Some((c, locked));
+            Some(bytes)
+        });
+        self.shared(result).and(out)
+    }
+
+    /// Locks an address's count that reached the limit: until when, if newly.
+    fn lock_address(&self, c: &mut Count, now: i64) -> Option<i64> {
+        if c.failures >= self.policy.lockout_after
+            && self.policy.lockouts
+            && c.locked_until.is_none_or(|u| u <= now)
+        {
+            let until = now + self.policy.lockout_secs;
+            c.locked_until = Some(until);
+            return Some(until);
+        }
+        None
+    }
+
     /// Counts one failure from `ip` (if known) against `principal` (if the credential named
-    /// one).
-    pub(crate) fn fail(&mut self, ip: Option<IpAddr>, principal: Option<&str>, now: i64) -> Failed {
+    /// one), in the shared counts when `shared`.
+    pub(crate) fn fail(
+        &self,
+        shared: Option<&dyn SharedGuard>,
+        ip: Option<IpAddr>,
+        principal: Option<&str>,
+        now: i64,
+    ) -> Failed {
         let window = self.policy.window_secs;
         let limit = self.policy.lockout_after;
         let mut out = Failed {
@@ -179,24 +303,32 @@ impl Guesses {
             principal_failures: 0,
         };
         if let Some(ip) = ip {
-            let k = key(ip);
-            let n = bump(&mut self.addresses, &k, now, window);
-            out.address_failures = n;
-            if n >= limit && self.policy.lockouts {
-                if let Some(c) = self.addresses.get_mut(&k) {
-                    if c.locked_until.is_none_or(|u| u <= now) {
-                        let until = now + self.policy.lockout_secs;
-                        c.locked_until = Some(until);
-                        out.address_locked = Some(until);
-                    }
-                }
-            }
+            let counted = shared.and_then(|s| {
+                self.bump_shared(s, &address_key(ip), now, |c| self.lock_address(c, now))
+            });
+            let (c, locked) = counted.unwrap_or_else(|| {
+                let mut local = self.local();
+                let mut c = bump(&mut local.addresses, &key(ip), now, window);
+                let locked = self.lock_address(&mut c, now);
+                local.addresses.insert(key(ip), c);
+                (c, locked)
+            });
+            out.address_failures = c.failures;
+            out.address_locked = locked;
         }
         if let Some(p) = principal {
-            let k = p.to_ascii_lowercase();
-            let n = bump(&mut self.principals, &k, now, window);
-            out.principal_failures = n;
-            if n == limit && self.policy.lockouts {
+            let counted = shared.and_then(|s| self.bump_shared(s, &principal_key(p), now, |_| ()));
+            let c = match counted {
+                Some((c, ())) => c,
+                None => bump(
+                    &mut self.local().principals,
+                    &p.to_ascii_lowercase(),
+                    now,
+                    window,
+                ),
+            };
+            out.principal_failures = c.failures;
+            if c.failures == limit && self.policy.lockouts {
                 out.principal_locked = true;
             }
         }
@@ -205,8 +337,24 @@ impl Guesses {
     }
 
     /// A principal restored by an operator starts counting afresh.
-    pub(crate) fn forgive(&mut self, principal: &str) {
-        self.principals.remove(&principal.to_ascii_lowercase());
+    pub(crate) fn forgive(&self, shared: Option<&dyn SharedGuard>, principal: &str, now: i64) {
+        self.local()
+            .principals
+            .remove(&principal.to_ascii_lowercase());
+        if let Some(s) = shared {
+            // Kept past its time at once: read as no count.
+            let forgiven = s.update_failures(&principal_key(principal), now, now, &mut |_| {
+                serde_json::to_vec(&Count {
+                    failures: 0,
+                    first: now,
+                    locked_until: None,
+                })
+                .ok()
+            });
+            if let Err(e) = forgiven {
+                tracing::error!(error = %e, principal, "a restored principal's failed checks could not be cleared across the nodes");
+            }
+        }
     }
 }
 
@@ -221,25 +369,25 @@ mod tests {
 
     #[test]
     fn the_tenth_failure_locks_the_address_and_the_principal() {
-        let mut g = Guesses::new(GuessPolicy::default());
+        let g = Guesses::new(GuessPolicy::default());
         let a = ip("192.0.2.7");
         for n in 1..10 {
-            let f = g.fail(Some(a), Some("c.durand"), 100);
+            let f = g.fail(None, Some(a), Some("c.durand"), 100);
             assert_eq!(
                 (f.address_locked, f.principal_locked),
                 (None, false),
                 "failure {n}"
             );
-            assert!(g.locked(a, 100).is_none());
+            assert!(g.locked(None, a, 100).is_none());
         }
-        let f = g.fail(Some(a), Some("C.Durand"), 100);
+        let f = g.fail(None, Some(a), Some("C.Durand"), 100);
         assert_eq!(f.address_locked, Some(1000));
         assert!(f.principal_locked);
-        assert_eq!(g.locked(a, 999), Some(1000));
-        assert_eq!(g.locked(a, 1000), None, "until the lockout ends");
+        assert_eq!(g.locked(None, a, 999), Some(1000));
+        assert_eq!(g.locked(None, a, 1000), None, "until the lockout ends");
         // The principal is reported once; its suspension holds it.
         assert!(
-            !g.fail(Some(ip("198.51.100.1")), Some("c.durand"), 101)
+            !g.fail(None, Some(ip("198.51.100.1")), Some("c.durand"), 101)
                 .principal_locked
         );
     }
@@ -255,32 +403,39 @@ mod tests {
 
     #[test]
     fn failures_outside_the_window_start_again_and_delays_double() {
-        let mut g = Guesses::new(GuessPolicy::default());
+        let g = Guesses::new(GuessPolicy::default());
         let a = ip("2001:db8::1");
-        assert_eq!(g.fail(Some(a), None, 0).delay, Duration::from_millis(250));
         assert_eq!(
-            g.fail(Some(ip("2001:db8::2")), None, 1).delay,
+            g.fail(None, Some(a), None, 0).delay,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            g.fail(None, Some(ip("2001:db8::2")), None, 1).delay,
             Duration::from_millis(500),
             "one /64"
         );
-        assert_eq!(g.delay(a, 2), Duration::from_millis(500));
-        assert_eq!(g.fail(Some(a), None, 2).delay, Duration::from_secs(1));
+        assert_eq!(g.delay(None, a, 2), Duration::from_millis(500));
+        assert_eq!(g.fail(None, Some(a), None, 2).delay, Duration::from_secs(1));
         assert_eq!(
-            g.fail(Some(a), None, 2000).address_failures,
+            g.fail(None, Some(a), None, 2000).address_failures,
             1,
             "a new window"
         );
         for _ in 0..20 {
-            g.fail(Some(ip("203.0.113.9")), None, 3000);
+            g.fail(None, Some(ip("203.0.113.9")), None, 3000);
         }
-        assert_eq!(g.delay(ip("203.0.113.9"), 3000), Duration::from_secs(8));
         assert_eq!(
-            g.fail(Some(ip("::ffff:192.0.2.9")), None, 0)
+            g.delay(None, ip("203.0.113.9"), 3000),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            g.fail(None, Some(ip("::ffff:192.0.2.9")), None, 0)
                 .address_failures,
             1
         );
         assert_eq!(
-            g.fail(Some(ip("192.0.2.9")), None, 0).address_failures,
+            g.fail(None, Some(ip("192.0.2.9")), None, 0)
+                .address_failures,
             2,
             "mapped is the v4 address"
         );

@@ -5,17 +5,21 @@
 //!   provider), their bounds (scopes, client addresses, a DPoP key), rotation;
 //! - `agents`: access tokens of the identity provider (OpenID Connect), mapped to a principal
 //!   that exists as a record;
-//! - `guesses`: failures counted per address and per principal, delays, lockouts.
+//! - `guesses`: failures counted per address and per principal, delays, lockouts (shared by
+//!   the nodes when they share their counts);
+//! - `proofs`: the proofs of possession accepted, shared by the nodes likewise.
 
 mod agents;
 mod bounds;
 mod guesses;
+mod proofs;
 mod tokens;
 
 pub use agents::Oidc;
 pub use bounds::{TokenBounds, SCOPES};
 pub(crate) use guesses::Guesses;
-pub use guesses::{Failed, GuessPolicy, LOCKOUT_AFTER_MAX};
+pub use guesses::{GuessPolicy, LOCKOUT_AFTER_MAX};
+pub(crate) use proofs::SharedProofs;
 
 use crate::core::Vault;
 use crate::error::VaultError;
@@ -127,7 +131,7 @@ impl Vault {
     ) -> Result<Principal, VaultError> {
         let now = self.clock.now();
         if let Some(ip) = req.client {
-            let locked = self.guesses.lock().ok().and_then(|g| g.locked(ip, now));
+            let locked = self.guesses.locked(self.shared.as_deref(), ip, now);
             if let Some(until) = locked {
                 self.auth_counts
                     .locked_refusals
@@ -160,18 +164,14 @@ impl Vault {
     pub fn locked_for(&self, ip: IpAddr) -> Option<u64> {
         let now = self.clock.now();
         self.guesses
-            .lock()
-            .ok()
-            .and_then(|g| g.locked(ip, now))
+            .locked(self.shared.as_deref(), ip, now)
             .map(|until| (until - now).max(1) as u64)
     }
 
     /// How long to wait before answering a refused credential from `ip`.
     pub fn auth_delay(&self, ip: IpAddr) -> Duration {
         self.guesses
-            .lock()
-            .map(|g| g.delay(ip, self.clock.now()))
-            .unwrap_or_default()
+            .delay(self.shared.as_deref(), ip, self.clock.now())
     }
 
     /// Counts and records a refusal; locks and suspends past the limit.
@@ -187,11 +187,9 @@ impl Vault {
             .as_ref()
             .filter(|_| r.against_principal)
             .map(|(n, _, _)| n.as_str());
-        let failed = self
+        let f = self
             .guesses
-            .lock()
-            .map(|mut g| g.fail(req.client, principal, now))
-            .ok();
+            .fail(self.shared.as_deref(), req.client, principal, now);
         let Ok(local) = Agency::parse("LOCAL") else {
             return r.error;
         };
@@ -220,54 +218,50 @@ impl Vault {
                 .as_ref()
                 .map(|t| format!(" token={t}"))
                 .unwrap_or_default(),
-            failed
-                .map(|f| format!(
-                    " failures_address={} failures_principal={}",
-                    f.address_failures, f.principal_failures
-                ))
-                .unwrap_or_default()
+            format_args!(
+                " failures_address={} failures_principal={}",
+                f.address_failures, f.principal_failures
+            )
         ));
         let mut entries = vec![e];
-        if let Some(f) = failed {
-            if let Some(until) = f.address_locked {
+        if let Some(until) = f.address_locked {
+            self.auth_counts.lockouts.fetch_add(1, Relaxed);
+            let mut e = self.entry(
+                &gate,
+                Action::AuthLockout,
+                vec![],
+                vec![],
+                None,
+                Outcome::Allowed,
+            );
+            e.detail = Some(format!(
+                "address={} failures={} until={until}",
+                req.client.map(|c| c.to_string()).unwrap_or_default(),
+                f.address_failures
+            ));
+            entries.push(e);
+            tracing::warn!(client = ?req.client, failures = f.address_failures, "a client address was locked after repeated authentication failures");
+        }
+        if f.principal_locked {
+            if let Some((name, role, agency)) = &r.named {
                 self.auth_counts.lockouts.fetch_add(1, Relaxed);
-                let mut e = self.entry(
-                    &gate,
-                    Action::AuthLockout,
-                    vec![],
-                    vec![],
-                    None,
-                    Outcome::Allowed,
+                let p = Principal::from_token(
+                    r.token.clone().unwrap_or_else(|| "-".into()),
+                    name.clone(),
+                    *role,
+                    agency.clone(),
+                    0,
                 );
-                e.detail = Some(format!(
-                    "address={} failures={} until={until}",
-                    req.client.map(|c| c.to_string()).unwrap_or_default(),
-                    f.address_failures
-                ));
-                entries.push(e);
-                tracing::warn!(client = ?req.client, failures = f.address_failures, "a client address was locked after repeated authentication failures");
-            }
-            if f.principal_locked {
-                if let Some((name, role, agency)) = &r.named {
-                    self.auth_counts.lockouts.fetch_add(1, Relaxed);
-                    let p = Principal::from_token(
-                        r.token.clone().unwrap_or_else(|| "-".into()),
-                        name.clone(),
-                        *role,
-                        agency.clone(),
-                        0,
-                    );
-                    if let Err(err) = self.raise_alert(
-                        &p,
-                        "lockout",
-                        format!(
-                            "failures={} credential={}",
-                            f.principal_failures, r.credential
-                        ),
-                        vec![],
-                    ) {
-                        tracing::error!(error = %err, "a principal past its failures could not be suspended");
-                    }
+                if let Err(err) = self.raise_alert(
+                    &p,
+                    "lockout",
+                    format!(
+                        "failures={} credential={}",
+                        f.principal_failures, r.credential
+                    ),
+                    vec![],
+                ) {
+                    tracing::error!(error = %err, "a principal past its failures could not be suspended");
                 }
             }
         }
@@ -275,19 +269,9 @@ impl Vault {
             tracing::error!(error = %err, "an authentication failure could not be recorded");
             return err.into();
         }
-        if matches!(
-            failed,
-            Some(Failed {
-                address_locked: Some(_),
-                ..
-            })
-        ) {
+        if f.address_locked.is_some() {
             return VaultError::Locked {
-                retry_after: self
-                    .guesses
-                    .lock()
-                    .map(|g| g.policy.lockout_secs.max(1) as u64)
-                    .unwrap_or(900),
+                retry_after: self.guesses.policy.lockout_secs.max(1) as u64,
             };
         }
         r.error

@@ -79,6 +79,10 @@ impl Vault {
         }
         if let Some(jkt) = &bounds.jkt {
             if let Err(e) = self.check_proof(req, jkt) {
+                if matches!(e, rempart_oidc::OidcError::ProofsUnavailable) {
+                    // Not the client's failure: not counted against it.
+                    return Err(store_refusal(VaultError::ContainmentUnavailable));
+                }
                 let mut r = refusal(&format!("dpop: {e}"));
                 r.against_principal = true;
                 return Err(r);
