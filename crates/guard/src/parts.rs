@@ -13,15 +13,18 @@ use serde::{Deserialize, Serialize};
 /// The format of the parts.
 const PART_VERSION: u32 = 1;
 
-/// A principal's part.
+/// A principal's part. A field this version does not know makes it unreadable (refused),
+/// never ignored.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PrincipalPart {
     version: u32,
     account: Account,
 }
 
-/// An agency's part.
+/// An agency's part (unknown fields likewise refused).
 #[derive(Serialize, Deserialize, Default, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
 struct AgencyPart {
     version: u32,
     outside: [Window; 3],
@@ -288,7 +291,11 @@ mod tests {
             in_caseload: true,
             decoy: false,
         }];
-        for bad in [&b"not json"[..], br#"{"version":2,"account":{}}"#] {
+        for bad in [
+            &b"not json"[..],
+            br#"{"version":2,"account":{}}"#,
+            br#"{"version":1,"outside":[[],[],[]],"marks":{},"reset":true}"#,
+        ] {
             assert!(matches!(
                 config.decide_on_parts(&who, 1_000, Kind::Read, &seen, Some(bad), None),
                 Err(PartsError::Unreadable)
