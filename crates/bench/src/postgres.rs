@@ -153,8 +153,14 @@ pub(crate) fn run_postgres(o: &BenchOptions, root: &Path, server: &str) -> Resul
         if guard {
             cmd.arg("--config").arg(&guard_toml);
         }
+        // Nodes with and without containment on one installation, on purpose: each makes its
+        // settings the installation's as it starts.
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--alert-syslog", "off"])
-            .args(["--guard", if guard { "on" } else { "off" }])
+            .args([
+                "--guard",
+                if guard { "on" } else { "off" },
+                "--adopt-settings",
+            ])
             .env("RUST_LOG", "warn");
         store_args(&mut cmd);
         ChildServer::start(&mut cmd)

@@ -307,6 +307,12 @@ pub enum Command {
         /// Files of the demonstration installation.
         #[arg(long, default_value_t = 300, requires = "demo")]
         demo_files: usize,
+        /// On PostgreSQL: make this node's containment settings (where it counts, [guard],
+        /// the lockouts of [auth]) the installation's, in place of those the other nodes were
+        /// started with (then restart them with the same). Without it, a node whose settings
+        /// differ does not start.
+        #[arg(long, conflicts_with = "demo")]
+        adopt_settings: bool,
         #[command(flatten)]
         http: ServeFlags,
     },

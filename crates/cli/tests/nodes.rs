@@ -258,15 +258,30 @@ fn two_nodes_sharing_counts_in_the_database_lock_a_guesser_and_refuse_a_replayed
 }
 
 #[test]
-fn two_nodes_sharing_counts_in_redis_lock_a_guesser_and_refuse_a_replayed_proof() {
+fn two_nodes_sharing_counts_in_redis_lock_a_guesser_refuse_a_replayed_proof_and_keep_the_lock_when_redis_goes(
+) {
     let i = Install::postgres();
     let space = RedisSpace::new();
-    let url = redis_server();
+    let relay = Relay::start();
+    let url = relay.url();
     let cfg = auth_config(&i);
     let mut flags = vec!["--config", &cfg];
     flags.extend(redis_flags(&url, &space));
     let (a, b) = two_nodes(&i, &flags);
     guesses_and_proofs_meet_the_limits_of_one_node(&i, &a, &b, PUBLIC_URL);
+    // Redis gone: each node counts on its own meanwhile, yet the lockout it saw stands (an
+    // outage is no fresh budget for a locked guesser).
+    relay.cut(true);
+    let right = i.token("c.martin", "counsellor", "ML-1");
+    for s in [&a, &b] {
+        assert_eq!(
+            s.get(Some(&right), "/v1/persons?purpose=accompaniment")
+                .status,
+            429,
+            "still locked while the shared counts cannot be reached"
+        );
+    }
+    relay.cut(false);
     let keys = space.keys();
     assert!(
         keys.iter()
@@ -460,4 +475,44 @@ fn the_postgres_benchmark_reports_every_row_and_drops_its_databases() {
         .unwrap()
         .get(0);
     assert_eq!(left, 0, "the run's databases are dropped");
+}
+
+#[test]
+fn a_node_configured_apart_does_not_start_unless_it_adopts_its_settings() {
+    let i = Install::postgres();
+    let serve_for_a_while = |flags: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--alert-syslog", "off"];
+        args.extend(flags);
+        run_for(&i.args(&args), Duration::from_secs(60))
+    };
+    let a = i.serve_with(&["--alert-syslog", "off"]);
+    // Containment off on a second node: it would not count with the first.
+    let o = serve_for_a_while(&["--guard", "off"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("would count apart"), "{}", stderr(&o));
+    // Other budgets, or another Redis: the same.
+    let space = RedisSpace::new();
+    let url = redis_server();
+    let o = serve_for_a_while(&["--redis", &url, "--redis-prefix", &space.prefix]);
+    assert!(!o.status.success());
+    let said = stderr(&o);
+    assert!(said.contains("would count apart"), "{said}");
+    assert!(
+        said.contains(&space.prefix),
+        "it says where it would count: {said}"
+    );
+    // The same settings: it starts.
+    drop(i.serve_with(&["--alert-syslog", "off"]));
+    // Adopted: it starts, and its settings are the installation's from then on.
+    let b = i.serve_with(&[
+        "--alert-syslog",
+        "off",
+        "--guard",
+        "off",
+        "--adopt-settings",
+    ]);
+    drop((a, b));
+    let o = serve_for_a_while(&[]);
+    assert!(!o.status.success(), "the former settings no longer start");
+    drop(i.serve_with(&["--alert-syslog", "off", "--guard", "off"]));
 }

@@ -106,21 +106,27 @@ pub(crate) struct Lease {
 
 impl Connections {
     /// Parses `url`; opens nothing.
-    pub(crate) fn new(url: &str) -> Result<Connections, StoreError> {
+    /// The connections to the Redis at `url`, and where it is (address and database, without
+    /// credentials).
+    pub(crate) fn new(url: &str) -> Result<(Connections, String), StoreError> {
         use redis::IntoConnectionInfo;
         let info = url
             .into_connection_info()
             .map_err(failed("parse the Redis URL"))?;
+        let place = format!("{} db {}", info.addr(), info.redis_settings().db());
         // No `CLIENT SETINFO` on connecting: one round trip less, and a server that stopped
         // answering is found out after one timeout rather than two. No Nagle delay.
         let redis = info.redis_settings().clone().set_skip_set_lib_name();
         let tcp = info.tcp_settings().clone().set_nodelay(true);
         let info = info.set_redis_settings(redis).set_tcp_settings(tcp);
         let client = redis::Client::open(info).map_err(failed("parse the Redis URL"))?;
-        Ok(Connections {
-            client,
-            idle: Mutex::new(Vec::new()),
-        })
+        Ok((
+            Connections {
+                client,
+                idle: Mutex::new(Vec::new()),
+            },
+            place,
+        ))
     }
 
     /// A new connection, with the timeouts set.
@@ -230,6 +236,12 @@ mod tests {
             RedisFailure::from(&e).to_string(),
             "I/O error: connection refused"
         );
+    }
+
+    #[test]
+    fn the_place_names_the_server_and_database_never_the_credentials() {
+        let (_, place) = Connections::new("redis://rempart:secret@10.0.0.7:6380/3").unwrap();
+        assert_eq!(place, "10.0.0.7:6380 db 3");
     }
 
     #[test]

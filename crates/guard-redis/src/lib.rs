@@ -14,7 +14,8 @@
 //!
 //! Authentication's counts: failed checks under `{prefix}auth:f:{key}` (the same optimistic
 //! transaction, on the one key), proofs used under `{prefix}auth:proof:{key}` (`SET NX`), each
-//! living until the time the caller gives (`EXAT`).
+//! living until the time the caller gives (as seconds from now: Redis's clock is not the
+//! nodes').
 //!
 //! Within a node, transactions on one key take turns (`turns.rs`): on the principal's, or on
 //! the agency's when both are written, so that they meet the other nodes' changes only; a
@@ -56,6 +57,7 @@ pub struct RedisGuard {
     conns: Connections,
     turns: Turns,
     prefix: String,
+    place: String,
 }
 
 impl std::fmt::Debug for RedisGuard {
@@ -74,13 +76,21 @@ impl RedisGuard {
     /// a second when Redis cannot be reached (host names are resolved without that bound);
     /// the error never repeats the URL.
     pub fn connect(url: &str, prefix: &str) -> Result<RedisGuard, StoreError> {
+        let (conns, place) = Connections::new(url)?;
         let guard = RedisGuard {
-            conns: Connections::new(url)?,
+            conns,
             turns: Turns::new(),
+            place: format!("redis {place} prefix {prefix}"),
             prefix: prefix.to_owned(),
         };
         guard.reachable()?;
         Ok(guard)
+    }
+
+    /// Where the counts are kept: the server's address, database and the prefix, without
+    /// credentials (nodes that share their counts have the same).
+    pub fn place(&self) -> &str {
+        &self.place
     }
 
     fn principal_key(&self, principal: &str) -> String {
@@ -169,15 +179,16 @@ impl RedisGuard {
 enum Expiry {
     /// [`TTL`] from now.
     Ttl,
-    /// Until this Unix time (at least a second from now).
-    At(i64),
+    /// This many seconds from now (at least one): relative, so that Redis's clock, which may
+    /// differ from the nodes', does not shorten it.
+    Secs(i64),
 }
 
 impl Expiry {
     fn args(self, set: &mut redis::Cmd) {
         match self {
             Expiry::Ttl => set.arg("EX").arg(TTL.as_secs()),
-            Expiry::At(t) => set.arg("EXAT").arg(t.max(1)),
+            Expiry::Secs(s) => set.arg("EX").arg(s.max(1)),
         };
     }
 }
@@ -301,7 +312,7 @@ impl SharedGuard for RedisGuard {
         Ok(())
     }
 
-    /// Kept until their time by Redis itself (`EXAT`).
+    /// Kept until their time by Redis itself (`EX`).
     fn failures(&self, key: &str, _now: i64) -> Result<Option<Vec<u8>>, StoreError> {
         let mut get = redis::cmd("GET");
         get.arg(self.failures_key(key));
@@ -324,21 +335,21 @@ impl SharedGuard for RedisGuard {
             &keys,
             1,
             0,
-            Expiry::At(keep_until.max(now.saturating_add(1))),
+            Expiry::Secs(keep_until.saturating_sub(now)),
             "count a failed check",
             &mut |parts| change(parts.first().and_then(Option::as_deref)).map(|p| vec![Some(p)]),
         )
     }
 
-    /// `SET key 1 NX EXAT keep_until`: Redis answers `OK` to one caller alone while the key
-    /// lives.
+    /// `SET key 1 NX EX (keep_until - now)`: Redis answers `OK` to one caller alone while the
+    /// key lives.
     fn first_use(&self, key: &str, now: i64, keep_until: i64) -> Result<bool, StoreError> {
         let mut set = redis::cmd("SET");
         set.arg(self.proof_key(key))
             .arg(1)
             .arg("NX")
-            .arg("EXAT")
-            .arg(keep_until.max(now.saturating_add(1)));
+            .arg("EX")
+            .arg(keep_until.saturating_sub(now).max(1));
         let (lease, reply) = self.conns.first::<Option<String>>(&set, "record a proof")?;
         self.conns.give_back(lease);
         Ok(reply.is_some())

@@ -283,6 +283,7 @@ pub enum Decision {
 
 /// One principal's exposure.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Account {
     all: [Window; 3],
     outside: [Window; 3],

@@ -254,8 +254,10 @@ impl Marks {
     /// agency's marks then change at most once a minute per principal, so that nodes sharing
     /// them do not rewrite them at every decision of a signalled principal).
     pub(crate) fn mark(&mut self, principal: &str, now: u64) {
+        // A mark dated ahead (a node whose clock is ahead) is kept too, not rewritten at every
+        // decision.
         if let Some(at) = self.0.get(principal) {
-            if now.saturating_sub(*at) < MARK_REFRESH && *at <= now {
+            if now.saturating_sub(*at) < MARK_REFRESH {
                 return;
             }
         }

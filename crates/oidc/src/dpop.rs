@@ -148,6 +148,17 @@ impl Dpop {
     /// Checks a proof for `req` and returns the thumbprint of the key that signed it; the
     /// caller compares it with the token's. A proof is accepted once.
     pub fn verify(&self, req: &ProofRequest<'_>) -> Result<String, OidcError> {
+        self.check(req, None)
+    }
+
+    /// Checks a proof for `req`, signed by the key whose thumbprint is `jkt` (the token's): a
+    /// proof signed by another key is refused before it is recorded as used (so that whoever
+    /// holds a stolen bound token cannot fill the record with proofs of keys of their own).
+    pub fn verify_for(&self, req: &ProofRequest<'_>, jkt: &str) -> Result<(), OidcError> {
+        self.check(req, Some(jkt)).map(|_| ())
+    }
+
+    fn check(&self, req: &ProofRequest<'_>, jkt: Option<&str>) -> Result<String, OidcError> {
         if req.proof.len() > 8 * 1024 || req.proof.split('.').count() != 3 {
             return Err(OidcError::Proof("not a JWT"));
         }
@@ -190,23 +201,35 @@ impl Dpop {
         if expected.is_none() || target(&claims.htu) != expected {
             return Err(OidcError::Proof("htu is not the request's URL"));
         }
-        if (claims.iat - req.now).abs() > self.window {
+        if claims.iat.abs_diff(req.now) > self.window.unsigned_abs() {
             return Err(OidcError::Proof("iat is too far from now"));
         }
         let ath = B64URL.encode(Sha256::digest(req.token.as_bytes()));
         if claims.ath.as_deref() != Some(ath.as_str()) {
             return Err(OidcError::Proof("ath is not the token's hash"));
         }
-        let jkt = jwk_thumbprint(&jwk)?;
-        self.remember(&jkt, &claims.jti, claims.iat, req.now)?;
-        Ok(jkt)
+        let signed_by = jwk_thumbprint(&jwk)?;
+        if jkt.is_some_and(|jkt| jkt != signed_by) {
+            return Err(OidcError::Proof("signed by another key than the token's"));
+        }
+        self.remember(&signed_by, &claims.jti, claims.iat, req.now)?;
+        Ok(signed_by)
+    }
+
+    /// Until when a proof issued at `iat` is recorded as used in a shared ledger: a window
+    /// longer than it may be accepted (until `iat + window`, on the accepting node's clock), so
+    /// that a node whose clock is behind by up to a window, or a record pruned by a node ahead,
+    /// never reopens it.
+    fn recorded_until(&self, iat: i64) -> i64 {
+        iat.saturating_add(self.window.saturating_mul(2))
+            .saturating_add(1)
     }
 
     fn remember(&self, jkt: &str, jti: &str, iat: i64, now: i64) -> Result<(), OidcError> {
         if let Some(ledger) = self.ledger() {
             // Hashed: a key of a fixed size, whatever the jti.
             let key = hex_sha256(&format!("{jkt} {jti}"));
-            return match ledger.first_use(&key, now, iat + self.window) {
+            return match ledger.first_use(&key, now, self.recorded_until(iat)) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(OidcError::Proof("this proof was used already")),
                 Err(e) => {
@@ -229,7 +252,7 @@ impl Dpop {
         if seen.contains_key(&key) {
             return Err(OidcError::Proof("this proof was used already"));
         }
-        seen.insert(key, iat + self.window);
+        seen.insert(key, iat.saturating_add(self.window).saturating_add(1));
         Ok(())
     }
 }
@@ -282,6 +305,17 @@ mod tests {
             target("https://a.example/v1/X"),
             target("https://a.example/v1/x")
         );
+    }
+
+    #[test]
+    fn a_shared_record_outlives_every_moment_its_proof_is_accepted_with_a_window_to_spare() {
+        let d = Dpop::new(60);
+        for iat in [-5_000_000_000, 0, 1_000, 1_700_000_000] {
+            // Accepted until iat + window on the accepting node's clock; a ledger reads a
+            // record as gone from `keep_until` on, maybe on a clock a window ahead.
+            let last_accepted = iat + 60;
+            assert!(d.recorded_until(iat) > last_accepted + 60, "{iat}");
+        }
     }
 
     #[test]

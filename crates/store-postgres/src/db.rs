@@ -164,6 +164,11 @@ impl<'a> Tx<'a> {
         })
     }
 
+    /// Statements without parameters, sent at once (one round trip).
+    pub(crate) fn batch(&mut self, sql: &str, what: &'static str) -> Result<(), StoreError> {
+        self.tx.batch_execute(sql).map_err(db(what))
+    }
+
     /// Commits.
     pub(crate) fn commit(self, what: &'static str) -> Result<(), StoreError> {
         self.tx.commit().map_err(db(what))

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod agreement;
 mod alerts;
 mod codes;
 mod db;

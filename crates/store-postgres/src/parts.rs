@@ -55,14 +55,15 @@ fn agency_part(tx: &mut Tx<'_>, agency: &str) -> Result<Option<Vec<u8>>, StoreEr
 
 /// Bounds how long a change waits for a row another node holds (a node stopped mid-change, a
 /// lost connection): past it the change fails, and containment with it, closed, rather than
-/// holding every request of the agency (or every check of an address).
+/// holding every request of the agency (or every check of an address). And reads each
+/// statement's own snapshot (`READ COMMITTED`, whatever the database's default), as the order
+/// of the changes (module documentation) needs: the first statement of the transaction.
 pub(crate) fn bounded(tx: &mut Tx<'_>) -> Result<(), StoreError> {
-    tx.one(
-        "SELECT set_config('lock_timeout', '2s', true), set_config('statement_timeout', '5s', true)",
-        &[],
-        "bound the wait for a containment part",
+    tx.batch(
+        "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; \
+         SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '5s'",
+        "bound the wait for a shared count",
     )
-    .map(|_| ())
 }
 
 fn write_agency(tx: &mut Tx<'_>, agency: &str, part: &[u8]) -> Result<(), StoreError> {

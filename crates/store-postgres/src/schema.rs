@@ -11,6 +11,7 @@ pub(crate) const FILES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/files/0001_schema.sql"),
     include_str!("../migrations/files/0002_guard_parts.sql"),
     include_str!("../migrations/files/0003_shared_auth.sql"),
+    include_str!("../migrations/files/0004_node_agreement.sql"),
 ];
 
 /// The keys database.

@@ -16,28 +16,37 @@ const PRUNE_BATCH: i64 = 1_000;
 
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-/// Deletes, now and then, rows past their time.
-fn prune(store: &PgStore, now: i64) -> Result<(), StoreError> {
+/// Deletes, now and then, rows past their time: a bounded batch, skipping rows another node
+/// holds (two nodes pruning at once never wait on each other), checked again as deleted (a row
+/// renewed meanwhile stays). A failure is logged: the change it follows is made already.
+fn prune(store: &PgStore, now: i64) {
     if !CALLS
         .fetch_add(1, Ordering::Relaxed)
         .is_multiple_of(PRUNE_EVERY)
     {
-        return Ok(());
+        return;
     }
-    let mut c = store.pool.get()?;
-    for delete in [
-        "DELETE FROM auth_failures WHERE key IN
-         (SELECT key FROM auth_failures WHERE keep_until <= $1 LIMIT $2)",
-        "DELETE FROM proofs_seen WHERE key IN
-         (SELECT key FROM proofs_seen WHERE keep_until <= $1 LIMIT $2)",
-    ] {
-        c.exec(
-            delete,
-            &[&now, &PRUNE_BATCH],
-            "delete counts past their time",
-        )?;
+    let pruned = in_tx(&store.pool, "delete counts past their time", |tx| {
+        bounded(tx)?;
+        for delete in [
+            "DELETE FROM auth_failures WHERE keep_until <= $1 AND key IN
+             (SELECT key FROM auth_failures WHERE keep_until <= $1 LIMIT $2
+              FOR UPDATE SKIP LOCKED)",
+            "DELETE FROM proofs_seen WHERE keep_until <= $1 AND key IN
+             (SELECT key FROM proofs_seen WHERE keep_until <= $1 LIMIT $2
+              FOR UPDATE SKIP LOCKED)",
+        ] {
+            tx.exec(
+                delete,
+                &[&now, &PRUNE_BATCH],
+                "delete counts past their time",
+            )?;
+        }
+        Ok(())
+    });
+    if let Err(e) = pruned {
+        tracing::warn!(error = %e, "shared authentication counts past their time could not be deleted");
     }
-    Ok(())
 }
 
 pub(crate) fn failures(
@@ -96,7 +105,8 @@ pub(crate) fn update_failures(
         }
         Ok(())
     })?;
-    prune(store, now)
+    prune(store, now);
+    Ok(())
 }
 
 pub(crate) fn first_use(
@@ -117,6 +127,6 @@ pub(crate) fn first_use(
             "record a proof",
         )?
         .is_some();
-    prune(store, now)?;
+    prune(store, now);
     Ok(first)
 }

@@ -111,11 +111,63 @@ pub(crate) struct Opened {
 
 /// Where the nodes share containment's counts when `[store] redis_url` names a Redis: that
 /// Redis (reached now; its URL is never printed).
-pub(crate) fn redis_counts(s: &Settings) -> Result<Option<Arc<dyn SharedGuard>>> {
+pub(crate) fn redis_counts(s: &Settings) -> Result<Option<Arc<rempart_guard_redis::RedisGuard>>> {
     let Some(url) = &s.store.redis_url else {
         return Ok(None);
     };
     let redis = rempart_guard_redis::RedisGuard::connect(url.expose_secret(), &s.store.redis_prefix)
         .context("reaching the Redis of --redis (store.redis_url), where the nodes share containment's counts")?;
     Ok(Some(Arc::new(redis)))
+}
+
+/// What a node's containment depends on, which every node of an installation must share: where
+/// the counts are kept (without credentials), `[guard]` as parsed (so that `7d` and `168h` are
+/// one probation) and the lockouts of `[auth]`. Hashed.
+fn counting_fingerprint(s: &Settings, place: &str) -> Result<String> {
+    use sha2::Digest;
+    let guard = match s.guard.config()? {
+        None => "off".to_string(),
+        Some(mut config) => {
+            // In one order, whatever the map's.
+            let mut limits: Vec<_> = config.limits.drain().collect();
+            limits.sort_by(|a, b| a.0.cmp(&b.0));
+            format!(
+                "{limits:?} {config:?} four_eyes_above={}",
+                s.guard.four_eyes_above
+            )
+        }
+    };
+    let settings = format!("v1\n{guard}\n{:?}\n{place}", s.auth.policy()?);
+    Ok(hex::encode(sha2::Sha256::digest(settings.as_bytes())))
+}
+
+/// On PostgreSQL, before a node serves: that it counts where, and with the budgets and lockouts,
+/// the installation's nodes count (recorded by the first node that started; `adopt` replaces
+/// it with this node's), so that a node configured apart does not count apart. Nothing to
+/// check on the embedded store (one node).
+pub(crate) fn agree_on_counting(s: &Settings, adopt: bool) -> Result<()> {
+    let Backend::Postgres { files, .. } = backend(s)? else {
+        return Ok(());
+    };
+    let place = match redis_counts(s)? {
+        Some(redis) => redis.place().to_string(),
+        None => "the files database".to_string(),
+    };
+    let mine = counting_fingerprint(s, &place)?;
+    let recorded = PgStore::agree(files.expose_secret(), "containment", &mine, adopt)
+        .context("reading the settings the installation's nodes count with")?;
+    if recorded != mine && !adopt {
+        bail!(
+            "this node would count apart from the installation's other nodes: its containment \
+             settings (where the counts are kept: {place}; [guard]; the lockouts of [auth]) \
+             differ from those the nodes were started with. Give every node the same [guard], \
+             [auth] lockouts, store.redis_url and store.redis_prefix; to make this node's the \
+             installation's, start it with --adopt-settings, then restart every other node \
+             with them"
+        );
+    }
+    if recorded != mine {
+        eprintln!("rempart: this node's containment settings are now the installation's: restart every other node with them");
+    }
+    Ok(())
 }

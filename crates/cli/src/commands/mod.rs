@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> Result<()> {
             store,
             demo,
             demo_files,
+            adopt_settings,
             http,
         } => {
             let s = settings(store.layer().over(http.layer()))?;
@@ -68,6 +69,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if demo {
                 crate::demo::serve_demo(&s, demo_files)
             } else {
+                agree_on_counting(&s, adopt_settings)?;
                 let app = crate::Application::build(&s)?;
                 eprintln!(
                     "rempart: listening on {}://{}",

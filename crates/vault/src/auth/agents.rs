@@ -92,17 +92,16 @@ impl Vault {
             return Err(OidcError::ProofMissing);
         }
         let proof = req.proof.ok_or(OidcError::ProofMissing)?;
-        let signed_by = self.dpop.verify(&ProofRequest {
-            proof,
-            method: req.method,
-            url: req.url,
-            token: req.token,
-            now: self.clock.now(),
-        })?;
-        if signed_by != jkt {
-            return Err(OidcError::Proof("signed by another key than the token's"));
-        }
-        Ok(())
+        self.dpop.verify_for(
+            &ProofRequest {
+                proof,
+                method: req.method,
+                url: req.url,
+                token: req.token,
+                now: self.clock.now(),
+            },
+            jkt,
+        )
     }
 
     /// An access token of the identity provider's check.

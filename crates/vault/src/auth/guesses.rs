@@ -58,6 +58,10 @@ struct Count {
     failures: u32,
     first: i64,
     locked_until: Option<i64>,
+    /// For a principal: its lockout was reported (its suspension raised) in this window, so
+    /// that it is reported once even when a failure in between was counted on one node alone.
+    #[serde(default)]
+    reported: bool,
 }
 
 impl Count {
@@ -67,6 +71,7 @@ impl Count {
             failures: 0,
             first: now,
             locked_until: None,
+            reported: false,
         };
         let mut c = match before {
             Some(c) if now - c.first < window || c.locked_until.is_some_and(|u| u > now) => c,
@@ -78,6 +83,21 @@ impl Count {
 
     fn locked(&self, now: i64) -> Option<i64> {
         self.locked_until.filter(|u| *u > now)
+    }
+
+    /// Of two counts of one key (this node's, the shared one), the one that holds back most:
+    /// the later lockout, else the more failures.
+    fn worse(a: Option<Count>, b: Option<Count>) -> Option<Count> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(
+                if (a.locked_until, a.failures) >= (b.locked_until, b.failures) {
+                    a
+                } else {
+                    b
+                },
+            ),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -137,12 +157,15 @@ fn principal_key(name: &str) -> String {
     format!("p:{}", name.to_ascii_lowercase())
 }
 
-fn bump<K: std::hash::Hash + Eq + Clone>(
+/// Keeps `c` as `k`'s count in `map`, making room first: every count past its window and
+/// lockout goes, then, still full, the oldest.
+fn keep<K: std::hash::Hash + Eq + Clone>(
     map: &mut HashMap<K, Count>,
     k: &K,
+    c: Count,
     now: i64,
     window: i64,
-) -> Count {
+) {
     if map.len() >= TRACKED_MAX && !map.contains_key(k) {
         map.retain(|_, c| now - c.first < window || c.locked_until.is_some_and(|u| u > now));
         if map.len() >= TRACKED_MAX {
@@ -157,9 +180,7 @@ fn bump<K: std::hash::Hash + Eq + Clone>(
             }
         }
     }
-    let c = Count::bumped(map.get(k).copied(), now, window);
     map.insert(k.clone(), c);
-    c
 }
 
 impl Guesses {
@@ -196,14 +217,33 @@ impl Guesses {
         }
     }
 
-    /// The address's count, shared when `shared`.
+    /// The address's count: this node's, and the shared one when `shared`, the worse of the
+    /// two (a lockout this node set while the shared counts could not be reached stands); a
+    /// shared lockout is kept here too, for an outage to come. A shared count nobody can read
+    /// is a lockout.
     fn address(&self, shared: Option<&dyn SharedGuard>, ip: IpAddr, now: i64) -> Option<Count> {
-        if let Some(s) = shared {
-            if let Some(part) = self.shared(s.failures(&address_key(ip), now)) {
-                return part.and_then(|b| serde_json::from_slice(&b).ok());
-            }
+        let local = self.local().addresses.get(&key(ip)).copied();
+        let Some(part) = shared.and_then(|s| self.shared(s.failures(&address_key(ip), now))) else {
+            return local;
+        };
+        let remote = part.map(|b| {
+            serde_json::from_slice(&b).unwrap_or(Count {
+                failures: self.policy.lockout_after,
+                first: now,
+                locked_until: Some(now.saturating_add(self.policy.lockout_secs)),
+                reported: true,
+            })
+        });
+        if let Some(c) = remote.filter(|c| c.locked(now).is_some()) {
+            keep(
+                &mut self.local().addresses,
+                &key(ip),
+                c,
+                now,
+                self.policy.window_secs,
+            );
         }
-        self.local().addresses.get(&key(ip)).copied()
+        Count::worse(local, remote)
     }
 
     /// Until when `ip` is locked, if it is.
@@ -238,12 +278,12 @@ impl Guesses {
 
     /// One more failure under `key` in the shared counts, with `lock` applied to the count
     /// that results; the count, and what `lock` returned. `None`: unreachable.
-    fn bump_shared<T: Default>(
+    fn bump_shared<T>(
         &self,
         shared: &dyn SharedGuard,
         key: &str,
         now: i64,
-        lock: impl Fn(&mut Count) -> T,
+        lock: &impl Fn(&mut Count) -> T,
     ) -> Option<(Count, T)> {
         let window = self.policy.window_secs;
         // Kept as long as its window or a lockout may matter (a count past its window is
@@ -260,6 +300,7 @@ impl Guesses {
                     failures: self.policy.lockout_after.saturating_sub(1),
                     first: now,
                     locked_until: None,
+                    reported: false,
                 }),
             };
             let mut c = Count::bumped(before, now, window);
@@ -269,6 +310,27 @@ impl Guesses {
             Some(bytes)
         });
         self.shared(result).and(out)
+    }
+
+    /// One more failure under `key`: in the shared counts when `shared` and they answer (the
+    /// count that results given to `mirror`, to keep here too for an outage to come), else
+    /// here (`here`). `lock` applies the limit to the new count.
+    fn count<T>(
+        &self,
+        shared: Option<&dyn SharedGuard>,
+        key: &str,
+        now: i64,
+        lock: impl Fn(&mut Count) -> T,
+        here: impl FnOnce() -> (Count, T),
+        mirror: impl FnOnce(Count),
+    ) -> (Count, T) {
+        match shared.and_then(|s| self.bump_shared(s, key, now, &lock)) {
+            Some((c, t)) => {
+                mirror(c);
+                (c, t)
+            }
+            None => here(),
+        }
     }
 
     /// Locks an address's count that reached the limit: until when, if newly.
@@ -303,34 +365,49 @@ impl Guesses {
             principal_failures: 0,
         };
         if let Some(ip) = ip {
-            let counted = shared.and_then(|s| {
-                self.bump_shared(s, &address_key(ip), now, |c| self.lock_address(c, now))
-            });
-            let (c, locked) = counted.unwrap_or_else(|| {
-                let mut local = self.local();
-                let mut c = bump(&mut local.addresses, &key(ip), now, window);
-                let locked = self.lock_address(&mut c, now);
-                local.addresses.insert(key(ip), c);
-                (c, locked)
-            });
+            let k = key(ip);
+            let lock = |c: &mut Count| self.lock_address(c, now);
+            let (c, locked) = self.count(
+                shared,
+                &address_key(ip),
+                now,
+                lock,
+                || {
+                    let mut local = self.local();
+                    let mut c = Count::bumped(local.addresses.get(&k).copied(), now, window);
+                    let locked = lock(&mut c);
+                    keep(&mut local.addresses, &k, c, now, window);
+                    (c, locked)
+                },
+                |c| keep(&mut self.local().addresses, &k, c, now, window),
+            );
             out.address_failures = c.failures;
             out.address_locked = locked;
         }
         if let Some(p) = principal {
-            let counted = shared.and_then(|s| self.bump_shared(s, &principal_key(p), now, |_| ()));
-            let c = match counted {
-                Some((c, ())) => c,
-                None => bump(
-                    &mut self.local().principals,
-                    &p.to_ascii_lowercase(),
-                    now,
-                    window,
-                ),
+            let name = p.to_ascii_lowercase();
+            // Reported once in the window, at the limit or past it.
+            let lock = |c: &mut Count| {
+                let reached = c.failures >= limit && self.policy.lockouts && !c.reported;
+                c.reported |= reached;
+                reached
             };
+            let (c, locked) = self.count(
+                shared,
+                &principal_key(p),
+                now,
+                lock,
+                || {
+                    let mut local = self.local();
+                    let mut c = Count::bumped(local.principals.get(&name).copied(), now, window);
+                    let locked = lock(&mut c);
+                    keep(&mut local.principals, &name, c, now, window);
+                    (c, locked)
+                },
+                |c| keep(&mut self.local().principals, &name, c, now, window),
+            );
             out.principal_failures = c.failures;
-            if c.failures == limit && self.policy.lockouts {
-                out.principal_locked = true;
-            }
+            out.principal_locked = locked;
         }
         out.delay = self.delay_for(out.address_failures.max(out.principal_failures));
         out
@@ -348,6 +425,7 @@ impl Guesses {
                     failures: 0,
                     first: now,
                     locked_until: None,
+                    reported: false,
                 })
                 .ok()
             });
