@@ -1,12 +1,16 @@
 //! Connections: a pool (r2d2) of PostgreSQL clients, each with the statements it has prepared,
-//! checked before it is lent, so that after a failover the pool reconnects (to the new
-//! primary, when the connection string names every host with `target_session_attrs=read-write`)
-//! without a restart; PostgreSQL's errors turned into the store's.
+//! checked before it is lent when it was idle a second or more, so that after a failover the
+//! pool reconnects (to the new primary, when the connection string names every host with
+//! `target_session_attrs=read-write`) without a restart; PostgreSQL's errors turned into the
+//! store's.
 
 use postgres::{NoTls, Statement};
 use rempart_store::StoreError;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A connection idle this long is checked before it is lent again.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 pub(crate) fn db(context: &'static str) -> impl FnOnce(postgres::Error) -> StoreError {
     move |source| StoreError::backend(context, Sanitized::from(source))
@@ -42,6 +46,8 @@ pub(crate) struct Conn {
     /// Left in an unknown state (a transaction that could not be ended): closed rather than
     /// lent again.
     pub(crate) broken: bool,
+    /// When it was last lent (or checked).
+    lent_at: Instant,
 }
 
 /// Opens clients for the pool, and tells a broken one.
@@ -58,11 +64,20 @@ impl r2d2::ManageConnection for Manager {
             client: self.config.connect(NoTls)?,
             prepared: HashMap::new(),
             broken: false,
+            lent_at: Instant::now(),
         })
     }
 
+    /// A connection idle for [`CHECK_IDLE_AFTER`] or more is asked whether it still answers
+    /// before it is lent (after a failover, or the server's restart, it does not: the pool
+    /// opens another). One lent more recently is lent as it is, without a round trip; should
+    /// it have died meanwhile, the call on it fails and it is closed.
     fn is_valid(&self, conn: &mut Conn) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+        if conn.lent_at.elapsed() >= CHECK_IDLE_AFTER {
+            conn.client.simple_query("")?;
+        }
+        conn.lent_at = Instant::now();
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
