@@ -142,8 +142,9 @@ impl AuthSettings {
                 rempart_vault::LOCKOUT_AFTER_MAX
             );
         }
-        if self.failure_window == 0 || self.lockout == 0 {
-            bail!("auth.failure_window and auth.lockout must be at least 1 s");
+        const MAX: u64 = 30 * 86_400;
+        if !(1..=MAX).contains(&self.failure_window) || !(1..=MAX).contains(&self.lockout) {
+            bail!("auth.failure_window and auth.lockout must be 1 s to 30 days ({MAX} s)");
         }
         Ok(rempart_vault::GuessPolicy {
             lockout_after: self.lockout_after,
@@ -331,5 +332,30 @@ impl OidcSettings {
             },
             Arc::new(Dpop::new(rempart_vault::DPOP_WINDOW_SECS)),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_or_lockout_out_of_range_is_refused_not_wrapped() {
+        let ok = AuthLayer::default().resolve();
+        assert!(ok.policy().is_ok());
+        for (window, lockout) in [
+            (0, 900),
+            (900, 0),
+            (u64::MAX, 900),
+            (900, u64::MAX),
+            (900, 31 * 86_400),
+        ] {
+            let s = AuthSettings {
+                failure_window: window,
+                lockout,
+                ..AuthLayer::default().resolve()
+            };
+            assert!(s.policy().is_err(), "{window} {lockout}");
+        }
     }
 }

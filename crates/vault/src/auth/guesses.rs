@@ -58,9 +58,9 @@ struct Count {
     failures: u32,
     first: i64,
     locked_until: Option<i64>,
-    /// For a principal: its lockout was reported (its suspension raised) in this window, so
-    /// that it is reported once even when a failure in between was counted on one node alone.
-    #[serde(default)]
+    /// For a principal: its suspension was raised in this window (marked once it was), so
+    /// that it is raised once, at the limit or past it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     reported: bool,
 }
 
@@ -85,17 +85,25 @@ impl Count {
         self.locked_until.filter(|u| *u > now)
     }
 
-    /// Of two counts of one key (this node's, the shared one), the one that holds back most:
-    /// the later lockout, else the more failures.
-    fn worse(a: Option<Count>, b: Option<Count>) -> Option<Count> {
+    /// What holds back at `now`: the lockout in force, then the failures within the window.
+    fn weight(&self, now: i64, window: i64) -> (Option<i64>, u32) {
+        let failures = if now - self.first < window {
+            self.failures
+        } else {
+            0
+        };
+        (self.locked(now), failures)
+    }
+
+    /// Of two counts of one address (this node's, the shared one), the one that holds back
+    /// most at `now`.
+    fn worse(a: Option<Count>, b: Option<Count>, now: i64, window: i64) -> Option<Count> {
         match (a, b) {
-            (Some(a), Some(b)) => Some(
-                if (a.locked_until, a.failures) >= (b.locked_until, b.failures) {
-                    a
-                } else {
-                    b
-                },
-            ),
+            (Some(a), Some(b)) => Some(if a.weight(now, window) >= b.weight(now, window) {
+                a
+            } else {
+                b
+            }),
             (a, b) => a.or(b),
         }
     }
@@ -169,11 +177,11 @@ fn keep<K: std::hash::Hash + Eq + Clone>(
     if map.len() >= TRACKED_MAX && !map.contains_key(k) {
         map.retain(|_, c| now - c.first < window || c.locked_until.is_some_and(|u| u > now));
         if map.len() >= TRACKED_MAX {
-            // Still full: drop the oldest count rather than stop counting new ones.
+            // Still full: drop the oldest count rather than stop counting new ones (a lockout
+            // last, the one that ends first).
             if let Some(oldest) = map
                 .iter()
-                .filter(|(_, c)| c.locked_until.is_none())
-                .min_by_key(|(_, c)| c.first)
+                .min_by_key(|(_, c)| (c.locked_until.is_some(), c.locked_until, c.first))
                 .map(|(k, _)| k.clone())
             {
                 map.remove(&oldest);
@@ -243,7 +251,7 @@ impl Guesses {
                 self.policy.window_secs,
             );
         }
-        Count::worse(local, remote)
+        Count::worse(local, remote, now, self.policy.window_secs)
     }
 
     /// Until when `ip` is locked, if it is.
@@ -276,13 +284,15 @@ impl Guesses {
             .min(self.policy.backoff_max)
     }
 
-    /// One more failure under `key` in the shared counts, with `lock` applied to the count
-    /// that results; the count, and what `lock` returned. `None`: unreachable.
+    /// One more failure under `key` in the shared counts, after the worse of theirs and
+    /// `also` (this node's), with `lock` applied to the count that results; the count, and
+    /// what `lock` returned. `None`: unreachable.
     fn bump_shared<T>(
         &self,
         shared: &dyn SharedGuard,
         key: &str,
         now: i64,
+        also: Option<Count>,
         lock: &impl Fn(&mut Count) -> T,
     ) -> Option<(Count, T)> {
         let window = self.policy.window_secs;
@@ -303,7 +313,7 @@ impl Guesses {
                     reported: false,
                 }),
             };
-            let mut c = Count::bumped(before, now, window);
+            let mut c = Count::bumped(Count::worse(before, also, now, window), now, window);
             let locked = lock(&mut c);
             let bytes = serde_json::to_vec(&c).ok()?;
             out = Some((c, locked));
@@ -312,19 +322,21 @@ impl Guesses {
         self.shared(result).and(out)
     }
 
-    /// One more failure under `key`: in the shared counts when `shared` and they answer (the
-    /// count that results given to `mirror`, to keep here too for an outage to come), else
-    /// here (`here`). `lock` applies the limit to the new count.
+    /// One more failure under `key`: in the shared counts when `shared` and they answer (after
+    /// the worse of theirs and `also`; the count that results given to `mirror`), else here
+    /// (`here`). `lock` applies the limit to the new count.
+    #[allow(clippy::too_many_arguments)]
     fn count<T>(
         &self,
         shared: Option<&dyn SharedGuard>,
         key: &str,
         now: i64,
+        also: Option<Count>,
         lock: impl Fn(&mut Count) -> T,
         here: impl FnOnce() -> (Count, T),
         mirror: impl FnOnce(Count),
     ) -> (Count, T) {
-        match shared.and_then(|s| self.bump_shared(s, key, now, &lock)) {
+        match shared.and_then(|s| self.bump_shared(s, key, now, also, &lock)) {
             Some((c, t)) => {
                 mirror(c);
                 (c, t)
@@ -339,7 +351,7 @@ impl Guesses {
             && self.policy.lockouts
             && c.locked_until.is_none_or(|u| u <= now)
         {
-            let until = now + self.policy.lockout_secs;
+            let until = now.saturating_add(self.policy.lockout_secs);
             c.locked_until = Some(until);
             return Some(until);
         }
@@ -365,12 +377,16 @@ impl Guesses {
             principal_failures: 0,
         };
         if let Some(ip) = ip {
+            // This node's count joins the shared one: failures counted here alone while the
+            // shared counts did not answer are not forgotten when they answer again.
             let k = key(ip);
             let lock = |c: &mut Count| self.lock_address(c, now);
+            let mine = self.local().addresses.get(&k).copied();
             let (c, locked) = self.count(
                 shared,
                 &address_key(ip),
                 now,
+                mine,
                 lock,
                 || {
                     let mut local = self.local();
@@ -379,23 +395,27 @@ impl Guesses {
                     keep(&mut local.addresses, &k, c, now, window);
                     (c, locked)
                 },
-                |c| keep(&mut self.local().addresses, &k, c, now, window),
+                |c| {
+                    let mut local = self.local();
+                    let c = Count::worse(local.addresses.get(&k).copied(), Some(c), now, window)
+                        .unwrap_or(c);
+                    keep(&mut local.addresses, &k, c, now, window);
+                },
             );
             out.address_failures = c.failures;
             out.address_locked = locked;
         }
         if let Some(p) = principal {
             let name = p.to_ascii_lowercase();
-            // Reported once in the window, at the limit or past it.
-            let lock = |c: &mut Count| {
-                let reached = c.failures >= limit && self.policy.lockouts && !c.reported;
-                c.reported |= reached;
-                reached
-            };
+            // At the limit or past it, until its suspension is raised ([`Guesses::reported`]).
+            // The shared count alone while it answers (a restore clears it on every node);
+            // this node's meanwhile.
+            let lock = |c: &mut Count| c.failures >= limit && self.policy.lockouts && !c.reported;
             let (c, locked) = self.count(
                 shared,
                 &principal_key(p),
                 now,
+                None,
                 lock,
                 || {
                     let mut local = self.local();
@@ -404,13 +424,42 @@ impl Guesses {
                     keep(&mut local.principals, &name, c, now, window);
                     (c, locked)
                 },
-                |c| keep(&mut self.local().principals, &name, c, now, window),
+                |_| {},
             );
             out.principal_failures = c.failures;
             out.principal_locked = locked;
         }
         out.delay = self.delay_for(out.address_failures.max(out.principal_failures));
         out
+    }
+
+    /// The suspension of `principal`, past its limit, was raised: not again in this window.
+    pub(crate) fn reported(&self, shared: Option<&dyn SharedGuard>, principal: &str, now: i64) {
+        let window = self.policy.window_secs;
+        let name = principal.to_ascii_lowercase();
+        let mark = |c: Option<Count>| Count {
+            reported: true,
+            ..c.unwrap_or(Count {
+                failures: 0,
+                first: now,
+                locked_until: None,
+                reported: true,
+            })
+        };
+        {
+            let mut local = self.local();
+            if let Some(c) = local.principals.get(&name).copied() {
+                keep(&mut local.principals, &name, mark(Some(c)), now, window);
+            }
+        }
+        if let Some(s) = shared {
+            let keep_until = now.saturating_add(window.max(self.policy.lockout_secs));
+            let marked = s.update_failures(&principal_key(principal), now, keep_until, &mut |c| {
+                let c = c.and_then(|b| serde_json::from_slice::<Count>(b).ok());
+                serde_json::to_vec(&mark(c)).ok()
+            });
+            self.shared(marked);
+        }
     }
 
     /// A principal restored by an operator starts counting afresh.
@@ -463,11 +512,21 @@ mod tests {
         assert!(f.principal_locked);
         assert_eq!(g.locked(None, a, 999), Some(1000));
         assert_eq!(g.locked(None, a, 1000), None, "until the lockout ends");
-        // The principal is reported once; its suspension holds it.
+        // Until its suspension is raised, every failure past the limit asks for it (one that
+        // could not be raised is tried again); once raised, not again in the window.
         assert!(
-            !g.fail(None, Some(ip("198.51.100.1")), Some("c.durand"), 101)
+            g.fail(None, Some(ip("198.51.100.1")), Some("c.durand"), 101)
                 .principal_locked
         );
+        g.reported(None, "C.DURAND", 101);
+        assert!(
+            !g.fail(None, Some(ip("198.51.100.1")), Some("c.durand"), 102)
+                .principal_locked
+        );
+        // A restore: counted afresh.
+        g.forgive(None, "c.durand", 103);
+        let f = g.fail(None, None, Some("c.durand"), 104);
+        assert_eq!((f.principal_failures, f.principal_locked), (1, false));
     }
 
     #[test]

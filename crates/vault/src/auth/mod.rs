@@ -252,7 +252,7 @@ impl Vault {
                     agency.clone(),
                     0,
                 );
-                if let Err(err) = self.raise_alert(
+                match self.raise_alert(
                     &p,
                     "lockout",
                     format!(
@@ -261,7 +261,11 @@ impl Vault {
                     ),
                     vec![],
                 ) {
-                    tracing::error!(error = %err, "a principal past its failures could not be suspended");
+                    // Raised: not again in this window. Not raised: the next failure tries again.
+                    Ok(_) => self.guesses.reported(self.shared.as_deref(), name, now),
+                    Err(err) => {
+                        tracing::error!(error = %err, "a principal past its failures could not be suspended")
+                    }
                 }
             }
         }
