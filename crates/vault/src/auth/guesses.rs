@@ -191,6 +191,21 @@ fn keep<K: std::hash::Hash + Eq + Clone>(
     map.insert(k.clone(), c);
 }
 
+/// One more failure of `k` counted in `map` alone, with `lock` applied to the count that
+/// results; the count, and what `lock` returned.
+fn bump_here<K: std::hash::Hash + Eq + Clone, T>(
+    map: &mut HashMap<K, Count>,
+    k: &K,
+    now: i64,
+    window: i64,
+    lock: impl Fn(&mut Count) -> T,
+) -> (Count, T) {
+    let mut c = Count::bumped(map.get(k).copied(), now, window);
+    let locked = lock(&mut c);
+    keep(map, k, c, now, window);
+    (c, locked)
+}
+
 impl Guesses {
     pub(crate) fn new(policy: GuessPolicy) -> Guesses {
         Guesses {
@@ -284,6 +299,13 @@ impl Guesses {
             .min(self.policy.backoff_max)
     }
 
+    /// Until when a shared count written at `now` is kept: as long as its window or a lockout
+    /// may matter (a count past its window is counted afresh, a lockout past its time is not
+    /// one).
+    fn kept_until(&self, now: i64) -> i64 {
+        now.saturating_add(self.policy.window_secs.max(self.policy.lockout_secs))
+    }
+
     /// One more failure under `key` in the shared counts, after the worse of theirs and
     /// `also` (this node's), with `lock` applied to the count that results; the count, and
     /// what `lock` returned. `None`: unreachable.
@@ -296,11 +318,8 @@ impl Guesses {
         lock: &impl Fn(&mut Count) -> T,
     ) -> Option<(Count, T)> {
         let window = self.policy.window_secs;
-        // Kept as long as its window or a lockout may matter (a count past its window is
-        // counted afresh, a lockout past its time is not one).
-        let keep_until = now.saturating_add(window.max(self.policy.lockout_secs));
         let mut out = None;
-        let result = shared.update_failures(key, now, keep_until, &mut |before| {
+        let result = shared.update_failures(key, now, self.kept_until(now), &mut |before| {
             // A count nobody can read is taken for one short of the limit: never a fresh
             // budget.
             let before = match before.map(serde_json::from_slice::<Count>) {
@@ -320,29 +339,6 @@ impl Guesses {
             Some(bytes)
         });
         self.shared(result).and(out)
-    }
-
-    /// One more failure under `key`: in the shared counts when `shared` and they answer (after
-    /// the worse of theirs and `also`; the count that results given to `mirror`), else here
-    /// (`here`). `lock` applies the limit to the new count.
-    #[allow(clippy::too_many_arguments)]
-    fn count<T>(
-        &self,
-        shared: Option<&dyn SharedGuard>,
-        key: &str,
-        now: i64,
-        also: Option<Count>,
-        lock: impl Fn(&mut Count) -> T,
-        here: impl FnOnce() -> (Count, T),
-        mirror: impl FnOnce(Count),
-    ) -> (Count, T) {
-        match shared.and_then(|s| self.bump_shared(s, key, now, also, &lock)) {
-            Some((c, t)) => {
-                mirror(c);
-                (c, t)
-            }
-            None => here(),
-        }
     }
 
     /// Locks an address's count that reached the limit: until when, if newly.
@@ -378,54 +374,43 @@ impl Guesses {
         };
         if let Some(ip) = ip {
             // This node's count joins the shared one: failures counted here alone while the
-            // shared counts did not answer are not forgotten when they answer again.
+            // shared counts did not answer are not forgotten when they answer again; the
+            // result is kept here too, for an outage to come.
             let k = key(ip);
             let lock = |c: &mut Count| self.lock_address(c, now);
             let mine = self.local().addresses.get(&k).copied();
-            let (c, locked) = self.count(
-                shared,
-                &address_key(ip),
-                now,
-                mine,
-                lock,
-                || {
+            let (c, locked) = match shared
+                .and_then(|s| self.bump_shared(s, &address_key(ip), now, mine, &lock))
+            {
+                Some((c, locked)) => {
                     let mut local = self.local();
-                    let mut c = Count::bumped(local.addresses.get(&k).copied(), now, window);
-                    let locked = lock(&mut c);
-                    keep(&mut local.addresses, &k, c, now, window);
-                    (c, locked)
-                },
-                |c| {
-                    let mut local = self.local();
-                    let c = Count::worse(local.addresses.get(&k).copied(), Some(c), now, window)
+                    let kept = Count::worse(local.addresses.get(&k).copied(), Some(c), now, window)
                         .unwrap_or(c);
-                    keep(&mut local.addresses, &k, c, now, window);
-                },
-            );
+                    keep(&mut local.addresses, &k, kept, now, window);
+                    (c, locked)
+                }
+                None => bump_here(&mut self.local().addresses, &k, now, window, lock),
+            };
             out.address_failures = c.failures;
             out.address_locked = locked;
         }
         if let Some(p) = principal {
-            let name = p.to_ascii_lowercase();
             // At the limit or past it, until its suspension is raised ([`Guesses::reported`]).
             // The shared count alone while it answers (a restore clears it on every node);
             // this node's meanwhile.
             let lock = |c: &mut Count| c.failures >= limit && self.policy.lockouts && !c.reported;
-            let (c, locked) = self.count(
-                shared,
-                &principal_key(p),
-                now,
-                None,
-                lock,
-                || {
-                    let mut local = self.local();
-                    let mut c = Count::bumped(local.principals.get(&name).copied(), now, window);
-                    let locked = lock(&mut c);
-                    keep(&mut local.principals, &name, c, now, window);
-                    (c, locked)
-                },
-                |_| {},
-            );
+            let (c, locked) = match shared
+                .and_then(|s| self.bump_shared(s, &principal_key(p), now, None, &lock))
+            {
+                Some(counted) => counted,
+                None => bump_here(
+                    &mut self.local().principals,
+                    &p.to_ascii_lowercase(),
+                    now,
+                    window,
+                    lock,
+                ),
+            };
             out.principal_failures = c.failures;
             out.principal_locked = locked;
         }
@@ -453,11 +438,15 @@ impl Guesses {
             }
         }
         if let Some(s) = shared {
-            let keep_until = now.saturating_add(window.max(self.policy.lockout_secs));
-            let marked = s.update_failures(&principal_key(principal), now, keep_until, &mut |c| {
-                let c = c.and_then(|b| serde_json::from_slice::<Count>(b).ok());
-                serde_json::to_vec(&mark(c)).ok()
-            });
+            let marked = s.update_failures(
+                &principal_key(principal),
+                now,
+                self.kept_until(now),
+                &mut |c| {
+                    let c = c.and_then(|b| serde_json::from_slice::<Count>(b).ok());
+                    serde_json::to_vec(&mark(c)).ok()
+                },
+            );
             self.shared(marked);
         }
     }
