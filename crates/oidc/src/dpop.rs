@@ -318,6 +318,100 @@ mod tests {
         }
     }
 
+    /// A client's Ed25519 key, and its public JWK.
+    fn client_key() -> (jsonwebtoken::EncodingKey, Jwk) {
+        use ring::signature::{Ed25519KeyPair, KeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let jwk = serde_json::from_value(serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": B64URL.encode(pair.public_key().as_ref()),
+        }))
+        .unwrap();
+        (jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()), jwk)
+    }
+
+    fn proof(key: &(jsonwebtoken::EncodingKey, Jwk), jti: &str, token: &str, iat: i64) -> String {
+        crate::provider::install();
+        let mut h = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        h.typ = Some("dpop+jwt".into());
+        h.jwk = Some(key.1.clone());
+        let claims = serde_json::json!({
+            "jti": jti, "htm": "GET", "htu": "https://rempart.example/v1/persons",
+            "iat": iat, "ath": B64URL.encode(Sha256::digest(token.as_bytes())),
+        });
+        jsonwebtoken::encode(&h, &claims, &key.0).unwrap()
+    }
+
+    /// The nodes' ledger, as a shared store keeps it: key, until when.
+    #[derive(Default)]
+    struct Ledger {
+        kept: Mutex<HashMap<String, i64>>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl ProofLedger for Ledger {
+        fn first_use(&self, key: &str, now: i64, keep_until: i64) -> Result<bool, String> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err("unreachable".into());
+            }
+            let mut kept = self.kept.lock().unwrap();
+            match kept.get(key) {
+                Some(until) if *until > now => Ok(false),
+                _ => {
+                    kept.insert(key.to_string(), keep_until);
+                    Ok(true)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_shared_ledger_records_a_proof_once_after_its_key_is_checked_and_fails_closed() {
+        let now = 1_700_000_000;
+        let req = |p: &'static str| ProofRequest {
+            proof: p,
+            method: "GET",
+            url: "https://rempart.example/v1/persons",
+            token: "tok",
+            now,
+        };
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let ledger = Arc::new(Ledger::default());
+        let (one, other) = (Dpop::new(60), Dpop::new(60));
+        one.share(ledger.clone());
+        other.share(ledger.clone());
+        let client = client_key();
+        let jkt = jwk_thumbprint(&client.1).unwrap();
+        let thief = client_key();
+
+        // Signed by another key than the token's: refused, and nothing recorded.
+        let forged = leak(proof(&thief, "j-1", "tok", now));
+        assert!(one.verify_for(&req(forged), &jkt).is_err());
+        assert!(ledger.kept.lock().unwrap().is_empty());
+
+        // Accepted once, recorded a window past its last acceptable moment; replayed to the
+        // other node, refused.
+        let good = leak(proof(&client, "j-2", "tok", now));
+        one.verify_for(&req(good), &jkt).unwrap();
+        let kept: Vec<i64> = ledger.kept.lock().unwrap().values().copied().collect();
+        assert_eq!(kept, vec![now + 121]);
+        assert!(matches!(
+            other.verify_for(&req(good), &jkt),
+            Err(OidcError::Proof("this proof was used already"))
+        ));
+
+        // The ledger unreachable: not accepted (fails closed), whatever the proof.
+        ledger.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let fresh = leak(proof(&client, "j-3", "tok", now));
+        assert!(matches!(
+            other.verify_for(&req(fresh), &jkt),
+            Err(OidcError::ProofsUnavailable)
+        ));
+    }
+
     #[test]
     fn garbage_is_refused_without_panicking() {
         let d = Dpop::new(60);
